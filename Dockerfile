@@ -1,0 +1,15 @@
+# certfleet in a container: `certfleet all` by default; compose runs the same
+# image as `certfleet migrate` first.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -ldflags "-X main.version=${VERSION}" -o /out/certfleet ./cmd/certfleet
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/certfleet /usr/local/bin/certfleet
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/certfleet"]
+CMD ["all"]

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+
+	"github.com/certfleet/certfleet/api"
+	"github.com/certfleet/certfleet/config"
+	"github.com/certfleet/certfleet/db"
+	"github.com/certfleet/certfleet/temporalconn"
+	"github.com/certfleet/certfleet/worker"
+)
+
+// role says which parts a process runs.
+type role struct{ api, worker bool }
+
+var roles = map[string]role{
+	"all":    {api: true, worker: true},
+	"serve":  {api: true},
+	"worker": {worker: true},
+}
+
+// serve runs the parts of certfleet that r names until ctx ends, then drains them.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) error {
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.CheckCurrent(ctx, pool); err != nil {
+		return err
+	}
+	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	if r.worker {
+		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)
+		}
+		defer w.Stop()
+		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	}
+	if !r.api {
+		<-ctx.Done()
+		logger.Info("shutting down")
+		return nil
+	}
+	return serveAPI(ctx, cfg, logger, pool, tc)
+}
+
+func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client) error {
+	handler := api.New(api.Deps{
+		Logger: logger,
+		Checks: map[string]api.HealthCheck{
+			"postgres": pool.Ping,
+			"temporal": func(ctx context.Context) error {
+				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+				return err
+			},
+		},
+	})
+	listener, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("listen for the API on %s: %w", cfg.APIAddr, err)
+	}
+	server := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- server.Serve(listener) }()
+	logger.Info("API listening", "addr", listener.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve API: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shut down API: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+// Package config reads certfleet's settings from flags and environment variables.
+//
+// Precedence is flag, then environment variable, then a default that works on a
+// developer machine, so `certfleet all` with no arguments runs against a local
+// Postgres and a local Temporal dev server.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the process configuration shared by every subcommand.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	APIAddr           string
+	LogLevel          slog.Level
+	LogFormat         string
+	ShutdownTimeout   time.Duration
+}
+
+// Setting describes one configuration value: its flag, its environment variable,
+// its default and what it means. The README's configuration table lists the same.
+type Setting struct {
+	Flag    string
+	Env     string
+	Default string
+	Usage   string
+}
+
+// Settings is every setting certfleet reads, in the order the README shows them.
+var Settings = []Setting{
+	{"database-url", "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/certfleet?sslmode=disable", "Postgres connection URL"},
+	{"temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"},
+	{"temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+	{"task-queue", "CERTFLEET_TASK_QUEUE", "certfleet", "Temporal task queue of the certfleet worker"},
+	{"api-addr", "CERTFLEET_API_ADDR", ":8080", "listen address of the operations API"},
+	{"log-level", "CERTFLEET_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+	{"log-format", "CERTFLEET_LOG_FORMAT", "text", "log format: text or json"},
+	{"shutdown-timeout", "CERTFLEET_SHUTDOWN_TIMEOUT", "20s", "how long to drain requests and activities on shutdown"},
+}
+
+// Load parses args (without the subcommand name) with lookupEnv supplying
+// environment variables (os.LookupEnv in production); help and flag errors go
+// to output.
+func Load(name string, args []string, lookupEnv func(string) (string, bool), output io.Writer) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	values := make(map[string]*string, len(Settings))
+	for _, s := range Settings {
+		def := s.Default
+		if v, ok := lookupEnv(s.Env); ok && v != "" {
+			def = v
+		}
+		values[s.Flag] = fs.String(s.Flag, def, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return fromValues(func(flag string) string { return *values[flag] })
+}
+
+func fromValues(get func(flag string) string) (Config, error) {
+	cfg := Config{
+		DatabaseURL:       get("database-url"),
+		TemporalAddress:   get("temporal-address"),
+		TemporalNamespace: get("temporal-namespace"),
+		TaskQueue:         get("task-queue"),
+		APIAddr:           get("api-addr"),
+		LogFormat:         get("log-format"),
+	}
+	var errs []error
+	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, fmt.Errorf("database-url: want postgres://user@host:port/db, got %q", cfg.DatabaseURL))
+	}
+	if _, _, err := net.SplitHostPort(cfg.TemporalAddress); err != nil {
+		errs = append(errs, fmt.Errorf("temporal-address: %w", err))
+	}
+	if _, _, err := net.SplitHostPort(cfg.APIAddr); err != nil {
+		errs = append(errs, fmt.Errorf("api-addr: %w", err))
+	}
+	if cfg.TemporalNamespace == "" || cfg.TaskQueue == "" {
+		errs = append(errs, errors.New("temporal-namespace and task-queue must not be empty"))
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
+		errs = append(errs, fmt.Errorf("log-level: %w", err))
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format: want text or json, got %q", cfg.LogFormat))
+	}
+	timeout, err := time.ParseDuration(get("shutdown-timeout"))
+	if err != nil || timeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown-timeout: want a positive duration, got %q", get("shutdown-timeout")))
+	}
+	cfg.ShutdownTimeout = timeout
+	return cfg, errors.Join(errs...)
+}

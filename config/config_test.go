@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestDefaultsWorkLocally(t *testing.T) {
+	cfg, err := Load("all", nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://postgres@127.0.0.1:5432/certfleet?sslmode=disable", cfg.DatabaseURL)
+	assert.Equal(t, "127.0.0.1:7233", cfg.TemporalAddress)
+	assert.Equal(t, "default", cfg.TemporalNamespace)
+	assert.Equal(t, ":8080", cfg.APIAddr)
+	assert.Equal(t, slog.LevelInfo, cfg.LogLevel)
+	assert.Equal(t, 20*time.Second, cfg.ShutdownTimeout)
+}
+
+func TestFlagBeatsEnvironmentBeatsDefault(t *testing.T) {
+	vars := map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "CERTFLEET_API_ADDR": ":9000", "CERTFLEET_LOG_LEVEL": "debug"}
+	cfg, err := Load("all", []string{"-api-addr", "127.0.0.1:9100"}, env(vars), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "temporal:7233", cfg.TemporalAddress, "environment over default")
+	assert.Equal(t, "127.0.0.1:9100", cfg.APIAddr, "flag over environment")
+	assert.Equal(t, slog.LevelDebug, cfg.LogLevel)
+}
+
+func TestInvalidSettingsAreNamed(t *testing.T) {
+	cases := map[string][]string{
+		"database-url":     {"-database-url", "mysql://x"},
+		"temporal-address": {"-temporal-address", "no-port"},
+		"api-addr":         {"-api-addr", "8080"},
+		"log-level":        {"-log-level", "loud"},
+		"log-format":       {"-log-format", "xml"},
+		"shutdown-timeout": {"-shutdown-timeout", "-1s"},
+		"task-queue":       {"-task-queue", ""},
+		"unexpected":       {"extra-arg"},
+	}
+	for field, args := range cases {
+		t.Run(field, func(t *testing.T) {
+			_, err := Load("all", args, env(nil), io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), strings.Split(field, "-")[0])
+		})
+	}
+}
+
+func TestEverySettingHasAnEnvironmentVariable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range Settings {
+		assert.Regexp(t, `^(DATABASE_URL|TEMPORAL_[A-Z_]+|CERTFLEET_[A-Z_]+)$`, s.Env)
+		assert.False(t, seen[s.Env], "duplicate %s", s.Env)
+		seen[s.Env] = true
+	}
+}
+
+// TestREADMEListsEverySetting keeps the README's configuration table honest.
+func TestREADMEListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	for _, s := range Settings {
+		row := fmt.Sprintf("| `%s` | `-%s` | `%s` |", s.Env, s.Flag, s.Default)
+		assert.Contains(t, string(readme), row)
+	}
+}

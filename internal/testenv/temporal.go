@@ -1,0 +1,69 @@
+package testenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/certfleet/certfleet/workflows"
+)
+
+// TemporalBinary is the path of the Temporal CLI that `make tools` builds.
+func TemporalBinary(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(RepoRoot(t), "bin", "temporal")
+	if _, err := os.Stat(path); err != nil {
+		unavailable(t, "the Temporal CLI (run `make tools`)", err)
+	}
+	return path
+}
+
+// TemporalOptions tunes a dev server started for one test.
+type TemporalOptions struct {
+	// WithoutSearchAttributes starts the server without certfleet's custom search
+	// attributes, for tests of the code that registers them.
+	WithoutSearchAttributes bool
+}
+
+// Temporal starts an in-memory Temporal dev server on a free port for this
+// test, stops it when the test ends, and returns its frontend address and a
+// client of its default namespace.
+func Temporal(t testing.TB, opts TemporalOptions) (string, client.Client) {
+	t.Helper()
+	binary := TemporalBinary(t)
+	var args []string
+	if !opts.WithoutSearchAttributes {
+		for _, key := range workflows.SearchAttributes {
+			args = append(args, "--search-attribute", key.GetName()+"="+key.GetValueType().String())
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: binary,
+		LogLevel:     "error",
+		ExtraArgs:    args,
+		Stdout:       io.Discard, // the CLI's banner; errors still reach stderr
+		ClientOptions: &client.Options{
+			Namespace: "default",
+			Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		},
+	})
+	if err != nil {
+		t.Fatalf("start Temporal dev server from %s: %v", binary, err)
+	}
+	t.Cleanup(func() {
+		if err := server.Stop(); err != nil {
+			t.Logf("stop Temporal dev server: %v", err)
+		}
+	})
+	return server.FrontendHostPort(), server.Client()
+}

@@ -1,0 +1,2 @@
+-- name: ListDeviceTypes :many
+SELECT * FROM device_types ORDER BY name;

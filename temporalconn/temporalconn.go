@@ -1,0 +1,103 @@
+// Package temporalconn connects certfleet to a Temporal cluster and prepares the
+// cluster for it: the namespace and the custom search attributes.
+package temporalconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// Dial connects to the Temporal frontend at address, in namespace.
+func Dial(ctx context.Context, address, namespace string, logger *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  address,
+		Namespace: namespace,
+		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", address, err)
+	}
+	return c, nil
+}
+
+// EnsureNamespace registers namespace with the given retention if the cluster
+// does not have it. A dev server creates "default" itself; a real cluster does not.
+func EnsureNamespace(ctx context.Context, c client.Client, namespace string, retention time.Duration) (created bool, err error) {
+	_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	var notFound *serviceerror.NamespaceNotFound
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.As(err, &notFound):
+		return false, fmt.Errorf("describe namespace %s: %w", namespace, err)
+	}
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace:                        namespace,
+		WorkflowExecutionRetentionPeriod: durationpb.New(retention),
+	})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return false, fmt.Errorf("register namespace %s: %w", namespace, err)
+	}
+	return err == nil, nil
+}
+
+// EnsureSearchAttributes registers whichever of keys the namespace lacks, and
+// fails if one exists with another type. A namespace registered a moment ago may
+// not be visible to the operator service yet, so it retries until ctx ends.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, keys []temporal.SearchAttributeKey) (added []string, err error) {
+	for {
+		added, err = ensureSearchAttributes(ctx, c, namespace, keys)
+		var notFound *serviceerror.NamespaceNotFound
+		if !errors.As(err, &notFound) {
+			return added, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("namespace %s not ready for search attributes: %w", namespace, err)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string, keys []temporal.SearchAttributeKey) ([]string, error) {
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return nil, fmt.Errorf("list search attributes of %s: %w", namespace, err)
+	}
+	missing := map[string]enums.IndexedValueType{}
+	var names []string
+	for _, key := range keys {
+		have, ok := existing.GetCustomAttributes()[key.GetName()]
+		switch {
+		case !ok:
+			missing[key.GetName()] = key.GetValueType()
+			names = append(names, key.GetName())
+		case have != key.GetValueType():
+			return nil, fmt.Errorf("search attribute %s exists as %s, certfleet needs %s", key.GetName(), have, key.GetValueType())
+		}
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add search attributes %v to %s: %w", names, namespace, err)
+	}
+	return names, nil
+}
