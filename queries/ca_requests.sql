@@ -8,3 +8,19 @@ RETURNING *;
 
 -- name: GetCARequestByKey :one
 SELECT * FROM ca_requests WHERE idempotency_key = @idempotency_key;
+
+-- name: GetCARequest :one
+SELECT * FROM ca_requests WHERE id = @id;
+
+-- name: LockCARequest :one
+SELECT * FROM ca_requests WHERE id = @id FOR UPDATE;
+
+-- name: MarkCARequestIssued :exec
+UPDATE ca_requests
+SET status = 'issued', certificate_id = @certificate_id, decided_by = @decided_by, updated_at = now()
+WHERE id = @id;
+
+-- name: MarkCARequestRejected :exec
+UPDATE ca_requests
+SET status = 'rejected', reject_reason = @reject_reason, decided_by = @decided_by, updated_at = now()
+WHERE id = @id;

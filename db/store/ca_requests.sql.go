@@ -55,6 +55,31 @@ func (q *Queries) CreateCARequest(ctx context.Context, arg CreateCARequestParams
 	return i, err
 }
 
+const getCARequest = `-- name: GetCARequest :one
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at FROM ca_requests WHERE id = $1
+`
+
+func (q *Queries) GetCARequest(ctx context.Context, id int64) (CaRequest, error) {
+	row := q.db.QueryRow(ctx, getCARequest, id)
+	var i CaRequest
+	err := row.Scan(
+		&i.ID,
+		&i.IdempotencyKey,
+		&i.ProfileID,
+		&i.DeviceID,
+		&i.CaDriver,
+		&i.CsrDer,
+		&i.Status,
+		&i.ExternalRequestID,
+		&i.RejectReason,
+		&i.CertificateID,
+		&i.DecidedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const getCARequestByKey = `-- name: GetCARequestByKey :one
 SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at FROM ca_requests WHERE idempotency_key = $1
 `
@@ -78,4 +103,63 @@ func (q *Queries) GetCARequestByKey(ctx context.Context, idempotencyKey string) 
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const lockCARequest = `-- name: LockCARequest :one
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at FROM ca_requests WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) LockCARequest(ctx context.Context, id int64) (CaRequest, error) {
+	row := q.db.QueryRow(ctx, lockCARequest, id)
+	var i CaRequest
+	err := row.Scan(
+		&i.ID,
+		&i.IdempotencyKey,
+		&i.ProfileID,
+		&i.DeviceID,
+		&i.CaDriver,
+		&i.CsrDer,
+		&i.Status,
+		&i.ExternalRequestID,
+		&i.RejectReason,
+		&i.CertificateID,
+		&i.DecidedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const markCARequestIssued = `-- name: MarkCARequestIssued :exec
+UPDATE ca_requests
+SET status = 'issued', certificate_id = $1, decided_by = $2, updated_at = now()
+WHERE id = $3
+`
+
+type MarkCARequestIssuedParams struct {
+	CertificateID pgtype.Int8 `json:"certificate_id"`
+	DecidedBy     string      `json:"decided_by"`
+	ID            int64       `json:"id"`
+}
+
+func (q *Queries) MarkCARequestIssued(ctx context.Context, arg MarkCARequestIssuedParams) error {
+	_, err := q.db.Exec(ctx, markCARequestIssued, arg.CertificateID, arg.DecidedBy, arg.ID)
+	return err
+}
+
+const markCARequestRejected = `-- name: MarkCARequestRejected :exec
+UPDATE ca_requests
+SET status = 'rejected', reject_reason = $1, decided_by = $2, updated_at = now()
+WHERE id = $3
+`
+
+type MarkCARequestRejectedParams struct {
+	RejectReason string `json:"reject_reason"`
+	DecidedBy    string `json:"decided_by"`
+	ID           int64  `json:"id"`
+}
+
+func (q *Queries) MarkCARequestRejected(ctx context.Context, arg MarkCARequestRejectedParams) error {
+	_, err := q.db.Exec(ctx, markCARequestRejected, arg.RejectReason, arg.DecidedBy, arg.ID)
+	return err
 }

@@ -129,6 +129,28 @@ type JobItem struct {
 	FinishedAt          *time.Time      `json:"finished_at"`
 }
 
+type LocalCa struct {
+	ID               int64      `json:"id"`
+	Name             string     `json:"name"`
+	KeySpec          string     `json:"key_spec"`
+	RootDer          []byte     `json:"root_der"`
+	RootKeySealed    []byte     `json:"root_key_sealed"`
+	IssuingDer       []byte     `json:"issuing_der"`
+	IssuingKeySealed []byte     `json:"issuing_key_sealed"`
+	IssuingSki       []byte     `json:"issuing_ski"`
+	CrlNumber        int64      `json:"crl_number"`
+	CrlDer           []byte     `json:"crl_der"`
+	CrlNextUpdate    *time.Time `json:"crl_next_update"`
+	CreatedAt        time.Time  `json:"created_at"`
+}
+
+type OfflineRevocation struct {
+	AnchorID  int64     `json:"anchor_id"`
+	SerialHex string    `json:"serial_hex"`
+	RevokedAt time.Time `json:"revoked_at"`
+	AddedAt   time.Time `json:"added_at"`
+}
+
 type Profile struct {
 	ID              int64           `json:"id"`
 	Name            string          `json:"name"`

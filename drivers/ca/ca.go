@@ -1,0 +1,125 @@
+// Package ca is the contract between certfleet and certificate authorities,
+// modelled on how real CAs behave: a submission is issued at once or left
+// pending (approval, slow CAs), a pending request is polled until it is issued
+// or rejected, and every error says whether a retry can help.
+//
+// Submitting the same idempotency key twice never issues two certificates:
+// job retries and worker crashes do exactly that, so drivers record each
+// request in Postgres under its key (see Ledger) before they act on it.
+package ca
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/certfleet/certfleet/pki"
+)
+
+// Driver is one certificate authority.
+type Driver interface {
+	// Submit asks the CA for a certificate. The result is Issued or Pending, or
+	// Rejected when an earlier submission under the same key was rejected.
+	Submit(ctx context.Context, req Request) (Result, error)
+	// Poll asks about a pending request by the ID Submit returned.
+	Poll(ctx context.Context, requestID string) (Result, error)
+	// Revoke revokes a certificate this CA issued. Revoking twice is not an error.
+	Revoke(ctx context.Context, cert *x509.Certificate, reason RevocationReason) error
+	// CACertificates is the chain from the issuing CA up to the root, for EST
+	// /cacerts and for devices' trust stores.
+	CACertificates(ctx context.Context) ([]*x509.Certificate, error)
+	Capabilities() Capabilities
+}
+
+// Request is one certificate request.
+type Request struct {
+	CSR     *x509.CertificateRequest
+	Profile pki.Profile
+	// IdempotencyKey is a business key such as "<jobID>/<deviceID>".
+	IdempotencyKey string
+	// DeviceID is recorded with the request and the certificate; it may be empty.
+	DeviceID string
+}
+
+// Capabilities says what a CA can do beyond issuing.
+type Capabilities struct {
+	Revoke  bool // it can revoke what it issued
+	Pending bool // its requests can stay pending
+}
+
+// Status is where a request stands.
+type Status string
+
+const (
+	Issued   Status = "issued"
+	Pending  Status = "pending"
+	Rejected Status = "rejected"
+)
+
+// Result is the answer to Submit or Poll.
+type Result struct {
+	Status Status
+	// RequestID identifies the request for Poll; always set.
+	RequestID string
+	// Certificate and Chain (issuing CA first) are set when Issued.
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+	// CertificateID is the certificate's row in the inventory when Issued.
+	CertificateID int64
+	// RetryAfter is the CA's advice on when to poll a Pending request.
+	RetryAfter time.Duration
+	// Reason is the CA's reason when Rejected.
+	Reason string
+}
+
+// RevocationReason is an RFC 5280 CRLReason code.
+type RevocationReason int
+
+const (
+	ReasonUnspecified          RevocationReason = 0
+	ReasonKeyCompromise        RevocationReason = 1
+	ReasonCACompromise         RevocationReason = 2
+	ReasonAffiliationChanged   RevocationReason = 3
+	ReasonSuperseded           RevocationReason = 4
+	ReasonCessationOfOperation RevocationReason = 5
+	ReasonCertificateHold      RevocationReason = 6
+	ReasonRemoveFromCRL        RevocationReason = 8
+	ReasonPrivilegeWithdrawn   RevocationReason = 9
+	ReasonAACompromise         RevocationReason = 10
+)
+
+// Valid reports whether r is a reason code RFC 5280 defines (7 is unused).
+func (r RevocationReason) Valid() bool { return r >= 0 && r <= 10 && r != 7 }
+
+// Error is a CA failure classified for retries.
+type Error struct {
+	// Permanent means the CA refused and retrying the same request cannot help.
+	Permanent bool
+	Err       error
+}
+
+func (e *Error) Error() string {
+	kind := "transient"
+	if e.Permanent {
+		kind = "permanent"
+	}
+	return fmt.Sprintf("CA error (%s): %v", kind, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Transient marks err as worth retrying later: unreachable, timeout, busy.
+func Transient(err error) error { return &Error{Err: err} }
+
+// Permanent marks err as a refusal that retrying cannot change.
+func Permanent(err error) error { return &Error{Permanent: true, Err: err} }
+
+// IsPermanent reports whether err, or an error it wraps, is a permanent CA
+// error. Unclassified errors count as transient: retrying is the safe default
+// for a failure nobody has explained.
+func IsPermanent(err error) bool {
+	var caErr *Error
+	return errors.As(err, &caErr) && caErr.Permanent
+}

@@ -1,0 +1,117 @@
+package ca
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// Ledger records CA requests in the ca_requests table under their idempotency
+// keys. Claim inserts the row in the caller's transaction; a concurrent Claim
+// of the same key blocks on the unique index until that transaction ends and
+// then finds the committed row. So a driver that claims, acts and records in one
+// transaction acts at most once per key, however many workers race.
+type Ledger struct {
+	// Driver is the CA driver's name, stored with each request.
+	Driver string
+}
+
+// ErrKeyReused is a key submitted again with a CSR for another key pair, as
+// when a retried step asked the device for a new CSR: the first request's
+// certificate would not fit the device's new key.
+var ErrKeyReused = errors.New("idempotency key already used with a CSR for another key")
+
+// Claim records req under its key. fresh is true when this call inserted the
+// row; otherwise row is the earlier request under the same key.
+func (l Ledger) Claim(ctx context.Context, tx pgx.Tx, req Request) (row store.CaRequest, fresh bool, err error) {
+	q := store.New(tx)
+	row, err = q.CreateCARequest(ctx, store.CreateCARequestParams{
+		IdempotencyKey: req.IdempotencyKey,
+		ProfileID:      req.Profile.ID,
+		DeviceID:       pgtype.Text{String: req.DeviceID, Valid: req.DeviceID != ""},
+		CaDriver:       l.Driver,
+		CsrDer:         req.CSR.Raw,
+	})
+	if err == nil {
+		return row, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return row, false, Transient(fmt.Errorf("record CA request %s: %w", req.IdempotencyKey, err))
+	}
+	row, err = q.GetCARequestByKey(ctx, req.IdempotencyKey)
+	if err != nil {
+		return row, false, Transient(fmt.Errorf("read CA request %s: %w", req.IdempotencyKey, err))
+	}
+	first, err := x509.ParseCertificateRequest(row.CsrDer)
+	if err != nil || !pki.SamePublicKey(first.PublicKey, req.CSR.PublicKey) {
+		return row, false, Permanent(fmt.Errorf("%w: %s", ErrKeyReused, req.IdempotencyKey))
+	}
+	return row, false, nil
+}
+
+// RecordIssued adds cert to the inventory and marks row issued by decidedBy.
+func (l Ledger) RecordIssued(ctx context.Context, tx pgx.Tx, row store.CaRequest, profile pki.Profile, cert *x509.Certificate, decidedBy string) (int64, error) {
+	q := store.New(tx)
+	stored, err := q.InsertCertificate(ctx, store.InsertCertificateParams{
+		DeviceID:  row.DeviceID,
+		ProfileID: pgtype.Int8{Int64: row.ProfileID, Valid: true},
+		CertType:  profile.CertType,
+		Issuer:    cert.Issuer.String(),
+		SerialHex: cert.SerialNumber.Text(16),
+		Subject:   cert.Subject.String(),
+		Sha256:    pki.Fingerprint(cert),
+		NotBefore: cert.NotBefore,
+		NotAfter:  cert.NotAfter,
+		Der:       cert.Raw,
+	})
+	if err != nil {
+		return 0, Transient(fmt.Errorf("record certificate for request %d: %w", row.ID, err))
+	}
+	err = q.MarkCARequestIssued(ctx, store.MarkCARequestIssuedParams{
+		ID: row.ID, CertificateID: pgtype.Int8{Int64: stored.ID, Valid: true}, DecidedBy: decidedBy,
+	})
+	if err != nil {
+		return 0, Transient(fmt.Errorf("mark request %d issued: %w", row.ID, err))
+	}
+	return stored.ID, nil
+}
+
+// Result reads what a recorded request came to; a pending one is to be polled
+// after retryAfter. Issued results carry the certificate but not the chain,
+// which only the driver knows.
+func (l Ledger) Result(ctx context.Context, q *store.Queries, row store.CaRequest, retryAfter time.Duration) (Result, error) {
+	id := strconv.FormatInt(row.ID, 10)
+	switch row.Status {
+	case string(Issued):
+		stored, err := q.GetCertificate(ctx, row.CertificateID.Int64)
+		if err != nil {
+			return Result{}, Transient(fmt.Errorf("read certificate of request %d: %w", row.ID, err))
+		}
+		cert, err := x509.ParseCertificate(stored.Der)
+		if err != nil {
+			return Result{}, Permanent(fmt.Errorf("stored certificate %d does not parse: %w", stored.ID, err))
+		}
+		return Result{Status: Issued, RequestID: id, Certificate: cert, CertificateID: stored.ID}, nil
+	case string(Rejected):
+		return Result{Status: Rejected, RequestID: id, Reason: row.RejectReason}, nil
+	}
+	return Result{Status: Pending, RequestID: id, RetryAfter: retryAfter}, nil
+}
+
+// ParseRequestID reads a request ID that Submit returned.
+func ParseRequestID(requestID string) (int64, error) {
+	id, err := strconv.ParseInt(requestID, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, Permanent(fmt.Errorf("request ID %q is not one certfleet issued", requestID))
+	}
+	return id, nil
+}

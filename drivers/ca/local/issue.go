@@ -1,0 +1,176 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// ErrNotPending is an approval or rejection of a request already decided.
+var ErrNotPending = errors.New("CA request is not pending")
+
+// ErrNoSuchRequest is a request ID that names no request of this CA.
+var ErrNoSuchRequest = errors.New("no such CA request")
+
+// Submit issues a certificate for req, or records it as pending when the
+// profile is in approval mode. A CSR the profile refuses is recorded as
+// rejected, so that a retry under the same key gets the same answer.
+func (c *CA) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
+	var result ca.Result
+	err := c.withTx(ctx, func(tx pgx.Tx) error {
+		row, fresh, err := c.ledger.Claim(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			result, err = c.resultOf(ctx, store.New(tx), row)
+			return err
+		}
+		policyErr := pki.CheckCSR(req.CSR, req.Profile)
+		switch {
+		case policyErr != nil:
+			result, err = c.reject(ctx, tx, row, policyErr.Error(), "policy")
+		case req.Profile.ApprovalMode:
+			result, err = c.resultOf(ctx, store.New(tx), row)
+		default:
+			result, err = c.issue(ctx, tx, row, req.CSR, req.Profile, "auto")
+		}
+		return err
+	})
+	return result, err
+}
+
+// Poll reports on a request Submit left pending.
+func (c *CA) Poll(ctx context.Context, requestID string) (ca.Result, error) {
+	id, err := ca.ParseRequestID(requestID)
+	if err != nil {
+		return ca.Result{}, err
+	}
+	q := store.New(c.pool)
+	row, err := q.GetCARequest(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != DriverName) {
+		return ca.Result{}, ca.Permanent(fmt.Errorf("%w: %s", ErrNoSuchRequest, requestID))
+	}
+	if err != nil {
+		return ca.Result{}, ca.Transient(fmt.Errorf("read CA request %d: %w", id, err))
+	}
+	return c.resultOf(ctx, q, row)
+}
+
+// Approve issues the certificate of a pending request on behalf of approver.
+func (c *CA) Approve(ctx context.Context, requestID, approver string) (ca.Result, error) {
+	var result ca.Result
+	err := c.decide(ctx, requestID, func(tx pgx.Tx, row store.CaRequest) error {
+		profileRow, err := store.New(tx).GetProfile(ctx, row.ProfileID)
+		if err != nil {
+			return fmt.Errorf("read profile %d: %w", row.ProfileID, err)
+		}
+		profile, err := ca.ProfileFromRow(profileRow)
+		if err != nil {
+			return err
+		}
+		csr, err := pki.ParseCSR(row.CsrDer)
+		if err != nil {
+			return err
+		}
+		result, err = c.issue(ctx, tx, row, csr, profile, approver)
+		return err
+	})
+	return result, err
+}
+
+// Reject closes a pending request with the approver's reason.
+func (c *CA) Reject(ctx context.Context, requestID, reason, approver string) error {
+	if reason == "" {
+		return errors.New("a rejection needs a reason")
+	}
+	return c.decide(ctx, requestID, func(tx pgx.Tx, row store.CaRequest) error {
+		_, err := c.reject(ctx, tx, row, reason, approver)
+		return err
+	})
+}
+
+// decide locks a pending request and runs fn on it in one transaction.
+func (c *CA) decide(ctx context.Context, requestID string, fn func(pgx.Tx, store.CaRequest) error) error {
+	id, err := ca.ParseRequestID(requestID)
+	if err != nil {
+		return err
+	}
+	return c.withTx(ctx, func(tx pgx.Tx) error {
+		row, err := store.New(tx).LockCARequest(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != DriverName) {
+			return fmt.Errorf("%w: %s", ErrNoSuchRequest, requestID)
+		}
+		if err != nil {
+			return fmt.Errorf("lock CA request %d: %w", id, err)
+		}
+		if row.Status != string(ca.Pending) {
+			return fmt.Errorf("%w: request %d is %s", ErrNotPending, id, row.Status)
+		}
+		return fn(tx, row)
+	})
+}
+
+func (c *CA) issue(ctx context.Context, tx pgx.Tx, row store.CaRequest, csr *x509.CertificateRequest, profile pki.Profile, decidedBy string) (ca.Result, error) {
+	cert, err := c.sign(csr, profile, time.Now())
+	if err != nil {
+		return ca.Result{}, err
+	}
+	certID, err := c.ledger.RecordIssued(ctx, tx, row, profile, cert, decidedBy)
+	if err != nil {
+		return ca.Result{}, err
+	}
+	return ca.Result{
+		Status: ca.Issued, RequestID: strconv.FormatInt(row.ID, 10),
+		Certificate: cert, CertificateID: certID, Chain: []*x509.Certificate{c.issuing, c.root},
+	}, nil
+}
+
+func (c *CA) reject(ctx context.Context, tx pgx.Tx, row store.CaRequest, reason, decidedBy string) (ca.Result, error) {
+	q := store.New(tx)
+	if err := q.MarkCARequestRejected(ctx, store.MarkCARequestRejectedParams{ID: row.ID, RejectReason: reason, DecidedBy: decidedBy}); err != nil {
+		return ca.Result{}, ca.Transient(fmt.Errorf("reject request %d: %w", row.ID, err))
+	}
+	row.Status, row.RejectReason = string(ca.Rejected), reason
+	return c.resultOf(ctx, q, row)
+}
+
+func (c *CA) resultOf(ctx context.Context, q *store.Queries, row store.CaRequest) (ca.Result, error) {
+	result, err := c.ledger.Result(ctx, q, row, c.opts.PendingRetry)
+	if result.Status == ca.Issued {
+		result.Chain = []*x509.Certificate{c.issuing, c.root}
+	}
+	return result, err
+}
+
+// sign makes the certificate for csr under profile.
+func (c *CA) sign(csr *x509.CertificateRequest, profile pki.Profile, now time.Time) (*x509.Certificate, error) {
+	tmpl, err := pki.LeafTemplate(csr, profile, now)
+	if err != nil {
+		return nil, ca.Permanent(err)
+	}
+	if tmpl.SerialNumber, err = pki.NewSerial(); err != nil {
+		return nil, ca.Transient(err)
+	}
+	if tmpl.NotAfter.After(c.issuing.NotAfter) {
+		tmpl.NotAfter = c.issuing.NotAfter
+	}
+	if c.opts.PublicURL != "" {
+		tmpl.CRLDistributionPoints = []string{c.opts.PublicURL + c.CRLPath()}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.issuing, csr.PublicKey, c.issuingKey)
+	if err != nil {
+		return nil, ca.Permanent(fmt.Errorf("sign certificate: %w", err))
+	}
+	return x509.ParseCertificate(der)
+}

@@ -1,0 +1,141 @@
+// Package local is certfleet's built-in CA, the default CA driver: a root and
+// an issuing intermediate created on first start, their private keys sealed in
+// Postgres under the key-encryption key, issuance from profiles, approval mode,
+// revocation and a signed CRL.
+package local
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/pki/kek"
+)
+
+// DriverName is how profiles name this driver.
+const DriverName = "local"
+
+// Options configure the built-in CA.
+type Options struct {
+	// Name tells CAs in one database apart; "default" unless set.
+	Name string
+	// KeySpec is used when the CA is first created; ECDSA P-256 unless set.
+	KeySpec pki.KeySpec
+	// PublicURL is the base URL under which the API serves CRLs, written into
+	// every certificate's CRL distribution point.
+	PublicURL string
+	// CRLValidity is how long a CRL is valid; it is reissued at half of that.
+	CRLValidity time.Duration
+	// PendingRetry is the poll interval suggested for requests awaiting approval.
+	PendingRetry time.Duration
+	Logger       *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Name == "" {
+		o.Name = "default"
+	}
+	if o.KeySpec == (pki.KeySpec{}) {
+		o.KeySpec = pki.KeySpec{Algorithm: "ecdsa", Size: 256}
+	}
+	if o.CRLValidity == 0 {
+		o.CRLValidity = 24 * time.Hour
+	}
+	if o.PendingRetry == 0 {
+		o.PendingRetry = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// CA is the built-in CA. It is safe for concurrent use, also from several
+// processes sharing one database.
+type CA struct {
+	pool       *pgxpool.Pool
+	opts       Options
+	ledger     ca.Ledger
+	id         int64
+	root       *x509.Certificate
+	issuing    *x509.Certificate
+	issuingKey crypto.Signer
+}
+
+var _ ca.Driver = (*CA)(nil)
+
+// Open loads the CA named in opts, creating it on first start.
+func Open(ctx context.Context, pool *pgxpool.Pool, keys *kek.KEK, opts Options) (*CA, error) {
+	opts.defaults()
+	q := store.New(pool)
+	row, err := q.GetLocalCA(ctx, opts.Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		row, err = create(ctx, q, keys, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load built-in CA %q: %w", opts.Name, err)
+	}
+	c := &CA{pool: pool, opts: opts, ledger: ca.Ledger{Driver: DriverName}, id: row.ID}
+	if c.root, err = x509.ParseCertificate(row.RootDer); err != nil {
+		return nil, fmt.Errorf("built-in CA %q: root certificate: %w", opts.Name, err)
+	}
+	if c.issuing, err = x509.ParseCertificate(row.IssuingDer); err != nil {
+		return nil, fmt.Errorf("built-in CA %q: issuing certificate: %w", opts.Name, err)
+	}
+	keyDER, err := keys.Open(row.IssuingKeySealed, keyContext(opts.Name, "issuing"))
+	if err != nil {
+		return nil, err
+	}
+	if c.issuingKey, err = pki.ParsePrivateKey(keyDER); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func keyContext(name, role string) string { return "local-ca/" + name + "/" + role }
+
+// Certificates returns the issuing CA and the root.
+func (c *CA) Certificates() (issuing, root *x509.Certificate) { return c.issuing, c.root }
+
+// CRLPath is the API path of this CA's CRL.
+func (c *CA) CRLPath() string { return "/crl/" + hex.EncodeToString(c.issuing.SubjectKeyId) + ".crl" }
+
+// Capabilities: the built-in CA revokes, and holds requests in approval mode.
+func (c *CA) Capabilities() ca.Capabilities { return ca.Capabilities{Revoke: true, Pending: true} }
+
+// CACertificates returns the issuing CA, then the root.
+func (c *CA) CACertificates(context.Context) ([]*x509.Certificate, error) {
+	return []*x509.Certificate{c.issuing, c.root}, nil
+}
+
+// withTx runs fn in a transaction and commits if it returns no error.
+func (c *CA) withTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := c.pool.Begin(ctx)
+	if err != nil {
+		return ca.Transient(fmt.Errorf("begin transaction: %w", err))
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return ca.Transient(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// isOurs reports whether cert was signed by this CA's issuing key.
+func (c *CA) isOurs(cert *x509.Certificate) bool {
+	return strings.EqualFold(cert.Issuer.String(), c.issuing.Subject.String()) && cert.CheckSignatureFrom(c.issuing) == nil
+}

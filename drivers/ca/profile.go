@@ -1,0 +1,36 @@
+package ca
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// ProfileFromRow turns a stored profile into the form CAs issue from.
+func ProfileFromRow(row store.Profile) (pki.Profile, error) {
+	p := pki.Profile{
+		ID:           row.ID,
+		Name:         row.Name,
+		CertType:     row.CertType,
+		Validity:     row.Validity,
+		ApprovalMode: row.ApprovalMode,
+	}
+	fields := []struct {
+		name string
+		raw  []byte
+		into any
+	}{
+		{"subject_rules", row.SubjectRules, &p.SubjectRules},
+		{"san_rules", row.SanRules, &p.SANRules},
+		{"extra_attributes", row.ExtraAttributes, &p.ExtraAttributes},
+		{"key_algorithms", row.KeyAlgorithms, &p.KeyAlgorithms},
+	}
+	for _, f := range fields {
+		if err := json.Unmarshal(f.raw, f.into); err != nil {
+			return pki.Profile{}, fmt.Errorf("profile %d: %s: %w", row.ID, f.name, err)
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,21 @@
+-- name: GetLocalCA :one
+SELECT * FROM local_cas WHERE name = @name;
+
+-- name: CreateLocalCA :one
+-- Two processes starting at once may both try; the loser gets no row and
+-- reads the winner's CA.
+INSERT INTO local_cas (name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski)
+VALUES (@name, @key_spec, @root_der, @root_key_sealed, @issuing_der, @issuing_key_sealed, @issuing_ski)
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: NextCRLNumber :one
+-- Takes the CA row's lock until the transaction ends, so CRL numbers increase
+-- strictly even with several certfleet processes.
+UPDATE local_cas SET crl_number = crl_number + 1 WHERE id = @id RETURNING crl_number;
+
+-- name: SaveCRL :exec
+UPDATE local_cas SET crl_der = @crl_der, crl_next_update = @crl_next_update WHERE id = @id;
+
+-- name: GetCRLByIssuingSKI :one
+SELECT crl_der, crl_next_update FROM local_cas WHERE issuing_ski = @issuing_ski;
