@@ -82,3 +82,45 @@ func Fingerprint(cert *x509.Certificate) []byte {
 	sum := sha256.Sum256(cert.Raw)
 	return sum[:]
 }
+
+// OrderChain sorts CA certificates from the lowest (the one that signed no
+// other in the set) up to the root, as EST /cacerts sets come in any order.
+// Certificates that do not fit one chain keep their place after it.
+func OrderChain(certs []*x509.Certificate) []*x509.Certificate {
+	signsAnother := func(c *x509.Certificate) bool {
+		for _, other := range certs {
+			if other != c && bytes.Equal(other.RawIssuer, c.RawSubject) && other.CheckSignatureFrom(c) == nil {
+				return true
+			}
+		}
+		return false
+	}
+	var ordered []*x509.Certificate
+	used := map[*x509.Certificate]bool{}
+	for _, c := range certs {
+		if !signsAnother(c) {
+			ordered, used[c] = append(ordered, c), true
+			break
+		}
+	}
+	for len(ordered) > 0 {
+		last := ordered[len(ordered)-1]
+		var next *x509.Certificate
+		for _, c := range certs {
+			if !used[c] && bytes.Equal(last.RawIssuer, c.RawSubject) && last.CheckSignatureFrom(c) == nil {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		ordered, used[next] = append(ordered, next), true
+	}
+	for _, c := range certs {
+		if !used[c] {
+			ordered = append(ordered, c)
+		}
+	}
+	return ordered
+}

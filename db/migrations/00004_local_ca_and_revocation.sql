@@ -25,8 +25,7 @@ CREATE TABLE offline_revocations (
     serial_hex text NOT NULL CHECK (serial_hex ~ '^[0-9a-f]{1,40}$'),
     revoked_at timestamptz NOT NULL,
     added_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (anchor_id, serial_hex),
-    CHECK (revoked_at <= added_at)
+    PRIMARY KEY (anchor_id, serial_hex)
 );
 
 -- +goose Down

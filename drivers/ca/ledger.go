@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/pki"
@@ -114,4 +115,21 @@ func ParseRequestID(requestID string) (int64, error) {
 		return 0, Permanent(fmt.Errorf("request ID %q is not one certfleet issued", requestID))
 	}
 	return id, nil
+}
+
+// InTx runs fn in a transaction and commits when fn returns no error. Drivers
+// claim, act and record within one, so that a failed act leaves no claim.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return Transient(fmt.Errorf("begin transaction: %w", err))
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Transient(fmt.Errorf("commit: %w", err))
+	}
+	return nil
 }

@@ -16,12 +16,12 @@ import (
 	"github.com/certfleet/certfleet/workflows"
 )
 
-// TemporalBinary is the path of the Temporal CLI that `make tools` builds.
-func TemporalBinary(t testing.TB) string {
+// Tool is the path of a pinned tool that `make tools` builds into bin/.
+func Tool(t testing.TB, name string) string {
 	t.Helper()
-	path := filepath.Join(RepoRoot(t), "bin", "temporal")
+	path := filepath.Join(RepoRoot(t), "bin", name)
 	if _, err := os.Stat(path); err != nil {
-		unavailable(t, "the Temporal CLI (run `make tools`)", err)
+		unavailable(t, name+" (run `make tools`)", err)
 	}
 	return path
 }
@@ -38,7 +38,7 @@ type TemporalOptions struct {
 // client of its default namespace.
 func Temporal(t testing.TB, opts TemporalOptions) (string, client.Client) {
 	t.Helper()
-	binary := TemporalBinary(t)
+	binary := Tool(t, "temporal")
 	var args []string
 	if !opts.WithoutSearchAttributes {
 		for _, key := range workflows.SearchAttributes {

@@ -27,7 +27,7 @@ var ErrNoSuchRequest = errors.New("no such CA request")
 // rejected, so that a retry under the same key gets the same answer.
 func (c *CA) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
 	var result ca.Result
-	err := c.withTx(ctx, func(tx pgx.Tx) error {
+	err := ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {
 		row, fresh, err := c.ledger.Claim(ctx, tx, req)
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func (c *CA) decide(ctx context.Context, requestID string, fn func(pgx.Tx, store
 	if err != nil {
 		return err
 	}
-	return c.withTx(ctx, func(tx pgx.Tx) error {
+	return ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {
 		row, err := store.New(tx).LockCARequest(ctx, id)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != DriverName) {
 			return fmt.Errorf("%w: %s", ErrNoSuchRequest, requestID)

@@ -119,22 +119,6 @@ func (c *CA) CACertificates(context.Context) ([]*x509.Certificate, error) {
 	return []*x509.Certificate{c.issuing, c.root}, nil
 }
 
-// withTx runs fn in a transaction and commits if it returns no error.
-func (c *CA) withTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := c.pool.Begin(ctx)
-	if err != nil {
-		return ca.Transient(fmt.Errorf("begin transaction: %w", err))
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return ca.Transient(fmt.Errorf("commit: %w", err))
-	}
-	return nil
-}
-
 // isOurs reports whether cert was signed by this CA's issuing key.
 func (c *CA) isOurs(cert *x509.Certificate) bool {
 	return strings.EqualFold(cert.Issuer.String(), c.issuing.Subject.String()) && cert.CheckSignatureFrom(c.issuing) == nil

@@ -53,7 +53,7 @@ func (c *CA) Revoke(ctx context.Context, cert *x509.Certificate, reason ca.Revoc
 // RefreshCRL signs a new CRL, with the next CRL number, listing every revoked
 // certificate of this CA that has not expired.
 func (c *CA) RefreshCRL(ctx context.Context) error {
-	return c.withTx(ctx, func(tx pgx.Tx) error {
+	return ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		number, err := q.NextCRLNumber(ctx, c.id)
 		if err != nil {

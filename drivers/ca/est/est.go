@@ -1,0 +1,247 @@
+// Package est is the CA driver for any RFC 7030 EST server: certfleet acts as
+// a registration authority that enrolls with simpleenroll (HTTP Basic or a TLS
+// client certificate), treats 202 with Retry-After as pending, and reads the
+// CA chain from cacerts.
+package est
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// DriverName is how profiles name this driver.
+const DriverName = "est"
+
+// Settings are a profile's ca_settings for this driver. They name secrets
+// (an environment variable, key files) and never hold them.
+type Settings struct {
+	// URL is the EST server, e.g. https://est.example.net:8443.
+	URL string `json:"url"`
+	// Label is the optional path segment: /.well-known/est/<label>/...
+	Label string `json:"label,omitempty"`
+	// Username and PasswordEnv (the name of an environment variable) give
+	// HTTP Basic credentials.
+	Username    string `json:"username,omitempty"`
+	PasswordEnv string `json:"password_env,omitempty"`
+	// ClientCertFile and ClientKeyFile (PEM) give a TLS client certificate.
+	ClientCertFile string `json:"client_cert_file,omitempty"`
+	ClientKeyFile  string `json:"client_key_file,omitempty"`
+	// CAFile (PEM) is what the server's TLS certificate must chain to; the
+	// system roots when empty.
+	CAFile string `json:"ca_file,omitempty"`
+}
+
+// ParseSettings reads and checks a profile's ca_settings.
+func ParseSettings(raw []byte) (Settings, error) {
+	var s Settings
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("EST CA settings: %w", err)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return Settings{}, fmt.Errorf("EST CA settings: url must be https://host[:port], got %q", s.URL)
+	}
+	if (s.ClientCertFile == "") != (s.ClientKeyFile == "") {
+		return Settings{}, errors.New("EST CA settings: client_cert_file and client_key_file go together")
+	}
+	if (s.Username == "") != (s.PasswordEnv == "") {
+		return Settings{}, errors.New("EST CA settings: username and password_env go together")
+	}
+	return s, nil
+}
+
+// defaultRetry is the poll interval when a 202 carries no usable Retry-After.
+const defaultRetry = time.Minute
+
+// Driver enrolls with one EST server.
+type Driver struct {
+	pool     *pgxpool.Pool
+	base     string
+	username string
+	password string
+	client   *http.Client
+	ledger   ca.Ledger
+}
+
+var _ ca.Driver = (*Driver)(nil)
+
+// New prepares a driver; it reads the password and key files now, so that a
+// misconfiguration fails at start rather than at the first enrollment.
+func New(pool *pgxpool.Pool, s Settings, lookupEnv func(string) (string, bool)) (*Driver, error) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.CAFile != "" {
+		data, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("EST CA trust file: %w", err)
+		}
+		roots, err := pki.ParseCertificatesPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("EST CA trust file %s: %w", s.CAFile, err)
+		}
+		tlsConfig.RootCAs = x509.NewCertPool()
+		for _, root := range roots {
+			tlsConfig.RootCAs.AddCert(root)
+		}
+	}
+	if s.ClientCertFile != "" {
+		pair, err := tls.LoadX509KeyPair(s.ClientCertFile, s.ClientKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("EST client certificate: %w", err)
+		}
+		tlsConfig.Certificates = []tls.Certificate{pair}
+	}
+	d := &Driver{
+		pool:     pool,
+		base:     strings.TrimSuffix(s.URL, "/") + "/.well-known/est",
+		username: s.Username,
+		client: &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true},
+		},
+		ledger: ca.Ledger{Driver: DriverName},
+	}
+	if s.Label != "" {
+		d.base += "/" + url.PathEscape(s.Label)
+	}
+	if s.PasswordEnv != "" {
+		password, ok := lookupEnv(s.PasswordEnv)
+		if !ok {
+			return nil, fmt.Errorf("EST CA password: environment variable %s is not set", s.PasswordEnv)
+		}
+		d.password = password
+	}
+	return d, nil
+}
+
+// Capabilities: EST has no revocation, and servers may answer 202.
+func (d *Driver) Capabilities() ca.Capabilities { return ca.Capabilities{Revoke: false, Pending: true} }
+
+// Revoke is not part of EST; revocations of such certificates go to the CA's
+// own tools, or to certfleet's offline revocation entries.
+func (d *Driver) Revoke(context.Context, *x509.Certificate, ca.RevocationReason) error {
+	return ca.Permanent(errors.New("the EST protocol cannot revoke certificates"))
+}
+
+// Submit enrolls req's CSR, at most once per idempotency key.
+func (d *Driver) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
+	var result ca.Result
+	err := ca.InTx(ctx, d.pool, func(tx pgx.Tx) error {
+		row, fresh, err := d.ledger.Claim(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			// Serialise with a concurrent Poll of the same request.
+			if row, err = store.New(tx).LockCARequest(ctx, row.ID); err != nil {
+				return ca.Transient(fmt.Errorf("lock CA request %d: %w", row.ID, err))
+			}
+		}
+		result, err = d.advance(ctx, tx, row, req.Profile.CertType)
+		return err
+	})
+	return result, err
+}
+
+// Poll repeats the enrollment of a pending request, as RFC 7030 §4.2.3 asks
+// a client to do after a 202.
+func (d *Driver) Poll(ctx context.Context, requestID string) (ca.Result, error) {
+	id, err := ca.ParseRequestID(requestID)
+	if err != nil {
+		return ca.Result{}, err
+	}
+	var result ca.Result
+	err = ca.InTx(ctx, d.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		row, err := q.LockCARequest(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != DriverName) {
+			return ca.Permanent(fmt.Errorf("no EST CA request %s", requestID))
+		}
+		if err != nil {
+			return ca.Transient(fmt.Errorf("lock CA request %d: %w", id, err))
+		}
+		profile, err := q.GetProfile(ctx, row.ProfileID)
+		if err != nil {
+			return ca.Transient(fmt.Errorf("read profile %d: %w", row.ProfileID, err))
+		}
+		result, err = d.advance(ctx, tx, row, profile.CertType)
+		return err
+	})
+	return result, err
+}
+
+// advance asks the server about a pending request and records the answer; a
+// decided request is answered from the ledger without asking.
+func (d *Driver) advance(ctx context.Context, tx pgx.Tx, row store.CaRequest, certType string) (ca.Result, error) {
+	q := store.New(tx)
+	if row.Status != string(ca.Pending) {
+		result, err := d.ledger.Result(ctx, q, row, 0)
+		return d.withChain(ctx, result, err)
+	}
+	certs, retryAfter, err := d.enroll(ctx, row.CsrDer)
+	var refusal *refusedError
+	switch {
+	case errors.As(err, &refusal):
+		reason := refusal.Error()
+		if err := q.MarkCARequestRejected(ctx, store.MarkCARequestRejectedParams{ID: row.ID, RejectReason: reason, DecidedBy: "est"}); err != nil {
+			return ca.Result{}, ca.Transient(err)
+		}
+		row.Status, row.RejectReason = string(ca.Rejected), reason
+		return d.ledger.Result(ctx, q, row, 0)
+	case err != nil:
+		return ca.Result{}, err
+	case certs == nil:
+		return d.ledger.Result(ctx, q, row, retryAfter)
+	}
+	leaf, err := leafFor(certs, row.CsrDer)
+	if err != nil {
+		return ca.Result{}, err
+	}
+	certID, err := d.ledger.RecordIssued(ctx, tx, row, pki.Profile{CertType: certType}, leaf, "est")
+	if err != nil {
+		return ca.Result{}, err
+	}
+	return d.withChain(ctx, ca.Result{
+		Status: ca.Issued, RequestID: strconv.FormatInt(row.ID, 10), Certificate: leaf, CertificateID: certID,
+	}, nil)
+}
+
+func (d *Driver) withChain(ctx context.Context, result ca.Result, err error) (ca.Result, error) {
+	if err != nil || result.Status != ca.Issued {
+		return result, err
+	}
+	result.Chain, err = d.CACertificates(ctx)
+	return result, err
+}
+
+// leafFor picks, from what the server returned, the certificate for the CSR's key.
+func leafFor(certs []*x509.Certificate, csrDER []byte) (*x509.Certificate, error) {
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil, ca.Permanent(fmt.Errorf("stored CSR: %w", err))
+	}
+	for _, cert := range certs {
+		if pki.SamePublicKey(cert.PublicKey, csr.PublicKey) {
+			return cert, nil
+		}
+	}
+	return nil, ca.Permanent(errors.New("the EST server returned no certificate for the CSR's key"))
+}

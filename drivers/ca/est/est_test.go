@@ -1,0 +1,213 @@
+package est_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/drivers/ca/est"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
+	"github.com/certfleet/certfleet/pki"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// peer is a running globalsign estserver v1.0.6: an independent EST CA.
+type peer struct {
+	url      string
+	trust    *testpki.CA // signs the server's TLS certificate and accepted client certificates
+	dir      string
+	settings est.Settings
+}
+
+func startPeer(t *testing.T) peer {
+	t.Helper()
+	binary := testenv.Tool(t, "estserver")
+	dir := t.TempDir()
+	trust := testpki.NewCA(t, "estserver test TLS CA")
+	serverCert, serverKey := trust.Server(t)
+	addr := freeAddr(t)
+	config, err := json.Marshal(map[string]any{"tls": map[string]any{
+		"listen_address": addr,
+		"certificates":   testpki.Write(t, dir, "server.pem", testpki.CertPEM(serverCert, trust.Cert)),
+		"private_key":    testpki.Write(t, dir, "server.key", testpki.KeyPEM(t, serverKey)),
+		"client_cas":     []string{testpki.Write(t, dir, "clientca.pem", testpki.CertPEM(trust.Cert))},
+	}})
+	require.NoError(t, err)
+	cmd := exec.Command(binary, "-config", testpki.Write(t, dir, "config.json", config))
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitListening(t, addr)
+	return peer{
+		url: "https://" + addr, trust: trust, dir: dir,
+		settings: est.Settings{URL: "https://" + addr, CAFile: testpki.Write(t, dir, "trust.pem", testpki.CertPEM(trust.Cert))},
+	}
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("estserver did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func profile(t *testing.T, pool *pgxpool.Pool) pki.Profile {
+	t.Helper()
+	row, err := store.New(pool).CreateProfile(context.Background(), store.CreateProfileParams{
+		Name: "upstream", CertType: pki.CertTypeIEEE8021X, DeviceType: "gateway",
+		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"}]`), SanRules: json.RawMessage(`[]`),
+		ExtraAttributes: json.RawMessage(`[]`), KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256]}]`),
+		Validity: 30 * 24 * time.Hour, RenewBefore: 24 * time.Hour, CaDriver: "est",
+		CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
+	})
+	require.NoError(t, err)
+	p, err := ca.ProfileFromRow(row)
+	require.NoError(t, err)
+	return p
+}
+
+func csr(t *testing.T, key crypto.Signer, cn string) *x509.CertificateRequest {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
+	require.NoError(t, err)
+	parsed, err := pki.ParseCSR(der)
+	require.NoError(t, err)
+	return parsed
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestEnrollWithBasicAuthAndCACerts(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	p := startPeer(t)
+	settings := p.settings
+	settings.Username, settings.PasswordEnv = "gateway-ra", "EST_TEST_PASSWORD"
+	driver, err := est.New(pool, settings, func(k string) (string, bool) { return "s3cret", k == "EST_TEST_PASSWORD" })
+	require.NoError(t, err)
+
+	chain, err := driver.CACertificates(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, chain)
+	assert.True(t, chain[0].IsCA)
+
+	key := testpki.NewKey(t)
+	prof := profile(t, pool)
+	result, err := driver.Submit(ctx, ca.Request{CSR: csr(t, key, "gw-17"), Profile: prof, IdempotencyKey: "job-1/gw-17", DeviceID: ""})
+	require.NoError(t, err)
+	require.Equal(t, ca.Issued, result.Status)
+	assert.Equal(t, "gw-17", result.Certificate.Subject.CommonName)
+	assert.True(t, pki.SamePublicKey(key.Public(), result.Certificate.PublicKey))
+	require.NoError(t, result.Certificate.CheckSignatureFrom(result.Chain[0]), "the leaf chains to /cacerts")
+
+	again, err := driver.Submit(ctx, ca.Request{CSR: csr(t, key, "gw-17"), Profile: prof, IdempotencyKey: "job-1/gw-17"})
+	require.NoError(t, err)
+	assert.True(t, result.Certificate.Equal(again.Certificate), "the same key answers from the ledger, without a second enrollment")
+	var certificates int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM certificates").Scan(&certificates))
+	assert.Equal(t, 1, certificates)
+}
+
+func TestEnrollWithClientCertificate(t *testing.T) {
+	pool, _ := testenv.Database(t)
+	p := startPeer(t)
+	clientCert, clientKey := p.trust.Client(t, "certfleet-ra")
+	settings := p.settings
+	settings.ClientCertFile = testpki.Write(t, p.dir, "client.pem", testpki.CertPEM(clientCert))
+	settings.ClientKeyFile = testpki.Write(t, p.dir, "client.key", testpki.KeyPEM(t, clientKey))
+	driver, err := est.New(pool, settings, noEnv)
+	require.NoError(t, err)
+
+	result, err := driver.Submit(context.Background(), ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-18"), Profile: profile(t, pool), IdempotencyKey: "job-1/gw-18"})
+	require.NoError(t, err)
+	assert.Equal(t, ca.Issued, result.Status)
+}
+
+// TestDeferredAndRefused uses estserver's test hooks under the label
+// "triggererrors": CN "Trigger Error Deferred" gets 202 with Retry-After 600,
+// "Trigger Error Forbidden" gets 403.
+func TestDeferredAndRefused(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	p := startPeer(t)
+	settings := p.settings
+	settings.Label = "triggererrors"
+	driver, err := est.New(pool, settings, noEnv)
+	require.NoError(t, err)
+	prof := profile(t, pool)
+
+	pending, err := driver.Submit(ctx, ca.Request{CSR: csr(t, testpki.NewKey(t), "Trigger Error Deferred"), Profile: prof, IdempotencyKey: "job-2/a"})
+	require.NoError(t, err)
+	assert.Equal(t, ca.Pending, pending.Status)
+	assert.Equal(t, 600*time.Second, pending.RetryAfter)
+	polled, err := driver.Poll(ctx, pending.RequestID)
+	require.NoError(t, err)
+	assert.Equal(t, ca.Pending, polled.Status)
+	assert.Equal(t, pending.RequestID, polled.RequestID)
+
+	refused, err := driver.Submit(ctx, ca.Request{CSR: csr(t, testpki.NewKey(t), "Trigger Error Forbidden"), Profile: prof, IdempotencyKey: "job-2/b"})
+	require.NoError(t, err)
+	assert.Equal(t, ca.Rejected, refused.Status)
+	assert.Contains(t, refused.Reason, "HTTP 403")
+}
+
+func TestOutageIsTransientAndLeavesNoClaim(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	driver, err := est.New(pool, est.Settings{URL: fmt.Sprintf("https://%s", freeAddr(t))}, noEnv)
+	require.NoError(t, err)
+
+	_, err = driver.Submit(ctx, ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-19"), Profile: profile(t, pool), IdempotencyKey: "job-3/gw-19"})
+	require.Error(t, err)
+	assert.False(t, ca.IsPermanent(err), "an unreachable CA is worth retrying: %v", err)
+	var requests int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM ca_requests").Scan(&requests))
+	assert.Zero(t, requests, "a failed submission leaves nothing behind, so the retry submits again")
+}
+
+func TestSettingsAreChecked(t *testing.T) {
+	for name, raw := range map[string]string{
+		"not https":           `{"url":"http://ca.example.net"}`,
+		"unknown field":       `{"url":"https://ca.example.net","pasword":"x"}`,
+		"cert without key":    `{"url":"https://ca.example.net","client_cert_file":"c.pem"}`,
+		"user without secret": `{"url":"https://ca.example.net","username":"ra"}`,
+	} {
+		_, err := est.ParseSettings([]byte(raw))
+		assert.Error(t, err, name)
+	}
+	s, err := est.ParseSettings([]byte(`{"url":"https://ca.example.net:8443","label":"devices","username":"ra","password_env":"EST_PW"}`))
+	require.NoError(t, err)
+	assert.Equal(t, "devices", s.Label)
+}

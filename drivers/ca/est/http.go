@@ -1,0 +1,146 @@
+package est
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smallstep/pkcs7"
+
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// maxResponse bounds what certfleet reads from an EST server.
+const maxResponse = 1 << 20
+
+// refusedError is the server refusing this request (400, 403): recorded as a
+// rejection, unlike a misconfiguration or an outage.
+type refusedError struct {
+	status int
+	body   string
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("EST server refused the request (HTTP %d): %s", e.status, e.body)
+}
+
+// enroll posts a CSR to simpleenroll. It returns the certificates issued, or
+// nil certificates and the server's Retry-After when the server answers 202.
+func (d *Driver) enroll(ctx context.Context, csrDER []byte) ([]*x509.Certificate, time.Duration, error) {
+	body := wrap76(base64.StdEncoding.EncodeToString(csrDER))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+"/simpleenroll", strings.NewReader(body))
+	if err != nil {
+		return nil, 0, ca.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/pkcs10")
+	req.Header.Set("Content-Transfer-Encoding", "base64")
+	resp, data, err := d.do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		return nil, retryAfter(resp.Header.Get("Retry-After"), time.Now()), nil
+	}
+	certs, err := parseCertsOnly(data)
+	return certs, 0, err
+}
+
+// CACertificates reads the server's /cacerts, ordered issuing CA first.
+func (d *Driver) CACertificates(ctx context.Context) ([]*x509.Certificate, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+"/cacerts", nil)
+	if err != nil {
+		return nil, ca.Permanent(err)
+	}
+	_, data, err := d.do(req)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := parseCertsOnly(data)
+	if err != nil {
+		return nil, err
+	}
+	return pki.OrderChain(certs), nil
+}
+
+// do sends req and classifies the outcome: network failures and 5xx are
+// transient, refusals are rejections, other 4xx are permanent misconfiguration.
+func (d *Driver) do(req *http.Request) (*http.Response, []byte, error) {
+	if d.username != "" {
+		req.SetBasicAuth(d.username, d.password)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, nil, ca.Transient(fmt.Errorf("EST %s %s: %w", req.Method, req.URL.Path, err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, nil, ca.Transient(fmt.Errorf("read EST response: %w", err))
+	}
+	switch status := resp.StatusCode; {
+	case status == http.StatusOK || status == http.StatusAccepted:
+		return resp, data, nil
+	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		return nil, nil, ca.Transient(fmt.Errorf("EST server answered HTTP %d: %s", status, snippet(data)))
+	case status == http.StatusBadRequest || status == http.StatusForbidden:
+		return nil, nil, &refusedError{status: status, body: snippet(data)}
+	default:
+		return nil, nil, ca.Permanent(fmt.Errorf("EST %s %s: HTTP %d: %s", req.Method, req.URL.Path, status, snippet(data)))
+	}
+}
+
+// parseCertsOnly decodes a base64 PKCS#7 certs-only body, wrapped or not.
+func parseCertsOnly(body []byte) ([]*x509.Certificate, error) {
+	der, err := base64.StdEncoding.DecodeString(string(bytes.Join(bytes.Fields(body), nil)))
+	if err != nil {
+		return nil, ca.Permanent(fmt.Errorf("EST response is not base64: %w", err))
+	}
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return nil, ca.Permanent(fmt.Errorf("EST response is not PKCS#7: %w", err))
+	}
+	if len(p7.Certificates) == 0 {
+		return nil, ca.Permanent(errors.New("EST response holds no certificate"))
+	}
+	return p7.Certificates, nil
+}
+
+// retryAfter reads Retry-After in seconds or as an HTTP date.
+func retryAfter(header string, now time.Time) time.Duration {
+	if secs, err := strconv.Atoi(strings.TrimSpace(header)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(header); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return defaultRetry
+}
+
+// wrap76 breaks base64 into CRLF-terminated lines of 76 characters, which
+// every EST implementation accepts.
+func wrap76(s string) string {
+	var b strings.Builder
+	for len(s) > 76 {
+		b.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	b.WriteString(s + "\r\n")
+	return b.String()
+}
+
+func snippet(data []byte) string {
+	text := strings.TrimSpace(string(data))
+	if len(text) > 200 {
+		text = text[:200] + "…"
+	}
+	return text
+}

@@ -1,0 +1,149 @@
+// Package testpki makes throwaway CAs and certificates for tests: TLS servers
+// on loopback, client certificates, factory certificates, trust anchors.
+package testpki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// CA is a self-signed test CA.
+type CA struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// NewCA makes a CA named cn with an ECDSA P-256 key.
+func NewCA(t testing.TB, cn string) *CA {
+	t.Helper()
+	key := NewKey(t)
+	cert := sign(t, &x509.Certificate{
+		Subject:               pkix.Name{CommonName: cn},
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}, nil, key.Public(), key)
+	return &CA{Cert: cert, Key: key}
+}
+
+// SubCA issues an intermediate CA named cn.
+func (ca *CA) SubCA(t testing.TB, cn string) *CA {
+	t.Helper()
+	key := NewKey(t)
+	cert := sign(t, &x509.Certificate{
+		Subject:               pkix.Name{CommonName: cn},
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}, ca, key.Public(), ca.Key)
+	return &CA{Cert: cert, Key: key}
+}
+
+// Issue signs tmpl (serial and, when zero, validity are filled in) for a new key.
+func (ca *CA) Issue(t testing.TB, tmpl *x509.Certificate) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	key := NewKey(t)
+	return sign(t, tmpl, ca, key.Public(), ca.Key), key
+}
+
+// NewKey makes an ECDSA P-256 key.
+func NewKey(t testing.TB) crypto.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// Server issues a TLS server certificate for localhost and 127.0.0.1.
+func (ca *CA) Server(t testing.TB) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	key := NewKey(t)
+	return sign(t, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "localhost"},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ca, key.Public(), ca.Key), key
+}
+
+// Client issues a TLS client certificate with common name cn.
+func (ca *CA) Client(t testing.TB, cn string) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	key := NewKey(t)
+	return sign(t, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, ca, key.Public(), ca.Key), key
+}
+
+func sign(t testing.TB, tmpl *x509.Certificate, parent *CA, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
+	t.Helper()
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = serial
+	if tmpl.NotBefore.IsZero() {
+		tmpl.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if tmpl.NotAfter.IsZero() {
+		tmpl.NotAfter = time.Now().Add(24 * time.Hour)
+	}
+	issuer := tmpl
+	if parent != nil {
+		issuer = parent.Cert
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// CertPEM encodes certificates as PEM.
+func CertPEM(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
+// KeyPEM encodes a private key as PKCS#8 PEM.
+func KeyPEM(t testing.TB, key crypto.Signer) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// Write stores data in dir/name with mode 0600 and returns the path.
+func Write(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

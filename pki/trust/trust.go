@@ -1,0 +1,184 @@
+// Package trust manages trust anchors: the CA certificates that factory
+// certificates and external issuers chain to. An anchor is uploaded in PEM,
+// proven (its owner signs a code with the CA key), enabled or disabled, and
+// may let devices with factory certificates register themselves. A
+// certificate that chains to a disabled anchor is refused everywhere.
+package trust
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// Errors a caller maps to HTTP statuses.
+var (
+	ErrInvalid     = errors.New("invalid trust anchor")          // 400
+	ErrDuplicate   = errors.New("trust anchor already uploaded") // 409
+	ErrNotFound    = errors.New("no such trust anchor")          // 404
+	ErrProof       = errors.New("proof of possession failed")    // 400
+	ErrUntrusted   = errors.New("certificate chains to no enabled trust anchor")
+	ErrAnchorOff   = errors.New("certificate chains to a disabled trust anchor")
+	ErrRevoked     = errors.New("certificate is revoked")
+	ErrNoChallenge = errors.New("no verification code was issued for this anchor")
+)
+
+// Store is the trust anchors of one certfleet.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// New returns the trust anchor store over pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }
+
+// Upload is one PEM upload: a CA certificate or a chain of them.
+type Upload struct {
+	Name         string
+	PEM          []byte
+	AutoRegister bool
+	// NameMapping names auto-registered devices: "CN", "serialNumber",
+	// "SAN:DNS", "SAN:URI", or "" for the certificate fingerprint.
+	NameMapping string
+}
+
+// Add checks every certificate of the upload (X.509 v3, CA:true, unexpired,
+// not uploaded before) and stores them all, or none.
+func (s *Store) Add(ctx context.Context, up Upload) ([]store.TrustAnchor, error) {
+	certs, err := pki.ParseCertificatesPEM(up.PEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	for i, cert := range certs {
+		if err := checkAnchor(cert, s.now()); err != nil {
+			return nil, fmt.Errorf("%w: certificate %d (%s): %v", ErrInvalid, i+1, cert.Subject, err)
+		}
+	}
+	var added []store.TrustAnchor
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		for i, cert := range certs {
+			name := up.Name
+			if len(certs) > 1 {
+				name = fmt.Sprintf("%s (%d/%d)", up.Name, i+1, len(certs))
+			}
+			row, err := q.InsertTrustAnchor(ctx, store.InsertTrustAnchorParams{
+				Name: name, Subject: cert.Subject.String(), Der: cert.Raw, Sha256: pki.Fingerprint(cert),
+				NotAfter: cert.NotAfter, AutoRegister: up.AutoRegister, NameMapping: up.NameMapping,
+			})
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+				return fmt.Errorf("%w: %s (SHA-256 %x)", ErrDuplicate, cert.Subject, pki.Fingerprint(cert))
+			}
+			if errors.As(err, &pgErr) && pgErr.Code == "23514" {
+				return fmt.Errorf("%w: %s", ErrInvalid, pgErr.ConstraintName)
+			}
+			if err != nil {
+				return fmt.Errorf("store trust anchor: %w", err)
+			}
+			added = append(added, row)
+		}
+		return nil
+	})
+	return added, err
+}
+
+func checkAnchor(cert *x509.Certificate, now time.Time) error {
+	switch {
+	case cert.Version != 3:
+		return fmt.Errorf("X.509 version %d; version 3 is required", cert.Version)
+	case !cert.BasicConstraintsValid || !cert.IsCA:
+		return errors.New("not a CA certificate (basic constraints CA:true is required)")
+	case now.After(cert.NotAfter):
+		return fmt.Errorf("expired on %s", cert.NotAfter.Format(time.DateOnly))
+	case now.Before(cert.NotBefore):
+		return fmt.Errorf("not valid before %s", cert.NotBefore.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// SetEnabled enables or disables an anchor.
+func (s *Store) SetEnabled(ctx context.Context, id int64, enabled bool) error {
+	n, err := store.New(s.pool).SetTrustAnchorEnabled(ctx, store.SetTrustAnchorEnabledParams{ID: id, Enabled: enabled})
+	return rowsOrNotFound(n, err)
+}
+
+// Delete removes an anchor and its offline revocation entries.
+func (s *Store) Delete(ctx context.Context, id int64) error {
+	n, err := store.New(s.pool).DeleteTrustAnchor(ctx, id)
+	return rowsOrNotFound(n, err)
+}
+
+func rowsOrNotFound(n int64, err error) error {
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Challenge hands out a new random verification code for an anchor. Only its
+// hash is stored; the uploader signs the code with the CA's private key:
+//
+//	openssl dgst -sha256 -sign ca.key code.txt | openssl base64 -A
+func (s *Store) Challenge(ctx context.Context, id int64) (string, error) {
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	code := hex.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(code))
+	n, err := store.New(s.pool).SetTrustAnchorChallenge(ctx, store.SetTrustAnchorChallengeParams{ID: id, VerificationCodeHash: sum[:]})
+	if err := rowsOrNotFound(n, err); err != nil {
+		return "", err
+	}
+	return code, nil
+}
+
+// Prove checks that signatureB64 is the anchor's key's signature over code
+// (SHA-256; RSA PKCS#1 v1.5 or ECDSA), and marks the anchor verified. The code
+// works once. A trailing newline, as `echo code > code.txt` leaves, is accepted.
+func (s *Store) Prove(ctx context.Context, id int64, code, signatureB64 string) error {
+	q := store.New(s.pool)
+	anchor, err := q.GetTrustAnchor(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(code))
+	if anchor.VerificationCodeHash == nil {
+		return ErrNoChallenge
+	}
+	if subtle.ConstantTimeCompare(anchor.VerificationCodeHash, sum[:]) != 1 {
+		return fmt.Errorf("%w: the code is not the one issued", ErrProof)
+	}
+	cert, err := x509.ParseCertificate(anchor.Der)
+	if err != nil {
+		return err
+	}
+	if err := pki.VerifySignature(cert.PublicKey, signatureB64, []byte(code), []byte(code+"\n")); err != nil {
+		return fmt.Errorf("%w: %v", ErrProof, err)
+	}
+	n, err := q.MarkTrustAnchorVerified(ctx, store.MarkTrustAnchorVerifiedParams{ID: id, VerificationCodeHash: sum[:]})
+	if err := rowsOrNotFound(n, err); err != nil {
+		return fmt.Errorf("%w: the code was used or replaced meanwhile", ErrProof)
+	}
+	return nil
+}

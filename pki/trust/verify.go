@@ -1,0 +1,83 @@
+package trust
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// Verify checks that cert, with the intermediates its presenter sent, chains
+// to an enabled trust anchor, passes through no disabled one at any level, and
+// is not revoked by an offline entry. It returns the nearest anchor above cert.
+func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediates []*x509.Certificate, usage x509.ExtKeyUsage) (store.TrustAnchor, error) {
+	q := store.New(s.pool)
+	anchors, err := q.ListTrustAnchors(ctx)
+	if err != nil {
+		return store.TrustAnchor{}, fmt.Errorf("read trust anchors: %w", err)
+	}
+	// Every anchor is offered both as a root and as an intermediate, so that
+	// chains run to the top and a disabled root above an enabled intermediate
+	// anchor is seen.
+	opts := x509.VerifyOptions{
+		Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(),
+		CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{usage},
+	}
+	byFingerprint := map[string]store.TrustAnchor{}
+	for _, a := range anchors {
+		anchorCert, err := x509.ParseCertificate(a.Der)
+		if err != nil {
+			return store.TrustAnchor{}, fmt.Errorf("trust anchor %d does not parse: %w", a.ID, err)
+		}
+		opts.Roots.AddCert(anchorCert)
+		opts.Intermediates.AddCert(anchorCert)
+		byFingerprint[string(a.Sha256)] = a
+	}
+	for _, c := range intermediates {
+		opts.Intermediates.AddCert(c)
+	}
+	chains, err := cert.Verify(opts)
+	if err != nil {
+		return store.TrustAnchor{}, fmt.Errorf("%w: %v", ErrUntrusted, err)
+	}
+	var nearest *store.TrustAnchor
+	for _, chain := range chains {
+		for i, c := range chain {
+			anchor, isAnchor := byFingerprint[string(pki.Fingerprint(c))]
+			if !isAnchor {
+				continue
+			}
+			if !anchor.Enabled {
+				return store.TrustAnchor{}, fmt.Errorf("%w: %s (anchor %d)", ErrAnchorOff, anchor.Subject, anchor.ID)
+			}
+			if i == 0 {
+				continue // the presented certificate is an anchor itself
+			}
+			if nearest == nil {
+				nearest = &anchor
+			}
+			// chain runs leaf to root, so chain[i-1] is what this anchor issued.
+			if err := checkOfflineRevocation(ctx, q, anchor, chain[i-1]); err != nil {
+				return store.TrustAnchor{}, err
+			}
+		}
+	}
+	if nearest == nil {
+		return store.TrustAnchor{}, ErrUntrusted
+	}
+	return *nearest, nil
+}
+
+// checkOfflineRevocation refuses issued when its issuer, anchor, lists its serial.
+func checkOfflineRevocation(ctx context.Context, q *store.Queries, anchor store.TrustAnchor, issued *x509.Certificate) error {
+	revoked, err := q.IsOfflineRevoked(ctx, store.IsOfflineRevokedParams{AnchorID: anchor.ID, SerialHex: issued.SerialNumber.Text(16)})
+	if err != nil {
+		return fmt.Errorf("read offline revocations: %w", err)
+	}
+	if revoked {
+		return fmt.Errorf("%w: serial %s by %s", ErrRevoked, issued.SerialNumber.Text(16), anchor.Subject)
+	}
+	return nil
+}
