@@ -6,10 +6,13 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -ldflags "-X main.version=${VERSION}" -o /out/certfleet ./cmd/certfleet
+RUN CGO_ENABLED=0 go build -ldflags "-X main.version=${VERSION}" -o /out/certfleet ./cmd/certfleet \
+ && mkdir -p /out/var/lib/certfleet
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/certfleet /usr/local/bin/certfleet
+# The key-encryption key file lives here (a volume in docker-compose.yml).
+COPY --from=build --chown=65532:65532 /out/var/lib/certfleet /var/lib/certfleet
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/certfleet"]
 CMD ["all"]

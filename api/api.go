@@ -19,6 +19,8 @@ type Deps struct {
 	// Checks maps a dependency's name ("postgres", "temporal") to its check; /readyz
 	// runs them all.
 	Checks map[string]HealthCheck
+	// CRLs serves the built-in CA's revocation lists.
+	CRLs CRLSource
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -39,5 +41,6 @@ func New(deps Deps) http.Handler {
 	h := health{checks: deps.Checks, logger: deps.Logger}
 	r.GET("/healthz", h.live)
 	r.GET("/readyz", h.ready)
+	r.GET("/crl/:file", crl(deps.CRLs))
 	return r
 }

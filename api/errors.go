@@ -39,6 +39,9 @@ func requestLogger(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		if len(c.Errors) > 0 {
+			logger.Warn("request failed", "route", c.FullPath(), "error", c.Errors.String())
+		}
 		level := slog.LevelInfo
 		if c.FullPath() == "/healthz" || c.FullPath() == "/readyz" {
 			level = slog.LevelDebug // probes run every few seconds

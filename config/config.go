@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/certfleet/certfleet/pki"
 )
 
 // Config is the process configuration shared by every subcommand.
@@ -24,6 +26,10 @@ type Config struct {
 	TemporalNamespace string
 	TaskQueue         string
 	APIAddr           string
+	PublicURL         string
+	KEK               string
+	KEKFile           string
+	CAKey             pki.KeySpec
 	LogLevel          slog.Level
 	LogFormat         string
 	ShutdownTimeout   time.Duration
@@ -45,6 +51,10 @@ var Settings = []Setting{
 	{"temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
 	{"task-queue", "CERTFLEET_TASK_QUEUE", "certfleet", "Temporal task queue of the certfleet worker"},
 	{"api-addr", "CERTFLEET_API_ADDR", ":8080", "listen address of the operations API"},
+	{"public-url", "CERTFLEET_PUBLIC_URL", "http://localhost:8080", "base URL of the API as devices reach it; CRL distribution points use it"},
+	{"kek", "CERTFLEET_KEK", "", "key-encryption key for CA private keys: 32 bytes, base64; overrides the key file"},
+	{"kek-file", "CERTFLEET_KEK_FILE", ".data/certfleet.kek", "key-encryption key file, created (mode 0600) on first start when CERTFLEET_KEK is unset"},
+	{"ca-key", "CERTFLEET_CA_KEY", "ecdsa-p256", "key type of the built-in CA when first created: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
 	{"log-level", "CERTFLEET_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"log-format", "CERTFLEET_LOG_FORMAT", "text", "log format: text or json"},
 	{"shutdown-timeout", "CERTFLEET_SHUTDOWN_TIMEOUT", "20s", "how long to drain requests and activities on shutdown"},
@@ -58,17 +68,22 @@ func Load(name string, args []string, lookupEnv func(string) (string, bool), out
 	fs.SetOutput(output)
 	values := make(map[string]*string, len(Settings))
 	for _, s := range Settings {
-		def := s.Default
-		if v, ok := lookupEnv(s.Env); ok && v != "" {
-			def = v
-		}
-		values[s.Flag] = fs.String(s.Flag, def, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+		// Help shows the static default, never the environment's value, which
+		// may be a secret such as CERTFLEET_KEK.
+		values[s.Flag] = fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range Settings {
+		if v, ok := lookupEnv(s.Env); ok && v != "" && !given[s.Flag] {
+			*values[s.Flag] = v
+		}
 	}
 	return fromValues(func(flag string) string { return *values[flag] })
 }
@@ -80,9 +95,23 @@ func fromValues(get func(flag string) string) (Config, error) {
 		TemporalNamespace: get("temporal-namespace"),
 		TaskQueue:         get("task-queue"),
 		APIAddr:           get("api-addr"),
+		PublicURL:         strings.TrimSuffix(get("public-url"), "/"),
+		KEK:               get("kek"),
+		KEKFile:           get("kek-file"),
 		LogFormat:         get("log-format"),
 	}
 	var errs []error
+	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public-url: want http(s)://host[:port], got %q", cfg.PublicURL))
+	}
+	if cfg.KEK == "" && cfg.KEKFile == "" {
+		errs = append(errs, errors.New("kek-file: must be set when kek is not"))
+	}
+	caKey, err := pki.ParseKeySpec(get("ca-key"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("ca-key: %w", err))
+	}
+	cfg.CAKey = caKey
 	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		errs = append(errs, fmt.Errorf("database-url: want postgres://user@host:port/db, got %q", cfg.DatabaseURL))
 	}

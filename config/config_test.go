@@ -1,6 +1,7 @@
 package config
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,6 +73,17 @@ func TestREADMEListsEverySetting(t *testing.T) {
 	require.NoError(t, err)
 	for _, s := range Settings {
 		row := fmt.Sprintf("| `%s` | `-%s` | `%s` |", s.Env, s.Flag, s.Default)
-		assert.Contains(t, string(readme), row)
+		if s.Default == "" {
+			row = fmt.Sprintf("| `%s` | `-%s` | (none) |", s.Env, s.Flag)
+		}
+		assert.True(t, strings.Contains(string(readme), row), "README.md lacks the row %s", row)
 	}
+}
+
+func TestHelpNeverShowsEnvironmentValues(t *testing.T) {
+	var help strings.Builder
+	_, err := Load("all", []string{"-h"}, env(map[string]string{"CERTFLEET_KEK": "c2VjcmV0LWtleS1tYXRlcmlhbA=="}), &help)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, help.String(), "CERTFLEET_KEK")
+	assert.NotContains(t, help.String(), "c2VjcmV0LWtleS1tYXRlcmlhbA==")
 }

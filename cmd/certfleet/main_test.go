@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -60,8 +61,10 @@ func TestBinaryLifecycle(t *testing.T) {
 	databaseURL := testenv.EmptyDatabase(t)
 	temporalAddr, tc := testenv.Temporal(t, testenv.TemporalOptions{WithoutSearchAttributes: true})
 	apiAddr := freeAddr(t)
+	kekFile := filepath.Join(t.TempDir(), "secrets", "certfleet.kek")
 	env := append(os.Environ(),
-		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr)
+		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
+		"CERTFLEET_KEK_FILE="+kekFile, "CERTFLEET_KEK=")
 
 	// Before migrate, the database exists but its schema does not: refuse to run.
 	_, err = db.EnsureDatabase(ctx, databaseURL)
@@ -91,6 +94,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	t.Cleanup(func() { _ = all.Process.Kill() })
 
 	waitReady(t, ctx, "http://"+apiAddr+"/readyz", exited, &logs)
+	checkBuiltinCA(t, ctx, databaseURL, kekFile, "http://"+apiAddr)
 
 	require.NoError(t, all.Process.Signal(syscall.SIGTERM))
 	select {
@@ -131,4 +135,24 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// checkBuiltinCA: the first start created the key-encryption key file, private
+// to its owner, and the built-in CA, whose CRL the API serves.
+func checkBuiltinCA(t *testing.T, ctx context.Context, databaseURL, kekFile, apiURL string) {
+	t.Helper()
+	info, err := os.Stat(kekFile)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	pool, err := db.Open(ctx, databaseURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	var ski []byte
+	require.NoError(t, pool.QueryRow(ctx, "SELECT issuing_ski FROM local_cas WHERE name = 'default'").Scan(&ski))
+	resp, err := http.Get(fmt.Sprintf("%s/crl/%x.crl", apiURL, ski))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "application/pkix-crl", resp.Header.Get("Content-Type"))
 }

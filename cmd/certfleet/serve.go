@@ -15,6 +15,8 @@ import (
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/db"
+	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/temporalconn"
 	"github.com/certfleet/certfleet/worker"
 )
@@ -43,6 +45,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		return err
 	}
 	defer tc.Close()
+	builtinCA, err := openBuiltinCA(ctx, cfg, logger, pool)
+	if err != nil {
+		return err
+	}
 
 	if r.worker {
 		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout)
@@ -57,11 +63,23 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		logger.Info("shutting down")
 		return nil
 	}
-	return serveAPI(ctx, cfg, logger, pool, tc)
+	go builtinCA.KeepCRLFresh(ctx, time.Hour)
+	return serveAPI(ctx, cfg, logger, pool, tc, builtinCA)
 }
 
-func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client) error {
+// openBuiltinCA loads the built-in CA, creating it (and the key-encryption key
+// file, unless CERTFLEET_KEK is set) on first start.
+func openBuiltinCA(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool) (*local.CA, error) {
+	keys, err := kek.Load(cfg.KEK, cfg.KEKFile)
+	if err != nil {
+		return nil, fmt.Errorf("key-encryption key: %w", err)
+	}
+	return local.Open(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger})
+}
+
+func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA) error {
 	handler := api.New(api.Deps{
+		CRLs:   builtinCA,
 		Logger: logger,
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,
