@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,7 +59,7 @@ func TestBinaryLifecycle(t *testing.T) {
 
 	databaseURL := testenv.EmptyDatabase(t)
 	temporalAddr, tc := testenv.Temporal(t, testenv.TemporalOptions{WithoutSearchAttributes: true})
-	apiAddr := freeAddr(t)
+	apiAddr := testenv.FreeAddr(t)
 	kekFile := filepath.Join(t.TempDir(), "secrets", "certfleet.kek")
 	env := append(os.Environ(),
 		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
@@ -127,14 +126,6 @@ func waitReady(t *testing.T, ctx context.Context, url string, exited <-chan erro
 		case <-tick.C:
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // checkBuiltinCA: the first start created the key-encryption key file, private

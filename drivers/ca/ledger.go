@@ -108,13 +108,29 @@ func (l Ledger) Result(ctx context.Context, q *store.Queries, row store.CaReques
 	return Result{Status: Pending, RequestID: id, RetryAfter: retryAfter}, nil
 }
 
-// ParseRequestID reads a request ID that Submit returned.
-func ParseRequestID(requestID string) (int64, error) {
+// ErrNoSuchRequest is a request ID that names no request of this driver.
+var ErrNoSuchRequest = errors.New("no such CA request")
+
+// Find reads the request that Submit returned as requestID, locking its row
+// until the transaction ends when lock is set. An ID that is malformed, unknown
+// or another driver's is a permanent ErrNoSuchRequest.
+func (l Ledger) Find(ctx context.Context, q *store.Queries, requestID string, lock bool) (store.CaRequest, error) {
 	id, err := strconv.ParseInt(requestID, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, Permanent(fmt.Errorf("request ID %q is not one certfleet issued", requestID))
+		return store.CaRequest{}, Permanent(fmt.Errorf("%w: %q", ErrNoSuchRequest, requestID))
 	}
-	return id, nil
+	read := q.GetCARequest
+	if lock {
+		read = q.LockCARequest
+	}
+	row, err := read(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != l.Driver) {
+		return store.CaRequest{}, Permanent(fmt.Errorf("%w: %s", ErrNoSuchRequest, requestID))
+	}
+	if err != nil {
+		return store.CaRequest{}, Transient(fmt.Errorf("read CA request %d: %w", id, err))
+	}
+	return row, nil
 }
 
 // InTx runs fn in a transaction and commits when fn returns no error. Drivers

@@ -6,9 +6,11 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Main runs a test package's tests and then removes what testenv created for the
@@ -52,4 +54,32 @@ func isCertfleetModule(goMod []byte) bool {
 	var module string
 	_, err := fmt.Sscanf(string(goMod), "module %s", &module)
 	return err == nil && module == "github.com/certfleet/certfleet"
+}
+
+// FreeAddr returns a loopback address with a port nobody listens on now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// WaitListening waits until something accepts connections at addr.
+func WaitListening(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s after %s: %v", addr, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -28,26 +28,23 @@ type CA struct {
 func NewCA(t testing.TB, cn string) *CA {
 	t.Helper()
 	key := NewKey(t)
-	cert := sign(t, &x509.Certificate{
+	return &CA{Cert: sign(t, caTemplate(cn), nil, key.Public(), key), Key: key}
+}
+
+func caTemplate(cn string) *x509.Certificate {
+	return &x509.Certificate{
 		Subject:               pkix.Name{CommonName: cn},
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}, nil, key.Public(), key)
-	return &CA{Cert: cert, Key: key}
+	}
 }
 
 // SubCA issues an intermediate CA named cn.
 func (ca *CA) SubCA(t testing.TB, cn string) *CA {
 	t.Helper()
 	key := NewKey(t)
-	cert := sign(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: cn},
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}, ca, key.Public(), ca.Key)
-	return &CA{Cert: cert, Key: key}
+	return &CA{Cert: sign(t, caTemplate(cn), ca, key.Public(), ca.Key), Key: key}
 }
 
 // Issue signs tmpl (serial and, when zero, validity are filled in) for a new key.

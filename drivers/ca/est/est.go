@@ -164,19 +164,12 @@ func (d *Driver) Submit(ctx context.Context, req ca.Request) (ca.Result, error) 
 // Poll repeats the enrollment of a pending request, as RFC 7030 §4.2.3 asks
 // a client to do after a 202.
 func (d *Driver) Poll(ctx context.Context, requestID string) (ca.Result, error) {
-	id, err := ca.ParseRequestID(requestID)
-	if err != nil {
-		return ca.Result{}, err
-	}
 	var result ca.Result
-	err = ca.InTx(ctx, d.pool, func(tx pgx.Tx) error {
+	err := ca.InTx(ctx, d.pool, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		row, err := q.LockCARequest(ctx, id)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != DriverName) {
-			return ca.Permanent(fmt.Errorf("no EST CA request %s", requestID))
-		}
+		row, err := d.ledger.Find(ctx, q, requestID, true)
 		if err != nil {
-			return ca.Transient(fmt.Errorf("lock CA request %d: %w", id, err))
+			return err
 		}
 		profile, err := q.GetProfile(ctx, row.ProfileID)
 		if err != nil {

@@ -7,8 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"fmt"
-	"net"
 	"os/exec"
 	"testing"
 	"time"
@@ -41,7 +39,7 @@ func startPeer(t *testing.T) peer {
 	dir := t.TempDir()
 	trust := testpki.NewCA(t, "estserver test TLS CA")
 	serverCert, serverKey := trust.Server(t)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	config, err := json.Marshal(map[string]any{"tls": map[string]any{
 		"listen_address": addr,
 		"certificates":   testpki.Write(t, dir, "server.pem", testpki.CertPEM(serverCert, trust.Cert)),
@@ -52,35 +50,11 @@ func startPeer(t *testing.T) peer {
 	cmd := exec.Command(binary, "-config", testpki.Write(t, dir, "config.json", config))
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitListening(t, addr)
+	testenv.WaitListening(t, addr, 20*time.Second)
 	return peer{
 		url: "https://" + addr, trust: trust, dir: dir,
 		settings: est.Settings{URL: "https://" + addr, CAFile: testpki.Write(t, dir, "trust.pem", testpki.CertPEM(trust.Cert))},
 	}
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("estserver did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func profile(t *testing.T, pool *pgxpool.Pool) pki.Profile {
@@ -186,7 +160,7 @@ func TestDeferredAndRefused(t *testing.T) {
 func TestOutageIsTransientAndLeavesNoClaim(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
-	driver, err := est.New(pool, est.Settings{URL: fmt.Sprintf("https://%s", freeAddr(t))}, noEnv)
+	driver, err := est.New(pool, est.Settings{URL: "https://" + testenv.FreeAddr(t)}, noEnv)
 	require.NoError(t, err)
 
 	_, err = driver.Submit(ctx, ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-19"), Profile: profile(t, pool), IdempotencyKey: "job-3/gw-19"})

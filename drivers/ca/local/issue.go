@@ -19,9 +19,6 @@ import (
 // ErrNotPending is an approval or rejection of a request already decided.
 var ErrNotPending = errors.New("CA request is not pending")
 
-// ErrNoSuchRequest is a request ID that names no request of this CA.
-var ErrNoSuchRequest = errors.New("no such CA request")
-
 // Submit issues a certificate for req, or records it as pending when the
 // profile is in approval mode. A CSR the profile refuses is recorded as
 // rejected, so that a retry under the same key gets the same answer.
@@ -52,17 +49,10 @@ func (c *CA) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
 
 // Poll reports on a request Submit left pending.
 func (c *CA) Poll(ctx context.Context, requestID string) (ca.Result, error) {
-	id, err := ca.ParseRequestID(requestID)
+	q := store.New(c.pool)
+	row, err := c.ledger.Find(ctx, q, requestID, false)
 	if err != nil {
 		return ca.Result{}, err
-	}
-	q := store.New(c.pool)
-	row, err := q.GetCARequest(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != DriverName) {
-		return ca.Result{}, ca.Permanent(fmt.Errorf("%w: %s", ErrNoSuchRequest, requestID))
-	}
-	if err != nil {
-		return ca.Result{}, ca.Transient(fmt.Errorf("read CA request %d: %w", id, err))
 	}
 	return c.resultOf(ctx, q, row)
 }
@@ -102,20 +92,13 @@ func (c *CA) Reject(ctx context.Context, requestID, reason, approver string) err
 
 // decide locks a pending request and runs fn on it in one transaction.
 func (c *CA) decide(ctx context.Context, requestID string, fn func(pgx.Tx, store.CaRequest) error) error {
-	id, err := ca.ParseRequestID(requestID)
-	if err != nil {
-		return err
-	}
 	return ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {
-		row, err := store.New(tx).LockCARequest(ctx, id)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != DriverName) {
-			return fmt.Errorf("%w: %s", ErrNoSuchRequest, requestID)
-		}
+		row, err := c.ledger.Find(ctx, store.New(tx), requestID, true)
 		if err != nil {
-			return fmt.Errorf("lock CA request %d: %w", id, err)
+			return err
 		}
 		if row.Status != string(ca.Pending) {
-			return fmt.Errorf("%w: request %d is %s", ErrNotPending, id, row.Status)
+			return fmt.Errorf("%w: request %d is %s", ErrNotPending, row.ID, row.Status)
 		}
 		return fn(tx, row)
 	})

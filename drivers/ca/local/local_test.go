@@ -225,7 +225,7 @@ func TestApprovalMode(t *testing.T) {
 	assert.Equal(t, "device not in the asset register", polled.Reason)
 
 	_, err = c.Poll(ctx, "999999")
-	assert.ErrorIs(t, err, local.ErrNoSuchRequest)
+	assert.ErrorIs(t, err, ca.ErrNoSuchRequest)
 	_, err = c.Poll(ctx, "'; DROP TABLE ca_requests; --")
 	assert.True(t, ca.IsPermanent(err))
 }
