@@ -64,28 +64,41 @@ var Settings = []Setting{
 // environment variables (os.LookupEnv in production); help and flag errors go
 // to output.
 func Load(name string, args []string, lookupEnv func(string) (string, bool), output io.Writer) (Config, error) {
+	values, err := Parse(name, Settings, args, lookupEnv, output)
+	if err != nil {
+		return Config{}, err
+	}
+	return fromValues(func(flag string) string { return values[flag] })
+}
+
+// Parse resolves settings from args, then the environment, then defaults,
+// and returns each value by flag name. Other commands (the agent, the device
+// simulator) parse their own settings with it.
+func Parse(name string, settings []Setting, args []string, lookupEnv func(string) (string, bool), output io.Writer) (map[string]string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(output)
-	values := make(map[string]*string, len(Settings))
-	for _, s := range Settings {
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
 		// Help shows the static default, never the environment's value, which
 		// may be a secret such as CERTFLEET_KEK.
 		values[s.Flag] = fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
 	}
 	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, s := range Settings {
+	resolved := make(map[string]string, len(settings))
+	for _, s := range settings {
+		resolved[s.Flag] = *values[s.Flag]
 		if v, ok := lookupEnv(s.Env); ok && v != "" && !given[s.Flag] {
-			*values[s.Flag] = v
+			resolved[s.Flag] = v
 		}
 	}
-	return fromValues(func(flag string) string { return *values[flag] })
+	return resolved, nil
 }
 
 func fromValues(get func(flag string) string) (Config, error) {

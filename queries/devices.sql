@@ -10,3 +10,6 @@ SELECT * FROM devices WHERE id = @id;
 INSERT INTO device_profiles (device_id, cert_type, profile_id)
 VALUES (@device_id, @cert_type, @profile_id)
 ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id;
+
+-- name: PinDeviceTLS :execrows
+UPDATE devices SET tls_pin = @tls_pin, updated_at = now() WHERE id = @id AND tls_pin IS NULL;

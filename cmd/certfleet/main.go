@@ -29,6 +29,8 @@ Commands:
   worker    run the Temporal worker only
   migrate   create the database if missing, apply migrations, and prepare the
             Temporal namespace and search attributes
+  agent     run the device agent of a Linux device or gateway
+  devicesim run a simulated fleet of devices for demos, tests and benchmarks
   version   print the version
 
 Run "certfleet <command> -h" for the flags of a command. Every flag can also be
@@ -58,6 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = withConfig(command, rest, stderr, func(cfg config.Config, logger *slog.Logger) error {
 			return migrate(ctx, cfg, logger)
 		})
+	case "agent":
+		err = runAgent(ctx, rest, stderr)
+	case "devicesim":
+		err = runDevicesim(ctx, rest, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "certfleet %s\n", version)
 	case "help", "-h", "--help":

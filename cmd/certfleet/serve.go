@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -89,31 +86,5 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool 
 			},
 		},
 	})
-	listener, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return fmt.Errorf("listen for the API on %s: %w", cfg.APIAddr, err)
-	}
-	server := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- server.Serve(listener) }()
-	logger.Info("API listening", "addr", listener.Addr().String())
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve API: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shut down API: %w", err)
-	}
-	return nil
+	return serveHTTP(ctx, "API", cfg.APIAddr, handler, nil, cfg.ShutdownTimeout, logger)
 }

@@ -91,3 +91,20 @@ func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
 	)
 	return i, err
 }
+
+const pinDeviceTLS = `-- name: PinDeviceTLS :execrows
+UPDATE devices SET tls_pin = $1, updated_at = now() WHERE id = $2 AND tls_pin IS NULL
+`
+
+type PinDeviceTLSParams struct {
+	TlsPin []byte `json:"tls_pin"`
+	ID     string `json:"id"`
+}
+
+func (q *Queries) PinDeviceTLS(ctx context.Context, arg PinDeviceTLSParams) (int64, error) {
+	result, err := q.db.Exec(ctx, pinDeviceTLS, arg.TlsPin, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}

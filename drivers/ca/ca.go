@@ -11,10 +11,9 @@ package ca
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"time"
 
+	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -93,33 +92,10 @@ const (
 // Valid reports whether r is a reason code RFC 5280 defines (7 is unused).
 func (r RevocationReason) Valid() bool { return r >= 0 && r <= 10 && r != 7 }
 
-// Error is a CA failure classified for retries.
-type Error struct {
-	// Permanent means the CA refused and retrying the same request cannot help.
-	Permanent bool
-	Err       error
-}
-
-func (e *Error) Error() string {
-	kind := "transient"
-	if e.Permanent {
-		kind = "permanent"
-	}
-	return fmt.Sprintf("CA error (%s): %v", kind, e.Err)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Transient marks err as worth retrying later: unreachable, timeout, busy.
-func Transient(err error) error { return &Error{Err: err} }
-
-// Permanent marks err as a refusal that retrying cannot change.
-func Permanent(err error) error { return &Error{Permanent: true, Err: err} }
-
-// IsPermanent reports whether err, or an error it wraps, is a permanent CA
-// error. Unclassified errors count as transient: retrying is the safe default
-// for a failure nobody has explained.
-func IsPermanent(err error) bool {
-	var caErr *Error
-	return errors.As(err, &caErr) && caErr.Permanent
-}
+// Transient, Permanent and IsPermanent classify CA errors as all driver
+// errors are (see package drivers).
+var (
+	Transient   = drivers.Transient
+	Permanent   = drivers.Permanent
+	IsPermanent = drivers.IsPermanent
+)

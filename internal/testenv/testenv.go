@@ -18,6 +18,9 @@ import (
 func Main(m *testing.M) {
 	code := m.Run()
 	dropTemplate()
+	if binaryDir != "" {
+		_ = os.RemoveAll(binaryDir)
+	}
 	os.Exit(code)
 }
 

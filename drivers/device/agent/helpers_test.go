@@ -1,0 +1,110 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	agentCredential = "agent-credential-0123456789abcdef"
+	fleetSecret     = "fleet-master-secret-0123456789"
+)
+
+func lookupEnv(k string) (string, bool) {
+	v, ok := map[string]string{"AGENT_CREDENTIAL": agentCredential, "FLEET_SECRET": fleetSecret}[k]
+	return v, ok
+}
+
+// memPins keeps TLS pins in memory, for tests that do not look at them.
+type memPins struct {
+	mu   sync.Mutex
+	pins map[string][]byte
+}
+
+func (p *memPins) SavePin(_ context.Context, id string, pin []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pins == nil {
+		p.pins = map[string][]byte{}
+	}
+	p.pins[id] = pin
+	return nil
+}
+
+// startAgent runs `certfleet agent` with a reload command that logs each
+// reload and fails while <dir>/fail-reload exists.
+func startAgent(t *testing.T) (url, dir string, proc *testenv.Process) {
+	t.Helper()
+	dir = t.TempDir()
+	addr := testenv.FreeAddr(t)
+	reload := `test ! -e "` + dir + `/fail-reload" || { echo "reload refused" >&2; exit 1; }; echo "reloaded $CERTFLEET_CERT_TYPE" >> "` + dir + `/reload.log"`
+	cmd := exec.Command(testenv.Binary(t), "agent", "-listen", addr, "-dir", filepath.Join(dir, "store"), "-reload", reload)
+	cmd.Env = []string{"CERTFLEET_AGENT_CREDENTIAL=" + agentCredential, "PATH=/usr/bin:/bin"}
+	proc = testenv.Run(t, cmd)
+	testenv.WaitListening(t, addr, 20*time.Second)
+	return "https://" + addr, dir, proc
+}
+
+// startSim runs `certfleet devicesim` with count devices and returns its base URL.
+func startSim(t *testing.T, count int) (string, *testenv.Process) {
+	t.Helper()
+	addr := testenv.FreeAddr(t)
+	cmd := exec.Command(testenv.Binary(t), "devicesim", "-listen", addr, "-devices", itoa(count), "-dir", t.TempDir())
+	cmd.Env = []string{"CERTFLEET_DEVICESIM_SECRET=" + fleetSecret}
+	proc := testenv.Run(t, cmd)
+	testenv.WaitListening(t, addr, 20*time.Second)
+	return "https://" + addr, proc
+}
+
+func simDevice(base, id string) device.Device {
+	return device.Device{ID: id, Address: base + "/devices/" + id, CredentialRef: "derived:env:FLEET_SECRET"}
+}
+
+// admin calls the simulator's admin API.
+func admin(t *testing.T, base, method, path string, body any) *http.Response {
+	t.Helper()
+	data, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, err := http.NewRequest(method, base+path, strings.NewReader(string(data)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+fleetSecret)
+	resp, err := insecureClient().Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// rawClient is the tests' own HTTPS client; it verifies nothing because the
+// tests that use it are about what the server answers.
+var rawClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 10 * time.Second}
+
+func insecureClient() *http.Client { return rawClient }
+
+// pinOf fetches the SHA-256 pin of the TLS certificate served at base.
+func pinOf(t *testing.T, base string) []byte {
+	t.Helper()
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{InsecureSkipVerify: true})
+	require.NoError(t, err)
+	defer conn.Close()
+	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
+	return sum[:]
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,69 @@
+// Package device is the contract between certfleet and devices: ask a device
+// for a CSR (its private key is generated on the device and never leaves it),
+// install a certificate chain on it, and read back what it holds.
+package device
+
+import (
+	"context"
+	"crypto/x509"
+
+	"github.com/certfleet/certfleet/drivers"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// Driver reaches one kind of device.
+type Driver interface {
+	// GenerateCSR has the device make a new key pair for req.CertType and return
+	// a DER CSR for it. The key waits on the device until Install.
+	GenerateCSR(ctx context.Context, dev Device, req CSRRequest) ([]byte, error)
+	// Install puts chain (leaf first) in place of the device's certificate of
+	// certType, paired with the key of the last CSR for that type.
+	Install(ctx context.Context, dev Device, certType string, chain []*x509.Certificate) error
+	// Current returns the certificate the device holds for certType, or nil.
+	Current(ctx context.Context, dev Device, certType string) (*x509.Certificate, error)
+}
+
+// Device is what a driver needs to reach one device.
+type Device struct {
+	ID string
+	// Address is the device's base URL, e.g. https://10.0.4.17:9443, or
+	// https://sim:9443/devices/cam-00042 on the simulated fleet.
+	Address string
+	// CredentialRef says where the device's credential lives (see Resolve).
+	CredentialRef string
+	// TLSPin is the SHA-256 of the device's TLS certificate; nil until the
+	// first contact pins it.
+	TLSPin []byte
+}
+
+// CSRRequest says what the device must put in its CSR.
+type CSRRequest struct {
+	CertType string      `json:"cert_type"`
+	Key      pki.KeySpec `json:"key"`
+	Subject  Subject     `json:"subject"`
+	SANs     SANs        `json:"sans"`
+}
+
+// Subject is the subject a device is asked to request.
+type Subject struct {
+	CommonName         string `json:"cn,omitempty"`
+	Organization       string `json:"o,omitempty"`
+	OrganizationalUnit string `json:"ou,omitempty"`
+	Country            string `json:"c,omitempty"`
+	SerialNumber       string `json:"serial_number,omitempty"`
+}
+
+// SANs are the subject alternative names a device is asked to request.
+type SANs struct {
+	DNS   []string `json:"dns,omitempty"`
+	IP    []string `json:"ip,omitempty"`
+	Email []string `json:"email,omitempty"`
+	URI   []string `json:"uri,omitempty"`
+}
+
+// Device errors are classified as all driver errors are (see package drivers).
+var (
+	Transient   = drivers.Transient
+	Permanent   = drivers.Permanent
+	IsPermanent = drivers.IsPermanent
+)

@@ -1,0 +1,88 @@
+package testenv
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+var (
+	binaryOnce sync.Once
+	binaryDir  string
+	binaryErr  error
+)
+
+// Binary builds the certfleet binary once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		if binaryDir, binaryErr = os.MkdirTemp("", "certfleet-test-bin-"); binaryErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(binaryDir, "certfleet"), "./cmd/certfleet")
+		build.Dir = RepoRoot(t)
+		var out []byte
+		if out, binaryErr = build.CombinedOutput(); binaryErr != nil {
+			binaryErr = &buildError{err: binaryErr, output: string(out)}
+		}
+	})
+	if binaryErr != nil {
+		t.Fatalf("build certfleet: %v", binaryErr)
+	}
+	return filepath.Join(binaryDir, "certfleet")
+}
+
+type buildError struct {
+	err    error
+	output string
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.output }
+
+// Process is a long-running program started for a test.
+type Process struct {
+	Cmd    *exec.Cmd
+	output *lockedBuffer
+}
+
+// Output is what the process has printed so far.
+func (p *Process) Output() string { return p.output.String() }
+
+// Run starts cmd, kills it when the test ends, and shows its output if the
+// test failed.
+func Run(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", filepath.Base(cmd.Path), out.String())
+		}
+	})
+	return &Process{Cmd: cmd, output: out}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
