@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,11 +65,19 @@ var Settings = []Setting{
 // environment variables (os.LookupEnv in production); help and flag errors go
 // to output.
 func Load(name string, args []string, lookupEnv func(string) (string, bool), output io.Writer) (Config, error) {
-	values, err := Parse(name, Settings, args, lookupEnv, output)
+	cfg, _, err := LoadWith(name, nil, args, lookupEnv, output)
+	return cfg, err
+}
+
+// LoadWith is Load for a command with settings of its own besides certfleet's;
+// their values come back by flag name.
+func LoadWith(name string, extra []Setting, args []string, lookupEnv func(string) (string, bool), output io.Writer) (Config, map[string]string, error) {
+	values, err := Parse(name, append(slices.Clone(Settings), extra...), args, lookupEnv, output)
 	if err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
-	return fromValues(func(flag string) string { return values[flag] })
+	cfg, err := fromValues(func(flag string) string { return values[flag] })
+	return cfg, values, err
 }
 
 // Parse resolves settings from args, then the environment, then defaults,

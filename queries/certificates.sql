@@ -20,3 +20,9 @@ WHERE issuer = @issuer AND serial_hex = @serial_hex AND status <> 'revoked';
 SELECT serial_hex, revoked_at, revocation_reason FROM certificates
 WHERE issuer = @issuer AND status = 'revoked' AND not_after > now()
 ORDER BY revoked_at, serial_hex;
+
+-- name: GetCertificateBySHA256 :one
+SELECT * FROM certificates WHERE sha256 = @sha256;
+
+-- name: MarkCertificateSuperseded :exec
+UPDATE certificates SET status = 'superseded' WHERE id = @id AND status = 'active';

@@ -9,3 +9,72 @@ VALUES (@job_id, @device_id, @cert_type, @profile_id);
 
 -- name: CountJobItemsByState :many
 SELECT state, count(*) AS items FROM job_items WHERE job_id = @job_id GROUP BY state ORDER BY state;
+
+-- name: GetJob :one
+SELECT * FROM jobs WHERE id = @id;
+
+-- name: DeviceProfilesFor :many
+SELECT device_id, profile_id FROM device_profiles
+WHERE device_id = ANY(@device_ids::text[]) AND cert_type = @cert_type;
+
+-- name: BusyDevices :many
+-- Devices already in an active job for the certificate type, with that job.
+SELECT device_id, job_id FROM job_items
+WHERE device_id = ANY(@device_ids::text[]) AND cert_type = @cert_type AND state IN ('pending', 'in_progress')
+ORDER BY device_id;
+
+-- name: JobItemsPage :many
+-- Items in device ID order after a cursor, with what a device workflow needs
+-- to start and to be recognised in the Temporal UI.
+SELECT i.device_id, i.profile_id, d.name AS device_name, p.name AS profile_name
+FROM job_items i
+JOIN devices d ON d.id = i.device_id
+JOIN profiles p ON p.id = i.profile_id
+WHERE i.job_id = @job_id AND i.device_id > @after_device_id AND i.state = 'pending'
+ORDER BY i.device_id
+LIMIT @page_size;
+
+-- name: CountJobItems :one
+SELECT count(*) FROM job_items WHERE job_id = @job_id;
+
+-- name: MarkJobRunning :exec
+UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()) WHERE id = @id AND status IN ('scheduled', 'running');
+
+-- name: MarkJobHalting :exec
+UPDATE jobs SET status = 'halting' WHERE id = @id AND status IN ('scheduled', 'running');
+
+-- name: FinishJob :exec
+UPDATE jobs SET status = @status, completed_at = now() WHERE id = @id AND completed_at IS NULL;
+
+-- name: HaltPendingItems :execrows
+UPDATE job_items SET state = 'halted', finished_at = now(), last_error = 'the job was halted before this item started'
+WHERE job_id = @job_id AND state = 'pending';
+
+-- name: StartItemStep :exec
+-- Moves an unfinished item onto step and records when; a finished item is
+-- left alone, so a retried activity cannot reopen it.
+UPDATE job_items
+SET step = @step, state = 'in_progress', started_at = coalesce(started_at, now()),
+    step_status = step_status
+        || CASE WHEN state = 'in_progress' AND step <> @step
+                THEN jsonb_build_object(step, jsonb_build_object('status', 'done', 'at', now())) ELSE '{}' END
+        || jsonb_build_object(@step::text, jsonb_build_object('status', 'running', 'at', now()))
+WHERE job_id = @job_id AND device_id = @device_id AND state IN ('pending', 'in_progress');
+
+-- name: RecordItemPrior :exec
+UPDATE job_items SET prior_certificate_id = @prior_certificate_id WHERE job_id = @job_id AND device_id = @device_id;
+
+-- name: RecordItemIssued :exec
+UPDATE job_items SET issued_certificate_id = @issued_certificate_id WHERE job_id = @job_id AND device_id = @device_id;
+
+-- name: FinishItem :exec
+UPDATE job_items
+SET state = @state, last_error = @last_error, finished_at = now(),
+    step_status = step_status || jsonb_build_object(step, jsonb_build_object('status', @step_result::text, 'at', now()))
+WHERE job_id = @job_id AND device_id = @device_id AND state IN ('pending', 'in_progress');
+
+-- name: GetJobItem :one
+SELECT * FROM job_items WHERE job_id = @job_id AND device_id = @device_id;
+
+-- name: AddJobItems :copyfrom
+INSERT INTO job_items (job_id, device_id, cert_type, profile_id) VALUES (@job_id, @device_id, @cert_type, @profile_id);

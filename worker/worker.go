@@ -7,12 +7,27 @@ import (
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/workflows"
 )
 
-// New returns a worker on taskQueue. Stopping it waits up to stopTimeout for
-// running activities, so a rolling restart does not waste their attempts.
-func New(c client.Client, taskQueue string, stopTimeout time.Duration) sdkworker.Worker {
-	return sdkworker.New(c, taskQueue, sdkworker.Options{
-		WorkerStopTimeout: stopTimeout,
-	})
+// New returns a worker on taskQueue running the certificate job workflows
+// with acts. Stopping it waits up to stopTimeout for running activities, so a
+// rolling restart does not waste their attempts.
+func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: stopTimeout})
+	Register(w, acts)
+	return w
+}
+
+// Register adds certfleet's workflows and activities to a worker (or to a
+// replayer or test environment, which take the same calls).
+func Register(w interface {
+	RegisterWorkflow(any)
+	RegisterActivity(any)
+}, acts *activities.Activities) {
+	w.RegisterWorkflow(workflows.CertificateJob)
+	w.RegisterWorkflow(workflows.DeviceCertificate)
+	w.RegisterActivity(acts)
 }

@@ -29,6 +29,7 @@ Commands:
   worker    run the Temporal worker only
   migrate   create the database if missing, apply migrations, and prepare the
             Temporal namespace and search attributes
+  job       create, halt or inspect a certificate job
   agent     run the device agent of a Linux device or gateway
   devicesim run a simulated fleet of devices for demos, tests and benchmarks
   version   print the version
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = withConfig(command, rest, stderr, func(cfg config.Config, logger *slog.Logger) error {
 			return migrate(ctx, cfg, logger)
 		})
+	case "job":
+		err = runJob(ctx, rest, stdout, stderr)
 	case "agent":
 		err = runAgent(ctx, rest, stderr)
 	case "devicesim":

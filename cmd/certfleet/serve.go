@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
+	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/temporalconn"
 	"github.com/certfleet/certfleet/worker"
@@ -48,7 +51,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	}
 
 	if r.worker {
-		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout)
+		drivers := registry.New(pool, builtinCA, os.LookupEnv, deviceTimeout)
+		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)
 		}
@@ -63,6 +67,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	go builtinCA.KeepCRLFresh(ctx, time.Hour)
 	return serveAPI(ctx, cfg, logger, pool, tc, builtinCA)
 }
+
+// deviceTimeout bounds one call to a device; steps retry past it.
+const deviceTimeout = 30 * time.Second
 
 // openBuiltinCA loads the built-in CA, creating it (and the key-encryption key
 // file, unless CERTFLEET_KEK is set) on first start.

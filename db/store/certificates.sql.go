@@ -71,6 +71,33 @@ func (q *Queries) GetCertificateByIssuerSerial(ctx context.Context, arg GetCerti
 	return i, err
 }
 
+const getCertificateBySHA256 = `-- name: GetCertificateBySHA256 :one
+SELECT id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der, status, revoked_at, revocation_reason, created_at FROM certificates WHERE sha256 = $1
+`
+
+func (q *Queries) GetCertificateBySHA256(ctx context.Context, sha256 []byte) (Certificate, error) {
+	row := q.db.QueryRow(ctx, getCertificateBySHA256, sha256)
+	var i Certificate
+	err := row.Scan(
+		&i.ID,
+		&i.DeviceID,
+		&i.ProfileID,
+		&i.CertType,
+		&i.Issuer,
+		&i.SerialHex,
+		&i.Subject,
+		&i.Sha256,
+		&i.NotBefore,
+		&i.NotAfter,
+		&i.Der,
+		&i.Status,
+		&i.RevokedAt,
+		&i.RevocationReason,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const insertCertificate = `-- name: InsertCertificate :one
 INSERT INTO certificates (device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -155,6 +182,15 @@ func (q *Queries) ListRevokedUnexpired(ctx context.Context, issuer string) ([]Li
 		return nil, err
 	}
 	return items, nil
+}
+
+const markCertificateSuperseded = `-- name: MarkCertificateSuperseded :exec
+UPDATE certificates SET status = 'superseded' WHERE id = $1 AND status = 'active'
+`
+
+func (q *Queries) MarkCertificateSuperseded(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, markCertificateSuperseded, id)
+	return err
 }
 
 const revokeCertificate = `-- name: RevokeCertificate :execrows

@@ -8,6 +8,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const addJobItem = `-- name: AddJobItem :exec
@@ -30,6 +32,61 @@ func (q *Queries) AddJobItem(ctx context.Context, arg AddJobItemParams) error {
 		arg.ProfileID,
 	)
 	return err
+}
+
+type AddJobItemsParams struct {
+	JobID     int64  `json:"job_id"`
+	DeviceID  string `json:"device_id"`
+	CertType  string `json:"cert_type"`
+	ProfileID int64  `json:"profile_id"`
+}
+
+const busyDevices = `-- name: BusyDevices :many
+SELECT device_id, job_id FROM job_items
+WHERE device_id = ANY($1::text[]) AND cert_type = $2 AND state IN ('pending', 'in_progress')
+ORDER BY device_id
+`
+
+type BusyDevicesParams struct {
+	DeviceIds []string `json:"device_ids"`
+	CertType  string   `json:"cert_type"`
+}
+
+type BusyDevicesRow struct {
+	DeviceID string `json:"device_id"`
+	JobID    int64  `json:"job_id"`
+}
+
+// Devices already in an active job for the certificate type, with that job.
+func (q *Queries) BusyDevices(ctx context.Context, arg BusyDevicesParams) ([]BusyDevicesRow, error) {
+	rows, err := q.db.Query(ctx, busyDevices, arg.DeviceIds, arg.CertType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []BusyDevicesRow{}
+	for rows.Next() {
+		var i BusyDevicesRow
+		if err := rows.Scan(&i.DeviceID, &i.JobID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countJobItems = `-- name: CountJobItems :one
+SELECT count(*) FROM job_items WHERE job_id = $1
+`
+
+func (q *Queries) CountJobItems(ctx context.Context, jobID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, countJobItems, jobID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const countJobItemsByState = `-- name: CountJobItemsByState :many
@@ -94,4 +151,263 @@ func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, erro
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const deviceProfilesFor = `-- name: DeviceProfilesFor :many
+SELECT device_id, profile_id FROM device_profiles
+WHERE device_id = ANY($1::text[]) AND cert_type = $2
+`
+
+type DeviceProfilesForParams struct {
+	DeviceIds []string `json:"device_ids"`
+	CertType  string   `json:"cert_type"`
+}
+
+type DeviceProfilesForRow struct {
+	DeviceID  string `json:"device_id"`
+	ProfileID int64  `json:"profile_id"`
+}
+
+func (q *Queries) DeviceProfilesFor(ctx context.Context, arg DeviceProfilesForParams) ([]DeviceProfilesForRow, error) {
+	rows, err := q.db.Query(ctx, deviceProfilesFor, arg.DeviceIds, arg.CertType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DeviceProfilesForRow{}
+	for rows.Next() {
+		var i DeviceProfilesForRow
+		if err := rows.Scan(&i.DeviceID, &i.ProfileID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const finishItem = `-- name: FinishItem :exec
+UPDATE job_items
+SET state = $1, last_error = $2, finished_at = now(),
+    step_status = step_status || jsonb_build_object(step, jsonb_build_object('status', $3::text, 'at', now()))
+WHERE job_id = $4 AND device_id = $5 AND state IN ('pending', 'in_progress')
+`
+
+type FinishItemParams struct {
+	State      string `json:"state"`
+	LastError  string `json:"last_error"`
+	StepResult string `json:"step_result"`
+	JobID      int64  `json:"job_id"`
+	DeviceID   string `json:"device_id"`
+}
+
+func (q *Queries) FinishItem(ctx context.Context, arg FinishItemParams) error {
+	_, err := q.db.Exec(ctx, finishItem,
+		arg.State,
+		arg.LastError,
+		arg.StepResult,
+		arg.JobID,
+		arg.DeviceID,
+	)
+	return err
+}
+
+const finishJob = `-- name: FinishJob :exec
+UPDATE jobs SET status = $1, completed_at = now() WHERE id = $2 AND completed_at IS NULL
+`
+
+type FinishJobParams struct {
+	Status string `json:"status"`
+	ID     int64  `json:"id"`
+}
+
+func (q *Queries) FinishJob(ctx context.Context, arg FinishJobParams) error {
+	_, err := q.db.Exec(ctx, finishJob, arg.Status, arg.ID)
+	return err
+}
+
+const getJob = `-- name: GetJob :one
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at FROM jobs WHERE id = $1
+`
+
+func (q *Queries) GetJob(ctx context.Context, id int64) (Job, error) {
+	row := q.db.QueryRow(ctx, getJob, id)
+	var i Job
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CertType,
+		&i.CreatedBy,
+		&i.Status,
+		&i.ScheduledAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const getJobItem = `-- name: GetJobItem :one
+SELECT job_id, device_id, cert_type, profile_id, step, state, step_status, last_error, prior_certificate_id, issued_certificate_id, started_at, finished_at FROM job_items WHERE job_id = $1 AND device_id = $2
+`
+
+type GetJobItemParams struct {
+	JobID    int64  `json:"job_id"`
+	DeviceID string `json:"device_id"`
+}
+
+func (q *Queries) GetJobItem(ctx context.Context, arg GetJobItemParams) (JobItem, error) {
+	row := q.db.QueryRow(ctx, getJobItem, arg.JobID, arg.DeviceID)
+	var i JobItem
+	err := row.Scan(
+		&i.JobID,
+		&i.DeviceID,
+		&i.CertType,
+		&i.ProfileID,
+		&i.Step,
+		&i.State,
+		&i.StepStatus,
+		&i.LastError,
+		&i.PriorCertificateID,
+		&i.IssuedCertificateID,
+		&i.StartedAt,
+		&i.FinishedAt,
+	)
+	return i, err
+}
+
+const haltPendingItems = `-- name: HaltPendingItems :execrows
+UPDATE job_items SET state = 'halted', finished_at = now(), last_error = 'the job was halted before this item started'
+WHERE job_id = $1 AND state = 'pending'
+`
+
+func (q *Queries) HaltPendingItems(ctx context.Context, jobID int64) (int64, error) {
+	result, err := q.db.Exec(ctx, haltPendingItems, jobID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const jobItemsPage = `-- name: JobItemsPage :many
+SELECT i.device_id, i.profile_id, d.name AS device_name, p.name AS profile_name
+FROM job_items i
+JOIN devices d ON d.id = i.device_id
+JOIN profiles p ON p.id = i.profile_id
+WHERE i.job_id = $1 AND i.device_id > $2 AND i.state = 'pending'
+ORDER BY i.device_id
+LIMIT $3
+`
+
+type JobItemsPageParams struct {
+	JobID         int64  `json:"job_id"`
+	AfterDeviceID string `json:"after_device_id"`
+	PageSize      int32  `json:"page_size"`
+}
+
+type JobItemsPageRow struct {
+	DeviceID    string `json:"device_id"`
+	ProfileID   int64  `json:"profile_id"`
+	DeviceName  string `json:"device_name"`
+	ProfileName string `json:"profile_name"`
+}
+
+// Items in device ID order after a cursor, with what a device workflow needs
+// to start and to be recognised in the Temporal UI.
+func (q *Queries) JobItemsPage(ctx context.Context, arg JobItemsPageParams) ([]JobItemsPageRow, error) {
+	rows, err := q.db.Query(ctx, jobItemsPage, arg.JobID, arg.AfterDeviceID, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []JobItemsPageRow{}
+	for rows.Next() {
+		var i JobItemsPageRow
+		if err := rows.Scan(
+			&i.DeviceID,
+			&i.ProfileID,
+			&i.DeviceName,
+			&i.ProfileName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const markJobHalting = `-- name: MarkJobHalting :exec
+UPDATE jobs SET status = 'halting' WHERE id = $1 AND status IN ('scheduled', 'running')
+`
+
+func (q *Queries) MarkJobHalting(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, markJobHalting, id)
+	return err
+}
+
+const markJobRunning = `-- name: MarkJobRunning :exec
+UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()) WHERE id = $1 AND status IN ('scheduled', 'running')
+`
+
+func (q *Queries) MarkJobRunning(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, markJobRunning, id)
+	return err
+}
+
+const recordItemIssued = `-- name: RecordItemIssued :exec
+UPDATE job_items SET issued_certificate_id = $1 WHERE job_id = $2 AND device_id = $3
+`
+
+type RecordItemIssuedParams struct {
+	IssuedCertificateID pgtype.Int8 `json:"issued_certificate_id"`
+	JobID               int64       `json:"job_id"`
+	DeviceID            string      `json:"device_id"`
+}
+
+func (q *Queries) RecordItemIssued(ctx context.Context, arg RecordItemIssuedParams) error {
+	_, err := q.db.Exec(ctx, recordItemIssued, arg.IssuedCertificateID, arg.JobID, arg.DeviceID)
+	return err
+}
+
+const recordItemPrior = `-- name: RecordItemPrior :exec
+UPDATE job_items SET prior_certificate_id = $1 WHERE job_id = $2 AND device_id = $3
+`
+
+type RecordItemPriorParams struct {
+	PriorCertificateID pgtype.Int8 `json:"prior_certificate_id"`
+	JobID              int64       `json:"job_id"`
+	DeviceID           string      `json:"device_id"`
+}
+
+func (q *Queries) RecordItemPrior(ctx context.Context, arg RecordItemPriorParams) error {
+	_, err := q.db.Exec(ctx, recordItemPrior, arg.PriorCertificateID, arg.JobID, arg.DeviceID)
+	return err
+}
+
+const startItemStep = `-- name: StartItemStep :exec
+UPDATE job_items
+SET step = $1, state = 'in_progress', started_at = coalesce(started_at, now()),
+    step_status = step_status
+        || CASE WHEN state = 'in_progress' AND step <> $1
+                THEN jsonb_build_object(step, jsonb_build_object('status', 'done', 'at', now())) ELSE '{}' END
+        || jsonb_build_object($1::text, jsonb_build_object('status', 'running', 'at', now()))
+WHERE job_id = $2 AND device_id = $3 AND state IN ('pending', 'in_progress')
+`
+
+type StartItemStepParams struct {
+	Step     string `json:"step"`
+	JobID    int64  `json:"job_id"`
+	DeviceID string `json:"device_id"`
+}
+
+// Moves an unfinished item onto step and records when; a finished item is
+// left alone, so a retried activity cannot reopen it.
+func (q *Queries) StartItemStep(ctx context.Context, arg StartItemStepParams) error {
+	_, err := q.db.Exec(ctx, startItemStep, arg.Step, arg.JobID, arg.DeviceID)
+	return err
 }

@@ -1,0 +1,81 @@
+// Package activities holds the steps of certificate jobs: the Temporal
+// activities that touch devices, CAs and Postgres. They are methods of
+// Activities, which carries their dependencies. Every side effect is
+// idempotent by a business key, because Temporal runs an activity at least
+// once, and each step records its own progress in job_items, so that
+// bookkeeping costs no extra round trip to the Temporal server.
+package activities
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/drivers/device"
+)
+
+// Drivers finds the driver for a profile's CA and for a device.
+type Drivers interface {
+	CA(ctx context.Context, profile store.Profile) (ca.Driver, error)
+	Device(name string) (device.Driver, error)
+}
+
+// Activities are the job steps with their dependencies.
+type Activities struct {
+	Pool    *pgxpool.Pool
+	Drivers Drivers
+}
+
+// Item is one device of one job: what every step is about.
+type Item struct {
+	JobID     int64
+	DeviceID  string
+	ProfileID int64
+	CertType  string
+}
+
+// Outcomes of a job item (job_items.state when finished).
+const (
+	Succeeded     = "succeeded"
+	RevokeWarning = "revoke_warning"
+	RevokeNA      = "revoke_na"
+	DeviceFailure = "device_failure"
+	CAFailure     = "ca_failure"
+	Halted        = "halted"
+)
+
+// Error types the workflows treat as final: retrying cannot help.
+const (
+	ErrDevicePermanent = "DevicePermanent"
+	ErrCAPermanent     = "CAPermanent"
+	ErrCSRRefused      = "CSRRefused"
+	ErrCAPending       = "CAPending"
+)
+
+// classify turns a permanent driver error into a non-retryable application
+// error of errType, so that Temporal stops retrying; transient errors are
+// returned as they are and retried under the step's policy.
+func classify(err error, errType string) error {
+	if err == nil {
+		return nil
+	}
+	if drivers.IsPermanent(err) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), errType, nil)
+	}
+	return err
+}
+
+func (a *Activities) queries() *store.Queries { return store.New(a.Pool) }
+
+// idempotencyKey is the business key of an item's CA request,
+// "<jobID>/<deviceID>": one certificate per device per job, however often a
+// step is retried.
+func (it Item) idempotencyKey() string { return strconv.FormatInt(it.JobID, 10) + "/" + it.DeviceID }
+
+var errNoCertificate = errors.New("the device does not hold the new certificate after the install")

@@ -1,0 +1,141 @@
+package activities
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// Submission is where a CA request stands after step 2 or 3.
+type Submission struct {
+	Status        string // issued, pending or rejected
+	RequestID     string
+	CertificateID int64
+	RetryAfter    time.Duration
+	Reason        string
+	// MaxWait is how long the profile lets a request stay pending.
+	MaxWait time.Duration
+}
+
+func submission(r ca.Result, maxWait time.Duration) Submission {
+	return Submission{Status: string(r.Status), RequestID: r.RequestID, CertificateID: r.CertificateID,
+		RetryAfter: r.RetryAfter, Reason: r.Reason, MaxWait: maxWait}
+}
+
+// SubmitCSR sends the CSR to the profile's CA under the item's idempotency
+// key "<jobID>/<deviceID>": a retry finds the first request's outcome.
+func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Submission, error) {
+	q := a.queries()
+	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "submit"}); err != nil {
+		return Submission{}, fmt.Errorf("record step submit of %s: %w", it.DeviceID, err)
+	}
+	driver, row, err := a.caFor(ctx, it.ProfileID)
+	if err != nil {
+		return Submission{}, err
+	}
+	profile, err := ca.ProfileFromRow(row)
+	if err != nil {
+		return Submission{}, err
+	}
+	csr, err := pki.ParseCSR(csrDER)
+	if err != nil {
+		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
+	}
+	result, err := driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: it.idempotencyKey(), DeviceID: it.DeviceID})
+	if err != nil {
+		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", it.DeviceID, err), ErrCAPermanent)
+	}
+	return submission(result, row.MaxCaWait), nil
+}
+
+// PollCA asks about a pending request. While it is still pending the activity
+// fails with a retryable CAPending error, so that Temporal's retry policy does
+// the polling without adding to the workflow's history.
+func (a *Activities) PollCA(ctx context.Context, it Item, requestID string) (Submission, error) {
+	q := a.queries()
+	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "poll"}); err != nil {
+		return Submission{}, fmt.Errorf("record step poll of %s: %w", it.DeviceID, err)
+	}
+	driver, row, err := a.caFor(ctx, it.ProfileID)
+	if err != nil {
+		return Submission{}, err
+	}
+	result, err := driver.Poll(ctx, requestID)
+	if err != nil {
+		return Submission{}, classify(fmt.Errorf("poll CA request %s of %s: %w", requestID, it.DeviceID, err), ErrCAPermanent)
+	}
+	if result.Status == ca.Pending {
+		return Submission{}, temporal.NewApplicationError(fmt.Sprintf("CA request %s of %s is still pending", requestID, it.DeviceID), ErrCAPending)
+	}
+	return submission(result, row.MaxCaWait), nil
+}
+
+// RevokePrior revokes the certificate the device held before (reason:
+// superseded) and records the item's outcome: succeeded, or revoke n/a when
+// there was nothing to revoke or the CA cannot. Failures are returned for
+// retry; the workflow records a revoke warning when they run out.
+func (a *Activities) RevokePrior(ctx context.Context, it Item, priorID int64) (string, error) {
+	q := a.queries()
+	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "revoke"}); err != nil {
+		return "", fmt.Errorf("record step revoke of %s: %w", it.DeviceID, err)
+	}
+	outcome, err := a.revoke(ctx, it, priorID)
+	if err != nil {
+		return "", err
+	}
+	if err := a.finish(ctx, it, outcome, ""); err != nil {
+		return "", err
+	}
+	return outcome, nil
+}
+
+func (a *Activities) revoke(ctx context.Context, it Item, priorID int64) (string, error) {
+	if priorID == 0 {
+		return RevokeNA, nil
+	}
+	driver, _, err := a.caFor(ctx, it.ProfileID)
+	if err != nil {
+		return "", err
+	}
+	prior, err := a.queries().GetCertificate(ctx, priorID)
+	if err != nil {
+		return "", fmt.Errorf("read prior certificate %d: %w", priorID, err)
+	}
+	cert, err := x509.ParseCertificate(prior.Der)
+	if err != nil {
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrCAPermanent, nil)
+	}
+	if !driver.Capabilities().Revoke || !issuedBy(ctx, driver, cert) {
+		return RevokeNA, a.queries().MarkCertificateSuperseded(ctx, priorID)
+	}
+	if err := driver.Revoke(ctx, cert, ca.ReasonSuperseded); err != nil {
+		return "", classify(fmt.Errorf("revoke prior certificate of %s: %w", it.DeviceID, err), ErrCAPermanent)
+	}
+	return Succeeded, nil
+}
+
+// issuedBy reports whether the CA's issuing certificate signed cert; the
+// profile's CA cannot revoke what another CA issued.
+func issuedBy(ctx context.Context, driver ca.Driver, cert *x509.Certificate) bool {
+	chain, err := driver.CACertificates(ctx)
+	return err == nil && len(chain) > 0 && cert.CheckSignatureFrom(chain[0]) == nil
+}
+
+func (a *Activities) caFor(ctx context.Context, profileID int64) (ca.Driver, store.Profile, error) {
+	row, err := a.queries().GetProfile(ctx, profileID)
+	if err != nil {
+		return nil, store.Profile{}, fmt.Errorf("read profile %d: %w", profileID, err)
+	}
+	driver, err := a.Drivers.CA(ctx, row)
+	if err != nil {
+		return nil, store.Profile{}, classify(err, ErrCAPermanent)
+	}
+	return driver, row, nil
+}

@@ -1,0 +1,152 @@
+package activities
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// CSRResult is what step 1 hands on: the CSR (public, fine in history) and the
+// inventory ID of the certificate the device held before, 0 if none is known.
+type CSRResult struct {
+	CSR                []byte
+	PriorCertificateID int64
+}
+
+// GetCSR asks the device for a CSR made to the profile, checks it against the
+// profile's CSR policy, and notes the certificate the device holds now.
+func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
+	q := a.queries()
+	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "csr"}); err != nil {
+		return CSRResult{}, fmt.Errorf("record step csr of %s: %w", it.DeviceID, err)
+	}
+	dev, driver, err := a.device(ctx, it.DeviceID)
+	if err != nil {
+		return CSRResult{}, err
+	}
+	profile, err := a.profile(ctx, it.ProfileID)
+	if err != nil {
+		return CSRResult{}, err
+	}
+	var result CSRResult
+	prior, err := driver.Current(ctx, dev, it.CertType)
+	if err != nil {
+		return CSRResult{}, classify(fmt.Errorf("read current certificate of %s: %w", it.DeviceID, err), ErrDevicePermanent)
+	}
+	if prior != nil {
+		if known, err := q.GetCertificateBySHA256(ctx, pki.Fingerprint(prior)); err == nil {
+			result.PriorCertificateID = known.ID
+			if err := q.RecordItemPrior(ctx, store.RecordItemPriorParams{JobID: it.JobID, DeviceID: it.DeviceID, PriorCertificateID: pgtype.Int8{Int64: known.ID, Valid: true}}); err != nil {
+				return CSRResult{}, err
+			}
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return CSRResult{}, err
+		}
+	}
+	der, err := driver.GenerateCSR(ctx, dev, csrRequest(it, profile))
+	if err != nil {
+		return CSRResult{}, classify(fmt.Errorf("get CSR from %s: %w", it.DeviceID, err), ErrDevicePermanent)
+	}
+	csr, err := pki.ParseCSR(der)
+	if err == nil {
+		err = pki.CheckCSR(csr, profile)
+	}
+	if err != nil {
+		return CSRResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("CSR of %s: %v", it.DeviceID, err), ErrCSRRefused, nil)
+	}
+	result.CSR = der
+	return result, nil
+}
+
+// csrRequest is what the device is asked to put in its CSR: the device ID as
+// common name, and the profile's first allowed key type.
+func csrRequest(it Item, profile pki.Profile) device.CSRRequest {
+	key := pki.KeySpec{Algorithm: profile.KeyAlgorithms[0].Algorithm, Size: profile.KeyAlgorithms[0].Sizes[0]}
+	return device.CSRRequest{CertType: it.CertType, Key: key, Subject: device.Subject{CommonName: it.DeviceID}}
+}
+
+// Install puts the issued certificate with its issuing CA on the device, then
+// reads it back: the step succeeds only when the device holds it.
+func (a *Activities) Install(ctx context.Context, it Item, certificateID int64) error {
+	q := a.queries()
+	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "install"}); err != nil {
+		return fmt.Errorf("record step install of %s: %w", it.DeviceID, err)
+	}
+	if err := q.RecordItemIssued(ctx, store.RecordItemIssuedParams{JobID: it.JobID, DeviceID: it.DeviceID, IssuedCertificateID: pgtype.Int8{Int64: certificateID, Valid: true}}); err != nil {
+		return err
+	}
+	leaf, chain, err := a.issued(ctx, it, certificateID)
+	if err != nil {
+		return err
+	}
+	dev, driver, err := a.device(ctx, it.DeviceID)
+	if err != nil {
+		return err
+	}
+	if err := driver.Install(ctx, dev, it.CertType, append([]*x509.Certificate{leaf}, chain...)); err != nil {
+		return classify(fmt.Errorf("install on %s: %w", it.DeviceID, err), ErrDevicePermanent)
+	}
+	current, err := driver.Current(ctx, dev, it.CertType)
+	if err != nil {
+		return classify(fmt.Errorf("confirm install on %s: %w", it.DeviceID, err), ErrDevicePermanent)
+	}
+	if current == nil || !current.Equal(leaf) {
+		return fmt.Errorf("%s: %w", it.DeviceID, errNoCertificate)
+	}
+	return nil
+}
+
+// issued loads an issued certificate and the chain to install with it: the
+// CA's certificates without the root, which devices keep in their trust store.
+func (a *Activities) issued(ctx context.Context, it Item, certificateID int64) (*x509.Certificate, []*x509.Certificate, error) {
+	stored, err := a.queries().GetCertificate(ctx, certificateID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read certificate %d: %w", certificateID, err)
+	}
+	leaf, err := x509.ParseCertificate(stored.Der)
+	if err != nil {
+		return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrCAPermanent, nil)
+	}
+	driver, _, err := a.caFor(ctx, it.ProfileID)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := driver.CACertificates(ctx)
+	if err != nil {
+		return nil, nil, classify(err, ErrCAPermanent)
+	}
+	if len(chain) > 1 {
+		chain = chain[:len(chain)-1]
+	}
+	return leaf, chain, nil
+}
+
+func (a *Activities) device(ctx context.Context, id string) (device.Device, device.Driver, error) {
+	row, err := a.queries().GetDevice(ctx, id)
+	if err != nil {
+		return device.Device{}, nil, fmt.Errorf("read device %s: %w", id, err)
+	}
+	driver, err := a.Drivers.Device(row.Driver)
+	if err != nil {
+		return device.Device{}, nil, classify(err, ErrDevicePermanent)
+	}
+	return device.Device{ID: row.ID, Address: row.Address, CredentialRef: row.CredentialRef, TLSPin: row.TlsPin}, driver, nil
+}
+
+func (a *Activities) profile(ctx context.Context, id int64) (pki.Profile, error) {
+	row, err := a.queries().GetProfile(ctx, id)
+	if err != nil {
+		return pki.Profile{}, fmt.Errorf("read profile %d: %w", id, err)
+	}
+	return ca.ProfileFromRow(row)
+}

@@ -1,0 +1,92 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/certfleet/certfleet/db/store"
+)
+
+// JobInfo is what a job workflow learns when it starts.
+type JobInfo struct {
+	CertType string
+	Total    int
+}
+
+// StartJob marks the job running and counts its items.
+func (a *Activities) StartJob(ctx context.Context, jobID int64) (JobInfo, error) {
+	q := a.queries()
+	job, err := q.GetJob(ctx, jobID)
+	if err != nil {
+		return JobInfo{}, fmt.Errorf("read job %d: %w", jobID, err)
+	}
+	if err := q.MarkJobRunning(ctx, jobID); err != nil {
+		return JobInfo{}, fmt.Errorf("mark job %d running: %w", jobID, err)
+	}
+	total, err := q.CountJobItems(ctx, jobID)
+	if err != nil {
+		return JobInfo{}, fmt.Errorf("count items of job %d: %w", jobID, err)
+	}
+	return JobInfo{CertType: job.CertType, Total: int(total)}, nil
+}
+
+// ItemRef is a pending item to start, with names for the Temporal UI.
+type ItemRef struct {
+	DeviceID    string
+	ProfileID   int64
+	DeviceName  string
+	ProfileName string
+}
+
+// LoadItems reads up to n pending items after the device ID cursor.
+func (a *Activities) LoadItems(ctx context.Context, jobID int64, after string, n int) ([]ItemRef, error) {
+	rows, err := a.queries().JobItemsPage(ctx, store.JobItemsPageParams{JobID: jobID, AfterDeviceID: after, PageSize: int32(n)})
+	if err != nil {
+		return nil, fmt.Errorf("read items of job %d after %q: %w", jobID, after, err)
+	}
+	refs := make([]ItemRef, len(rows))
+	for i, r := range rows {
+		refs[i] = ItemRef{DeviceID: r.DeviceID, ProfileID: r.ProfileID, DeviceName: r.DeviceName, ProfileName: r.ProfileName}
+	}
+	return refs, nil
+}
+
+// HaltJob marks the job halting and every item not yet started halted.
+func (a *Activities) HaltJob(ctx context.Context, jobID int64) (int, error) {
+	q := a.queries()
+	if err := q.MarkJobHalting(ctx, jobID); err != nil {
+		return 0, fmt.Errorf("mark job %d halting: %w", jobID, err)
+	}
+	n, err := q.HaltPendingItems(ctx, jobID)
+	if err != nil {
+		return 0, fmt.Errorf("halt pending items of job %d: %w", jobID, err)
+	}
+	return int(n), nil
+}
+
+// FinishJob records the end of a job: completed or halted.
+func (a *Activities) FinishJob(ctx context.Context, jobID int64, status string) error {
+	if err := a.queries().FinishJob(ctx, store.FinishJobParams{ID: jobID, Status: status}); err != nil {
+		return fmt.Errorf("finish job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// FinishItem records an item's outcome when a step failed or the job halted.
+func (a *Activities) FinishItem(ctx context.Context, it Item, outcome, lastError string) error {
+	return a.finish(ctx, it, outcome, lastError)
+}
+
+func (a *Activities) finish(ctx context.Context, it Item, outcome, lastError string) error {
+	result := "done"
+	if outcome != Succeeded && outcome != RevokeNA {
+		result = "failed"
+	}
+	err := a.queries().FinishItem(ctx, store.FinishItemParams{
+		JobID: it.JobID, DeviceID: it.DeviceID, State: outcome, LastError: lastError, StepResult: result,
+	})
+	if err != nil {
+		return fmt.Errorf("record outcome %s of %s: %w", outcome, it.DeviceID, err)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certfleet/certfleet/config"
+	"github.com/certfleet/certfleet/db"
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/temporalconn"
+)
+
+var jobSettings = []config.Setting{
+	{Flag: "name", Env: "CERTFLEET_JOB_NAME", Usage: "job name (create)"},
+	{Flag: "devices", Env: "CERTFLEET_JOB_DEVICES", Usage: "comma-separated device IDs (create)"},
+	{Flag: "devices-file", Env: "CERTFLEET_JOB_DEVICES_FILE", Usage: "file of device IDs, one per line (create)"},
+	{Flag: "cert-type", Env: "CERTFLEET_JOB_CERT_TYPE", Default: "tls", Usage: "tls or ieee8021x (create)"},
+	{Flag: "start-at", Env: "CERTFLEET_JOB_START_AT", Usage: "RFC 3339 start time; now if empty (create)"},
+	{Flag: "window", Env: "CERTFLEET_JOB_WINDOW", Default: "0", Usage: "devices in flight at once, up to 500; 0 for the default (create)"},
+	{Flag: "step-deadline", Env: "CERTFLEET_JOB_STEP_DEADLINE", Default: "0s", Usage: "how long each step retries; 0s for the defaults (create)"},
+	{Flag: "by", Env: "USER", Default: "cli", Usage: "who creates the job (create)"},
+}
+
+const jobUsage = `Usage:
+  certfleet job create -name NAME (-devices ID,ID,… | -devices-file FILE) [-cert-type tls] [-start-at TIME]
+  certfleet job halt ID
+  certfleet job status ID
+`
+
+// runJob is `certfleet job`: create, halt and watch certificate jobs until
+// the API does it for operators.
+func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, jobUsage)
+		return errUsage
+	}
+	verb, rest := args[0], args[1:]
+	var target string
+	if verb != "create" {
+		if len(rest) == 0 {
+			fmt.Fprint(stderr, jobUsage)
+			return errUsage
+		}
+		target, rest = rest[0], rest[1:]
+	}
+	cfg, values, err := config.LoadWith("job "+verb, jobSettings, rest, os.LookupEnv, stderr)
+	if err != nil {
+		return err
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, newLogger(cfg, io.Discard))
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	svc := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
+
+	switch verb {
+	case "create":
+		return createJob(ctx, svc, values, stdout)
+	case "halt", "status":
+		id, err := strconv.ParseInt(target, 10, 64)
+		if err != nil {
+			return fmt.Errorf("job ID %q is not a number", target)
+		}
+		if verb == "halt" {
+			if err := svc.Halt(ctx, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "halt sent to job %d\n", id)
+			return nil
+		}
+		return jobStatus(ctx, svc, id, stdout)
+	}
+	fmt.Fprint(stderr, jobUsage)
+	return errUsage
+}
+
+func createJob(ctx context.Context, svc *jobs.Service, values map[string]string, stdout io.Writer) error {
+	devices, err := deviceList(values["devices"], values["devices-file"])
+	if err != nil {
+		return err
+	}
+	spec := jobs.Spec{Name: values["name"], CertType: values["cert-type"], CreatedBy: values["by"], DeviceIDs: devices}
+	if spec.Window, err = strconv.Atoi(values["window"]); err != nil {
+		return fmt.Errorf("window: %w", err)
+	}
+	if spec.StepDeadline, err = time.ParseDuration(values["step-deadline"]); err != nil {
+		return fmt.Errorf("step-deadline: %w", err)
+	}
+	if s := values["start-at"]; s != "" {
+		if spec.StartAt, err = time.Parse(time.RFC3339, s); err != nil {
+			return fmt.Errorf("start-at: %w", err)
+		}
+	}
+	job, err := svc.Create(ctx, spec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "job %d created for %d devices; workflow certjob/%d\n", job.ID, len(devices), job.ID)
+	return nil
+}
+
+func deviceList(inline, file string) ([]string, error) {
+	text := inline
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("devices-file: %w", err)
+		}
+		text += "\n" + string(data)
+	}
+	var ids []string
+	for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' || r == '\r' }) {
+		ids = append(ids, f)
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("no devices: give -devices or -devices-file")
+	}
+	return ids, nil
+}
+
+// jobStatus prints the item counts from Postgres and, while the job runs,
+// the workflow's live progress.
+func jobStatus(ctx context.Context, svc *jobs.Service, id int64, stdout io.Writer) error {
+	q := store.New(svc.Pool)
+	job, err := q.GetJob(ctx, id)
+	if err != nil {
+		return fmt.Errorf("job %d: %w", id, err)
+	}
+	counts, err := q.CountJobItemsByState(ctx, id)
+	if err != nil {
+		return err
+	}
+	status := map[string]any{"job": job.ID, "name": job.Name, "status": job.Status, "items": counts}
+	if progress, err := svc.Progress(ctx, id); err == nil {
+		status["live"] = progress
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(status)
+}

@@ -1,0 +1,199 @@
+// Package jobs creates, starts, halts and reads certificate jobs: the rows in
+// Postgres and the CertificateJob workflow that runs them. The CLI and the API
+// both go through it.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/workflows"
+)
+
+// Service runs jobs against one database and one Temporal namespace.
+type Service struct {
+	Pool      *pgxpool.Pool
+	Temporal  client.Client
+	TaskQueue string
+}
+
+// Spec is a job to create.
+type Spec struct {
+	Name      string
+	CertType  string
+	CreatedBy string
+	DeviceIDs []string
+	// StartAt is when the job starts; the zero time means now.
+	StartAt time.Time
+	// Window, ChildrenPerRun and StepDeadline tune the workflow (0: defaults).
+	Window         int
+	ChildrenPerRun int
+	StepDeadline   time.Duration
+}
+
+// ErrInvalid is a spec that cannot make a job.
+var ErrInvalid = errors.New("invalid job")
+
+// DevicesError names the devices that stop a job from being created.
+type DevicesError struct {
+	Reason  string
+	Devices []string
+}
+
+func (e *DevicesError) Error() string {
+	shown := e.Devices
+	if len(shown) > 20 {
+		shown = shown[:20]
+	}
+	more := ""
+	if len(e.Devices) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(e.Devices)-len(shown))
+	}
+	return fmt.Sprintf("%s: %s%s", e.Reason, strings.Join(shown, ", "), more)
+}
+
+// Create stores the job and its items in one transaction and starts its
+// workflow. A device without a profile for the certificate type, or already
+// in an active job for it, refuses the whole job with a *DevicesError.
+func (s *Service) Create(ctx context.Context, spec Spec) (store.Job, error) {
+	ids, err := normalize(&spec)
+	if err != nil {
+		return store.Job{}, err
+	}
+	var job store.Job
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		var err error
+		if job, err = q.CreateJob(ctx, store.CreateJobParams{Name: spec.Name, CertType: spec.CertType, CreatedBy: spec.CreatedBy, ScheduledAt: spec.StartAt}); err != nil {
+			return fmt.Errorf("create job: %w", err)
+		}
+		profiles, err := q.DeviceProfilesFor(ctx, store.DeviceProfilesForParams{DeviceIds: ids, CertType: spec.CertType})
+		if err != nil {
+			return err
+		}
+		if err := checkProfiles(ids, profiles, spec.CertType); err != nil {
+			return err
+		}
+		if err := busy(ctx, q, ids, spec.CertType); err != nil {
+			return err
+		}
+		rows := make([]store.AddJobItemsParams, len(profiles))
+		for i, p := range profiles {
+			rows[i] = store.AddJobItemsParams{JobID: job.ID, DeviceID: p.DeviceID, CertType: spec.CertType, ProfileID: p.ProfileID}
+		}
+		_, err = q.AddJobItems(ctx, rows)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.ConstraintName == "job_items_one_active_job_per_device" {
+			return busy(ctx, store.New(s.Pool), ids, spec.CertType) // a concurrent job took them
+		}
+		return err
+	})
+	if err != nil {
+		return store.Job{}, err
+	}
+	return job, s.Start(ctx, job, spec)
+}
+
+// Start starts the workflow of a stored job. Starting it twice is harmless.
+func (s *Service) Start(ctx context.Context, job store.Job, spec Spec) error {
+	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    workflows.JobWorkflowID(job.ID),
+		TaskQueue:             s.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         job.Name,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CertJobID.ValueSet(strconv.FormatInt(job.ID, 10))),
+	}, workflows.CertificateJob, workflows.JobInput{
+		JobID: job.ID, StartAt: spec.StartAt, Window: spec.Window, ChildrenPerRun: spec.ChildrenPerRun, StepDeadline: spec.StepDeadline,
+	})
+	if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		return fmt.Errorf("start workflow of job %d (the job is stored; start it again): %w", job.ID, err)
+	}
+	return nil
+}
+
+// Halt stops a job from starting devices and cancels those in flight.
+func (s *Service) Halt(ctx context.Context, jobID int64) error {
+	return s.Temporal.SignalWorkflow(ctx, workflows.JobWorkflowID(jobID), "", workflows.SignalHalt, nil)
+}
+
+// Progress is the job's live state, from its workflow.
+func (s *Service) Progress(ctx context.Context, jobID int64) (workflows.Progress, error) {
+	value, err := s.Temporal.QueryWorkflow(ctx, workflows.JobWorkflowID(jobID), "", workflows.QueryProgress)
+	if err != nil {
+		return workflows.Progress{}, err
+	}
+	var p workflows.Progress
+	return p, value.Get(&p)
+}
+
+func normalize(spec *Spec) ([]string, error) {
+	var errs []error
+	if l := len(strings.TrimSpace(spec.Name)); l == 0 || l > 200 {
+		errs = append(errs, errors.New("name: 1 to 200 characters"))
+	}
+	if spec.CertType != pki.CertTypeTLS && spec.CertType != pki.CertTypeIEEE8021X {
+		errs = append(errs, fmt.Errorf("cert_type: want %s or %s", pki.CertTypeTLS, pki.CertTypeIEEE8021X))
+	}
+	if spec.CreatedBy == "" {
+		errs = append(errs, errors.New("created_by: required"))
+	}
+	if spec.Window < 0 || spec.Window > workflows.MaxWindow {
+		errs = append(errs, fmt.Errorf("window: 1 to %d", workflows.MaxWindow))
+	}
+	ids := slices.Clone(spec.DeviceIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		errs = append(errs, errors.New("devices: at least one"))
+	}
+	if spec.StartAt.IsZero() {
+		spec.StartAt = time.Now()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return ids, nil
+}
+
+func checkProfiles(ids []string, profiles []store.DeviceProfilesForRow, certType string) error {
+	if len(profiles) == len(ids) {
+		return nil
+	}
+	has := make(map[string]bool, len(profiles))
+	for _, p := range profiles {
+		has[p.DeviceID] = true
+	}
+	var missing []string
+	for _, id := range ids {
+		if !has[id] {
+			missing = append(missing, id)
+		}
+	}
+	return &DevicesError{Reason: "no " + certType + " profile is assigned to (or no such device)", Devices: missing}
+}
+
+func busy(ctx context.Context, q *store.Queries, ids []string, certType string) error {
+	rows, err := q.BusyDevices(ctx, store.BusyDevicesParams{DeviceIds: ids, CertType: certType})
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	devices := make([]string, len(rows))
+	for i, r := range rows {
+		devices[i] = fmt.Sprintf("%s (job %d)", r.DeviceID, r.JobID)
+	}
+	return &DevicesError{Reason: "already in an active " + certType + " job", Devices: devices}
+}

@@ -1,0 +1,319 @@
+package workflows
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certfleet/certfleet/activities"
+)
+
+// Defaults of a job's fan-out. The window stays far below Temporal's limit of
+// 2,000 pending children, and a run continues as new after starting
+// ChildrenPerRun devices, about 4 history events each, far below 10,000.
+const (
+	DefaultWindow         = 500
+	MaxWindow             = 500
+	DefaultChildrenPerRun = 1000
+)
+
+// JobInput starts, or continues, a CertificateJob.
+type JobInput struct {
+	JobID   int64
+	StartAt time.Time
+	// Window is how many devices may be in flight at once (≤ MaxWindow).
+	Window int
+	// ChildrenPerRun is how many devices a run starts before it continues as new.
+	ChildrenPerRun int
+	// StepDeadline bounds each device and CA step of the devices (0: defaults).
+	StepDeadline time.Duration
+	// State is carried over continue-as-new; nil on the first run.
+	State *JobState
+}
+
+// JobState is the job's progress, small whatever the job's size: the devices
+// in flight (≤ Window) and counters, never the list of items.
+type JobState struct {
+	Started    bool
+	CertType   string
+	Total      int
+	Cursor     string   // last device ID started, in device ID order
+	Exhausted  bool     // every item has been started
+	InFlight   []string // device IDs started and not yet reported, sorted
+	Outcomes   Outcomes
+	Halted     bool
+	CancelSent bool
+}
+
+// Outcomes counts finished items by outcome.
+type Outcomes struct {
+	Succeeded, RevokeWarning, RevokeNA, DeviceFailure, CAFailure, Halted int
+}
+
+func (o *Outcomes) add(outcome string) {
+	switch outcome {
+	case activities.Succeeded:
+		o.Succeeded++
+	case activities.RevokeWarning:
+		o.RevokeWarning++
+	case activities.RevokeNA:
+		o.RevokeNA++
+	case activities.DeviceFailure:
+		o.DeviceFailure++
+	case activities.CAFailure:
+		o.CAFailure++
+	case activities.Halted:
+		o.Halted++
+	}
+}
+
+// Done is the number of finished items.
+func (o Outcomes) Done() int {
+	return o.Succeeded + o.RevokeWarning + o.RevokeNA + o.DeviceFailure + o.CAFailure + o.Halted
+}
+
+// Progress answers the progress query and ends the workflow.
+type Progress struct {
+	JobID    int64
+	Status   string // scheduled, running, halting, completed, halted
+	Total    int
+	InFlight int
+	Outcomes Outcomes
+}
+
+// CertificateJob renews or issues certificates for a job's devices: it waits
+// for the start time, then keeps a window of DeviceCertificate children in
+// flight, reading items from Postgres a page at a time, until all have
+// reported or the job is halted.
+func CertificateJob(ctx workflow.Context, in JobInput) (Progress, error) {
+	j := &job{in: in, state: in.State}
+	if j.state == nil {
+		j.state = &JobState{}
+	}
+	j.in.Window = min(orDefaultInt(in.Window, DefaultWindow), MaxWindow)
+	j.in.ChildrenPerRun = orDefaultInt(in.ChildrenPerRun, DefaultChildrenPerRun)
+	j.done = workflow.GetSignalChannel(ctx, SignalItemDone)
+	j.halt = workflow.GetSignalChannel(ctx, SignalHalt)
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return j.progress(), nil }); err != nil {
+		return Progress{}, err
+	}
+	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
+	if !j.state.Started {
+		if err := j.start(ctx); err != nil {
+			return Progress{}, err
+		}
+	}
+	return j.run(ctx)
+}
+
+type job struct {
+	in      JobInput
+	state   *JobState
+	done    workflow.ReceiveChannel
+	halt    workflow.ReceiveChannel
+	started int // children started by this run
+}
+
+// start waits for the start time, on a timer the UI shows, unless halted first.
+func (j *job) start(ctx workflow.Context) error {
+	if wait := j.in.StartAt.Sub(workflow.Now(ctx)); wait > 0 {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		timer := workflow.NewTimer(timerCtx, wait)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(timer, func(workflow.Future) {})
+		sel.AddReceive(j.halt, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			j.state.Halted = true
+			cancelTimer()
+		})
+		sel.Select(ctx)
+		if j.state.Halted {
+			return nil // run() halts the job without starting anything
+		}
+	}
+	var info activities.JobInfo
+	if err := workflow.ExecuteLocalActivity(ctx, acts.StartJob, j.in.JobID).Get(ctx, &info); err != nil {
+		return err
+	}
+	j.state.Started, j.state.CertType, j.state.Total = true, info.CertType, info.Total
+	return nil
+}
+
+func (j *job) run(ctx workflow.Context) (Progress, error) {
+	for {
+		j.drainSignals(ctx)
+		if j.state.Halted && !j.state.CancelSent {
+			if err := j.cancelAll(ctx); err != nil {
+				return Progress{}, err
+			}
+		}
+		if len(j.state.InFlight) == 0 && (j.state.Exhausted || j.state.Halted) {
+			return j.finish(ctx)
+		}
+		if j.shouldContinueAsNew(ctx) {
+			j.drainSignals(ctx)
+			next := j.in
+			next.State = j.state
+			return Progress{}, workflow.NewContinueAsNewError(ctx, CertificateJob, next)
+		}
+		if !j.state.Halted && !j.state.Exhausted && len(j.state.InFlight) < j.in.Window {
+			if err := j.startBatch(ctx); err != nil {
+				return Progress{}, err
+			}
+			continue
+		}
+		j.waitForSignal(ctx)
+	}
+}
+
+func (j *job) shouldContinueAsNew(ctx workflow.Context) bool {
+	if j.state.Halted {
+		return false // a halting job ends soon; keep its last run whole
+	}
+	return j.started >= j.in.ChildrenPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+}
+
+// startBatch loads the next page of items and starts a child for each,
+// waiting until all have started so that none is lost to continue-as-new.
+func (j *job) startBatch(ctx workflow.Context) error {
+	room := min(j.in.Window-len(j.state.InFlight), j.in.ChildrenPerRun-j.started)
+	var items []activities.ItemRef
+	if err := workflow.ExecuteLocalActivity(ctx, acts.LoadItems, j.in.JobID, j.state.Cursor, room).Get(ctx, &items); err != nil {
+		return err
+	}
+	if len(items) < room {
+		j.state.Exhausted = true
+	}
+	futures := make([]workflow.ChildWorkflowFuture, len(items))
+	for i, item := range items {
+		futures[i] = workflow.ExecuteChildWorkflow(j.childContext(ctx, item), DeviceCertificate, DeviceInput{
+			Item:          activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType},
+			JobWorkflowID: JobWorkflowID(j.in.JobID),
+			StepDeadline:  j.in.StepDeadline,
+		})
+	}
+	for i, f := range futures {
+		err := f.GetChildWorkflowExecution().Get(ctx, nil)
+		if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return err
+		}
+		j.state.InFlight = insertSorted(j.state.InFlight, items[i].DeviceID)
+		j.state.Cursor = items[i].DeviceID
+		j.started++
+	}
+	return nil
+}
+
+func (j *job) childContext(ctx workflow.Context, item activities.ItemRef) workflow.Context {
+	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: DeviceWorkflowID(j.in.JobID, item.DeviceID),
+		// Children outlive the run that started them: the job continues as new.
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		StaticSummary:     item.DeviceName + " · " + item.ProfileName,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			CertJobID.ValueSet(strconv.FormatInt(j.in.JobID, 10)),
+			DeviceID.ValueSet(item.DeviceID),
+			CertProfile.ValueSet(item.ProfileName),
+			CertStep.ValueSet("csr"),
+		),
+	})
+}
+
+func (j *job) waitForSignal(ctx workflow.Context) {
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(j.done, func(c workflow.ReceiveChannel, _ bool) {
+		var msg ItemDone
+		c.Receive(ctx, &msg)
+		j.record(msg)
+	})
+	sel.AddReceive(j.halt, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		j.state.Halted = true
+	})
+	sel.Select(ctx)
+}
+
+// drainSignals takes every signal already delivered; continue-as-new must
+// never leave one behind.
+func (j *job) drainSignals(ctx workflow.Context) {
+	for {
+		var msg ItemDone
+		if !j.done.ReceiveAsync(&msg) {
+			break
+		}
+		j.record(msg)
+	}
+	for j.halt.ReceiveAsync(nil) {
+		j.state.Halted = true
+	}
+}
+
+// record counts an item once: a duplicate signal finds it no longer in flight.
+func (j *job) record(msg ItemDone) {
+	i, found := slices.BinarySearch(j.state.InFlight, msg.DeviceID)
+	if !found {
+		return
+	}
+	j.state.InFlight = slices.Delete(j.state.InFlight, i, i+1)
+	j.state.Outcomes.add(msg.Outcome)
+}
+
+// cancelAll halts items not started yet and asks every running device
+// workflow to cancel; each then reports itself halted.
+func (j *job) cancelAll(ctx workflow.Context) error {
+	if err := workflow.ExecuteLocalActivity(ctx, acts.HaltJob, j.in.JobID).Get(ctx, nil); err != nil {
+		return err
+	}
+	futures := make([]workflow.Future, len(j.state.InFlight))
+	for i, id := range j.state.InFlight {
+		futures[i] = workflow.RequestCancelExternalWorkflow(ctx, DeviceWorkflowID(j.in.JobID, id), "")
+	}
+	for _, f := range futures {
+		_ = f.Get(ctx, nil) // a device that already finished has nothing to cancel
+	}
+	j.state.CancelSent = true
+	return nil
+}
+
+func (j *job) finish(ctx workflow.Context) (Progress, error) {
+	status := "completed"
+	if j.state.Halted {
+		status = "halted"
+	}
+	if err := workflow.ExecuteLocalActivity(ctx, acts.FinishJob, j.in.JobID, status).Get(ctx, nil); err != nil {
+		return Progress{}, err
+	}
+	p := j.progress()
+	p.Status = status
+	return p, nil
+}
+
+func (j *job) progress() Progress {
+	status := "running"
+	switch {
+	case j.state.Halted:
+		status = "halting"
+	case !j.state.Started:
+		status = "scheduled"
+	}
+	return Progress{JobID: j.in.JobID, Status: status, Total: j.state.Total, InFlight: len(j.state.InFlight), Outcomes: j.state.Outcomes}
+}
+
+func insertSorted(ids []string, id string) []string {
+	i, found := slices.BinarySearch(ids, id)
+	if found {
+		return ids
+	}
+	return slices.Insert(ids, i, id)
+}
+
+func orDefaultInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}

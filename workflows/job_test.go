@@ -1,0 +1,150 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certfleet/certfleet/activities"
+)
+
+// fakeItems serves LoadItems from n devices dev-001 … in device ID order.
+func fakeItems(n int) func(context.Context, int64, string, int) ([]activities.ItemRef, error) {
+	return func(_ context.Context, _ int64, after string, limit int) ([]activities.ItemRef, error) {
+		var page []activities.ItemRef
+		for i := 1; i <= n && len(page) < limit; i++ {
+			id := fmt.Sprintf("dev-%03d", i)
+			if id > after {
+				page = append(page, activities.ItemRef{DeviceID: id, ProfileID: 7, DeviceName: id, ProfileName: "p"})
+			}
+		}
+		return page, nil
+	}
+}
+
+// mockJob mocks the job's own activities and records how it finished.
+func mockJob(env *testsuite.TestWorkflowEnvironment, items int) *string {
+	return mockJobStarting(env, items, func(context.Context, int64) (activities.JobInfo, error) {
+		return activities.JobInfo{CertType: "tls", Total: items}, nil
+	})
+}
+
+func mockJobStarting(env *testsuite.TestWorkflowEnvironment, items int, start func(context.Context, int64) (activities.JobInfo, error)) *string {
+	// The job's real ID, so that its devices' signals reach it.
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: JobWorkflowID(42)})
+	finished := new(string)
+	env.OnActivity(acts.StartJob, mock.Anything, int64(42)).Return(start).Maybe()
+	env.OnActivity(acts.LoadItems, mock.Anything, int64(42), mock.Anything, mock.Anything).Return(fakeItems(items)).Maybe()
+	env.OnActivity(acts.HaltJob, mock.Anything, int64(42)).Return(0, nil).Maybe()
+	env.OnActivity(acts.FinishJob, mock.Anything, int64(42), mock.Anything).Return(
+		func(_ context.Context, _ int64, status string) error { *finished = status; return nil }).Maybe()
+	return finished
+}
+
+// mockDevicesSucceed makes every device step succeed at once.
+func mockDevicesSucceed(env *testsuite.TestWorkflowEnvironment) {
+	env.OnActivity(acts.GetCSR, mock.Anything, mock.Anything).Return(csrWithPrior, nil)
+	env.OnActivity(acts.SubmitCSR, mock.Anything, mock.Anything, mock.Anything).Return(issued, nil)
+	env.OnActivity(acts.Install, mock.Anything, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.RevokePrior, mock.Anything, mock.Anything, mock.Anything).Return(activities.Succeeded, nil)
+}
+
+func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) Progress {
+	t.Helper()
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var p Progress
+	require.NoError(t, env.GetWorkflowResult(&p))
+	return p
+}
+
+func TestJobRunsEveryDeviceThroughAWindow(t *testing.T) {
+	env := newEnv(t)
+	finished := mockJob(env, 7)
+	mockDevicesSucceed(env)
+	maxInFlight := 0
+	env.SetOnChildWorkflowStartedListener(func(*workflow.Info, workflow.Context, converter.EncodedValues) {
+		if v, err := env.QueryWorkflow(QueryProgress); err == nil {
+			var p Progress
+			_ = v.Get(&p)
+			maxInFlight = max(maxInFlight, p.InFlight)
+		}
+	})
+	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, Window: 3})
+	p := result(t, env)
+	assert.Equal(t, "completed", *finished)
+	assert.Equal(t, "completed", p.Status)
+	assert.Equal(t, Outcomes{Succeeded: 7}, p.Outcomes)
+	assert.LessOrEqual(t, maxInFlight, 3, "never more than the window in flight")
+}
+
+func TestScheduledStartWaitsOnATimer(t *testing.T) {
+	env := newEnv(t)
+	start := env.Now().Add(6 * time.Hour)
+	var startedAt time.Time
+	finished := mockJobStarting(env, 2, func(context.Context, int64) (activities.JobInfo, error) {
+		startedAt = env.Now()
+		return activities.JobInfo{CertType: "tls", Total: 2}, nil
+	})
+	mockDevicesSucceed(env)
+	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, StartAt: start})
+	result(t, env)
+	assert.False(t, startedAt.Before(start), "started at %s, scheduled for %s", startedAt, start)
+	assert.Equal(t, "completed", *finished)
+}
+
+func TestHaltBeforeStartCancelsCleanly(t *testing.T) {
+	env := newEnv(t)
+	finished := mockJob(env, 5)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalHalt, nil) }, time.Hour)
+	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, StartAt: env.Now().Add(24 * time.Hour)})
+	p := result(t, env)
+	assert.Equal(t, "halted", *finished)
+	assert.Equal(t, "halted", p.Status)
+	env.AssertNotCalled(t, "StartJob", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "LoadItems", mock.Anything, mock.Anything, mock.Anything, mock.Anything)
+	env.AssertCalled(t, "HaltJob", mock.Anything, int64(42))
+}
+
+// TestContinueAsNewCarriesTheWindow: after ChildrenPerRun starts the run
+// continues as new with its devices still in flight, and the next run counts
+// their completions (each once) and finishes.
+func TestContinueAsNewCarriesTheWindow(t *testing.T) {
+	env := newEnv(t)
+	mockJob(env, 10)
+	env.OnActivity(acts.GetCSR, mock.Anything, mock.Anything).After(time.Hour).Return(csrWithPrior, nil)
+	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, Window: 3, ChildrenPerRun: 3})
+	require.True(t, env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
+	var next JobInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.State)
+	assert.Equal(t, []string{"dev-001", "dev-002", "dev-003"}, next.State.InFlight)
+	assert.Equal(t, "dev-003", next.State.Cursor)
+	assert.True(t, next.State.Started)
+	assert.False(t, next.State.Exhausted)
+
+	// The next run: those three report (one twice), then the rest run.
+	env2 := newEnv(t)
+	finished := mockJob(env2, 10)
+	mockDevicesSucceed(env2)
+	for _, id := range []string{"dev-001", "dev-002", "dev-002", "dev-003"} {
+		env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalItemDone, ItemDone{DeviceID: id, Outcome: activities.Succeeded}) }, time.Minute)
+	}
+	next.ChildrenPerRun = 100
+	env2.ExecuteWorkflow(CertificateJob, next)
+	p := result(t, env2)
+	assert.Equal(t, "completed", *finished)
+	assert.Equal(t, Outcomes{Succeeded: 10}, p.Outcomes, "a duplicate signal is counted once")
+}
