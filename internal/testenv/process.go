@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -85,4 +87,16 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// DeviceSim runs `certfleet devicesim` with count devices whose credentials
+// derive from secret, and returns its base URL.
+func DeviceSim(t testing.TB, count int, secret string) (string, *Process) {
+	t.Helper()
+	addr := FreeAddr(t)
+	cmd := exec.Command(Binary(t), "devicesim", "-listen", addr, "-devices", strconv.Itoa(count), "-dir", t.TempDir())
+	cmd.Env = []string{"CERTFLEET_DEVICESIM_SECRET=" + secret}
+	proc := Run(t, cmd)
+	WaitListening(t, addr, 20*time.Second)
+	return "https://" + addr, proc
 }

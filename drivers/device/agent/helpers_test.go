@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,15 +61,9 @@ func startAgent(t *testing.T) (url, dir string, proc *testenv.Process) {
 	return "https://" + addr, dir, proc
 }
 
-// startSim runs `certfleet devicesim` with count devices and returns its base URL.
+// startSim runs `certfleet devicesim` with count devices.
 func startSim(t *testing.T, count int) (string, *testenv.Process) {
-	t.Helper()
-	addr := testenv.FreeAddr(t)
-	cmd := exec.Command(testenv.Binary(t), "devicesim", "-listen", addr, "-devices", itoa(count), "-dir", t.TempDir())
-	cmd.Env = []string{"CERTFLEET_DEVICESIM_SECRET=" + fleetSecret}
-	proc := testenv.Run(t, cmd)
-	testenv.WaitListening(t, addr, 20*time.Second)
-	return "https://" + addr, proc
+	return testenv.DeviceSim(t, count, fleetSecret)
 }
 
 func simDevice(base, id string) device.Device {
@@ -106,5 +99,3 @@ func pinOf(t *testing.T, base string) []byte {
 	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
 	return sum[:]
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

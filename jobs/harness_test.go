@@ -1,0 +1,170 @@
+package jobs_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/workflows"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	fleetSecret = "jobs-test-fleet-secret-0123456789"
+	taskQueue   = "certfleet-test"
+	kekBase64   = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+)
+
+func lookupEnv(k string) (string, bool) {
+	if k == "FLEET_SECRET" {
+		return fleetSecret, true
+	}
+	return "", false
+}
+
+// fleet is a test world: a database, a dev server, a simulated fleet, the
+// built-in CA and two profiles (one in approval mode).
+type fleet struct {
+	pool     *pgxpool.Pool
+	dbURL    string
+	temporal client.Client
+	address  string
+	simURL   string
+	ca       *local.CA
+	jobs     *jobs.Service
+	normal   int64
+	approval int64
+}
+
+func newFleet(t *testing.T, devices int) *fleet {
+	t.Helper()
+	ctx := context.Background()
+	f := &fleet{}
+	f.pool, f.dbURL = testenv.Database(t)
+	f.address, f.temporal = testenv.Temporal(t, testenv.TemporalOptions{})
+	f.simURL, _ = testenv.DeviceSim(t, devices, fleetSecret)
+	keys, err := kek.Load(kekBase64, "")
+	require.NoError(t, err)
+	f.ca, err = local.Open(ctx, f.pool, keys, local.Options{PendingRetry: time.Second})
+	require.NoError(t, err)
+	f.jobs = &jobs.Service{Pool: f.pool, Temporal: f.temporal, TaskQueue: taskQueue}
+	f.normal = f.profile(t, "cameras", false)
+	f.approval = f.profile(t, "cameras-approval", true)
+	_, err = f.pool.Exec(ctx, `
+		INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
+		SELECT id, 'Camera ' || id, 'camera', 'OPERATIONAL', 'agent', $1 || '/devices/' || id, 'derived:env:FLEET_SECRET'
+		FROM (SELECT format('sim-%s', lpad(n::text, 5, '0')) AS id FROM generate_series(1, $2::int) n) ids`, f.simURL, devices)
+	require.NoError(t, err)
+	return f
+}
+
+func (f *fleet) profile(t *testing.T, name string, approval bool) int64 {
+	t.Helper()
+	row, err := store.New(f.pool).CreateProfile(context.Background(), store.CreateProfileParams{
+		Name: name, CertType: "tls", DeviceType: "camera",
+		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr","pattern":"sim-[0-9]+"},{"attr":"O","rule":"fixed","value":"Acme"}]`),
+		SanRules:     json.RawMessage(`[]`), ExtraAttributes: json.RawMessage(`[]`),
+		KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256]}]`),
+		Validity:      90 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CaDriver: "local",
+		CaSettings: json.RawMessage(`{}`), ApprovalMode: approval, MaxCaWait: 10 * time.Minute,
+	})
+	require.NoError(t, err)
+	return row.ID
+}
+
+// assign gives devices first..last the profile.
+func (f *fleet) assign(t *testing.T, profile int64, first, last int) {
+	t.Helper()
+	_, err := f.pool.Exec(context.Background(), `
+		INSERT INTO device_profiles (device_id, cert_type, profile_id)
+		SELECT format('sim-%s', lpad(n::text, 5, '0')), 'tls', $1 FROM generate_series($2::int, $3::int) n
+		ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id`, profile, first, last)
+	require.NoError(t, err)
+}
+
+func ids(first, last int) []string {
+	var out []string
+	for n := first; n <= last; n++ {
+		out = append(out, fmt.Sprintf("sim-%05d", n))
+	}
+	return out
+}
+
+// wait follows the job's workflow, across continue-as-new, to its end.
+func (f *fleet) wait(t *testing.T, jobID int64, timeout time.Duration) workflows.Progress {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var p workflows.Progress
+	require.NoError(t, f.temporal.GetWorkflow(ctx, workflows.JobWorkflowID(jobID), "").Get(ctx, &p))
+	return p
+}
+
+// states counts a job's items by state, from Postgres.
+func (f *fleet) states(t *testing.T, jobID int64) map[string]int {
+	t.Helper()
+	rows, err := store.New(f.pool).CountJobItemsByState(context.Background(), jobID)
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.State] = int(r.Items)
+	}
+	return out
+}
+
+// simState reads a simulated device's faults and installed certificate.
+type simState struct {
+	Faults struct {
+		CSRFailure     bool `json:"csr_failure"`
+		InstallFailure bool `json:"install_failure"`
+	} `json:"faults"`
+	Certificates map[string]struct {
+		SHA256 string `json:"sha256"`
+	} `json:"certificates"`
+}
+
+var simClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 10 * time.Second}
+
+func (f *fleet) admin(t *testing.T, method, path string, body any) *http.Response {
+	t.Helper()
+	data, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, err := http.NewRequest(method, f.simURL+path, strings.NewReader(string(data)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+fleetSecret)
+	resp, err := simClient.Do(req)
+	require.NoError(t, err)
+	require.Less(t, resp.StatusCode, 300, "%s %s", method, path)
+	return resp
+}
+
+func (f *fleet) device(t *testing.T, id string) simState {
+	t.Helper()
+	resp := f.admin(t, http.MethodGet, "/devices/"+id, nil)
+	defer resp.Body.Close()
+	var s simState
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
+	return s
+}
+
+func sha256Hex(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
