@@ -17,17 +17,14 @@ import (
 // rolling restart does not waste their attempts.
 func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *activities.Activities) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: stopTimeout})
-	Register(w, acts)
+	RegisterWorkflows(w)
+	w.RegisterActivity(acts)
 	return w
 }
 
-// Register adds certfleet's workflows and activities to a worker (or to a
-// replayer or test environment, which take the same calls).
-func Register(w interface {
-	RegisterWorkflow(any)
-	RegisterActivity(any)
-}, acts *activities.Activities) {
+// RegisterWorkflows adds certfleet's workflows to a worker, or to a replayer
+// that checks recorded histories against them.
+func RegisterWorkflows(w interface{ RegisterWorkflow(any) }) {
 	w.RegisterWorkflow(workflows.CertificateJob)
 	w.RegisterWorkflow(workflows.DeviceCertificate)
-	w.RegisterActivity(acts)
 }
