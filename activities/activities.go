@@ -9,6 +9,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,3 +80,13 @@ func (a *Activities) queries() *store.Queries { return store.New(a.Pool) }
 func (it Item) idempotencyKey() string { return strconv.FormatInt(it.JobID, 10) + "/" + it.DeviceID }
 
 var errNoCertificate = errors.New("the device does not hold the new certificate after the install")
+
+// startStep records that an item is now on step, so that job counts per step
+// are plain SQL.
+func (a *Activities) startStep(ctx context.Context, it Item, step string) error {
+	err := a.queries().StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: step})
+	if err != nil {
+		return fmt.Errorf("record step %s of %s: %w", step, it.DeviceID, err)
+	}
+	return nil
+}

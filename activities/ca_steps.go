@@ -32,9 +32,8 @@ func submission(r ca.Result, maxWait time.Duration) Submission {
 // SubmitCSR sends the CSR to the profile's CA under the item's idempotency
 // key "<jobID>/<deviceID>": a retry finds the first request's outcome.
 func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Submission, error) {
-	q := a.queries()
-	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "submit"}); err != nil {
-		return Submission{}, fmt.Errorf("record step submit of %s: %w", it.DeviceID, err)
+	if err := a.startStep(ctx, it, "submit"); err != nil {
+		return Submission{}, err
 	}
 	driver, row, err := a.caFor(ctx, it.ProfileID)
 	if err != nil {
@@ -59,9 +58,8 @@ func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Sub
 // fails with a retryable CAPending error, so that Temporal's retry policy does
 // the polling without adding to the workflow's history.
 func (a *Activities) PollCA(ctx context.Context, it Item, requestID string) (Submission, error) {
-	q := a.queries()
-	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "poll"}); err != nil {
-		return Submission{}, fmt.Errorf("record step poll of %s: %w", it.DeviceID, err)
+	if err := a.startStep(ctx, it, "poll"); err != nil {
+		return Submission{}, err
 	}
 	driver, row, err := a.caFor(ctx, it.ProfileID)
 	if err != nil {
@@ -82,9 +80,8 @@ func (a *Activities) PollCA(ctx context.Context, it Item, requestID string) (Sub
 // there was nothing to revoke or the CA cannot. Failures are returned for
 // retry; the workflow records a revoke warning when they run out.
 func (a *Activities) RevokePrior(ctx context.Context, it Item, priorID int64) (string, error) {
-	q := a.queries()
-	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "revoke"}); err != nil {
-		return "", fmt.Errorf("record step revoke of %s: %w", it.DeviceID, err)
+	if err := a.startStep(ctx, it, "revoke"); err != nil {
+		return "", err
 	}
 	outcome, err := a.revoke(ctx, it, priorID)
 	if err != nil {

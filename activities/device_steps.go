@@ -26,10 +26,10 @@ type CSRResult struct {
 // GetCSR asks the device for a CSR made to the profile, checks it against the
 // profile's CSR policy, and notes the certificate the device holds now.
 func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
-	q := a.queries()
-	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "csr"}); err != nil {
-		return CSRResult{}, fmt.Errorf("record step csr of %s: %w", it.DeviceID, err)
+	if err := a.startStep(ctx, it, "csr"); err != nil {
+		return CSRResult{}, err
 	}
+	q := a.queries()
 	dev, driver, err := a.device(ctx, it.DeviceID)
 	if err != nil {
 		return CSRResult{}, err
@@ -78,10 +78,10 @@ func csrRequest(it Item, profile pki.Profile) device.CSRRequest {
 // Install puts the issued certificate with its issuing CA on the device, then
 // reads it back: the step succeeds only when the device holds it.
 func (a *Activities) Install(ctx context.Context, it Item, certificateID int64) error {
-	q := a.queries()
-	if err := q.StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: "install"}); err != nil {
-		return fmt.Errorf("record step install of %s: %w", it.DeviceID, err)
+	if err := a.startStep(ctx, it, "install"); err != nil {
+		return err
 	}
+	q := a.queries()
 	if err := q.RecordItemIssued(ctx, store.RecordItemIssuedParams{JobID: it.JobID, DeviceID: it.DeviceID, IssuedCertificateID: pgtype.Int8{Int64: certificateID, Valid: true}}); err != nil {
 		return err
 	}

@@ -3,12 +3,10 @@ package jobs_test
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -140,17 +138,9 @@ type simState struct {
 	} `json:"certificates"`
 }
 
-var simClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 10 * time.Second}
-
 func (f *fleet) admin(t *testing.T, method, path string, body any) *http.Response {
 	t.Helper()
-	data, err := json.Marshal(body)
-	require.NoError(t, err)
-	req, err := http.NewRequest(method, f.simURL+path, strings.NewReader(string(data)))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+fleetSecret)
-	resp, err := simClient.Do(req)
-	require.NoError(t, err)
+	resp := testenv.SimAdmin(t, f.simURL, fleetSecret, method, path, body)
 	require.Less(t, resp.StatusCode, 300, "%s %s", method, path)
 	return resp
 }

@@ -76,7 +76,9 @@ func (f *fleet) runs(t *testing.T, workflowID string) []string {
 	})
 	require.NoError(t, err)
 	executions := resp.Executions
-	sort.Slice(executions, func(i, j int) bool { return executions[i].GetStartTime().AsTime().Before(executions[j].GetStartTime().AsTime()) })
+	sort.Slice(executions, func(i, j int) bool {
+		return executions[i].GetStartTime().AsTime().Before(executions[j].GetStartTime().AsTime())
+	})
 	var ids []string
 	for _, e := range executions {
 		ids = append(ids, e.GetExecution().GetRunId())

@@ -55,6 +55,22 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// Check what was asked before connecting anywhere.
+	var spec jobs.Spec
+	var id int64
+	switch verb {
+	case "create":
+		if spec, err = jobSpec(values); err != nil {
+			return err
+		}
+	case "halt", "status":
+		if id, err = strconv.ParseInt(target, 10, 64); err != nil {
+			return fmt.Errorf("job ID %q is not a number", target)
+		}
+	default:
+		fmt.Fprint(stderr, jobUsage)
+		return errUsage
+	}
 	pool, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -69,48 +85,44 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	switch verb {
 	case "create":
-		return createJob(ctx, svc, values, stdout)
-	case "halt", "status":
-		id, err := strconv.ParseInt(target, 10, 64)
+		job, err := svc.Create(ctx, spec)
 		if err != nil {
-			return fmt.Errorf("job ID %q is not a number", target)
+			return err
 		}
-		if verb == "halt" {
-			if err := svc.Halt(ctx, id); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "halt sent to job %d\n", id)
-			return nil
+		fmt.Fprintf(stdout, "job %d created for %d devices; workflow certjob/%d\n", job.ID, len(spec.DeviceIDs), job.ID)
+		return nil
+	case "halt":
+		if err := svc.Halt(ctx, id); err != nil {
+			return err
 		}
-		return jobStatus(ctx, svc, id, stdout)
+		fmt.Fprintf(stdout, "halt sent to job %d\n", id)
+		return nil
 	}
-	fmt.Fprint(stderr, jobUsage)
-	return errUsage
+	return jobStatus(ctx, svc, id, stdout)
 }
 
-func createJob(ctx context.Context, svc *jobs.Service, values map[string]string, stdout io.Writer) error {
+// jobSpec reads a job to create from the command's settings.
+func jobSpec(values map[string]string) (jobs.Spec, error) {
 	devices, err := deviceList(values["devices"], values["devices-file"])
 	if err != nil {
-		return err
+		return jobs.Spec{}, err
 	}
 	spec := jobs.Spec{Name: values["name"], CertType: values["cert-type"], CreatedBy: values["by"], DeviceIDs: devices}
 	if spec.Window, err = strconv.Atoi(values["window"]); err != nil {
-		return fmt.Errorf("window: %w", err)
+		return jobs.Spec{}, fmt.Errorf("window: %w", err)
 	}
 	if spec.StepDeadline, err = time.ParseDuration(values["step-deadline"]); err != nil {
-		return fmt.Errorf("step-deadline: %w", err)
+		return jobs.Spec{}, fmt.Errorf("step-deadline: %w", err)
 	}
 	if s := values["start-at"]; s != "" {
 		if spec.StartAt, err = time.Parse(time.RFC3339, s); err != nil {
-			return fmt.Errorf("start-at: %w", err)
+			return jobs.Spec{}, fmt.Errorf("start-at: %w", err)
 		}
 	}
-	job, err := svc.Create(ctx, spec)
-	if err != nil {
-		return err
+	if spec.Name == "" {
+		return jobs.Spec{}, errors.New("name: required")
 	}
-	fmt.Fprintf(stdout, "job %d created for %d devices; workflow certjob/%d\n", job.ID, len(devices), job.ID)
-	return nil
+	return spec, nil
 }
 
 func deviceList(inline, file string) ([]string, error) {

@@ -35,6 +35,11 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"all", "-log-level", "loud"}, 2, "log-level"},
 		{[]string{"migrate", "-h"}, 0, "DATABASE_URL"},
+		{[]string{"job"}, 2, "certfleet job create"},
+		{[]string{"job", "create", "-name", "x"}, 1, "no devices"},
+		{[]string{"job", "create", "-devices", "a"}, 1, "name: required"},
+		{[]string{"job", "status", "abc"}, 1, `job ID "abc" is not a number`},
+		{[]string{"job", "create", "-name", "x", "-devices", "a", "-window", "lots"}, 1, "window"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

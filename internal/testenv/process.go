@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,4 +102,28 @@ func DeviceSim(t testing.TB, count int, secret string) (string, *Process) {
 	proc := Run(t, cmd)
 	WaitListening(t, addr, 20*time.Second)
 	return "https://" + addr, proc
+}
+
+// simClient is the tests' HTTPS client of devicesim's admin API; it verifies
+// nothing because the simulator's certificate is self-signed.
+var simClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 10 * time.Second}
+
+// SimAdmin calls devicesim's admin API with body as JSON and fails the test
+// on a transport error; the caller closes the response.
+func SimAdmin(t testing.TB, base, secret, method, path string, body any) *http.Response {
+	t.Helper()
+	data, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := simClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/json"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -73,13 +72,7 @@ func simDevice(base, id string) device.Device {
 // admin calls the simulator's admin API.
 func admin(t *testing.T, base, method, path string, body any) *http.Response {
 	t.Helper()
-	data, err := json.Marshal(body)
-	require.NoError(t, err)
-	req, err := http.NewRequest(method, base+path, strings.NewReader(string(data)))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+fleetSecret)
-	resp, err := insecureClient().Do(req)
-	require.NoError(t, err)
+	resp := testenv.SimAdmin(t, base, fleetSecret, method, path, body)
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
 }
