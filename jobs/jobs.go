@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -105,7 +106,25 @@ func (s *Service) Create(ctx context.Context, spec Spec) (store.Job, error) {
 	if err != nil {
 		return store.Job{}, err
 	}
-	return job, s.Start(ctx, job, spec)
+	if err := s.Start(ctx, job, spec); err != nil {
+		return store.Job{}, s.undo(ctx, job, err)
+	}
+	return job, nil
+}
+
+// undo removes a job whose workflow did not start, so that its devices are
+// not held by a job that will never run. If the workflow did start after
+// all (the error came after the server accepted it), the job stands.
+func (s *Service) undo(ctx context.Context, job store.Job, startErr error) error {
+	_, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.JobWorkflowID(job.ID), "")
+	var notFound *serviceerror.NotFound
+	if !errors.As(err, &notFound) {
+		return fmt.Errorf("job %d may have started; check certjob/%d: %w", job.ID, job.ID, startErr)
+	}
+	if _, err := store.New(s.Pool).DeleteUnstartedJob(ctx, job.ID); err != nil {
+		return fmt.Errorf("%w (and removing the unstarted job %d failed: %v)", startErr, job.ID, err)
+	}
+	return fmt.Errorf("nothing was created: %w", startErr)
 }
 
 // Start starts the workflow of a stored job. Starting it twice is harmless.
@@ -120,7 +139,7 @@ func (s *Service) Start(ctx context.Context, job store.Job, spec Spec) error {
 		JobID: job.ID, StartAt: spec.StartAt, Window: spec.Window, ChildrenPerRun: spec.ChildrenPerRun, StepDeadline: spec.StepDeadline,
 	})
 	if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		return fmt.Errorf("start workflow of job %d (the job is stored; start it again): %w", job.ID, err)
+		return fmt.Errorf("start workflow of job %d: %w", job.ID, err)
 	}
 	return nil
 }

@@ -207,3 +207,20 @@ func historyLengths(t *testing.T, f *fleet, jobID int64) (runs int, longest int6
 		}
 	}
 }
+
+// TestFailedStartLeavesNothingBehind: if the workflow cannot start, the job
+// and its items are removed, so its devices are free for the next job.
+func TestFailedStartLeavesNothingBehind(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, 3)
+	f.assign(t, f.normal, 1, 3)
+	// The rows commit; then the workflow start is refused (no task queue).
+	broken := &jobs.Service{Pool: f.pool, Temporal: f.temporal, TaskQueue: ""}
+	_, err := broken.Create(ctx, jobs.Spec{Name: "doomed", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)})
+	require.ErrorContains(t, err, "nothing was created")
+	var jobsLeft int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM jobs`).Scan(&jobsLeft))
+	assert.Zero(t, jobsLeft)
+	_, err = f.jobs.Create(ctx, jobs.Spec{Name: "next", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)})
+	require.NoError(t, err, "the devices are free")
+}

@@ -78,3 +78,7 @@ SELECT * FROM job_items WHERE job_id = @job_id AND device_id = @device_id;
 
 -- name: AddJobItems :copyfrom
 INSERT INTO job_items (job_id, device_id, cert_type, profile_id) VALUES (@job_id, @device_id, @cert_type, @profile_id);
+
+-- name: DeleteUnstartedJob :execrows
+-- Undoes a job whose workflow never started; its items go with it.
+DELETE FROM jobs WHERE id = @id AND status = 'scheduled' AND started_at IS NULL;

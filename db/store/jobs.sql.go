@@ -153,6 +153,19 @@ func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, erro
 	return i, err
 }
 
+const deleteUnstartedJob = `-- name: DeleteUnstartedJob :execrows
+DELETE FROM jobs WHERE id = $1 AND status = 'scheduled' AND started_at IS NULL
+`
+
+// Undoes a job whose workflow never started; its items go with it.
+func (q *Queries) DeleteUnstartedJob(ctx context.Context, id int64) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUnstartedJob, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deviceProfilesFor = `-- name: DeviceProfilesFor :many
 SELECT device_id, profile_id FROM device_profiles
 WHERE device_id = ANY($1::text[]) AND cert_type = $2

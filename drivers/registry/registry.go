@@ -40,9 +40,6 @@ func New(pool *pgxpool.Pool, builtin *local.CA, lookupEnv func(string) (string, 
 	}
 }
 
-// Builtin is the built-in CA.
-func (r *Registry) Builtin() *local.CA { return r.builtin }
-
 // CA returns the CA driver a profile names.
 func (r *Registry) CA(_ context.Context, profile store.Profile) (ca.Driver, error) {
 	switch profile.CaDriver {
