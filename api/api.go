@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certfleet/certfleet/auth"
 )
 
 // HealthCheck reports whether one dependency answers; nil means it does.
@@ -21,6 +24,13 @@ type Deps struct {
 	Checks map[string]HealthCheck
 	// CRLs serves the built-in CA's revocation lists.
 	CRLs CRLSource
+	// Pool is the inventory; without it only health and CRLs are served.
+	Pool *pgxpool.Pool
+}
+
+// server holds what the /api/v1 handlers need.
+type server struct {
+	pool *pgxpool.Pool
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -42,5 +52,33 @@ func New(deps Deps) http.Handler {
 	r.GET("/healthz", h.live)
 	r.GET("/readyz", h.ready)
 	r.GET("/crl/:file", crl(deps.CRLs))
+	if deps.Pool != nil {
+		s := &server{pool: deps.Pool}
+		s.routes(r.Group("/api/v1", s.authenticate))
+	}
 	return r
+}
+
+// routes registers the operations API. Reading needs any role; each change
+// names the role it needs.
+func (s *server) routes(v1 *gin.RouterGroup) {
+	admin, operator := require(auth.Admin), require(auth.Operator)
+
+	v1.GET("/profiles", s.listProfiles)
+	v1.POST("/profiles", admin, s.createProfile)
+	v1.GET("/profiles/:id", s.getProfile)
+	v1.PUT("/profiles/:id", admin, s.updateProfile)
+	v1.POST("/profiles/:id/archive", admin, s.archiveProfile(true))
+	v1.POST("/profiles/:id/unarchive", admin, s.archiveProfile(false))
+
+	v1.GET("/devices", s.listDevices)
+	v1.POST("/devices", operator, s.createDevice)
+	v1.GET("/devices/:id", s.getDevice)
+	v1.PUT("/devices/:id", operator, s.updateDevice)
+	v1.POST("/devices/:id/disable", operator, s.setDeviceEnabled(false))
+	v1.POST("/devices/:id/enable", operator, s.setDeviceEnabled(true))
+
+	v1.POST("/profile-assignments", operator, s.assignProfile)
+
+	v1.GET("/audit", s.listAudit)
 }

@@ -26,3 +26,6 @@ SELECT * FROM certificates WHERE sha256 = @sha256;
 
 -- name: MarkCertificateSuperseded :exec
 UPDATE certificates SET status = 'superseded' WHERE id = @id AND status = 'active';
+
+-- name: HasActiveCertificate :one
+SELECT EXISTS (SELECT 1 FROM certificates WHERE device_id = @device_id AND status = 'active' AND not_after > now());

@@ -13,3 +13,30 @@ ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_i
 
 -- name: PinDeviceTLS :execrows
 UPDATE devices SET tls_pin = @tls_pin, updated_at = now() WHERE id = @id AND tls_pin IS NULL;
+
+-- name: ListDevices :many
+SELECT * FROM devices
+WHERE (sqlc.narg(device_type)::text IS NULL OR device_type = sqlc.narg(device_type))
+  AND (sqlc.narg(mode)::text IS NULL OR mode = sqlc.narg(mode))
+  AND (sqlc.narg(driver)::text IS NULL OR driver = sqlc.narg(driver))
+  AND id > @after_id
+ORDER BY id
+LIMIT @page_size;
+
+-- name: UpdateDevice :one
+UPDATE devices
+SET name = @name, device_type = @device_type, driver = @driver, address = @address,
+    credential_ref = @credential_ref, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: SetDeviceMode :one
+UPDATE devices SET mode = @mode, updated_at = now() WHERE id = @id RETURNING *;
+
+-- name: ExistingDevices :many
+SELECT id FROM devices WHERE id = ANY(@ids::text[]);
+
+-- name: AssignProfileToDevices :execrows
+INSERT INTO device_profiles (device_id, cert_type, profile_id)
+SELECT unnest(@device_ids::text[]), @cert_type, @profile_id
+ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id;

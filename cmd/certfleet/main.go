@@ -30,6 +30,7 @@ Commands:
   migrate   create the database if missing, apply migrations, and prepare the
             Temporal namespace and search attributes
   job       create, halt or inspect a certificate job
+  token     create an API token (printed once)
   agent     run the device agent of a Linux device or gateway
   devicesim run a simulated fleet of devices for demos, tests and benchmarks
   version   print the version
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = withConfig(command, rest, stderr, func(cfg config.Config, logger *slog.Logger) error {
 			return migrate(ctx, cfg, logger)
 		})
+	case "token":
+		err = runToken(ctx, rest, stdout, stderr)
 	case "job":
 		err = runJob(ctx, rest, stdout, stderr)
 	case "agent":

@@ -83,6 +83,7 @@ func openBuiltinCA(ctx context.Context, cfg config.Config, logger *slog.Logger, 
 
 func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA) error {
 	handler := api.New(api.Deps{
+		Pool:   pool,
 		CRLs:   builtinCA,
 		Logger: logger,
 		Checks: map[string]api.HealthCheck{

@@ -98,6 +98,17 @@ func (q *Queries) GetCertificateBySHA256(ctx context.Context, sha256 []byte) (Ce
 	return i, err
 }
 
+const hasActiveCertificate = `-- name: HasActiveCertificate :one
+SELECT EXISTS (SELECT 1 FROM certificates WHERE device_id = $1 AND status = 'active' AND not_after > now())
+`
+
+func (q *Queries) HasActiveCertificate(ctx context.Context, deviceID pgtype.Text) (bool, error) {
+	row := q.db.QueryRow(ctx, hasActiveCertificate, deviceID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const insertCertificate = `-- name: InsertCertificate :one
 INSERT INTO certificates (device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)

@@ -7,6 +7,8 @@ package store
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const assignProfile = `-- name: AssignProfile :exec
@@ -24,6 +26,26 @@ type AssignProfileParams struct {
 func (q *Queries) AssignProfile(ctx context.Context, arg AssignProfileParams) error {
 	_, err := q.db.Exec(ctx, assignProfile, arg.DeviceID, arg.CertType, arg.ProfileID)
 	return err
+}
+
+const assignProfileToDevices = `-- name: AssignProfileToDevices :execrows
+INSERT INTO device_profiles (device_id, cert_type, profile_id)
+SELECT unnest($1::text[]), $2, $3
+ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id
+`
+
+type AssignProfileToDevicesParams struct {
+	DeviceIds []string `json:"device_ids"`
+	CertType  string   `json:"cert_type"`
+	ProfileID int64    `json:"profile_id"`
+}
+
+func (q *Queries) AssignProfileToDevices(ctx context.Context, arg AssignProfileToDevicesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, assignProfileToDevices, arg.DeviceIds, arg.CertType, arg.ProfileID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const createDevice = `-- name: CreateDevice :one
@@ -69,6 +91,30 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Dev
 	return i, err
 }
 
+const existingDevices = `-- name: ExistingDevices :many
+SELECT id FROM devices WHERE id = ANY($1::text[])
+`
+
+func (q *Queries) ExistingDevices(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, existingDevices, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getDevice = `-- name: GetDevice :one
 SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at FROM devices WHERE id = $1
 `
@@ -92,6 +138,62 @@ func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
 	return i, err
 }
 
+const listDevices = `-- name: ListDevices :many
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at FROM devices
+WHERE ($1::text IS NULL OR device_type = $1)
+  AND ($2::text IS NULL OR mode = $2)
+  AND ($3::text IS NULL OR driver = $3)
+  AND id > $4
+ORDER BY id
+LIMIT $5
+`
+
+type ListDevicesParams struct {
+	DeviceType pgtype.Text `json:"device_type"`
+	Mode       pgtype.Text `json:"mode"`
+	Driver     pgtype.Text `json:"driver"`
+	AfterID    string      `json:"after_id"`
+	PageSize   int32       `json:"page_size"`
+}
+
+func (q *Queries) ListDevices(ctx context.Context, arg ListDevicesParams) ([]Device, error) {
+	rows, err := q.db.Query(ctx, listDevices,
+		arg.DeviceType,
+		arg.Mode,
+		arg.Driver,
+		arg.AfterID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Device{}
+	for rows.Next() {
+		var i Device
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.DeviceType,
+			&i.Mode,
+			&i.Driver,
+			&i.Address,
+			&i.CredentialRef,
+			&i.TlsPin,
+			&i.Labels,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const pinDeviceTLS = `-- name: PinDeviceTLS :execrows
 UPDATE devices SET tls_pin = $1, updated_at = now() WHERE id = $2 AND tls_pin IS NULL
 `
@@ -107,4 +209,75 @@ func (q *Queries) PinDeviceTLS(ctx context.Context, arg PinDeviceTLSParams) (int
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const setDeviceMode = `-- name: SetDeviceMode :one
+UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at
+`
+
+type SetDeviceModeParams struct {
+	Mode string `json:"mode"`
+	ID   string `json:"id"`
+}
+
+func (q *Queries) SetDeviceMode(ctx context.Context, arg SetDeviceModeParams) (Device, error) {
+	row := q.db.QueryRow(ctx, setDeviceMode, arg.Mode, arg.ID)
+	var i Device
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.DeviceType,
+		&i.Mode,
+		&i.Driver,
+		&i.Address,
+		&i.CredentialRef,
+		&i.TlsPin,
+		&i.Labels,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const updateDevice = `-- name: UpdateDevice :one
+UPDATE devices
+SET name = $1, device_type = $2, driver = $3, address = $4,
+    credential_ref = $5, updated_at = now()
+WHERE id = $6
+RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at
+`
+
+type UpdateDeviceParams struct {
+	Name          string `json:"name"`
+	DeviceType    string `json:"device_type"`
+	Driver        string `json:"driver"`
+	Address       string `json:"address"`
+	CredentialRef string `json:"credential_ref"`
+	ID            string `json:"id"`
+}
+
+func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Device, error) {
+	row := q.db.QueryRow(ctx, updateDevice,
+		arg.Name,
+		arg.DeviceType,
+		arg.Driver,
+		arg.Address,
+		arg.CredentialRef,
+		arg.ID,
+	)
+	var i Device
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.DeviceType,
+		&i.Mode,
+		&i.Driver,
+		&i.Address,
+		&i.CredentialRef,
+		&i.TlsPin,
+		&i.Labels,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }

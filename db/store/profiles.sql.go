@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"time"
 )
 
@@ -81,6 +82,171 @@ SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attribu
 
 func (q *Queries) GetProfile(ctx context.Context, id int64) (Profile, error) {
 	row := q.db.QueryRow(ctx, getProfile, id)
+	var i Profile
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CertType,
+		&i.DeviceType,
+		&i.SubjectRules,
+		&i.SanRules,
+		&i.ExtraAttributes,
+		&i.KeyAlgorithms,
+		&i.Validity,
+		&i.RenewBefore,
+		&i.CaDriver,
+		&i.CaSettings,
+		&i.ApprovalMode,
+		&i.MaxCaWait,
+		&i.ArchivedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const listProfiles = `-- name: ListProfiles :many
+SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at FROM profiles
+WHERE ($1::text = 'all' OR ($1 = 'active' AND archived_at IS NULL) OR ($1 = 'archived' AND archived_at IS NOT NULL))
+  AND ($2::text IS NULL OR device_type = $2)
+  AND ($3::text IS NULL OR cert_type = $3)
+  AND id > $4
+ORDER BY id
+LIMIT $5
+`
+
+type ListProfilesParams struct {
+	Status     string      `json:"status"`
+	DeviceType pgtype.Text `json:"device_type"`
+	CertType   pgtype.Text `json:"cert_type"`
+	AfterID    int64       `json:"after_id"`
+	PageSize   int32       `json:"page_size"`
+}
+
+func (q *Queries) ListProfiles(ctx context.Context, arg ListProfilesParams) ([]Profile, error) {
+	rows, err := q.db.Query(ctx, listProfiles,
+		arg.Status,
+		arg.DeviceType,
+		arg.CertType,
+		arg.AfterID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Profile{}
+	for rows.Next() {
+		var i Profile
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.CertType,
+			&i.DeviceType,
+			&i.SubjectRules,
+			&i.SanRules,
+			&i.ExtraAttributes,
+			&i.KeyAlgorithms,
+			&i.Validity,
+			&i.RenewBefore,
+			&i.CaDriver,
+			&i.CaSettings,
+			&i.ApprovalMode,
+			&i.MaxCaWait,
+			&i.ArchivedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const setProfileArchived = `-- name: SetProfileArchived :one
+UPDATE profiles SET archived_at = CASE WHEN $1::boolean THEN coalesce(archived_at, now()) END, updated_at = now()
+WHERE id = $2
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at
+`
+
+type SetProfileArchivedParams struct {
+	Archived bool  `json:"archived"`
+	ID       int64 `json:"id"`
+}
+
+func (q *Queries) SetProfileArchived(ctx context.Context, arg SetProfileArchivedParams) (Profile, error) {
+	row := q.db.QueryRow(ctx, setProfileArchived, arg.Archived, arg.ID)
+	var i Profile
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CertType,
+		&i.DeviceType,
+		&i.SubjectRules,
+		&i.SanRules,
+		&i.ExtraAttributes,
+		&i.KeyAlgorithms,
+		&i.Validity,
+		&i.RenewBefore,
+		&i.CaDriver,
+		&i.CaSettings,
+		&i.ApprovalMode,
+		&i.MaxCaWait,
+		&i.ArchivedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const updateProfile = `-- name: UpdateProfile :one
+UPDATE profiles
+SET name = $1, cert_type = $2, device_type = $3, subject_rules = $4,
+    san_rules = $5, extra_attributes = $6, key_algorithms = $7,
+    validity = $8, renew_before = $9, ca_driver = $10, ca_settings = $11,
+    approval_mode = $12, max_ca_wait = $13, updated_at = now()
+WHERE id = $14
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at
+`
+
+type UpdateProfileParams struct {
+	Name            string          `json:"name"`
+	CertType        string          `json:"cert_type"`
+	DeviceType      string          `json:"device_type"`
+	SubjectRules    json.RawMessage `json:"subject_rules"`
+	SanRules        json.RawMessage `json:"san_rules"`
+	ExtraAttributes json.RawMessage `json:"extra_attributes"`
+	KeyAlgorithms   json.RawMessage `json:"key_algorithms"`
+	Validity        time.Duration   `json:"validity"`
+	RenewBefore     time.Duration   `json:"renew_before"`
+	CaDriver        string          `json:"ca_driver"`
+	CaSettings      json.RawMessage `json:"ca_settings"`
+	ApprovalMode    bool            `json:"approval_mode"`
+	MaxCaWait       time.Duration   `json:"max_ca_wait"`
+	ID              int64           `json:"id"`
+}
+
+func (q *Queries) UpdateProfile(ctx context.Context, arg UpdateProfileParams) (Profile, error) {
+	row := q.db.QueryRow(ctx, updateProfile,
+		arg.Name,
+		arg.CertType,
+		arg.DeviceType,
+		arg.SubjectRules,
+		arg.SanRules,
+		arg.ExtraAttributes,
+		arg.KeyAlgorithms,
+		arg.Validity,
+		arg.RenewBefore,
+		arg.CaDriver,
+		arg.CaSettings,
+		arg.ApprovalMode,
+		arg.MaxCaWait,
+		arg.ID,
+	)
 	var i Profile
 	err := row.Scan(
 		&i.ID,

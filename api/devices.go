@@ -1,0 +1,192 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/device/agent"
+)
+
+// deviceBody is a device as clients write it.
+type deviceBody struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	DeviceType    string `json:"device_type"`
+	Driver        string `json:"driver"`
+	Address       string `json:"address"`
+	CredentialRef string `json:"credential_ref"`
+}
+
+// deviceView is a device as the API shows it; never a credential, only where it lives.
+type deviceView struct {
+	deviceBody
+	Mode      string    `json:"mode"`
+	TLSPinned bool      `json:"tls_pinned"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func viewDevice(d store.Device) deviceView {
+	return deviceView{
+		deviceBody: deviceBody{ID: d.ID, Name: d.Name, DeviceType: d.DeviceType, Driver: d.Driver, Address: d.Address, CredentialRef: d.CredentialRef},
+		Mode:       d.Mode, TLSPinned: d.TlsPin != nil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+}
+
+// deviceIDPattern is the devices table's rule: safe in workflow IDs and URLs.
+var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func (b *deviceBody) check(deviceTypes []string) error {
+	if !deviceIDPattern.MatchString(b.ID) {
+		return fieldError("id", "1 to 128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit")
+	}
+	if l := len(strings.TrimSpace(b.Name)); l == 0 || l > 200 {
+		return fieldError("name", "1 to 200 characters")
+	}
+	if !slices.Contains(deviceTypes, b.DeviceType) {
+		return fieldError("device_type", "%q is not one of %v", b.DeviceType, deviceTypes)
+	}
+	if b.Driver == "" {
+		b.Driver = agent.DriverName
+	}
+	if b.Driver != agent.DriverName {
+		return fieldError("driver", "want %s", agent.DriverName)
+	}
+	if u, err := url.Parse(b.Address); b.Address != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+		return fieldError("address", "want https://host[:port][/path]")
+	}
+	if ref := b.CredentialRef; ref != "" && !strings.HasPrefix(ref, "env:") && !strings.HasPrefix(ref, "file:") && !strings.HasPrefix(ref, "derived:env:") {
+		return fieldError("credential_ref", "a reference (env:NAME, file:PATH or derived:env:NAME), never the credential itself")
+	}
+	return nil
+}
+
+func (s *server) createDevice(c *gin.Context) {
+	var body deviceBody
+	if !decode(c, &body) {
+		return
+	}
+	types, err := s.deviceTypes(c)
+	if err == nil {
+		err = body.check(types)
+	}
+	var row store.Device
+	if err == nil {
+		err = s.change(c, "device.create", "device", func(q *store.Queries) ([]string, any, error) {
+			var err error
+			row, err = q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
+				ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Mode: "NEW",
+				Driver: body.Driver, Address: body.Address, CredentialRef: body.CredentialRef,
+			})
+			return []string{body.ID}, nil, err
+		})
+	}
+	respondDevice(c, http.StatusCreated, row, err)
+}
+
+func (s *server) updateDevice(c *gin.Context) {
+	var body deviceBody
+	if !decode(c, &body) {
+		return
+	}
+	if body.ID == "" {
+		body.ID = c.Param("id")
+	}
+	if body.ID != c.Param("id") {
+		fail(c, fieldError("id", "a device's ID cannot change"))
+		return
+	}
+	types, err := s.deviceTypes(c)
+	if err == nil {
+		err = body.check(types)
+	}
+	var row store.Device
+	if err == nil {
+		err = s.change(c, "device.update", "device", func(q *store.Queries) ([]string, any, error) {
+			var err error
+			row, err = q.UpdateDevice(c.Request.Context(), store.UpdateDeviceParams{
+				ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Driver: body.Driver,
+				Address: body.Address, CredentialRef: body.CredentialRef,
+			})
+			return []string{body.ID}, nil, err
+		})
+	}
+	respondDevice(c, http.StatusOK, row, err)
+}
+
+// setDeviceEnabled disables a device, or enables it again: OPERATIONAL if it
+// holds a valid certificate, NEW otherwise.
+func (s *server) setDeviceEnabled(enabled bool) gin.HandlerFunc {
+	action := map[bool]string{true: "device.enable", false: "device.disable"}[enabled]
+	return func(c *gin.Context) {
+		id := c.Param("id")
+		var row store.Device
+		err := s.change(c, action, "device", func(q *store.Queries) ([]string, any, error) {
+			mode := "DISABLED"
+			if enabled {
+				mode = "NEW"
+				active, err := q.HasActiveCertificate(c.Request.Context(), optional(id))
+				if err != nil {
+					return nil, nil, err
+				}
+				if active {
+					mode = "OPERATIONAL"
+				}
+			}
+			var err error
+			row, err = q.SetDeviceMode(c.Request.Context(), store.SetDeviceModeParams{ID: id, Mode: mode})
+			return []string{id}, gin.H{"mode": mode}, err
+		})
+		respondDevice(c, http.StatusOK, row, err)
+	}
+}
+
+func (s *server) getDevice(c *gin.Context) {
+	row, err := store.New(s.pool).GetDevice(c.Request.Context(), c.Param("id"))
+	respondDevice(c, http.StatusOK, row, err)
+}
+
+func respondDevice(c *gin.Context, status int, row store.Device, err error) {
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(status, viewDevice(row))
+}
+
+var deviceModes = []string{"NEW", "FACTORY", "OPERATIONAL", "DISABLED"}
+
+func (s *server) listDevices(c *gin.Context) {
+	limit, after, ok := page(c)
+	if !ok {
+		return
+	}
+	if mode := c.Query("mode"); mode != "" && !slices.Contains(deviceModes, mode) {
+		fail(c, fieldError("mode", "want one of %v", deviceModes))
+		return
+	}
+	rows, err := store.New(s.pool).ListDevices(c.Request.Context(), store.ListDevicesParams{
+		DeviceType: optional(c.Query("device_type")), Mode: optional(c.Query("mode")), Driver: optional(c.Query("driver")),
+		AfterID: after, PageSize: limit,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	views := make([]deviceView, len(rows))
+	for i, r := range rows {
+		views[i] = viewDevice(r)
+	}
+	next := ""
+	if len(rows) == int(limit) {
+		next = rows[len(rows)-1].ID
+	}
+	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
+}

@@ -1,0 +1,130 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/certfleet/certfleet/db/store"
+)
+
+// maxBody bounds JSON request bodies.
+const maxBody = 1 << 20
+
+// badRequest is a client error the API reports as 400 with the field at fault.
+type badRequest struct {
+	field, message string
+}
+
+func (e *badRequest) Error() string { return e.field + ": " + e.message }
+
+func fieldError(field, format string, args ...any) error {
+	return &badRequest{field: field, message: fmt.Sprintf(format, args...)}
+}
+
+// decode reads a JSON body strictly: one object, no unknown fields, right types.
+func decode(c *gin.Context, into any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(into)
+	if err == nil && dec.More() {
+		err = errors.New("the body holds more than one JSON value")
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &tooBig):
+		abort(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody), nil)
+	case errors.As(err, &typeErr):
+		abort(c, http.StatusBadRequest, "invalid", fmt.Sprintf("%s: want %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value), gin.H{"field": typeErr.Field})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		abort(c, http.StatusBadRequest, "invalid", "unknown field "+field, gin.H{"field": field})
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		abort(c, http.StatusBadRequest, "malformed_json", "the body is not valid JSON", nil)
+	default:
+		abort(c, http.StatusBadRequest, "malformed_json", err.Error(), nil)
+	}
+	return false
+}
+
+// page reads ?limit (1-100, default 50) and the keyset cursor ?after.
+func page(c *gin.Context) (limit int32, after string, ok bool) {
+	limit = 50
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			abort(c, http.StatusBadRequest, "invalid", "limit: 1 to 100", gin.H{"field": "limit"})
+			return 0, "", false
+		}
+		limit = int32(n)
+	}
+	return limit, c.Query("after"), true
+}
+
+// pathID reads a numeric ID from the path.
+func pathID(c *gin.Context, name string) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		abort(c, http.StatusNotFound, "not_found", "no such "+name, nil)
+		return 0, false
+	}
+	return id, true
+}
+
+// fail answers an error from a handler in the API's error shape. Client
+// mistakes get a 4xx naming what was wrong; anything else is logged and
+// reported as an opaque 500, so that no SQL or path reaches a response.
+func fail(c *gin.Context, err error) {
+	var bad *badRequest
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &bad):
+		abort(c, http.StatusBadRequest, "invalid", bad.Error(), gin.H{"field": bad.field})
+	case errors.Is(err, pgx.ErrNoRows):
+		abort(c, http.StatusNotFound, "not_found", "not found", nil)
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		abort(c, http.StatusConflict, "conflict", "it exists already", gin.H{"constraint": pgErr.ConstraintName})
+	case errors.As(err, &pgErr) && pgErr.Code == "23503":
+		abort(c, http.StatusBadRequest, "invalid", "it refers to something that does not exist", gin.H{"constraint": pgErr.ConstraintName})
+	case errors.As(err, &pgErr) && (pgErr.Code == "23514" || pgErr.Code == "22P02" || pgErr.Code == "22001"):
+		abort(c, http.StatusBadRequest, "invalid", "a value is not allowed", gin.H{"constraint": pgErr.ConstraintName})
+	default:
+		_ = c.Error(err)
+		abort(c, http.StatusInternalServerError, "internal", "internal error", nil)
+	}
+}
+
+// change runs fn in a transaction and writes its audit row in the same one:
+// a change is recorded if and only if it happened.
+func (s *server) change(c *gin.Context, action, objectType string, fn func(q *store.Queries) (ids []string, details any, err error)) error {
+	return pgx.BeginFunc(c.Request.Context(), s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		ids, details, err := fn(q)
+		if err != nil {
+			return err
+		}
+		return record(c.Request.Context(), q, principal(c).Actor(), action, objectType, ids, details)
+	})
+}
+
+func record(ctx context.Context, q *store.Queries, actor, action, objectType string, ids []string, details any) error {
+	data, err := json.Marshal(details)
+	if err != nil || details == nil {
+		data = []byte("{}")
+	}
+	return q.RecordAudit(ctx, store.RecordAuditParams{Actor: actor, Action: action, ObjectType: objectType, ObjectIds: ids, Details: data})
+}
