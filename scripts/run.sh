@@ -92,8 +92,10 @@ else
   wait_for 60 "the Temporal dev server" bin/temporal operator cluster health --address "$TEMPORAL_ADDRESS"
 fi
 
-# 3. Database, schema, namespace and search attributes.
+# 3. Database, schema, namespace and search attributes, and a development
+#    admin token for this session (shown once, below).
 bin/certfleet migrate
+DEV_TOKEN=$(bin/certfleet token create -name "make-run-$(date +%Y%m%d-%H%M%S)" -role admin)
 
 # 4. certfleet itself.
 setsid bin/certfleet all &
@@ -110,7 +112,11 @@ cat <<BANNER
     Postgres      $PG_HOST:$PG_PORT, database $PG_DB
     Data          $DATA_DIR/ (Temporal history and logs)
 
+  Admin token (development; shown once):
+    export CERTFLEET_TOKEN=$DEV_TOKEN
+
   Try:  curl -s localhost:$API_PORT/readyz
+        curl -s -H "Authorization: Bearer \$CERTFLEET_TOKEN" localhost:$API_PORT/api/v1/devices
 
   Ctrl-C stops everything this command started.
 
