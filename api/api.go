@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/auth"
+	"github.com/certfleet/certfleet/jobs"
 )
 
 // HealthCheck reports whether one dependency answers; nil means it does.
@@ -26,11 +27,14 @@ type Deps struct {
 	CRLs CRLSource
 	// Pool is the inventory; without it only health and CRLs are served.
 	Pool *pgxpool.Pool
+	// Jobs creates, halts and reads certificate jobs.
+	Jobs *jobs.Service
 }
 
 // server holds what the /api/v1 handlers need.
 type server struct {
 	pool *pgxpool.Pool
+	jobs *jobs.Service
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -53,7 +57,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/readyz", h.ready)
 	r.GET("/crl/:file", crl(deps.CRLs))
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs}
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r
@@ -79,6 +83,12 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.POST("/devices/:id/enable", operator, s.setDeviceEnabled(true))
 
 	v1.POST("/profile-assignments", operator, s.assignProfile)
+
+	v1.GET("/jobs", s.listJobs)
+	v1.POST("/jobs", operator, s.createJob)
+	v1.GET("/jobs/:id", s.getJob)
+	v1.GET("/jobs/:id/items", s.listJobItems)
+	v1.POST("/jobs/:id/halt", operator, s.haltJob)
 
 	v1.GET("/audit", s.listAudit)
 }

@@ -53,6 +53,9 @@ var ErrInvalid = errors.New("invalid job")
 type DevicesError struct {
 	Reason  string
 	Devices []string
+	// Busy is true when the devices are in another active job (a conflict),
+	// false when they have no profile for the certificate type.
+	Busy bool
 }
 
 func (e *DevicesError) Error() string {
@@ -214,5 +217,5 @@ func busy(ctx context.Context, q *store.Queries, ids []string, certType string) 
 	for i, r := range rows {
 		devices[i] = fmt.Sprintf("%s (job %d)", r.DeviceID, r.JobID)
 	}
-	return &DevicesError{Reason: "already in an active " + certType + " job", Devices: devices}
+	return &DevicesError{Reason: "already in an active " + certType + " job", Devices: devices, Busy: true}
 }

@@ -82,3 +82,31 @@ INSERT INTO job_items (job_id, device_id, cert_type, profile_id) VALUES (@job_id
 -- name: DeleteUnstartedJob :execrows
 -- Undoes a job whose workflow never started; its items go with it.
 DELETE FROM jobs WHERE id = @id AND status = 'scheduled' AND started_at IS NULL;
+
+-- name: ListJobs :many
+-- Sorted by one column either way, then by ID so pages are stable.
+SELECT * FROM jobs
+WHERE (@filter::text = 'all'
+       OR (@filter = 'active' AND status IN ('scheduled', 'running', 'halting'))
+       OR (@filter = 'closed' AND status IN ('completed', 'halted')))
+ORDER BY
+  CASE WHEN @sort::text = 'name' AND NOT @descending::boolean THEN name END ASC,
+  CASE WHEN @sort = 'name' AND @descending THEN name END DESC,
+  CASE WHEN @sort = 'created_by' AND NOT @descending THEN created_by END ASC,
+  CASE WHEN @sort = 'created_by' AND @descending THEN created_by END DESC,
+  CASE WHEN @sort = 'scheduled_at' AND NOT @descending THEN scheduled_at END ASC,
+  CASE WHEN @sort = 'scheduled_at' AND @descending THEN scheduled_at END DESC,
+  CASE WHEN @sort = 'completed_at' AND NOT @descending THEN completed_at END ASC NULLS LAST,
+  CASE WHEN @sort = 'completed_at' AND @descending THEN completed_at END DESC NULLS LAST,
+  id
+LIMIT @page_size OFFSET @page_offset;
+
+-- name: CountJobItemsByStepAndState :many
+SELECT step, state, count(*) AS items FROM job_items WHERE job_id = @job_id GROUP BY step, state ORDER BY step, state;
+
+-- name: ListJobItems :many
+SELECT device_id, profile_id, step, state, step_status, last_error, issued_certificate_id, prior_certificate_id, started_at, finished_at
+FROM job_items
+WHERE job_id = @job_id AND (sqlc.narg(state)::text IS NULL OR state = sqlc.narg(state)) AND device_id > @after_device_id
+ORDER BY device_id
+LIMIT @page_size;

@@ -16,6 +16,7 @@ import (
 	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
+	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/temporalconn"
 	"github.com/certfleet/certfleet/worker"
@@ -84,6 +85,7 @@ func openBuiltinCA(ctx context.Context, cfg config.Config, logger *slog.Logger, 
 func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA) error {
 	handler := api.New(api.Deps{
 		Pool:   pool,
+		Jobs:   &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
 		CRLs:   builtinCA,
 		Logger: logger,
 		Checks: map[string]api.HealthCheck{

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -108,6 +109,36 @@ func (q *Queries) CountJobItemsByState(ctx context.Context, jobID int64) ([]Coun
 	for rows.Next() {
 		var i CountJobItemsByStateRow
 		if err := rows.Scan(&i.State, &i.Items); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countJobItemsByStepAndState = `-- name: CountJobItemsByStepAndState :many
+SELECT step, state, count(*) AS items FROM job_items WHERE job_id = $1 GROUP BY step, state ORDER BY step, state
+`
+
+type CountJobItemsByStepAndStateRow struct {
+	Step  string `json:"step"`
+	State string `json:"state"`
+	Items int64  `json:"items"`
+}
+
+func (q *Queries) CountJobItemsByStepAndState(ctx context.Context, jobID int64) ([]CountJobItemsByStepAndStateRow, error) {
+	rows, err := q.db.Query(ctx, countJobItemsByStepAndState, jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountJobItemsByStepAndStateRow{}
+	for rows.Next() {
+		var i CountJobItemsByStepAndStateRow
+		if err := rows.Scan(&i.Step, &i.State, &i.Items); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -343,6 +374,133 @@ func (q *Queries) JobItemsPage(ctx context.Context, arg JobItemsPageParams) ([]J
 			&i.ProfileID,
 			&i.DeviceName,
 			&i.ProfileName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listJobItems = `-- name: ListJobItems :many
+SELECT device_id, profile_id, step, state, step_status, last_error, issued_certificate_id, prior_certificate_id, started_at, finished_at
+FROM job_items
+WHERE job_id = $1 AND ($2::text IS NULL OR state = $2) AND device_id > $3
+ORDER BY device_id
+LIMIT $4
+`
+
+type ListJobItemsParams struct {
+	JobID         int64       `json:"job_id"`
+	State         pgtype.Text `json:"state"`
+	AfterDeviceID string      `json:"after_device_id"`
+	PageSize      int32       `json:"page_size"`
+}
+
+type ListJobItemsRow struct {
+	DeviceID            string          `json:"device_id"`
+	ProfileID           int64           `json:"profile_id"`
+	Step                string          `json:"step"`
+	State               string          `json:"state"`
+	StepStatus          json.RawMessage `json:"step_status"`
+	LastError           string          `json:"last_error"`
+	IssuedCertificateID pgtype.Int8     `json:"issued_certificate_id"`
+	PriorCertificateID  pgtype.Int8     `json:"prior_certificate_id"`
+	StartedAt           *time.Time      `json:"started_at"`
+	FinishedAt          *time.Time      `json:"finished_at"`
+}
+
+func (q *Queries) ListJobItems(ctx context.Context, arg ListJobItemsParams) ([]ListJobItemsRow, error) {
+	rows, err := q.db.Query(ctx, listJobItems,
+		arg.JobID,
+		arg.State,
+		arg.AfterDeviceID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListJobItemsRow{}
+	for rows.Next() {
+		var i ListJobItemsRow
+		if err := rows.Scan(
+			&i.DeviceID,
+			&i.ProfileID,
+			&i.Step,
+			&i.State,
+			&i.StepStatus,
+			&i.LastError,
+			&i.IssuedCertificateID,
+			&i.PriorCertificateID,
+			&i.StartedAt,
+			&i.FinishedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listJobs = `-- name: ListJobs :many
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at FROM jobs
+WHERE ($1::text = 'all'
+       OR ($1 = 'active' AND status IN ('scheduled', 'running', 'halting'))
+       OR ($1 = 'closed' AND status IN ('completed', 'halted')))
+ORDER BY
+  CASE WHEN $2::text = 'name' AND NOT $3::boolean THEN name END ASC,
+  CASE WHEN $2 = 'name' AND $3 THEN name END DESC,
+  CASE WHEN $2 = 'created_by' AND NOT $3 THEN created_by END ASC,
+  CASE WHEN $2 = 'created_by' AND $3 THEN created_by END DESC,
+  CASE WHEN $2 = 'scheduled_at' AND NOT $3 THEN scheduled_at END ASC,
+  CASE WHEN $2 = 'scheduled_at' AND $3 THEN scheduled_at END DESC,
+  CASE WHEN $2 = 'completed_at' AND NOT $3 THEN completed_at END ASC NULLS LAST,
+  CASE WHEN $2 = 'completed_at' AND $3 THEN completed_at END DESC NULLS LAST,
+  id
+LIMIT $5 OFFSET $4
+`
+
+type ListJobsParams struct {
+	Filter     string `json:"filter"`
+	Sort       string `json:"sort"`
+	Descending bool   `json:"descending"`
+	PageOffset int32  `json:"page_offset"`
+	PageSize   int32  `json:"page_size"`
+}
+
+// Sorted by one column either way, then by ID so pages are stable.
+func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, error) {
+	rows, err := q.db.Query(ctx, listJobs,
+		arg.Filter,
+		arg.Sort,
+		arg.Descending,
+		arg.PageOffset,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Job{}
+	for rows.Next() {
+		var i Job
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.CertType,
+			&i.CreatedBy,
+			&i.Status,
+			&i.ScheduledAt,
+			&i.StartedAt,
+			&i.CompletedAt,
+			&i.CreatedAt,
 		); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,214 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/workflows"
+)
+
+type jobBody struct {
+	Name      string    `json:"name"`
+	CertType  string    `json:"cert_type"`
+	DeviceIDs []string  `json:"device_ids"`
+	StartAt   time.Time `json:"start_at"`
+	Window    int       `json:"window"`
+}
+
+// jobView is a job with where to find it in Temporal.
+type jobView struct {
+	store.Job
+	WorkflowID string `json:"workflow_id"`
+}
+
+func viewJob(j store.Job) jobView { return jobView{Job: j, WorkflowID: workflows.JobWorkflowID(j.ID)} }
+
+// createJob stores a job and starts its workflow. Devices without a profile
+// for the certificate type are a 400; devices already in an active job of
+// that type a 409. Both list the devices.
+func (s *server) createJob(c *gin.Context) {
+	var body jobBody
+	if !decode(c, &body) {
+		return
+	}
+	if len(body.DeviceIDs) > maxAssign {
+		fail(c, fieldError("device_ids", "at most %d devices per job", maxAssign))
+		return
+	}
+	job, err := s.jobs.Create(c.Request.Context(), jobs.Spec{
+		Name: body.Name, CertType: body.CertType, CreatedBy: principal(c).Actor(),
+		DeviceIDs: body.DeviceIDs, StartAt: body.StartAt, Window: body.Window,
+	})
+	var devices *jobs.DevicesError
+	switch {
+	case errors.As(err, &devices) && devices.Busy:
+		abort(c, http.StatusConflict, "devices_busy", devices.Reason, gin.H{"devices": devices.Devices})
+		return
+	case errors.As(err, &devices):
+		abort(c, http.StatusBadRequest, "invalid", devices.Reason, gin.H{"field": "device_ids", "devices": devices.Devices})
+		return
+	case errors.Is(err, jobs.ErrInvalid):
+		abort(c, http.StatusBadRequest, "invalid", err.Error(), nil)
+		return
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	if err := record(c.Request.Context(), store.New(s.pool), principal(c).Actor(), "job.create", "job",
+		[]string{strconv.FormatInt(job.ID, 10)}, gin.H{"name": job.Name, "devices": len(body.DeviceIDs)}); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, viewJob(job))
+}
+
+var jobSorts = []string{"scheduled_at", "completed_at", "name", "created_by"}
+
+// listJobs lists jobs, sorted and filtered, a page (≤ 100) at a time.
+func (s *server) listJobs(c *gin.Context) {
+	limit, _, ok := page(c)
+	if !ok {
+		return
+	}
+	sort, order, filter := c.DefaultQuery("sort", "scheduled_at"), c.DefaultQuery("order", "desc"), c.DefaultQuery("state", "all")
+	offset, err := strconv.Atoi(c.DefaultQuery("offset", "0"))
+	switch {
+	case !slices.Contains(jobSorts, sort):
+		err = fieldError("sort", "want one of %v", jobSorts)
+	case order != "asc" && order != "desc":
+		err = fieldError("order", "want asc or desc")
+	case filter != "active" && filter != "closed" && filter != "all":
+		err = fieldError("state", "want active, closed or all")
+	case err != nil || offset < 0:
+		err = fieldError("offset", "a number from 0")
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	rows, err := store.New(s.pool).ListJobs(c.Request.Context(), store.ListJobsParams{
+		Filter: filter, Sort: sort, Descending: order == "desc", PageSize: limit, PageOffset: int32(offset),
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	views := make([]jobView, len(rows))
+	for i, r := range rows {
+		views[i] = viewJob(r)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": views, "offset": offset, "limit": limit})
+}
+
+// getJob shows a job with its items counted per outcome and per step, from
+// Postgres, and the live progress of its workflow while it runs.
+func (s *server) getJob(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	q := store.New(s.pool)
+	job, err := q.GetJob(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	counts, err := q.CountJobItemsByStepAndState(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	outcomes := map[string]int64{"pending": 0, "in_progress": 0, "succeeded": 0, "revoke_warning": 0, "revoke_na": 0, "device_failure": 0, "ca_failure": 0, "halted": 0}
+	steps := map[string]int64{}
+	for _, row := range counts {
+		outcomes[row.State] += row.Items
+		if row.State == "in_progress" {
+			steps[row.Step] += row.Items
+		}
+	}
+	view := gin.H{"job": viewJob(job), "outcomes": outcomes, "in_progress_by_step": steps}
+	if job.CompletedAt == nil {
+		if progress, err := s.jobs.Progress(c.Request.Context(), id); err == nil {
+			view["live"] = progress
+		}
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+var itemStates = []string{"pending", "in_progress", "succeeded", "revoke_warning", "revoke_na", "device_failure", "ca_failure", "halted"}
+
+// listJobItems lists a job's items, optionally of one state, with each one's
+// step, last error and Temporal workflow ID.
+func (s *server) listJobItems(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	limit, after, ok2 := page(c)
+	if !ok || !ok2 {
+		return
+	}
+	if state := c.Query("state"); state != "" && !slices.Contains(itemStates, state) {
+		fail(c, fieldError("state", "want one of %v", itemStates))
+		return
+	}
+	rows, err := store.New(s.pool).ListJobItems(c.Request.Context(), store.ListJobItemsParams{
+		JobID: id, State: optional(c.Query("state")), AfterDeviceID: after, PageSize: limit,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	items := make([]gin.H, len(rows))
+	for i, r := range rows {
+		items[i] = gin.H{
+			"device_id": r.DeviceID, "profile_id": r.ProfileID, "step": r.Step, "state": r.State, "steps": r.StepStatus,
+			"last_error": r.LastError, "issued_certificate_id": nullable(r.IssuedCertificateID.Int64, r.IssuedCertificateID.Valid),
+			"prior_certificate_id": nullable(r.PriorCertificateID.Int64, r.PriorCertificateID.Valid),
+			"started_at":           r.StartedAt, "finished_at": r.FinishedAt, "workflow_id": workflows.DeviceWorkflowID(id, r.DeviceID),
+		}
+	}
+	next := ""
+	if len(rows) == int(limit) {
+		next = rows[len(rows)-1].DeviceID
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next": next})
+}
+
+func nullable(v int64, valid bool) any {
+	if !valid {
+		return nil
+	}
+	return v
+}
+
+// haltJob asks a job to stop: no new devices start, those in flight are cancelled.
+func (s *server) haltJob(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	q := store.New(s.pool)
+	job, err := q.GetJob(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if job.CompletedAt != nil {
+		abort(c, http.StatusConflict, "job_closed", "the job has already ended ("+job.Status+")", nil)
+		return
+	}
+	if err := s.jobs.Halt(c.Request.Context(), id); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := record(c.Request.Context(), q, principal(c).Actor(), "job.halt", "job", []string{strconv.FormatInt(id, 10)}, nil); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"job": id, "halt": "requested"})
+}

@@ -1,0 +1,98 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/api"
+	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/drivers/registry"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/worker"
+	"github.com/certfleet/certfleet/workflows"
+)
+
+const fleetSecret = "api-test-fleet-secret-0123456789"
+
+// TestJobsThroughTheAPI creates a job through the API against a real stack
+// and reads it back: detail with counts, items with workflow IDs, lists.
+func TestJobsThroughTheAPI(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	_, tc := testenv.Temporal(t, testenv.TemporalOptions{})
+	simURL, _ := testenv.DeviceSim(t, 4, fleetSecret)
+	keys, err := kek.New(make([]byte, 32))
+	require.NoError(t, err)
+	builtin, err := local.Open(ctx, pool, keys, local.Options{})
+	require.NoError(t, err)
+	lookup := func(k string) (string, bool) { return fleetSecret, k == "FLEET_SECRET" }
+	w := worker.New(tc, "api-test", time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, builtin, lookup, 10*time.Second)})
+	require.NoError(t, w.Start())
+	defer w.Stop()
+	world := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: "api-test"}})
+
+	status, body := world.admin.do("POST", "/api/v1/profiles", cameraProfile)
+	require.Equal(t, http.StatusCreated, status, body)
+	profileID := json.Number(fmt.Sprint(body["id"]))
+	for i := 1; i <= 4; i++ {
+		id := fmt.Sprintf("sim-%05d", i)
+		status, body = world.operator.do("POST", "/api/v1/devices", map[string]any{
+			"id": id, "name": id, "device_type": "camera", "address": simURL + "/devices/" + id, "credential_ref": "derived:env:FLEET_SECRET",
+		})
+		require.Equal(t, http.StatusCreated, status, body)
+	}
+	status, body = world.operator.do("POST", "/api/v1/profile-assignments", map[string]any{"profile_id": profileID, "device_ids": []string{"sim-00001", "sim-00002", "sim-00003"}})
+	require.Equal(t, http.StatusOK, status, body)
+
+	status, body = world.operator.do("POST", "/api/v1/jobs", map[string]any{"name": "renew", "cert_type": "tls", "device_ids": []string{"sim-00001", "sim-00004"}})
+	require.Equal(t, http.StatusBadRequest, status, "sim-00004 has no profile: %v", body)
+	assert.Equal(t, []any{"sim-00004"}, body["error"].(map[string]any)["details"].(map[string]any)["devices"])
+
+	status, body = world.operator.do("POST", "/api/v1/jobs", map[string]any{"name": "renew", "cert_type": "tls", "device_ids": []string{"sim-00001", "sim-00002", "sim-00003"}})
+	require.Equal(t, http.StatusCreated, status, body)
+	jobID := int64(body["id"].(float64))
+	assert.Equal(t, workflows.JobWorkflowID(jobID), body["workflow_id"])
+	status, body = world.operator.do("POST", "/api/v1/jobs", map[string]any{"name": "again", "cert_type": "tls", "device_ids": []string{"sim-00002"}})
+	require.Equal(t, http.StatusConflict, status, body)
+	assert.Len(t, body["error"].(map[string]any)["details"].(map[string]any)["devices"], 1)
+	status, _ = world.auditor.do("POST", fmt.Sprintf("/api/v1/jobs/%d/halt", jobID), nil)
+	assert.Equal(t, http.StatusForbidden, status)
+
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	require.NoError(t, tc.GetWorkflow(waitCtx, workflows.JobWorkflowID(jobID), "").Get(waitCtx, nil))
+
+	status, body = world.auditor.do("GET", fmt.Sprintf("/api/v1/jobs/%d", jobID), nil)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, float64(3), body["outcomes"].(map[string]any)["revoke_na"])
+	assert.Equal(t, "completed", body["job"].(map[string]any)["status"])
+	status, body = world.auditor.do("GET", fmt.Sprintf("/api/v1/jobs/%d/items?state=revoke_na&limit=2", jobID), nil)
+	require.Equal(t, http.StatusOK, status, body)
+	items := body["items"].([]any)
+	require.Len(t, items, 2)
+	assert.Equal(t, workflows.DeviceWorkflowID(jobID, "sim-00001"), items[0].(map[string]any)["workflow_id"])
+	assert.Equal(t, "sim-00002", body["next"])
+	status, body = world.operator.do("POST", fmt.Sprintf("/api/v1/jobs/%d/halt", jobID), nil)
+	assert.Equal(t, http.StatusConflict, status, "a finished job cannot be halted: %v", body)
+
+	status, body = world.auditor.do("GET", "/api/v1/jobs?state=closed&sort=name&order=asc", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Len(t, body["items"], 1)
+	status, body = world.auditor.do("GET", "/api/v1/jobs?state=active", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Empty(t, body["items"])
+	for _, bad := range []string{"sort=bogus", "order=up", "state=sometimes", "limit=101", "offset=-1"} {
+		status, body = world.auditor.do("GET", "/api/v1/jobs?"+bad, nil)
+		assert.Equal(t, http.StatusBadRequest, status, "%s: %v", bad, body)
+	}
+}
