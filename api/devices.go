@@ -70,24 +70,18 @@ func (b *deviceBody) check(deviceTypes []string) error {
 
 func (s *server) createDevice(c *gin.Context) {
 	var body deviceBody
-	if !decode(c, &body) {
+	if !decode(c, &body) || !s.validate(c, &body) {
 		return
 	}
-	types, err := s.deviceTypes(c)
-	if err == nil {
-		err = body.check(types)
-	}
 	var row store.Device
-	if err == nil {
-		err = s.change(c, "device.create", "device", func(q *store.Queries) ([]string, any, error) {
-			var err error
-			row, err = q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
-				ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Mode: "NEW",
-				Driver: body.Driver, Address: body.Address, CredentialRef: body.CredentialRef,
-			})
-			return []string{body.ID}, nil, err
+	err := s.change(c, "device.create", "device", func(q *store.Queries) ([]string, any, error) {
+		var err error
+		row, err = q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
+			ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Mode: "NEW",
+			Driver: body.Driver, Address: body.Address, CredentialRef: body.CredentialRef,
 		})
-	}
+		return []string{body.ID}, nil, err
+	})
 	respondDevice(c, http.StatusCreated, row, err)
 }
 
@@ -103,21 +97,18 @@ func (s *server) updateDevice(c *gin.Context) {
 		fail(c, fieldError("id", "a device's ID cannot change"))
 		return
 	}
-	types, err := s.deviceTypes(c)
-	if err == nil {
-		err = body.check(types)
+	if !s.validate(c, &body) {
+		return
 	}
 	var row store.Device
-	if err == nil {
-		err = s.change(c, "device.update", "device", func(q *store.Queries) ([]string, any, error) {
-			var err error
-			row, err = q.UpdateDevice(c.Request.Context(), store.UpdateDeviceParams{
-				ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Driver: body.Driver,
-				Address: body.Address, CredentialRef: body.CredentialRef,
-			})
-			return []string{body.ID}, nil, err
+	err := s.change(c, "device.update", "device", func(q *store.Queries) ([]string, any, error) {
+		var err error
+		row, err = q.UpdateDevice(c.Request.Context(), store.UpdateDeviceParams{
+			ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Driver: body.Driver,
+			Address: body.Address, CredentialRef: body.CredentialRef,
 		})
-	}
+		return []string{body.ID}, nil, err
+	})
 	respondDevice(c, http.StatusOK, row, err)
 }
 

@@ -110,16 +110,11 @@ func (s *server) listJobs(c *gin.Context) {
 // getJob shows a job with its items counted per outcome and per step, from
 // Postgres, and the live progress of its workflow while it runs.
 func (s *server) getJob(c *gin.Context) {
-	id, ok := pathID(c, "id")
+	job, ok := s.job(c)
 	if !ok {
 		return
 	}
-	q := store.New(s.pool)
-	job, err := q.GetJob(c.Request.Context(), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
+	id, q := job.ID, store.New(s.pool)
 	counts, err := q.CountJobItemsByStepAndState(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
@@ -188,16 +183,11 @@ func nullable(v int64, valid bool) any {
 
 // haltJob asks a job to stop: no new devices start, those in flight are cancelled.
 func (s *server) haltJob(c *gin.Context) {
-	id, ok := pathID(c, "id")
+	job, ok := s.job(c)
 	if !ok {
 		return
 	}
-	q := store.New(s.pool)
-	job, err := q.GetJob(c.Request.Context(), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
+	id, q := job.ID, store.New(s.pool)
 	if job.CompletedAt != nil {
 		abort(c, http.StatusConflict, "job_closed", "the job has already ended ("+job.Status+")", nil)
 		return
@@ -211,4 +201,18 @@ func (s *server) haltJob(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"job": id, "halt": "requested"})
+}
+
+// job reads the job the path names, answering 404 itself when there is none.
+func (s *server) job(c *gin.Context) (store.Job, bool) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return store.Job{}, false
+	}
+	job, err := store.New(s.pool).GetJob(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return store.Job{}, false
+	}
+	return job, true
 }

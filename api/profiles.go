@@ -130,58 +130,59 @@ func (b profileBody) params() store.CreateProfileParams {
 	}
 }
 
-func (s *server) deviceTypes(c *gin.Context) ([]string, error) {
+// checkable is a request body that validates against the known device types.
+type checkable interface {
+	check(deviceTypes []string) error
+}
+
+// validate checks body, answering the client itself when it does not pass.
+func (s *server) validate(c *gin.Context, body checkable) bool {
 	rows, err := store.New(s.pool).ListDeviceTypes(c.Request.Context())
-	names := make([]string, len(rows))
-	for i, r := range rows {
-		names[i] = r.Name
+	if err == nil {
+		names := make([]string, len(rows))
+		for i, r := range rows {
+			names[i] = r.Name
+		}
+		err = body.check(names)
 	}
-	return names, err
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	return true
 }
 
 func (s *server) createProfile(c *gin.Context) {
 	var body profileBody
-	if !decode(c, &body) {
+	if !decode(c, &body) || !s.validate(c, &body) {
 		return
 	}
-	types, err := s.deviceTypes(c)
-	if err == nil {
-		err = body.check(types)
-	}
 	var row store.Profile
-	if err == nil {
-		err = s.change(c, "profile.create", "profile", func(q *store.Queries) ([]string, any, error) {
-			var err error
-			row, err = q.CreateProfile(c.Request.Context(), body.params())
-			return []string{strconv.FormatInt(row.ID, 10)}, gin.H{"name": row.Name}, err
-		})
-	}
+	err := s.change(c, "profile.create", "profile", func(q *store.Queries) ([]string, any, error) {
+		var err error
+		row, err = q.CreateProfile(c.Request.Context(), body.params())
+		return []string{strconv.FormatInt(row.ID, 10)}, gin.H{"name": row.Name}, err
+	})
 	s.respondProfile(c, http.StatusCreated, row, err)
 }
 
 func (s *server) updateProfile(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	var body profileBody
-	if !ok || !decode(c, &body) {
+	if !ok || !decode(c, &body) || !s.validate(c, &body) {
 		return
 	}
-	types, err := s.deviceTypes(c)
-	if err == nil {
-		err = body.check(types)
-	}
 	var row store.Profile
-	if err == nil {
-		err = s.change(c, "profile.update", "profile", func(q *store.Queries) ([]string, any, error) {
-			p := body.params()
-			var err error
-			row, err = q.UpdateProfile(c.Request.Context(), store.UpdateProfileParams{
-				ID: id, Name: p.Name, CertType: p.CertType, DeviceType: p.DeviceType, SubjectRules: p.SubjectRules,
-				SanRules: p.SanRules, ExtraAttributes: p.ExtraAttributes, KeyAlgorithms: p.KeyAlgorithms, Validity: p.Validity,
-				RenewBefore: p.RenewBefore, CaDriver: p.CaDriver, CaSettings: p.CaSettings, ApprovalMode: p.ApprovalMode, MaxCaWait: p.MaxCaWait,
-			})
-			return []string{strconv.FormatInt(id, 10)}, gin.H{"name": p.Name}, err
+	err := s.change(c, "profile.update", "profile", func(q *store.Queries) ([]string, any, error) {
+		p := body.params()
+		var err error
+		row, err = q.UpdateProfile(c.Request.Context(), store.UpdateProfileParams{
+			ID: id, Name: p.Name, CertType: p.CertType, DeviceType: p.DeviceType, SubjectRules: p.SubjectRules,
+			SanRules: p.SanRules, ExtraAttributes: p.ExtraAttributes, KeyAlgorithms: p.KeyAlgorithms, Validity: p.Validity,
+			RenewBefore: p.RenewBefore, CaDriver: p.CaDriver, CaSettings: p.CaSettings, ApprovalMode: p.ApprovalMode, MaxCaWait: p.MaxCaWait,
 		})
-	}
+		return []string{strconv.FormatInt(id, 10)}, gin.H{"name": p.Name}, err
+	})
 	s.respondProfile(c, http.StatusOK, row, err)
 }
 

@@ -164,7 +164,7 @@ func FuzzParseCertificatesPEM(f *testing.F) {
 	f.Add(one)
 	f.Add(append(append([]byte{}, one...), one...))
 	f.Add(append(append([]byte{}, one...), "junk"...))
-	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0, 0, 0}})) // a block of the wrong type
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		certs, err := pki.ParseCertificatesPEM(data)
