@@ -12,6 +12,7 @@ import (
 
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/pki/trust"
 )
 
 // HealthCheck reports whether one dependency answers; nil means it does.
@@ -29,12 +30,18 @@ type Deps struct {
 	Pool *pgxpool.Pool
 	// Jobs creates, halts and reads certificate jobs.
 	Jobs *jobs.Service
+	// Approver decides the built-in CA's pending requests.
+	Approver Approver
+	// Trust manages trust anchors and offline revocations.
+	Trust *trust.Store
 }
 
 // server holds what the /api/v1 handlers need.
 type server struct {
-	pool *pgxpool.Pool
-	jobs *jobs.Service
+	pool     *pgxpool.Pool
+	jobs     *jobs.Service
+	approver Approver
+	trust    *trust.Store
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -57,7 +64,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/readyz", h.ready)
 	r.GET("/crl/:file", crl(deps.CRLs))
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust}
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r
@@ -89,6 +96,12 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.GET("/jobs/:id", s.getJob)
 	v1.GET("/jobs/:id/items", s.listJobItems)
 	v1.POST("/jobs/:id/halt", operator, s.haltJob)
+
+	v1.GET("/ca-requests", s.listCARequests)
+	v1.POST("/ca-requests/:id/approve", operator, s.decideCARequest(true))
+	v1.POST("/ca-requests/:id/reject", operator, s.decideCARequest(false))
+
+	s.trustAnchorRoutes(v1, admin)
 
 	v1.GET("/audit", s.listAudit)
 }

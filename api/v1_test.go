@@ -19,8 +19,11 @@ import (
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/pki/trust"
 )
 
 type apiClient struct {
@@ -65,7 +68,11 @@ type apiWorld struct {
 func newAPIWorld(t *testing.T) apiWorld {
 	t.Helper()
 	pool, _ := testenv.Database(t)
-	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}})
+	keys, err := kek.New(make([]byte, 32))
+	require.NoError(t, err)
+	builtin, err := local.Open(context.Background(), pool, keys, local.Options{})
+	require.NoError(t, err)
+	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool)})
 }
 
 func newAPIWorldWith(t *testing.T, pool *pgxpool.Pool, deps api.Deps) apiWorld {
@@ -198,6 +205,16 @@ func TestRoles(t *testing.T) {
 		{"POST", "/api/v1/profile-assignments", false},
 		{"POST", "/api/v1/jobs", false},
 		{"POST", "/api/v1/jobs/1/halt", false},
+		{"POST", "/api/v1/ca-requests/1/approve", false},
+		{"POST", "/api/v1/ca-requests/1/reject", false},
+		{"POST", "/api/v1/trust-anchors", true},
+		{"POST", "/api/v1/trust-anchors/1/enable", true},
+		{"POST", "/api/v1/trust-anchors/1/disable", true},
+		{"DELETE", "/api/v1/trust-anchors/1", true},
+		{"POST", "/api/v1/trust-anchors/1/verification-code", true},
+		{"POST", "/api/v1/trust-anchors/1/proof", true},
+		{"POST", "/api/v1/trust-anchors/1/revocations", true},
+		{"POST", "/api/v1/trust-anchors/1/revocations.csv", true},
 	}
 	for _, ch := range changes {
 		status, body := w.auditor.do(ch.method, ch.path, "{}")

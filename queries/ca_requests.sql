@@ -24,3 +24,11 @@ WHERE id = @id;
 UPDATE ca_requests
 SET status = 'rejected', reject_reason = @reject_reason, decided_by = @decided_by, updated_at = now()
 WHERE id = @id;
+
+-- name: ListCARequests :many
+SELECT r.id, r.idempotency_key, r.profile_id, p.name AS profile_name, r.device_id, r.ca_driver, r.status,
+       r.reject_reason, r.certificate_id, r.decided_by, r.created_at, r.updated_at
+FROM ca_requests r JOIN profiles p ON p.id = r.profile_id
+WHERE (sqlc.narg(status)::text IS NULL OR r.status = sqlc.narg(status)) AND r.id > @after_id
+ORDER BY r.id
+LIMIT @page_size;

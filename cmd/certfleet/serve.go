@@ -18,6 +18,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/temporalconn"
 	"github.com/certfleet/certfleet/worker"
 )
@@ -84,10 +85,12 @@ func openBuiltinCA(ctx context.Context, cfg config.Config, logger *slog.Logger, 
 
 func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA) error {
 	handler := api.New(api.Deps{
-		Pool:   pool,
-		Jobs:   &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
-		CRLs:   builtinCA,
-		Logger: logger,
+		Pool:     pool,
+		Jobs:     &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
+		Approver: builtinCA,
+		Trust:    trust.New(pool),
+		CRLs:     builtinCA,
+		Logger:   logger,
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,
 			"temporal": func(ctx context.Context) error {

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -103,6 +104,69 @@ func (q *Queries) GetCARequestByKey(ctx context.Context, idempotencyKey string) 
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const listCARequests = `-- name: ListCARequests :many
+SELECT r.id, r.idempotency_key, r.profile_id, p.name AS profile_name, r.device_id, r.ca_driver, r.status,
+       r.reject_reason, r.certificate_id, r.decided_by, r.created_at, r.updated_at
+FROM ca_requests r JOIN profiles p ON p.id = r.profile_id
+WHERE ($1::text IS NULL OR r.status = $1) AND r.id > $2
+ORDER BY r.id
+LIMIT $3
+`
+
+type ListCARequestsParams struct {
+	Status   pgtype.Text `json:"status"`
+	AfterID  int64       `json:"after_id"`
+	PageSize int32       `json:"page_size"`
+}
+
+type ListCARequestsRow struct {
+	ID             int64       `json:"id"`
+	IdempotencyKey string      `json:"idempotency_key"`
+	ProfileID      int64       `json:"profile_id"`
+	ProfileName    string      `json:"profile_name"`
+	DeviceID       pgtype.Text `json:"device_id"`
+	CaDriver       string      `json:"ca_driver"`
+	Status         string      `json:"status"`
+	RejectReason   string      `json:"reject_reason"`
+	CertificateID  pgtype.Int8 `json:"certificate_id"`
+	DecidedBy      string      `json:"decided_by"`
+	CreatedAt      time.Time   `json:"created_at"`
+	UpdatedAt      time.Time   `json:"updated_at"`
+}
+
+func (q *Queries) ListCARequests(ctx context.Context, arg ListCARequestsParams) ([]ListCARequestsRow, error) {
+	rows, err := q.db.Query(ctx, listCARequests, arg.Status, arg.AfterID, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListCARequestsRow{}
+	for rows.Next() {
+		var i ListCARequestsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.IdempotencyKey,
+			&i.ProfileID,
+			&i.ProfileName,
+			&i.DeviceID,
+			&i.CaDriver,
+			&i.Status,
+			&i.RejectReason,
+			&i.CertificateID,
+			&i.DecidedBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const lockCARequest = `-- name: LockCARequest :one

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/drivers/ca/local"
+)
+
+// Approver decides requests the built-in CA holds in approval mode.
+type Approver interface {
+	Approve(ctx context.Context, requestID, approver string) (ca.Result, error)
+	Reject(ctx context.Context, requestID, reason, approver string) error
+}
+
+// listCARequests lists CA requests, by default those awaiting a decision.
+func (s *server) listCARequests(c *gin.Context) {
+	limit, after, ok := page(c)
+	if !ok {
+		return
+	}
+	status := c.DefaultQuery("status", "pending")
+	if !slices.Contains([]string{"pending", "issued", "rejected", "all"}, status) {
+		fail(c, fieldError("status", "want pending, issued, rejected or all"))
+		return
+	}
+	if status == "all" {
+		status = ""
+	}
+	afterID, _ := strconv.ParseInt(after, 10, 64)
+	rows, err := store.New(s.pool).ListCARequests(c.Request.Context(), store.ListCARequestsParams{Status: optional(status), AfterID: afterID, PageSize: limit})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	next := ""
+	if len(rows) == int(limit) {
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": rows, "next": next})
+}
+
+// decideCARequest approves, or rejects with a reason, a pending request.
+func (s *server) decideCARequest(approve bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "id")
+		if !ok {
+			return
+		}
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if !approve {
+			if !decode(c, &body) {
+				return
+			}
+			if l := len(strings.TrimSpace(body.Reason)); l == 0 || l > 1000 {
+				fail(c, fieldError("reason", "1 to 1000 characters"))
+				return
+			}
+		}
+		requestID, actor := strconv.FormatInt(id, 10), principal(c).Actor()
+		var err error
+		var result ca.Result
+		action := "ca_request.approve"
+		if approve {
+			result, err = s.approver.Approve(c.Request.Context(), requestID, actor)
+		} else {
+			action = "ca_request.reject"
+			err = s.approver.Reject(c.Request.Context(), requestID, strings.TrimSpace(body.Reason), actor)
+		}
+		switch {
+		case errors.Is(err, ca.ErrNoSuchRequest):
+			abort(c, http.StatusNotFound, "not_found", "no such CA request of the built-in CA", nil)
+			return
+		case errors.Is(err, local.ErrNotPending):
+			abort(c, http.StatusConflict, "not_pending", err.Error(), nil)
+			return
+		case err != nil:
+			fail(c, err)
+			return
+		}
+		if err := record(c.Request.Context(), store.New(s.pool), actor, action, "ca_request", []string{requestID}, gin.H{"reason": body.Reason}); err != nil {
+			fail(c, err)
+			return
+		}
+		view := gin.H{"id": id, "status": "rejected"}
+		if approve {
+			view = gin.H{"id": id, "status": string(result.Status), "certificate_id": result.CertificateID}
+		}
+		c.JSON(http.StatusOK, view)
+	}
+}
