@@ -93,17 +93,28 @@ func (a *Activities) Install(ctx context.Context, it Item, certificateID int64) 
 	if err != nil {
 		return err
 	}
+	// An earlier attempt may have installed it and died before Temporal heard
+	// so; the device then has no pending key, and installing again would fail.
+	if holds, err := holdsCertificate(ctx, driver, dev, it, leaf); err != nil || holds {
+		return err
+	}
 	if err := driver.Install(ctx, dev, it.CertType, append([]*x509.Certificate{leaf}, chain...)); err != nil {
 		return classify(fmt.Errorf("install on %s: %w", it.DeviceID, err), ErrDevicePermanent)
 	}
+	holds, err := holdsCertificate(ctx, driver, dev, it, leaf)
+	if err == nil && !holds {
+		err = fmt.Errorf("%s: %w", it.DeviceID, errNoCertificate)
+	}
+	return err
+}
+
+// holdsCertificate reports whether the device's current certificate is leaf.
+func holdsCertificate(ctx context.Context, driver device.Driver, dev device.Device, it Item, leaf *x509.Certificate) (bool, error) {
 	current, err := driver.Current(ctx, dev, it.CertType)
 	if err != nil {
-		return classify(fmt.Errorf("confirm install on %s: %w", it.DeviceID, err), ErrDevicePermanent)
+		return false, classify(fmt.Errorf("read current certificate of %s: %w", it.DeviceID, err), ErrDevicePermanent)
 	}
-	if current == nil || !current.Equal(leaf) {
-		return fmt.Errorf("%s: %w", it.DeviceID, errNoCertificate)
-	}
-	return nil
+	return current != nil && current.Equal(leaf), nil
 }
 
 // issued loads an issued certificate and the chain to install with it: the
