@@ -34,6 +34,8 @@ type Deps struct {
 	Approver Approver
 	// Trust manages trust anchors and offline revocations.
 	Trust *trust.Store
+	// Revoker revokes certificates of the built-in CA.
+	Revoker Revoker
 }
 
 // server holds what the /api/v1 handlers need.
@@ -42,6 +44,7 @@ type server struct {
 	jobs     *jobs.Service
 	approver Approver
 	trust    *trust.Store
+	revoker  Revoker
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -64,7 +67,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/readyz", h.ready)
 	r.GET("/crl/:file", crl(deps.CRLs))
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker}
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r
@@ -96,6 +99,12 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.GET("/jobs/:id", s.getJob)
 	v1.GET("/jobs/:id/items", s.listJobItems)
 	v1.POST("/jobs/:id/halt", operator, s.haltJob)
+
+	v1.GET("/certificates", s.listCertificates)
+	v1.GET("/certificates.csv", s.exportCertificates)
+	v1.GET("/certificates/missing", s.devicesWithoutCertificate)
+	v1.GET("/certificates/timeline", s.expiryTimeline)
+	v1.POST("/certificates/:id/revoke", admin, s.revokeCertificate)
 
 	v1.GET("/ca-requests", s.listCARequests)
 	v1.POST("/ca-requests/:id/approve", operator, s.decideCARequest(true))

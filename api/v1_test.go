@@ -72,7 +72,7 @@ func newAPIWorld(t *testing.T) apiWorld {
 	require.NoError(t, err)
 	builtin, err := local.Open(context.Background(), pool, keys, local.Options{})
 	require.NoError(t, err)
-	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool)})
+	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool), Revoker: builtin})
 }
 
 func newAPIWorldWith(t *testing.T, pool *pgxpool.Pool, deps api.Deps) apiWorld {
@@ -207,6 +207,7 @@ func TestRoles(t *testing.T) {
 		{"POST", "/api/v1/jobs/1/halt", false},
 		{"POST", "/api/v1/ca-requests/1/approve", false},
 		{"POST", "/api/v1/ca-requests/1/reject", false},
+		{"POST", "/api/v1/certificates/1/revoke", true},
 		{"POST", "/api/v1/trust-anchors", true},
 		{"POST", "/api/v1/trust-anchors/1/enable", true},
 		{"POST", "/api/v1/trust-anchors/1/disable", true},

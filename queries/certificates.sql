@@ -29,3 +29,40 @@ UPDATE certificates SET status = 'superseded' WHERE id = @id AND status = 'activ
 
 -- name: HasActiveCertificate :one
 SELECT EXISTS (SELECT 1 FROM certificates WHERE device_id = @device_id AND status = 'active' AND not_after > now());
+
+-- name: ListCertificates :many
+-- The inventory: metadata only, never key material (certificates hold none).
+SELECT id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after,
+       status, revoked_at, revocation_reason, created_at
+FROM certificates
+WHERE (sqlc.narg(device_id)::text IS NULL OR device_id = sqlc.narg(device_id))
+  AND (sqlc.narg(profile_id)::bigint IS NULL OR profile_id = sqlc.narg(profile_id))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
+  AND (sqlc.narg(expiring_before)::timestamptz IS NULL OR not_after < sqlc.narg(expiring_before))
+  AND (sqlc.narg(expiring_after)::timestamptz IS NULL OR not_after > sqlc.narg(expiring_after))
+  AND (NOT @expired::boolean OR not_after <= now())
+  AND id > @after_id
+ORDER BY id
+LIMIT @page_size;
+
+-- name: DevicesWithoutCertificate :many
+-- Enabled devices holding no unexpired, unrevoked certificate of the type.
+SELECT d.id, d.name, d.device_type, d.mode FROM devices d
+WHERE d.mode <> 'DISABLED' AND d.id > @after_id
+  AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.cert_type = @cert_type
+                  AND c.status = 'active' AND c.not_after > now())
+ORDER BY d.id
+LIMIT @page_size;
+
+-- name: ExpiryTimeline :many
+-- Active certificates by the day, week or month they expire in.
+SELECT date_trunc(@bucket::text, not_after)::timestamptz AS bucket_start, count(*) AS certificates
+FROM certificates
+WHERE status = 'active' AND not_after >= @range_from AND not_after < @range_to
+GROUP BY 1 ORDER BY 1;
+
+-- name: ExpiryHeadline :one
+SELECT
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after <= now()) AS expired,
+  (SELECT count(*) FROM devices d WHERE d.mode <> 'DISABLED' AND NOT EXISTS (
+     SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.status = 'active' AND c.not_after > now())) AS without_certificate;

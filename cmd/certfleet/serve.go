@@ -88,6 +88,7 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool 
 		Pool:     pool,
 		Jobs:     &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
 		Approver: builtinCA,
+		Revoker:  builtinCA,
 		Trust:    trust.New(pool),
 		CRLs:     builtinCA,
 		Logger:   logger,

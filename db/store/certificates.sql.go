@@ -12,6 +12,112 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const devicesWithoutCertificate = `-- name: DevicesWithoutCertificate :many
+SELECT d.id, d.name, d.device_type, d.mode FROM devices d
+WHERE d.mode <> 'DISABLED' AND d.id > $1
+  AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.cert_type = $2
+                  AND c.status = 'active' AND c.not_after > now())
+ORDER BY d.id
+LIMIT $3
+`
+
+type DevicesWithoutCertificateParams struct {
+	AfterID  string `json:"after_id"`
+	CertType string `json:"cert_type"`
+	PageSize int32  `json:"page_size"`
+}
+
+type DevicesWithoutCertificateRow struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	DeviceType string `json:"device_type"`
+	Mode       string `json:"mode"`
+}
+
+// Enabled devices holding no unexpired, unrevoked certificate of the type.
+func (q *Queries) DevicesWithoutCertificate(ctx context.Context, arg DevicesWithoutCertificateParams) ([]DevicesWithoutCertificateRow, error) {
+	rows, err := q.db.Query(ctx, devicesWithoutCertificate, arg.AfterID, arg.CertType, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DevicesWithoutCertificateRow{}
+	for rows.Next() {
+		var i DevicesWithoutCertificateRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.DeviceType,
+			&i.Mode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const expiryHeadline = `-- name: ExpiryHeadline :one
+SELECT
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after <= now()) AS expired,
+  (SELECT count(*) FROM devices d WHERE d.mode <> 'DISABLED' AND NOT EXISTS (
+     SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.status = 'active' AND c.not_after > now())) AS without_certificate
+`
+
+type ExpiryHeadlineRow struct {
+	Expired            int64 `json:"expired"`
+	WithoutCertificate int64 `json:"without_certificate"`
+}
+
+func (q *Queries) ExpiryHeadline(ctx context.Context) (ExpiryHeadlineRow, error) {
+	row := q.db.QueryRow(ctx, expiryHeadline)
+	var i ExpiryHeadlineRow
+	err := row.Scan(&i.Expired, &i.WithoutCertificate)
+	return i, err
+}
+
+const expiryTimeline = `-- name: ExpiryTimeline :many
+SELECT date_trunc($1::text, not_after)::timestamptz AS bucket_start, count(*) AS certificates
+FROM certificates
+WHERE status = 'active' AND not_after >= $2 AND not_after < $3
+GROUP BY 1 ORDER BY 1
+`
+
+type ExpiryTimelineParams struct {
+	Bucket    string    `json:"bucket"`
+	RangeFrom time.Time `json:"range_from"`
+	RangeTo   time.Time `json:"range_to"`
+}
+
+type ExpiryTimelineRow struct {
+	BucketStart  time.Time `json:"bucket_start"`
+	Certificates int64     `json:"certificates"`
+}
+
+// Active certificates by the day, week or month they expire in.
+func (q *Queries) ExpiryTimeline(ctx context.Context, arg ExpiryTimelineParams) ([]ExpiryTimelineRow, error) {
+	rows, err := q.db.Query(ctx, expiryTimeline, arg.Bucket, arg.RangeFrom, arg.RangeTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ExpiryTimelineRow{}
+	for rows.Next() {
+		var i ExpiryTimelineRow
+		if err := rows.Scan(&i.BucketStart, &i.Certificates); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getCertificate = `-- name: GetCertificate :one
 SELECT id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der, status, revoked_at, revocation_reason, created_at FROM certificates WHERE id = $1
 `
@@ -160,6 +266,94 @@ func (q *Queries) InsertCertificate(ctx context.Context, arg InsertCertificatePa
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const listCertificates = `-- name: ListCertificates :many
+SELECT id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after,
+       status, revoked_at, revocation_reason, created_at
+FROM certificates
+WHERE ($1::text IS NULL OR device_id = $1)
+  AND ($2::bigint IS NULL OR profile_id = $2)
+  AND ($3::text IS NULL OR status = $3)
+  AND ($4::timestamptz IS NULL OR not_after < $4)
+  AND ($5::timestamptz IS NULL OR not_after > $5)
+  AND (NOT $6::boolean OR not_after <= now())
+  AND id > $7
+ORDER BY id
+LIMIT $8
+`
+
+type ListCertificatesParams struct {
+	DeviceID       pgtype.Text `json:"device_id"`
+	ProfileID      pgtype.Int8 `json:"profile_id"`
+	Status         pgtype.Text `json:"status"`
+	ExpiringBefore *time.Time  `json:"expiring_before"`
+	ExpiringAfter  *time.Time  `json:"expiring_after"`
+	Expired        bool        `json:"expired"`
+	AfterID        int64       `json:"after_id"`
+	PageSize       int32       `json:"page_size"`
+}
+
+type ListCertificatesRow struct {
+	ID               int64       `json:"id"`
+	DeviceID         pgtype.Text `json:"device_id"`
+	ProfileID        pgtype.Int8 `json:"profile_id"`
+	CertType         string      `json:"cert_type"`
+	Issuer           string      `json:"issuer"`
+	SerialHex        string      `json:"serial_hex"`
+	Subject          string      `json:"subject"`
+	Sha256           []byte      `json:"sha256"`
+	NotBefore        time.Time   `json:"not_before"`
+	NotAfter         time.Time   `json:"not_after"`
+	Status           string      `json:"status"`
+	RevokedAt        *time.Time  `json:"revoked_at"`
+	RevocationReason pgtype.Int2 `json:"revocation_reason"`
+	CreatedAt        time.Time   `json:"created_at"`
+}
+
+// The inventory: metadata only, never key material (certificates hold none).
+func (q *Queries) ListCertificates(ctx context.Context, arg ListCertificatesParams) ([]ListCertificatesRow, error) {
+	rows, err := q.db.Query(ctx, listCertificates,
+		arg.DeviceID,
+		arg.ProfileID,
+		arg.Status,
+		arg.ExpiringBefore,
+		arg.ExpiringAfter,
+		arg.Expired,
+		arg.AfterID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListCertificatesRow{}
+	for rows.Next() {
+		var i ListCertificatesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.DeviceID,
+			&i.ProfileID,
+			&i.CertType,
+			&i.Issuer,
+			&i.SerialHex,
+			&i.Subject,
+			&i.Sha256,
+			&i.NotBefore,
+			&i.NotAfter,
+			&i.Status,
+			&i.RevokedAt,
+			&i.RevocationReason,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listRevokedUnexpired = `-- name: ListRevokedUnexpired :many

@@ -1,0 +1,288 @@
+package api
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/csv"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+)
+
+// Revoker revokes certificates of the CA that issued them.
+type Revoker interface {
+	Revoke(ctx context.Context, cert *x509.Certificate, reason ca.RevocationReason) error
+}
+
+// certificateView is inventory metadata; certificates never carry keys.
+type certificateView struct {
+	ID               int64      `json:"id"`
+	DeviceID         *string    `json:"device_id"`
+	ProfileID        *int64     `json:"profile_id"`
+	CertType         string     `json:"cert_type"`
+	Issuer           string     `json:"issuer"`
+	Serial           string     `json:"serial"`
+	Subject          string     `json:"subject"`
+	SHA256           string     `json:"sha256"`
+	NotBefore        time.Time  `json:"not_before"`
+	NotAfter         time.Time  `json:"not_after"`
+	Status           string     `json:"status"`
+	Expired          bool       `json:"expired"`
+	RevokedAt        *time.Time `json:"revoked_at"`
+	RevocationReason *int16     `json:"revocation_reason"`
+}
+
+func viewCertificate(r store.ListCertificatesRow, now time.Time) certificateView {
+	v := certificateView{ID: r.ID, CertType: r.CertType, Issuer: r.Issuer, Serial: r.SerialHex, Subject: r.Subject,
+		SHA256: hex.EncodeToString(r.Sha256), NotBefore: r.NotBefore, NotAfter: r.NotAfter, Status: r.Status,
+		Expired: !r.NotAfter.After(now), RevokedAt: r.RevokedAt}
+	if r.DeviceID.Valid {
+		v.DeviceID = &r.DeviceID.String
+	}
+	if r.ProfileID.Valid {
+		v.ProfileID = &r.ProfileID.Int64
+	}
+	if r.RevocationReason.Valid {
+		v.RevocationReason = &r.RevocationReason.Int16
+	}
+	return v
+}
+
+var certificateStatuses = []string{"active", "superseded", "revoked"}
+
+// certificateFilter reads the inventory's query filters.
+func certificateFilter(c *gin.Context) (store.ListCertificatesParams, error) {
+	var p store.ListCertificatesParams
+	p.DeviceID = optional(c.Query("device_id"))
+	if s := c.Query("profile_id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return p, fieldError("profile_id", "a profile ID")
+		}
+		p.ProfileID = pgtype.Int8{Int64: id, Valid: true}
+	}
+	if s := c.Query("status"); s != "" {
+		if !slices.Contains(certificateStatuses, s) {
+			return p, fieldError("status", "want one of %v", certificateStatuses)
+		}
+		p.Status = optional(s)
+	}
+	for field, into := range map[string]**time.Time{"expiring_before": &p.ExpiringBefore, "expiring_after": &p.ExpiringAfter} {
+		if s := c.Query(field); s != "" {
+			at, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return p, fieldError(field, "an RFC 3339 time, e.g. 2026-12-31T00:00:00Z")
+			}
+			*into = &at
+		}
+	}
+	p.Expired = c.Query("expired") == "true"
+	return p, nil
+}
+
+func (s *server) listCertificates(c *gin.Context) {
+	limit, after, ok := page(c)
+	if !ok {
+		return
+	}
+	params, err := certificateFilter(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	params.AfterID, _ = strconv.ParseInt(after, 10, 64)
+	params.PageSize = limit
+	rows, err := store.New(s.pool).ListCertificates(c.Request.Context(), params)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	now := time.Now()
+	views := make([]certificateView, len(rows))
+	for i, r := range rows {
+		views[i] = viewCertificate(r, now)
+	}
+	next := ""
+	if len(rows) == int(limit) {
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
+}
+
+// exportLimit bounds one CSV export.
+const exportLimit = 100_000
+
+var csvHeader = []string{"id", "device_id", "profile_id", "cert_type", "issuer", "serial", "subject", "sha256", "not_before", "not_after", "status", "expired", "revoked_at", "revocation_reason"}
+
+// exportCertificates writes the filtered inventory as RFC 4180 CSV,
+// metadata only, a page of rows at a time.
+func (s *server) exportCertificates(c *gin.Context) {
+	params, err := certificateFilter(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="certificates.csv"`)
+	c.Status(http.StatusOK)
+	w := csv.NewWriter(c.Writer)
+	w.UseCRLF = true // RFC 4180
+	_ = w.Write(csvHeader)
+	params.PageSize = 1000
+	now := time.Now()
+	for written := 0; written < exportLimit; {
+		rows, err := store.New(s.pool).ListCertificates(c.Request.Context(), params)
+		if err != nil {
+			_ = c.Error(err) // headers are sent; the log has the cause
+			break
+		}
+		for _, r := range rows {
+			v := viewCertificate(r, now)
+			_ = w.Write([]string{strconv.FormatInt(v.ID, 10), deref(v.DeviceID), derefInt(v.ProfileID), v.CertType, v.Issuer, v.Serial,
+				v.Subject, v.SHA256, v.NotBefore.Format(time.RFC3339), v.NotAfter.Format(time.RFC3339), v.Status,
+				strconv.FormatBool(v.Expired), derefTime(v.RevokedAt), derefInt16(v.RevocationReason)})
+		}
+		written += len(rows)
+		if len(rows) < int(params.PageSize) {
+			break
+		}
+		params.AfterID = rows[len(rows)-1].ID
+	}
+	w.Flush()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func derefInt(i *int64) string {
+	if i == nil {
+		return ""
+	}
+	return strconv.FormatInt(*i, 10)
+}
+
+func derefInt16(i *int16) string {
+	if i == nil {
+		return ""
+	}
+	return strconv.Itoa(int(*i))
+}
+
+func derefTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+// devicesWithoutCertificate lists enabled devices holding no valid certificate of a type.
+func (s *server) devicesWithoutCertificate(c *gin.Context) {
+	limit, after, ok := page(c)
+	if !ok {
+		return
+	}
+	certType := c.DefaultQuery("cert_type", "tls")
+	if certType != "tls" && certType != "ieee8021x" {
+		fail(c, fieldError("cert_type", "want tls or ieee8021x"))
+		return
+	}
+	rows, err := store.New(s.pool).DevicesWithoutCertificate(c.Request.Context(), store.DevicesWithoutCertificateParams{CertType: certType, AfterID: after, PageSize: limit})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	next := ""
+	if len(rows) == int(limit) {
+		next = rows[len(rows)-1].ID
+	}
+	c.JSON(http.StatusOK, gin.H{"items": rows, "next": next})
+}
+
+// expiryTimeline counts active certificates by the day, week or month they
+// expire in, over a range, with the devices lacking one and the expired.
+func (s *server) expiryTimeline(c *gin.Context) {
+	bucket := c.DefaultQuery("bucket", "week")
+	if bucket != "day" && bucket != "week" && bucket != "month" {
+		fail(c, fieldError("bucket", "want day, week or month"))
+		return
+	}
+	now := time.Now().UTC()
+	from, to := now, now.AddDate(0, 6, 0)
+	for field, into := range map[string]*time.Time{"from": &from, "to": &to} {
+		if s := c.Query(field); s != "" {
+			at, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				fail(c, fieldError(field, "an RFC 3339 time"))
+				return
+			}
+			*into = at
+		}
+	}
+	if !to.After(from) || to.Sub(from) > 5*365*24*time.Hour {
+		fail(c, fieldError("to", "after from, and at most five years later"))
+		return
+	}
+	q := store.New(s.pool)
+	rows, err := q.ExpiryTimeline(c.Request.Context(), store.ExpiryTimelineParams{Bucket: bucket, RangeFrom: from, RangeTo: to})
+	if err == nil {
+		var headline store.ExpiryHeadlineRow
+		if headline, err = q.ExpiryHeadline(c.Request.Context()); err == nil {
+			c.JSON(http.StatusOK, gin.H{"bucket": bucket, "from": from, "to": to, "buckets": rows,
+				"expired": headline.Expired, "devices_without_certificate": headline.WithoutCertificate})
+			return
+		}
+	}
+	fail(c, err)
+}
+
+// revokeCertificate revokes a certificate with an RFC 5280 reason code.
+func (s *server) revokeCertificate(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	var body struct {
+		Reason int `json:"reason"`
+	}
+	if !ok || !decode(c, &body) {
+		return
+	}
+	if !ca.RevocationReason(body.Reason).Valid() {
+		fail(c, fieldError("reason", "an RFC 5280 reason code: 0-6 or 8-10 (1 keyCompromise, 4 superseded, 5 cessationOfOperation)"))
+		return
+	}
+	q := store.New(s.pool)
+	stored, err := q.GetCertificate(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	cert, err := x509.ParseCertificate(stored.Der)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.revoker.Revoke(c.Request.Context(), cert, ca.RevocationReason(body.Reason)); err != nil {
+		if ca.IsPermanent(err) {
+			abort(c, http.StatusConflict, "cannot_revoke", err.Error(), nil)
+			return
+		}
+		fail(c, err)
+		return
+	}
+	if err := record(c.Request.Context(), q, principal(c).Actor(), "certificate.revoke", "certificate",
+		[]string{strconv.FormatInt(id, 10)}, gin.H{"reason": body.Reason, "serial": stored.SerialHex}); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": id, "status": "revoked", "reason": body.Reason})
+}
