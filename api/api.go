@@ -66,6 +66,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/healthz", h.live)
 	r.GET("/readyz", h.ready)
 	r.GET("/crl/:file", crl(deps.CRLs))
+	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
 		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker}
 		s.routes(r.Group("/api/v1", s.authenticate))
