@@ -88,6 +88,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 
 	v1.GET("/devices", s.listDevices)
 	v1.POST("/devices", operator, s.createDevice)
+	v1.POST("/devices/import", operator, s.importDevices)
 	v1.GET("/devices/:id", s.getDevice)
 	v1.PUT("/devices/:id", operator, s.updateDevice)
 	v1.POST("/devices/:id/disable", operator, s.setDeviceEnabled(false))
@@ -96,6 +97,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.POST("/profile-assignments", operator, s.assignProfile)
 
 	v1.GET("/jobs", s.listJobs)
+	v1.GET("/jobs.csv", s.exportJobs)
 	v1.POST("/jobs", operator, s.createJob)
 	v1.GET("/jobs/:id", s.getJob)
 	v1.GET("/jobs/:id/items", s.listJobItems)

@@ -71,11 +71,11 @@ func (s *server) createJob(c *gin.Context) {
 
 var jobSorts = []string{"scheduled_at", "completed_at", "name", "created_by"}
 
-// listJobs lists jobs, sorted and filtered, a page (≤ 100) at a time.
-func (s *server) listJobs(c *gin.Context) {
+// jobListParams reads the job list's sort, order, state filter and page.
+func jobListParams(c *gin.Context) (store.ListJobsParams, bool) {
 	limit, _, ok := page(c)
 	if !ok {
-		return
+		return store.ListJobsParams{}, false
 	}
 	sort, order, filter := c.DefaultQuery("sort", "scheduled_at"), c.DefaultQuery("order", "desc"), c.DefaultQuery("state", "all")
 	offset, err := strconv.Atoi(c.DefaultQuery("offset", "0"))
@@ -91,11 +91,18 @@ func (s *server) listJobs(c *gin.Context) {
 	}
 	if err != nil {
 		fail(c, err)
+		return store.ListJobsParams{}, false
+	}
+	return store.ListJobsParams{Filter: filter, Sort: sort, Descending: order == "desc", PageSize: limit, PageOffset: int32(offset)}, true
+}
+
+// listJobs lists jobs, sorted and filtered, a page (≤ 100) at a time.
+func (s *server) listJobs(c *gin.Context) {
+	params, ok := jobListParams(c)
+	if !ok {
 		return
 	}
-	rows, err := store.New(s.pool).ListJobs(c.Request.Context(), store.ListJobsParams{
-		Filter: filter, Sort: sort, Descending: order == "desc", PageSize: limit, PageOffset: int32(offset),
-	})
+	rows, err := store.New(s.pool).ListJobs(c.Request.Context(), params)
 	if err != nil {
 		fail(c, err)
 		return
@@ -104,7 +111,7 @@ func (s *server) listJobs(c *gin.Context) {
 	for i, r := range rows {
 		views[i] = viewJob(r)
 	}
-	c.JSON(http.StatusOK, gin.H{"items": views, "offset": offset, "limit": limit})
+	c.JSON(http.StatusOK, gin.H{"items": views, "offset": params.PageOffset, "limit": params.PageSize})
 }
 
 // getJob shows a job with its items counted per outcome and per step, from

@@ -1,0 +1,209 @@
+package api
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/certfleet/certfleet/db/store"
+)
+
+// maxImportRows bounds one device import.
+const maxImportRows = 10_000
+
+// rowError is what was wrong with one CSV row.
+type rowError struct {
+	Line    int    `json:"line"`
+	ID      string `json:"id,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+var importColumns = []string{"id", "name", "device_type", "driver", "address", "credential_ref"}
+
+// importDevices creates devices from a CSV with a header naming its columns
+// (id, name and device_type required; driver, address, credential_ref
+// optional). Each bad row is reported with its line. With
+// ?all_or_nothing=true one bad row creates nothing.
+func (s *server) importDevices(c *gin.Context) {
+	allOrNothing := c.Query("all_or_nothing") == "true"
+	bodies, errs, err := readDeviceCSV(http.MaxBytesReader(c.Writer, c.Request.Body, 8*maxBody))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if !s.validateAll(c, bodies, &errs) {
+		return
+	}
+	var created []string
+	err = pgx.BeginFunc(c.Request.Context(), s.pool, func(tx pgx.Tx) error {
+		for line, b := range bodies {
+			if slices.ContainsFunc(errs, func(e rowError) bool { return e.Line == line }) {
+				continue
+			}
+			// A savepoint per row: one duplicate does not spoil the rest.
+			err := pgx.BeginFunc(c.Request.Context(), tx, func(row pgx.Tx) error {
+				_, err := store.New(row).CreateDevice(c.Request.Context(), store.CreateDeviceParams{
+					ID: b.ID, Name: strings.TrimSpace(b.Name), DeviceType: b.DeviceType, Mode: "NEW",
+					Driver: b.Driver, Address: b.Address, CredentialRef: b.CredentialRef,
+				})
+				return err
+			})
+			if err != nil {
+				errs = append(errs, rowError{Line: line, ID: b.ID, Message: "not created: " + describe(err)})
+				continue
+			}
+			created = append(created, b.ID)
+		}
+		if allOrNothing && len(errs) > 0 {
+			return errImportRefused
+		}
+		return record(c.Request.Context(), store.New(tx), principal(c).Actor(), "device.import", "device", created, gin.H{"rows": len(bodies), "errors": len(errs)})
+	})
+	slices.SortFunc(errs, func(a, b rowError) int { return a.Line - b.Line })
+	switch {
+	case errors.Is(err, errImportRefused):
+		abort(c, http.StatusBadRequest, "invalid", "some rows are invalid; all_or_nothing created none", gin.H{"errors": errs})
+	case err != nil:
+		fail(c, err)
+	default:
+		c.JSON(http.StatusOK, gin.H{"created": len(created), "errors": errs})
+	}
+}
+
+var errImportRefused = errors.New("import refused")
+
+// readDeviceCSV parses the import; the map is keyed by line number.
+func readDeviceCSV(r io.Reader) (map[int]*deviceBody, []rowError, error) {
+	reader := csv.NewReader(r)
+	reader.FieldsPerRecord = -1
+	header, err := reader.Read()
+	if err != nil {
+		return nil, nil, fieldError("csv", "the first line must name the columns: %v", err)
+	}
+	index := map[string]int{}
+	for i, name := range header {
+		name = strings.TrimSpace(strings.ToLower(name))
+		if !slices.Contains(importColumns, name) {
+			return nil, nil, fieldError("csv", "unknown column %q; columns are %v", name, importColumns)
+		}
+		index[name] = i
+	}
+	for _, required := range importColumns[:3] {
+		if _, ok := index[required]; !ok {
+			return nil, nil, fieldError("csv", "the column %q is required", required)
+		}
+	}
+	bodies := map[int]*deviceBody{}
+	var errs []rowError
+	for {
+		record, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil { // a *csv.ParseError names its line
+			return nil, nil, fieldError("csv", "%v", err)
+		}
+		line, _ := reader.FieldPos(0)
+		if len(bodies)+len(errs) >= maxImportRows {
+			return nil, nil, fieldError("csv", "more than %d rows", maxImportRows)
+		}
+		if len(record) != len(header) {
+			errs = append(errs, rowError{Line: line, Message: fmt.Sprintf("%d fields, the header has %d", len(record), len(header))})
+			continue
+		}
+		get := func(col string) string {
+			if i, ok := index[col]; ok {
+				return strings.TrimSpace(record[i])
+			}
+			return ""
+		}
+		bodies[line] = &deviceBody{ID: get("id"), Name: get("name"), DeviceType: get("device_type"), Driver: get("driver"), Address: get("address"), CredentialRef: get("credential_ref")}
+	}
+	if len(bodies)+len(errs) == 0 {
+		return nil, nil, fieldError("csv", "no rows")
+	}
+	return bodies, errs, nil
+}
+
+// validateAll checks every row and appends what fails; a repeated ID is an error.
+func (s *server) validateAll(c *gin.Context, bodies map[int]*deviceBody, errs *[]rowError) bool {
+	rows, err := store.New(s.pool).ListDeviceTypes(c.Request.Context())
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	types := make([]string, len(rows))
+	for i, r := range rows {
+		types[i] = r.Name
+	}
+	seen := map[string]int{}
+	lines := make([]int, 0, len(bodies))
+	for line := range bodies {
+		lines = append(lines, line)
+	}
+	slices.Sort(lines)
+	for _, line := range lines {
+		b := bodies[line]
+		if err := b.check(types); err != nil {
+			var bad *badRequest
+			errors.As(err, &bad)
+			*errs = append(*errs, rowError{Line: line, ID: b.ID, Field: bad.field, Message: bad.message})
+		} else if first, dup := seen[b.ID]; dup {
+			*errs = append(*errs, rowError{Line: line, ID: b.ID, Field: "id", Message: "repeats line " + strconv.Itoa(first)})
+		}
+		seen[b.ID] = line
+	}
+	return true
+}
+
+// describe says why a row failed without exposing SQL.
+func describe(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return "a device with this ID exists"
+	}
+	return "the database refused it"
+}
+
+// exportJobs writes the filtered, sorted job list as RFC 4180 CSV.
+func (s *server) exportJobs(c *gin.Context) {
+	params, ok := jobListParams(c)
+	if !ok {
+		return
+	}
+	params.PageSize, params.PageOffset = 1000, 0
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="jobs.csv"`)
+	c.Status(http.StatusOK)
+	w := csv.NewWriter(c.Writer)
+	w.UseCRLF = true
+	_ = w.Write([]string{"id", "name", "cert_type", "status", "created_by", "scheduled_at", "started_at", "completed_at", "workflow_id"})
+	for written := 0; written < exportLimit; {
+		rows, err := store.New(s.pool).ListJobs(c.Request.Context(), params)
+		if err != nil {
+			_ = c.Error(err)
+			break
+		}
+		for _, j := range rows {
+			_ = w.Write([]string{strconv.FormatInt(j.ID, 10), j.Name, j.CertType, j.Status, j.CreatedBy,
+				j.ScheduledAt.Format(time.RFC3339), derefTime(j.StartedAt), derefTime(j.CompletedAt), viewJob(j).WorkflowID})
+		}
+		written += len(rows)
+		if len(rows) < int(params.PageSize) {
+			break
+		}
+		params.PageOffset += params.PageSize
+	}
+	w.Flush()
+}
