@@ -105,7 +105,7 @@ func readDeviceCSV(r io.Reader) (map[int]*deviceBody, []rowError, error) {
 		}
 	}
 	bodies := map[int]*deviceBody{}
-	var errs []rowError
+	errs := []rowError{}
 	for {
 		record, err := reader.Read()
 		if errors.Is(err, io.EOF) {

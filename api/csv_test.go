@@ -47,6 +47,9 @@ func TestDeviceImport(t *testing.T) {
 	for line, want := range map[float64]string{4: "id", 5: "device_type", 6: "repeats line 2", 7: "exists", 8: "fields"} {
 		assert.Contains(t, lines[line], want, "line %v", line)
 	}
+	status, body = w.operator.do("POST", "/api/v1/devices/import", "id,name,device_type\r\ncam-5,Clean,camera\r\n")
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, []any{}, body["errors"], "a clean import lists no errors, not null")
 	_, device := w.auditor.do("GET", "/api/v1/devices/cam-2", nil)
 	assert.Equal(t, "Gate, north", device["name"])
 

@@ -14,12 +14,49 @@ import (
 	"github.com/certfleet/certfleet/workflows"
 )
 
+// jobBody selects a job's devices directly, or through certificates to renew.
 type jobBody struct {
-	Name      string    `json:"name"`
-	CertType  string    `json:"cert_type"`
-	DeviceIDs []string  `json:"device_ids"`
-	StartAt   time.Time `json:"start_at"`
-	Window    int       `json:"window"`
+	Name           string    `json:"name"`
+	CertType       string    `json:"cert_type"`
+	DeviceIDs      []string  `json:"device_ids"`
+	CertificateIDs []int64   `json:"certificate_ids"`
+	StartAt        time.Time `json:"start_at"`
+	Window         int       `json:"window"`
+}
+
+// devicesOf turns a certificate selection into the devices that hold them;
+// the job's certificate type is theirs. A certificate without a device, of
+// another type, or that does not exist is refused with its ID.
+func (s *server) devicesOf(c *gin.Context, body *jobBody) error {
+	if len(body.CertificateIDs) == 0 {
+		return nil
+	}
+	if len(body.DeviceIDs) > 0 {
+		return fieldError("certificate_ids", "select devices or certificates, not both")
+	}
+	rows, err := store.New(s.pool).DevicesOfCertificates(c.Request.Context(), body.CertificateIDs)
+	if err != nil {
+		return err
+	}
+	found := map[int64]store.DevicesOfCertificatesRow{}
+	for _, r := range rows {
+		found[r.ID] = r
+	}
+	for _, id := range body.CertificateIDs {
+		r, ok := found[id]
+		switch {
+		case !ok:
+			return fieldError("certificate_ids", "no certificate %d", id)
+		case !r.DeviceID.Valid:
+			return fieldError("certificate_ids", "certificate %d belongs to no device", id)
+		case body.CertType == "":
+			body.CertType = r.CertType
+		case r.CertType != body.CertType:
+			return fieldError("certificate_ids", "certificate %d is %s, the job is %s", id, r.CertType, body.CertType)
+		}
+		body.DeviceIDs = append(body.DeviceIDs, r.DeviceID.String)
+	}
+	return nil
 }
 
 // jobView is a job with where to find it in Temporal.
@@ -36,6 +73,10 @@ func viewJob(j store.Job) jobView { return jobView{Job: j, WorkflowID: workflows
 func (s *server) createJob(c *gin.Context) {
 	var body jobBody
 	if !decode(c, &body) {
+		return
+	}
+	if err := s.devicesOf(c, &body); err != nil {
+		fail(c, err)
 		return
 	}
 	if len(body.DeviceIDs) > maxAssign {

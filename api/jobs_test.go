@@ -85,9 +85,32 @@ func TestJobsThroughTheAPI(t *testing.T) {
 	status, body = world.operator.do("POST", fmt.Sprintf("/api/v1/jobs/%d/halt", jobID), nil)
 	assert.Equal(t, http.StatusConflict, status, "a finished job cannot be halted: %v", body)
 
+	// Renew by certificate: the job's devices and type come from the certificates.
+	var certIDs []any
+	for _, item := range items {
+		certIDs = append(certIDs, item.(map[string]any)["issued_certificate_id"])
+	}
+	status, body = world.operator.do("POST", "/api/v1/jobs", map[string]any{"name": "renew by certificate", "certificate_ids": certIDs})
+	require.Equal(t, http.StatusCreated, status, body)
+	renewal := int64(body["id"].(float64))
+	assert.Equal(t, "tls", body["cert_type"])
+	require.NoError(t, tc.GetWorkflow(waitCtx, workflows.JobWorkflowID(renewal), "").Get(waitCtx, nil))
+	_, body = world.auditor.do("GET", fmt.Sprintf("/api/v1/jobs/%d", renewal), nil)
+	assert.Equal(t, float64(2), body["outcomes"].(map[string]any)["succeeded"], "both prior certificates superseded and revoked")
+	for _, bad := range []map[string]any{
+		{"name": "x", "certificate_ids": []int{999999}},
+		{"name": "x", "certificate_ids": certIDs, "device_ids": []string{"sim-00001"}},
+		{"name": "x", "cert_type": "ieee8021x", "certificate_ids": certIDs},
+	} {
+		status, body = world.operator.do("POST", "/api/v1/jobs", bad)
+		assert.Equal(t, http.StatusBadRequest, status, "%v", body)
+		assert.Equal(t, "certificate_ids", body["error"].(map[string]any)["details"].(map[string]any)["field"])
+	}
+
 	status, body = world.auditor.do("GET", "/api/v1/jobs?state=closed&sort=name&order=asc", nil)
 	require.Equal(t, http.StatusOK, status, body)
-	assert.Len(t, body["items"], 1)
+	require.Len(t, body["items"], 2)
+	assert.Equal(t, "renew", body["items"].([]any)[0].(map[string]any)["name"], "sorted by name")
 	status, body = world.auditor.do("GET", "/api/v1/jobs?state=active", nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Empty(t, body["items"])

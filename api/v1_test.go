@@ -131,6 +131,13 @@ func TestProfilesDevicesAndAssignments(t *testing.T) {
 	status, body = w.auditor.do("GET", "/api/v1/devices?limit=2&after=cam-2", nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, body["items"], 1)
+	status, body = w.operator.do("PUT", "/api/v1/devices/cam-3", map[string]any{
+		"name": "Lobby 3 (moved)", "device_type": "camera", "address": "https://10.0.1.3:9443", "credential_ref": "env:CAM_CREDENTIAL",
+	})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "Lobby 3 (moved)", body["name"])
+	status, _ = w.operator.do("PUT", "/api/v1/devices/cam-3", map[string]any{"id": "cam-4", "name": "x", "device_type": "camera"})
+	assert.Equal(t, http.StatusBadRequest, status, "an ID cannot change")
 	status, body = w.operator.do("POST", "/api/v1/devices/cam-3/disable", nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "DISABLED", body["mode"])
@@ -167,6 +174,11 @@ func TestProfilesDevicesAndAssignments(t *testing.T) {
 	assert.Empty(t, body["items"], "archived profiles leave the active list")
 	_, body = w.auditor.do("GET", "/api/v1/profiles?status=archived", nil)
 	assert.Len(t, body["items"], 1)
+	status, body = w.admin.do("POST", "/api/v1/profiles/"+profileID+"/unarchive", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, false, body["archived"])
+	_, body = w.auditor.do("GET", "/api/v1/profiles", nil)
+	assert.Len(t, body["items"], 1, "back in the active list")
 
 	status, body = w.auditor.do("GET", "/api/v1/audit?object_type=device", nil)
 	require.Equal(t, http.StatusOK, status)
@@ -176,7 +188,7 @@ func TestProfilesDevicesAndAssignments(t *testing.T) {
 		actions = append(actions, entry["action"].(string))
 		assert.Equal(t, "token:operator-token#2", entry["actor"])
 	}
-	assert.Equal(t, []string{"device.create", "device.create", "device.create", "device.disable", "device.enable", "profile.assign"}, actions)
+	assert.Equal(t, []string{"device.create", "device.create", "device.create", "device.update", "device.disable", "device.enable", "profile.assign"}, actions)
 }
 
 // TestRoles: no token is 401, and each change needs its role; an auditor
@@ -199,6 +211,7 @@ func TestRoles(t *testing.T) {
 		{"POST", "/api/v1/profiles/1/archive", true},
 		{"POST", "/api/v1/profiles/1/unarchive", true},
 		{"POST", "/api/v1/devices", false},
+		{"POST", "/api/v1/devices/import", false},
 		{"PUT", "/api/v1/devices/cam-1", false},
 		{"POST", "/api/v1/devices/cam-1/disable", false},
 		{"POST", "/api/v1/devices/cam-1/enable", false},

@@ -66,3 +66,6 @@ SELECT
   (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after <= now()) AS expired,
   (SELECT count(*) FROM devices d WHERE d.mode <> 'DISABLED' AND NOT EXISTS (
      SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.status = 'active' AND c.not_after > now())) AS without_certificate;
+
+-- name: DevicesOfCertificates :many
+SELECT id, device_id, cert_type FROM certificates WHERE id = ANY(@ids::bigint[]);

@@ -12,6 +12,36 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const devicesOfCertificates = `-- name: DevicesOfCertificates :many
+SELECT id, device_id, cert_type FROM certificates WHERE id = ANY($1::bigint[])
+`
+
+type DevicesOfCertificatesRow struct {
+	ID       int64       `json:"id"`
+	DeviceID pgtype.Text `json:"device_id"`
+	CertType string      `json:"cert_type"`
+}
+
+func (q *Queries) DevicesOfCertificates(ctx context.Context, ids []int64) ([]DevicesOfCertificatesRow, error) {
+	rows, err := q.db.Query(ctx, devicesOfCertificates, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DevicesOfCertificatesRow{}
+	for rows.Next() {
+		var i DevicesOfCertificatesRow
+		if err := rows.Scan(&i.ID, &i.DeviceID, &i.CertType); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const devicesWithoutCertificate = `-- name: DevicesWithoutCertificate :many
 SELECT d.id, d.name, d.device_type, d.mode FROM devices d
 WHERE d.mode <> 'DISABLED' AND d.id > $1
