@@ -41,10 +41,7 @@ func (s *server) listCARequests(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	next := ""
-	if len(rows) == int(limit) {
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	next := nextCursor(rows, limit, func(r store.ListCARequestsRow) string { return strconv.FormatInt(r.ID, 10) })
 	c.JSON(http.StatusOK, gin.H{"items": rows, "next": next})
 }
 

@@ -110,10 +110,7 @@ func (s *server) listCertificates(c *gin.Context) {
 	for i, r := range rows {
 		views[i] = viewCertificate(r, now)
 	}
-	next := ""
-	if len(rows) == int(limit) {
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	next := nextCursor(rows, limit, func(r store.ListCertificatesRow) string { return strconv.FormatInt(r.ID, 10) })
 	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
 }
 
@@ -203,10 +200,7 @@ func (s *server) devicesWithoutCertificate(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	next := ""
-	if len(rows) == int(limit) {
-		next = rows[len(rows)-1].ID
-	}
+	next := nextCursor(rows, limit, func(r store.DevicesWithoutCertificateRow) string { return r.ID })
 	c.JSON(http.StatusOK, gin.H{"items": rows, "next": next})
 }
 

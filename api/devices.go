@@ -175,9 +175,6 @@ func (s *server) listDevices(c *gin.Context) {
 	for i, r := range rows {
 		views[i] = viewDevice(r)
 	}
-	next := ""
-	if len(rows) == int(limit) {
-		next = rows[len(rows)-1].ID
-	}
+	next := nextCursor(rows, limit, func(r store.Device) string { return r.ID })
 	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
 }

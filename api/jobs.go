@@ -215,10 +215,7 @@ func (s *server) listJobItems(c *gin.Context) {
 			"started_at":           r.StartedAt, "finished_at": r.FinishedAt, "workflow_id": workflows.DeviceWorkflowID(id, r.DeviceID),
 		}
 	}
-	next := ""
-	if len(rows) == int(limit) {
-		next = rows[len(rows)-1].DeviceID
-	}
+	next := nextCursor(rows, limit, func(r store.ListJobItemsRow) string { return r.DeviceID })
 	c.JSON(http.StatusOK, gin.H{"items": items, "next": next})
 }
 

@@ -253,10 +253,7 @@ func (s *server) listProfiles(c *gin.Context) {
 		}
 		views = append(views, v)
 	}
-	next := ""
-	if len(rows) == int(limit) {
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	next := nextCursor(rows, limit, func(r store.Profile) string { return strconv.FormatInt(r.ID, 10) })
 	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
 }
 

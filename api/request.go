@@ -128,3 +128,12 @@ func record(ctx context.Context, q *store.Queries, actor, action, objectType str
 	}
 	return q.RecordAudit(ctx, store.RecordAuditParams{Actor: actor, Action: action, ObjectType: objectType, ObjectIds: ids, Details: data})
 }
+
+// nextCursor is the ?after= value for the page after rows: the key of its
+// last row when the page is full, "" when it is the last page.
+func nextCursor[T any](rows []T, limit int32, key func(T) string) string {
+	if len(rows) < int(limit) || len(rows) == 0 {
+		return ""
+	}
+	return key(rows[len(rows)-1])
+}
