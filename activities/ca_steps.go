@@ -35,7 +35,11 @@ func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Sub
 	if err := a.startStep(ctx, it, "submit"); err != nil {
 		return Submission{}, err
 	}
-	driver, row, err := a.caFor(ctx, it.ProfileID)
+	return a.submit(ctx, it.ProfileID, it.DeviceID, it.idempotencyKey(), csrDER)
+}
+
+func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, key string, csrDER []byte) (Submission, error) {
+	driver, row, err := a.caFor(ctx, profileID)
 	if err != nil {
 		return Submission{}, err
 	}
@@ -47,9 +51,9 @@ func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Sub
 	if err != nil {
 		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
 	}
-	result, err := driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: it.idempotencyKey(), DeviceID: it.DeviceID})
+	result, err := driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: key, DeviceID: deviceID})
 	if err != nil {
-		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", it.DeviceID, err), ErrCAPermanent)
+		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", deviceID, err), ErrCAPermanent)
 	}
 	return submission(result, row.MaxCaWait), nil
 }
@@ -61,16 +65,20 @@ func (a *Activities) PollCA(ctx context.Context, it Item, requestID string) (Sub
 	if err := a.startStep(ctx, it, "poll"); err != nil {
 		return Submission{}, err
 	}
-	driver, row, err := a.caFor(ctx, it.ProfileID)
+	return a.poll(ctx, it.ProfileID, it.DeviceID, requestID)
+}
+
+func (a *Activities) poll(ctx context.Context, profileID int64, deviceID, requestID string) (Submission, error) {
+	driver, row, err := a.caFor(ctx, profileID)
 	if err != nil {
 		return Submission{}, err
 	}
 	result, err := driver.Poll(ctx, requestID)
 	if err != nil {
-		return Submission{}, classify(fmt.Errorf("poll CA request %s of %s: %w", requestID, it.DeviceID, err), ErrCAPermanent)
+		return Submission{}, classify(fmt.Errorf("poll CA request %s of %s: %w", requestID, deviceID, err), ErrCAPermanent)
 	}
 	if result.Status == ca.Pending {
-		return Submission{}, temporal.NewApplicationError(fmt.Sprintf("CA request %s of %s is still pending", requestID, it.DeviceID), ErrCAPending)
+		return Submission{}, temporal.NewApplicationError(fmt.Sprintf("CA request %s of %s is still pending", requestID, deviceID), ErrCAPending)
 	}
 	return submission(result, row.MaxCaWait), nil
 }

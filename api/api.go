@@ -115,5 +115,12 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 
 	s.trustAnchorRoutes(v1, admin)
 
+	v1.GET("/est-labels", s.listESTLabels)
+	v1.POST("/est-labels", admin, s.saveESTLabel)
+	v1.GET("/est-labels/:label", s.getESTLabel)
+	v1.PUT("/est-labels/:label", admin, s.saveESTLabel)
+	v1.DELETE("/est-labels/:label", admin, s.deleteESTLabel)
+	v1.PUT("/devices/:id/enrollment-password", operator, s.setEnrollmentPassword)
+
 	v1.GET("/audit", s.listAudit)
 }

@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
 )
 
@@ -29,12 +33,16 @@ type rowError struct {
 	Message string `json:"message"`
 }
 
-var importColumns = []string{"id", "name", "device_type", "driver", "address", "credential_ref"}
+var importColumns = []string{"id", "name", "device_type", "driver", "address", "credential_ref", "enrollment_otp"}
 
 // importDevices creates devices from a CSV with a header naming its columns
-// (id, name and device_type required; driver, address, credential_ref
-// optional). Each bad row is reported with its line. With
+// (id, name and device_type required; driver, address, credential_ref and
+// enrollment_otp optional). Each bad row is reported with its line. With
 // ?all_or_nothing=true one bad row creates nothing.
+//
+// It is also bulk registration for EST: a row with an enrollment OTP creates
+// a device in NEW mode that enrolls itself (driver est unless another is
+// named) with that OTP, once. The OTP is stored only as a hash.
 func (s *server) importDevices(c *gin.Context) {
 	allOrNothing := c.Query("all_or_nothing") == "true"
 	bodies, errs, err := readDeviceCSV(http.MaxBytesReader(c.Writer, c.Request.Body, 8*maxBody))
@@ -45,6 +53,11 @@ func (s *server) importDevices(c *gin.Context) {
 	if !s.validateAll(c, bodies, &errs) {
 		return
 	}
+	otpHashes, err := hashOTPs(bodies, errs)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	var created []string
 	err = pgx.BeginFunc(c.Request.Context(), s.pool, func(tx pgx.Tx) error {
 		for line, b := range bodies {
@@ -53,10 +66,14 @@ func (s *server) importDevices(c *gin.Context) {
 			}
 			// A savepoint per row: one duplicate does not spoil the rest.
 			err := pgx.BeginFunc(c.Request.Context(), tx, func(row pgx.Tx) error {
-				_, err := store.New(row).CreateDevice(c.Request.Context(), store.CreateDeviceParams{
+				q := store.New(row)
+				_, err := q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
 					ID: b.ID, Name: strings.TrimSpace(b.Name), DeviceType: b.DeviceType, Mode: "NEW",
 					Driver: b.Driver, Address: b.Address, CredentialRef: b.CredentialRef,
 				})
+				if hash, ok := otpHashes[line]; ok && err == nil {
+					err = q.CreateEnrollmentCredential(c.Request.Context(), store.CreateEnrollmentCredentialParams{DeviceID: b.ID, Kind: "otp", SecretHash: hash})
+				}
 				return err
 			})
 			if err != nil {
@@ -128,7 +145,7 @@ func readDeviceCSV(r io.Reader) (map[int]*deviceBody, []rowError, error) {
 			}
 			return ""
 		}
-		bodies[line] = &deviceBody{ID: get("id"), Name: get("name"), DeviceType: get("device_type"), Driver: get("driver"), Address: get("address"), CredentialRef: get("credential_ref")}
+		bodies[line] = &deviceBody{ID: get("id"), Name: get("name"), DeviceType: get("device_type"), Driver: get("driver"), Address: get("address"), CredentialRef: get("credential_ref"), EnrollmentOTP: get("enrollment_otp")}
 	}
 	if len(bodies)+len(errs) == 0 {
 		return nil, nil, fieldError("csv", "no rows")
@@ -165,6 +182,28 @@ func (s *server) validateAll(c *gin.Context, bodies map[int]*deviceBody, errs *[
 		seen[b.ID] = line
 	}
 	return true
+}
+
+// hashOTPs hashes the OTPs of the valid rows, by line, on every core: each
+// hash is deliberately slow (see auth.HashSecret).
+func hashOTPs(bodies map[int]*deviceBody, errs []rowError) (map[int]string, error) {
+	var mu sync.Mutex
+	hashes := map[int]string{}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for line, b := range bodies {
+		if b.EnrollmentOTP == "" || slices.ContainsFunc(errs, func(e rowError) bool { return e.Line == line }) {
+			continue
+		}
+		g.Go(func() error {
+			hash, err := auth.HashSecret(b.EnrollmentOTP)
+			mu.Lock()
+			defer mu.Unlock()
+			hashes[line] = hash
+			return err
+		})
+	}
+	return hashes, g.Wait()
 }
 
 // describe says why a row failed without exposing SQL.

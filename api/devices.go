@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
 )
 
@@ -22,6 +22,8 @@ type deviceBody struct {
 	Driver        string `json:"driver"`
 	Address       string `json:"address"`
 	CredentialRef string `json:"credential_ref"`
+	// EnrollmentOTP comes only from a bulk registration CSV, never from or to JSON.
+	EnrollmentOTP string `json:"-"`
 }
 
 // deviceView is a device as the API shows it; never a credential, only where it lives.
@@ -40,11 +42,8 @@ func viewDevice(d store.Device) deviceView {
 	}
 }
 
-// deviceIDPattern is the devices table's rule: safe in workflow IDs and URLs.
-var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
 func (b *deviceBody) check(deviceTypes []string) error {
-	if !deviceIDPattern.MatchString(b.ID) {
+	if !device.ValidID(b.ID) {
 		return fieldError("id", "1 to 128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit")
 	}
 	if l := len(strings.TrimSpace(b.Name)); l == 0 || l > 200 {
@@ -53,11 +52,17 @@ func (b *deviceBody) check(deviceTypes []string) error {
 	if !slices.Contains(deviceTypes, b.DeviceType) {
 		return fieldError("device_type", "%q is not one of %v", b.DeviceType, deviceTypes)
 	}
-	if b.Driver == "" {
+	if otp := len(b.EnrollmentOTP); otp > 0 && (otp < minOTPLength || otp > 200) {
+		return fieldError("enrollment_otp", "%d to 200 characters", minOTPLength)
+	}
+	switch {
+	case b.Driver == "" && b.EnrollmentOTP != "":
+		b.Driver = device.SelfEnrolling
+	case b.Driver == "":
 		b.Driver = agent.DriverName
 	}
-	if b.Driver != agent.DriverName {
-		return fieldError("driver", "want %s", agent.DriverName)
+	if b.Driver != agent.DriverName && b.Driver != device.SelfEnrolling {
+		return fieldError("driver", "want %s (certfleet pushes certificates) or %s (the device enrolls itself)", agent.DriverName, device.SelfEnrolling)
 	}
 	if u, err := url.Parse(b.Address); b.Address != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
 		return fieldError("address", "want https://host[:port][/path]")
@@ -67,6 +72,10 @@ func (b *deviceBody) check(deviceTypes []string) error {
 	}
 	return nil
 }
+
+// minOTPLength: an OTP works once, is rate limited and hashed slowly, so it
+// may be shorter than a password.
+const minOTPLength = 8
 
 func (s *server) createDevice(c *gin.Context) {
 	var body deviceBody

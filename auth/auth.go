@@ -1,5 +1,6 @@
-// Package auth issues and checks the API's bearer tokens and says what each
-// role may do. A token is shown once, when it is made; certfleet keeps only
+// Package auth checks who is calling: the API's bearer tokens and the roles
+// they carry, and the enrollment secrets (device passwords, OTPs) devices
+// present over EST. A token is shown once, when it is made; certfleet keeps only
 // its SHA-256, which is enough for a 256-bit random secret.
 package auth
 

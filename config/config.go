@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,19 @@ type Config struct {
 	LogLevel          slog.Level
 	LogFormat         string
 	ShutdownTimeout   time.Duration
+	EST               EST
+}
+
+// EST configures the EST server.
+type EST struct {
+	// Addr is where it listens; empty turns it off.
+	Addr string
+	// Hosts are the SANs of its TLS certificate, issued by the built-in CA.
+	Hosts []string
+	// Wait is how long a request waits for the CA before it gets 202.
+	Wait time.Duration
+	// RateLimit is requests per second per client address; 0 turns it off.
+	RateLimit float64
 }
 
 // Setting describes one configuration value: its flag, its environment variable,
@@ -59,6 +73,10 @@ var Settings = []Setting{
 	{"log-level", "CERTFLEET_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"log-format", "CERTFLEET_LOG_FORMAT", "text", "log format: text or json"},
 	{"shutdown-timeout", "CERTFLEET_SHUTDOWN_TIMEOUT", "20s", "how long to drain requests and activities on shutdown"},
+	{"est-addr", "CERTFLEET_EST_ADDR", ":8443", "listen address of the EST server (HTTPS); empty turns it off"},
+	{"est-hosts", "CERTFLEET_EST_HOSTS", "localhost,127.0.0.1", "comma-separated names and IP addresses in the EST server's TLS certificate, which the built-in CA issues at start"},
+	{"est-wait", "CERTFLEET_EST_WAIT", "5s", "how long an EST request waits for the CA before it is answered 202 with Retry-After"},
+	{"est-rate-limit", "CERTFLEET_EST_RATE_LIMIT", "20", "EST requests per second per client address, with bursts of twice that; 0 turns the limit off"},
 }
 
 // Load parses args (without the subcommand name) with lookupEnv supplying
@@ -157,5 +175,31 @@ func fromValues(get func(flag string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("shutdown-timeout: want a positive duration, got %q", get("shutdown-timeout")))
 	}
 	cfg.ShutdownTimeout = timeout
+	cfg.EST, err = estFromValues(get)
+	errs = append(errs, err)
 	return cfg, errors.Join(errs...)
+}
+
+func estFromValues(get func(flag string) string) (EST, error) {
+	est := EST{Addr: get("est-addr")}
+	var errs []error
+	if _, _, err := net.SplitHostPort(est.Addr); est.Addr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("est-addr: %w", err))
+	}
+	for _, h := range strings.Split(get("est-hosts"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			est.Hosts = append(est.Hosts, h)
+		}
+	}
+	if len(est.Hosts) == 0 {
+		errs = append(errs, errors.New("est-hosts: name at least one host"))
+	}
+	var err error
+	if est.Wait, err = time.ParseDuration(get("est-wait")); err != nil || est.Wait <= 0 {
+		errs = append(errs, fmt.Errorf("est-wait: want a positive duration, got %q", get("est-wait")))
+	}
+	if est.RateLimit, err = strconv.ParseFloat(get("est-rate-limit"), 64); err != nil || est.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("est-rate-limit: want a number of requests per second, 0 or more, got %q", get("est-rate-limit")))
+	}
+	return est, errors.Join(errs...)
 }

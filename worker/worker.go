@@ -27,4 +27,5 @@ func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *act
 func RegisterWorkflows(w interface{ RegisterWorkflow(any) }) {
 	w.RegisterWorkflow(workflows.CertificateJob)
 	w.RegisterWorkflow(workflows.DeviceCertificate)
+	w.RegisterWorkflow(workflows.Enrollment)
 }

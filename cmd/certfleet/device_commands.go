@@ -53,7 +53,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	agentproto.Register(mux, "", agent, func(_, presented string) bool {
 		return subtle.ConstantTimeCompare([]byte(presented), []byte(credential)) == 1
 	})
-	return serveHTTP(ctx, "agent", values["listen"], mux, &cert, 10*time.Second, logger)
+	return serveHTTP(ctx, "agent", values["listen"], mux, serverTLS(cert), 10*time.Second, logger)
 }
 
 func agentCredential(file string) (string, error) {
@@ -107,7 +107,7 @@ func runDevicesim(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fleet := devicesim.New(count, values["prefix"], secret)
 	logger.Info("simulating devices", "count", count, "first", fleet.DeviceID(1), "last", fleet.DeviceID(count))
-	return serveHTTP(ctx, "device simulator", values["listen"], fleet.Handler(), &cert, 10*time.Second, logger)
+	return serveHTTP(ctx, "device simulator", values["listen"], fleet.Handler(), serverTLS(cert), 10*time.Second, logger)
 }
 
 func commandLogger(level string, w io.Writer) (*slog.Logger, error) {

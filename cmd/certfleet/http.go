@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// serveHTTP serves handler on addr (over TLS when cert is given) until ctx
+// serveHTTP serves handler on addr (over TLS when tlsConfig is given) until ctx
 // ends, then drains requests for up to drain.
-func serveHTTP(ctx context.Context, what, addr string, handler http.Handler, cert *tls.Certificate, drain time.Duration, logger *slog.Logger) error {
+func serveHTTP(ctx context.Context, what, addr string, handler http.Handler, tlsConfig *tls.Config, drain time.Duration, logger *slog.Logger) error {
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for the %s on %s: %w", what, addr, err)
@@ -25,12 +25,12 @@ func serveHTTP(ctx context.Context, what, addr string, handler http.Handler, cer
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	if cert != nil {
-		listener = tls.NewListener(listener, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12})
+	if tlsConfig != nil {
+		listener = tls.NewListener(listener, tlsConfig)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- server.Serve(listener) }()
-	logger.Info(what+" listening", "addr", listener.Addr().String(), "tls", cert != nil)
+	logger.Info(what+" listening", "addr", listener.Addr().String(), "tls", tlsConfig != nil)
 
 	select {
 	case err := <-serveErr:
@@ -44,4 +44,9 @@ func serveHTTP(ctx context.Context, what, addr string, handler http.Handler, cer
 		return fmt.Errorf("shut down the %s: %w", what, err)
 	}
 	return nil
+}
+
+// serverTLS is plain server-side TLS 1.2 and later with one certificate.
+func serverTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }

@@ -9,12 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/est"
 	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
@@ -52,8 +54,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		return err
 	}
 
+	drivers := registry.New(pool, builtinCA, os.LookupEnv, deviceTimeout)
 	if r.worker {
-		drivers := registry.New(pool, builtinCA, os.LookupEnv, deviceTimeout)
 		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)
@@ -67,7 +69,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		return nil
 	}
 	go builtinCA.KeepCRLFresh(ctx, time.Hour)
-	return serveAPI(ctx, cfg, logger, pool, tc, builtinCA)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveAPI(ctx, cfg, logger, pool, tc, builtinCA) })
+	g.Go(func() error { return serveEST(ctx, cfg, logger, pool, tc, builtinCA, drivers) })
+	return g.Wait()
 }
 
 // deviceTimeout bounds one call to a device; steps retry past it.
@@ -101,4 +106,26 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool 
 		},
 	})
 	return serveHTTP(ctx, "API", cfg.APIAddr, handler, nil, cfg.ShutdownTimeout, logger)
+}
+
+// estCertificateValidity is the life of the EST server's certificate, renewed
+// by every start.
+const estCertificateValidity = 90 * 24 * time.Hour
+
+// serveEST runs the EST server, unless its address is empty, with a TLS
+// certificate from the built-in CA.
+func serveEST(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, drivers *registry.Registry) error {
+	if cfg.EST.Addr == "" {
+		return nil
+	}
+	cert, err := builtinCA.ServerCertificate(cfg.EST.Hosts, estCertificateValidity)
+	if err != nil {
+		return err
+	}
+	server := &est.Server{
+		Pool: pool, CAs: drivers, Fallback: builtinCA, Trust: trust.New(pool), Logger: logger,
+		Enroller: &est.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait},
+		Limits:   est.Limits{MaxBody: est.DefaultLimits.MaxBody, Rate: cfg.EST.RateLimit, Burst: int(2 * cfg.EST.RateLimit)},
+	}
+	return serveHTTP(ctx, "EST server", cfg.EST.Addr, server.Handler(), est.TLSConfig(cert), cfg.ShutdownTimeout, logger)
 }

@@ -51,7 +51,7 @@ func (q *Queries) AssignProfileToDevices(ctx context.Context, arg AssignProfileT
 const createDevice = `-- name: CreateDevice :one
 INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at
+RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id
 `
 
 type CreateDeviceParams struct {
@@ -87,6 +87,8 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Dev
 		&i.Labels,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FactoryCertSha256,
+		&i.FactoryAnchorID,
 	)
 	return i, err
 }
@@ -116,7 +118,7 @@ func (q *Queries) ExistingDevices(ctx context.Context, ids []string) ([]string, 
 }
 
 const getDevice = `-- name: GetDevice :one
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at FROM devices WHERE id = $1
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id FROM devices WHERE id = $1
 `
 
 func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
@@ -134,12 +136,14 @@ func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
 		&i.Labels,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FactoryCertSha256,
+		&i.FactoryAnchorID,
 	)
 	return i, err
 }
 
 const listDevices = `-- name: ListDevices :many
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at FROM devices
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id FROM devices
 WHERE ($1::text IS NULL OR device_type = $1)
   AND ($2::text IS NULL OR mode = $2)
   AND ($3::text IS NULL OR driver = $3)
@@ -183,6 +187,8 @@ func (q *Queries) ListDevices(ctx context.Context, arg ListDevicesParams) ([]Dev
 			&i.Labels,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.FactoryCertSha256,
+			&i.FactoryAnchorID,
 		); err != nil {
 			return nil, err
 		}
@@ -212,7 +218,7 @@ func (q *Queries) PinDeviceTLS(ctx context.Context, arg PinDeviceTLSParams) (int
 }
 
 const setDeviceMode = `-- name: SetDeviceMode :one
-UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at
+UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id
 `
 
 type SetDeviceModeParams struct {
@@ -235,6 +241,8 @@ func (q *Queries) SetDeviceMode(ctx context.Context, arg SetDeviceModeParams) (D
 		&i.Labels,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FactoryCertSha256,
+		&i.FactoryAnchorID,
 	)
 	return i, err
 }
@@ -244,7 +252,7 @@ UPDATE devices
 SET name = $1, device_type = $2, driver = $3, address = $4,
     credential_ref = $5, updated_at = now()
 WHERE id = $6
-RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at
+RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id
 `
 
 type UpdateDeviceParams struct {
@@ -278,6 +286,8 @@ func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Dev
 		&i.Labels,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FactoryCertSha256,
+		&i.FactoryAnchorID,
 	)
 	return i, err
 }

@@ -6,6 +6,7 @@ package store
 
 import (
 	"encoding/json"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -67,17 +68,19 @@ type Certificate struct {
 }
 
 type Device struct {
-	ID            string          `json:"id"`
-	Name          string          `json:"name"`
-	DeviceType    string          `json:"device_type"`
-	Mode          string          `json:"mode"`
-	Driver        string          `json:"driver"`
-	Address       string          `json:"address"`
-	CredentialRef string          `json:"credential_ref"`
-	TlsPin        []byte          `json:"tls_pin"`
-	Labels        json.RawMessage `json:"labels"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
+	ID                string          `json:"id"`
+	Name              string          `json:"name"`
+	DeviceType        string          `json:"device_type"`
+	Mode              string          `json:"mode"`
+	Driver            string          `json:"driver"`
+	Address           string          `json:"address"`
+	CredentialRef     string          `json:"credential_ref"`
+	TlsPin            []byte          `json:"tls_pin"`
+	Labels            json.RawMessage `json:"labels"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	FactoryCertSha256 []byte          `json:"factory_cert_sha256"`
+	FactoryAnchorID   pgtype.Int8     `json:"factory_anchor_id"`
 }
 
 type DeviceProfile struct {
@@ -93,13 +96,27 @@ type DeviceType struct {
 }
 
 type EnrollmentCredential struct {
-	ID         int64      `json:"id"`
-	DeviceID   string     `json:"device_id"`
-	Kind       string     `json:"kind"`
-	SecretHash string     `json:"secret_hash"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	UsedAt     *time.Time `json:"used_at"`
+	ID         int64       `json:"id"`
+	DeviceID   string      `json:"device_id"`
+	Kind       string      `json:"kind"`
+	SecretHash string      `json:"secret_hash"`
+	CreatedAt  time.Time   `json:"created_at"`
+	ExpiresAt  *time.Time  `json:"expires_at"`
+	UsedAt     *time.Time  `json:"used_at"`
+	UsedFor    pgtype.Text `json:"used_for"`
+}
+
+type EstLabel struct {
+	Label         string         `json:"label"`
+	IsDefault     bool           `json:"is_default"`
+	ProfileID     int64          `json:"profile_id"`
+	AllowBasic    bool           `json:"allow_basic"`
+	AllowFactory  bool           `json:"allow_factory"`
+	AllowReenroll bool           `json:"allow_reenroll"`
+	IdentityField string         `json:"identity_field"`
+	AllowedCidrs  []netip.Prefix `json:"allowed_cidrs"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
 }
 
 type Job struct {

@@ -6,6 +6,7 @@ package device
 import (
 	"context"
 	"crypto/x509"
+	"regexp"
 
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/pki"
@@ -67,3 +68,13 @@ var (
 	Permanent   = drivers.Permanent
 	IsPermanent = drivers.IsPermanent
 )
+
+// idPattern is the devices table's rule for device IDs: safe in workflow IDs and URLs.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// ValidID reports whether id may name a device.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// SelfEnrolling is the driver of devices that fetch their own certificates
+// over EST: certfleet cannot reach them, so certificate jobs refuse them.
+const SelfEnrolling = "est"

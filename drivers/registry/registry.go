@@ -69,6 +69,9 @@ func (r *Registry) CA(_ context.Context, profile store.Profile) (ca.Driver, erro
 // Device returns the device driver a device record names.
 func (r *Registry) Device(name string) (device.Driver, error) {
 	d, ok := r.devices[name]
+	if name == device.SelfEnrolling {
+		return nil, drivers.Permanent(fmt.Errorf("devices of driver %q enroll themselves over EST; certificate jobs cannot reach them", name))
+	}
 	if !ok {
 		return nil, drivers.Permanent(fmt.Errorf("device driver %q does not exist", name))
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smallstep/pkcs7"
-
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/est/wire"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -36,12 +33,11 @@ func (e *refusedError) Error() string {
 // enroll posts a CSR to simpleenroll. It returns the certificates issued, or
 // nil certificates and the server's Retry-After when the server answers 202.
 func (d *Driver) enroll(ctx context.Context, csrDER []byte) ([]*x509.Certificate, time.Duration, error) {
-	body := wrap76(base64.StdEncoding.EncodeToString(csrDER))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+"/simpleenroll", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+"/simpleenroll", bytes.NewReader(wire.EncodeBase64(csrDER)))
 	if err != nil {
 		return nil, 0, ca.Permanent(err)
 	}
-	req.Header.Set("Content-Type", "application/pkcs10")
+	req.Header.Set("Content-Type", wire.TypePKCS10)
 	req.Header.Set("Content-Transfer-Encoding", "base64")
 	resp, data, err := d.do(req)
 	if err != nil {
@@ -100,18 +96,11 @@ func (d *Driver) do(req *http.Request) (*http.Response, []byte, error) {
 
 // parseCertsOnly decodes a base64 PKCS#7 certs-only body, wrapped or not.
 func parseCertsOnly(body []byte) ([]*x509.Certificate, error) {
-	der, err := base64.StdEncoding.DecodeString(string(bytes.Join(bytes.Fields(body), nil)))
+	certs, err := wire.ParseCertsOnly(body)
 	if err != nil {
-		return nil, ca.Permanent(fmt.Errorf("EST response is not base64: %w", err))
+		return nil, ca.Permanent(fmt.Errorf("EST response: %w", err))
 	}
-	p7, err := pkcs7.Parse(der)
-	if err != nil {
-		return nil, ca.Permanent(fmt.Errorf("EST response is not PKCS#7: %w", err))
-	}
-	if len(p7.Certificates) == 0 {
-		return nil, ca.Permanent(errors.New("EST response holds no certificate"))
-	}
-	return p7.Certificates, nil
+	return certs, nil
 }
 
 // retryAfter reads Retry-After in seconds or as an HTTP date.
@@ -123,18 +112,6 @@ func retryAfter(header string, now time.Time) time.Duration {
 		return at.Sub(now)
 	}
 	return defaultRetry
-}
-
-// wrap76 breaks base64 into CRLF-terminated lines of 76 characters, which
-// every EST implementation accepts.
-func wrap76(s string) string {
-	var b strings.Builder
-	for len(s) > 76 {
-		b.WriteString(s[:76] + "\r\n")
-		s = s[76:]
-	}
-	b.WriteString(s + "\r\n")
-	return b.String()
 }
 
 func snippet(data []byte) string {

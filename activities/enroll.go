@@ -1,0 +1,64 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/certfleet/certfleet/db/store"
+)
+
+// Enrollment is one EST enrollment: a CSR a device sent under a label's profile.
+type Enrollment struct {
+	// Key is the enrollment's business key and workflow ID,
+	// est/<deviceID>/<hash of the CSR>: a retried request is the same enrollment.
+	Key       string
+	DeviceID  string
+	ProfileID int64
+	// CSR is public (the key stays on the device, or in the HTTP handler for
+	// serverkeygen), so it may enter workflow history.
+	CSR []byte
+}
+
+// SubmitEnrollment submits the CSR to the profile's CA under the enrollment's
+// key; a retried or repeated enrollment gets the first request's outcome.
+func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submission, error) {
+	return a.submit(ctx, e.ProfileID, e.DeviceID, e.Key, e.CSR)
+}
+
+// PollEnrollment asks about an enrollment the CA left pending; see PollCA.
+func (a *Activities) PollEnrollment(ctx context.Context, e Enrollment, requestID string) (Submission, error) {
+	return a.poll(ctx, e.ProfileID, e.DeviceID, requestID)
+}
+
+// CompleteEnrollment books an issued certificate: the device becomes
+// OPERATIONAL and assigned to the profile, and the certificates the new one
+// supersedes are revoked (or marked superseded when the CA cannot revoke
+// them). Every part is idempotent, so a retry or a repeated enrollment is harmless.
+func (a *Activities) CompleteEnrollment(ctx context.Context, e Enrollment, certificateID int64) error {
+	q := a.queries()
+	profile, err := q.GetProfile(ctx, e.ProfileID)
+	if err != nil {
+		return fmt.Errorf("read profile %d: %w", e.ProfileID, err)
+	}
+	if err := q.MarkDeviceOperational(ctx, e.DeviceID); err != nil {
+		return fmt.Errorf("mark %s operational: %w", e.DeviceID, err)
+	}
+	err = q.AssignProfile(ctx, store.AssignProfileParams{DeviceID: e.DeviceID, CertType: profile.CertType, ProfileID: profile.ID})
+	if err != nil {
+		return fmt.Errorf("assign profile %d to %s: %w", profile.ID, e.DeviceID, err)
+	}
+	superseded, err := q.SupersededCertificates(ctx, store.SupersededCertificatesParams{
+		DeviceID: pgtype.Text{String: e.DeviceID, Valid: true}, CertType: profile.CertType, IssuedID: certificateID,
+	})
+	if err != nil {
+		return fmt.Errorf("read certificates of %s: %w", e.DeviceID, err)
+	}
+	for _, id := range superseded {
+		if _, err := a.revoke(ctx, Item{DeviceID: e.DeviceID, ProfileID: e.ProfileID}, id); err != nil {
+			return fmt.Errorf("revoke certificate %d superseded by %d: %w", id, certificateID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package est
+
+import (
+	"net"
+	"net/http"
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// maxClients bounds the limiter table; when it fills, it starts afresh, which
+// at worst grants a burst to clients seen before.
+const maxClients = 100_000
+
+// rateLimit is a token bucket per client IP address.
+type rateLimit struct {
+	limit rate.Limit
+	burst int
+
+	mu      sync.Mutex
+	clients map[string]*rate.Limiter
+}
+
+func newRateLimit(perSecond float64, burst int) *rateLimit {
+	return &rateLimit{limit: rate.Limit(perSecond), burst: max(burst, 1), clients: map[string]*rate.Limiter{}}
+}
+
+func (l *rateLimit) allow(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.clients[client]
+	if !ok {
+		if len(l.clients) >= maxClients {
+			clear(l.clients)
+		}
+		lim = rate.NewLimiter(l.limit, l.burst)
+		l.clients[client] = lim
+	}
+	return lim.Allow()
+}
+
+func (l *rateLimit) wrap(next http.Handler) http.Handler {
+	if l.limit <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !l.allow(clientIP(r)) {
+			w.Header().Set("Retry-After", "1")
+			writeText(w, http.StatusTooManyRequests, "too many requests from this address; retry in a second")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,207 @@
+package est_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/auth"
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/drivers/registry"
+	"github.com/certfleet/certfleet/est"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
+	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/pki/trust"
+	"github.com/certfleet/certfleet/worker"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	taskQueue = "certfleet-est-test"
+	kekBase64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+)
+
+// world is a running certfleet EST server on loopback: Postgres, a Temporal
+// dev server, an in-process worker, the built-in CA, and labels:
+// "cams" (the default; Basic, factory certificates, re-enrollment),
+// "approve" (a profile in approval mode) and "lan-only" (10.0.0.0/8 only).
+type world struct {
+	pool     *pgxpool.Pool
+	temporal client.Client
+	ca       *local.CA
+	trust    *trust.Store
+	host     string // 127.0.0.1:port
+	url      string // https://127.0.0.1:port/.well-known/est
+	dir      string
+	rootPEM  string // the built-in CA's root, which the server's certificate chains to
+	chainPEM string // issuing CA then root, for openssl verify
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	w := &world{dir: t.TempDir()}
+	w.pool, _ = testenv.Database(t)
+	_, w.temporal = testenv.Temporal(t, testenv.TemporalOptions{})
+	keys, err := kek.Load(kekBase64, "")
+	require.NoError(t, err)
+	w.ca, err = local.Open(ctx, w.pool, keys, local.Options{PendingRetry: time.Second})
+	require.NoError(t, err)
+	w.trust = trust.New(w.pool)
+	drivers := registry.New(w.pool, w.ca, func(string) (string, bool) { return "", false }, 10*time.Second)
+	wk := worker.New(w.temporal, taskQueue, 5*time.Second, &activities.Activities{Pool: w.pool, Drivers: drivers})
+	require.NoError(t, wk.Start())
+	t.Cleanup(wk.Stop)
+
+	cams := w.profile(t, "cameras", false)
+	approval := w.profile(t, "cameras-approval", true)
+	w.label(t, store.CreateESTLabelParams{Label: "cams", IsDefault: true, ProfileID: cams, AllowBasic: true, AllowFactory: true, AllowReenroll: true})
+	w.label(t, store.CreateESTLabelParams{Label: "approve", ProfileID: approval, AllowBasic: true, AllowReenroll: true})
+	w.label(t, store.CreateESTLabelParams{Label: "lan-only", ProfileID: cams, AllowBasic: true, AllowedCidrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+
+	cert, err := w.ca.ServerCertificate([]string{"localhost", "127.0.0.1"}, time.Hour)
+	require.NoError(t, err)
+	server := &est.Server{
+		Pool: w.pool, CAs: drivers, Fallback: w.ca, Trust: w.trust,
+		Enroller: &est.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second},
+		Limits:   est.Limits{MaxBody: est.DefaultLimits.MaxBody},
+	}
+	hs := httptest.NewUnstartedServer(server.Handler())
+	hs.TLS = est.TLSConfig(cert)
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	w.host = strings.TrimPrefix(hs.URL, "https://")
+	w.url = hs.URL + "/.well-known/est"
+	issuing, root := w.ca.Certificates()
+	w.rootPEM = testpki.Write(t, w.dir, "root.pem", testpki.CertPEM(root))
+	w.chainPEM = testpki.Write(t, w.dir, "chain.pem", testpki.CertPEM(issuing, root))
+	return w
+}
+
+func (w *world) profile(t *testing.T, name string, approval bool) int64 {
+	t.Helper()
+	row, err := store.New(w.pool).CreateProfile(context.Background(), store.CreateProfileParams{
+		Name: name, CertType: "tls", DeviceType: "camera",
+		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"},{"attr":"O","rule":"fixed","value":"Acme"}]`),
+		SanRules:     json.RawMessage(`[]`), ExtraAttributes: json.RawMessage(`[]`),
+		KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256]},{"algorithm":"rsa","sizes":[2048]}]`),
+		Validity:      90 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CaDriver: "local",
+		CaSettings: json.RawMessage(`{}`), ApprovalMode: approval, MaxCaWait: 10 * time.Minute,
+	})
+	require.NoError(t, err)
+	return row.ID
+}
+
+func (w *world) label(t *testing.T, p store.CreateESTLabelParams) {
+	t.Helper()
+	if p.IdentityField == "" {
+		p.IdentityField = "CN"
+	}
+	if p.AllowedCidrs == nil {
+		p.AllowedCidrs = []netip.Prefix{}
+	}
+	_, err := store.New(w.pool).CreateESTLabel(context.Background(), p)
+	require.NoError(t, err)
+}
+
+// device registers a camera that enrolls itself, with an enrollment secret
+// of kind otp or password.
+func (w *world) device(t *testing.T, id, kind, secret string) {
+	t.Helper()
+	ctx := context.Background()
+	q := store.New(w.pool)
+	_, err := q.CreateDevice(ctx, store.CreateDeviceParams{ID: id, Name: id, DeviceType: "camera", Mode: "NEW", Driver: "est"})
+	require.NoError(t, err)
+	w.secret(t, id, kind, secret)
+}
+
+func (w *world) secret(t *testing.T, id, kind, secret string) {
+	t.Helper()
+	hash, err := auth.HashSecret(secret)
+	require.NoError(t, err)
+	require.NoError(t, store.New(w.pool).CreateEnrollmentCredential(context.Background(), store.CreateEnrollmentCredentialParams{DeviceID: id, Kind: kind, SecretHash: hash}))
+}
+
+// estclient runs globalsign's estclient v1.0.6 against the server.
+func (w *world) estclient(t *testing.T, command string, args ...string) (string, error) {
+	t.Helper()
+	args = append([]string{command, "-server", w.host, "-explicit", w.rootPEM, "-timeout", "30s"}, args...)
+	out, err := exec.Command(testenv.Tool(t, "estclient"), args...).CombinedOutput()
+	return string(out), err
+}
+
+// key writes a new private key of alg ("ec" or "rsa") as PKCS#8 PEM.
+func (w *world) key(t *testing.T, alg, name string) (crypto.Signer, string) {
+	t.Helper()
+	var key crypto.Signer
+	var err error
+	if alg == "rsa" {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	require.NoError(t, err)
+	return key, testpki.Write(t, w.dir, name, testpki.KeyPEM(t, key))
+}
+
+// csr makes a CSR for key with common name cn.
+func csr(t *testing.T, key crypto.Signer, cn string) *x509.CertificateRequest {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
+	require.NoError(t, err)
+	parsed, err := x509.ParseCertificateRequest(der)
+	require.NoError(t, err)
+	return parsed
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	certs, err := pki.ParseCertificatesPEM(data)
+	require.NoError(t, err)
+	require.NotEmpty(t, certs, path)
+	return certs[0]
+}
+
+// opensslVerify checks path against the built-in CA with openssl.
+func (w *world) opensslVerify(t *testing.T, path string) {
+	t.Helper()
+	issuing := filepath.Join(w.dir, "issuing.pem")
+	iss, _ := w.ca.Certificates()
+	require.NoError(t, os.WriteFile(issuing, testpki.CertPEM(iss), 0o600))
+	out, err := exec.Command("openssl", "verify", "-CAfile", w.rootPEM, "-untrusted", issuing, path).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), ": OK")
+}
+
+// count runs a SELECT count(*) query.
+func (w *world) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, w.pool.QueryRow(context.Background(), query, args...).Scan(&n))
+	return n
+}

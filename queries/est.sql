@@ -1,0 +1,66 @@
+-- name: CreateESTLabel :one
+INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs)
+VALUES (@label, @is_default, @profile_id, @allow_basic, @allow_factory, @allow_reenroll, @identity_field, @allowed_cidrs)
+RETURNING *;
+
+-- name: UpdateESTLabel :one
+UPDATE est_labels
+SET is_default = @is_default, profile_id = @profile_id, allow_basic = @allow_basic, allow_factory = @allow_factory,
+    allow_reenroll = @allow_reenroll, identity_field = @identity_field, allowed_cidrs = @allowed_cidrs, updated_at = now()
+WHERE label = @label
+RETURNING *;
+
+-- name: DeleteESTLabel :execrows
+DELETE FROM est_labels WHERE label = @label;
+
+-- name: GetESTLabel :one
+SELECT * FROM est_labels WHERE label = @label;
+
+-- name: GetDefaultESTLabel :one
+SELECT * FROM est_labels WHERE is_default;
+
+-- name: ListESTLabels :many
+SELECT * FROM est_labels ORDER BY label;
+
+-- name: CreateEnrollmentCredential :exec
+INSERT INTO enrollment_credentials (device_id, kind, secret_hash, expires_at)
+VALUES (@device_id, @kind, @secret_hash, sqlc.narg(expires_at));
+
+-- name: DeletePasswordCredentials :exec
+DELETE FROM enrollment_credentials WHERE device_id = @device_id AND kind = 'password';
+
+-- name: EnrollmentCredentials :many
+-- Unexpired credentials of a device, passwords first. A spent OTP is listed
+-- too: the enrollment it was spent on may present it again.
+SELECT id, kind, secret_hash, used_for FROM enrollment_credentials
+WHERE device_id = @device_id AND (expires_at IS NULL OR expires_at > now())
+ORDER BY kind DESC, id DESC;
+
+-- name: SpendOTP :execrows
+-- Zero rows: a concurrent request spent it on another enrollment.
+UPDATE enrollment_credentials SET used_at = now(), used_for = @enrollment::text
+WHERE id = @id AND kind = 'otp' AND (used_for IS NULL OR used_for = @enrollment::text);
+
+-- name: GetDeviceByFactoryCert :one
+SELECT * FROM devices WHERE factory_cert_sha256 = @factory_cert_sha256;
+
+-- name: RegisterFactoryDevice :one
+-- A concurrent first contact with the same certificate wins nothing twice:
+-- the loser gets no row and reads the winner's.
+INSERT INTO devices (id, name, device_type, mode, driver, factory_cert_sha256, factory_anchor_id)
+VALUES (@id, @name, @device_type, 'FACTORY', 'est', @factory_cert_sha256, @factory_anchor_id)
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: MarkDeviceOperational :exec
+UPDATE devices SET mode = 'OPERATIONAL', updated_at = now() WHERE id = @id AND mode IN ('NEW', 'FACTORY');
+
+-- name: SupersededCertificates :many
+-- What a newly issued certificate supersedes: the older active ones, never
+-- a newer one (a late retry of an old enrollment must not revoke its successor).
+SELECT id FROM certificates
+WHERE device_id = @device_id AND cert_type = @cert_type AND status = 'active' AND id < @issued_id
+ORDER BY id;
+
+-- name: GetDeviceType :one
+SELECT * FROM device_types WHERE name = @name;
