@@ -156,7 +156,7 @@ func (s *server) deleteESTLabel(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	c.JSON(http.StatusOK, gin.H{"deleted": label})
 }
 
 func respondESTLabel(c *gin.Context, status int, row store.EstLabel, err error) {
@@ -202,5 +202,5 @@ func (s *server) setEnrollmentPassword(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	c.JSON(http.StatusOK, gin.H{"device_id": id, "enrollment_password": "set"})
 }

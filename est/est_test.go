@@ -129,6 +129,11 @@ func (w *world) enrollRenewAndGenerate(t *testing.T, alg string) {
 	assert.Equal(t, map[string]string{"ec": "ecdsa-256", "rsa": "rsa-2048"}[alg], spec.String())
 	w.opensslVerify(t, certOut)
 	assertNoKeyStored(t, w, key)
+	if alg == "ec" {
+		ids := w.enrollmentIDs(t, dev)
+		require.Len(t, ids, 3, "enroll, reenroll, serverkeygen")
+		w.replayHistories(t, map[string]string{"issued.json": ids[0], "reenrolled.json": ids[1], "serverkeygen.json": ids[2]})
+	}
 }
 
 // assertNoKeyStored checks that no table holds the generated private key:
@@ -218,6 +223,7 @@ func TestApprovalMode(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, pki.SamePublicKey(key.Public(), certs[0].PublicKey))
 	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM ca_requests WHERE device_id = 'cam-approve'`), "the retries were one enrollment")
+	w.replayHistories(t, map[string]string{"approved-after-pending.json": w.enrollmentIDs(t, "cam-approve")[0]})
 }
 
 // post sends an EST request with Basic credentials; headers may add or
@@ -309,4 +315,3 @@ func TestRawExchange(t *testing.T) {
 	run("openssl", "base64", "-d", "-in", d+"/cacerts.b64", "-out", d+"/cacerts.p7")
 	assert.Equal(t, 2, strings.Count(run("openssl", "pkcs7", "-inform", "DER", "-in", d+"/cacerts.p7", "-print_certs"), "BEGIN CERTIFICATE"))
 }
-

@@ -62,12 +62,15 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 	defer cancel()
 	var sub activities.Submission
 	err = run.Get(waitCtx, &sub)
-	if err == nil {
+	var failed *temporal.WorkflowExecutionError
+	switch {
+	case err == nil:
 		return sub, nil
-	}
-	if !errors.Is(waitCtx.Err(), context.DeadlineExceeded) || ctx.Err() != nil {
+	case ctx.Err() != nil, errors.As(err, &failed):
 		return sub, fmt.Errorf("enrollment %s: %w", e.Key, err)
 	}
+	// Not finished within the wait (the long poll may also give up a moment
+	// before the deadline, with a transport error): ask where it stands.
 	sub = activities.Submission{Status: "pending", RetryAfter: time.Second}
 	answer, err := t.Client.QueryWorkflow(ctx, e.Key, run.GetRunID(), workflows.QueryEnrollment)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"net/netip"
 	"os"
@@ -19,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/certfleet/certfleet/activities"
@@ -85,7 +88,7 @@ func newWorld(t *testing.T) *world {
 	cert, err := w.ca.ServerCertificate([]string{"localhost", "127.0.0.1"}, time.Hour)
 	require.NoError(t, err)
 	server := &est.Server{
-		Pool: w.pool, CAs: drivers, Fallback: w.ca, Trust: w.trust,
+		Pool: w.pool, CAs: drivers, Fallback: w.ca, Trust: w.trust, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		Enroller: &est.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second},
 		Limits:   est.Limits{MaxBody: est.DefaultLimits.MaxBody},
 	}
@@ -204,4 +207,26 @@ func (w *world) count(t *testing.T, query string, args ...any) int {
 	var n int
 	require.NoError(t, w.pool.QueryRow(context.Background(), query, args...).Scan(&n))
 	return n
+}
+
+// replayHistories replays the first run of each enrollment workflow, and
+// records it with CERTFLEET_RECORD_HISTORIES=1 (see testenv.ReplayHistories).
+func (w *world) replayHistories(t *testing.T, workflowIDs map[string]string) {
+	t.Helper()
+	histories := map[string]*historypb.History{}
+	for name, id := range workflowIDs {
+		histories[filepath.Join("enrollment", name)] = testenv.History(t, w.temporal, id, testenv.Runs(t, w.temporal, id)[0])
+	}
+	testenv.ReplayHistories(t, histories)
+}
+
+// enrollmentIDs are a device's enrollment workflow IDs, oldest first (they
+// are its CA requests' idempotency keys).
+func (w *world) enrollmentIDs(t *testing.T, deviceID string) []string {
+	t.Helper()
+	rows, err := w.pool.Query(context.Background(), `SELECT idempotency_key FROM ca_requests WHERE device_id = $1 ORDER BY id`, deviceID)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return ids
 }

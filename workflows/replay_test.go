@@ -12,11 +12,12 @@ import (
 )
 
 // TestRecordedHistoriesReplay replays histories recorded from real runs
-// (jobs.TestHistoriesReplay with CERTFLEET_RECORD_HISTORIES=1) against the
+// (jobs.TestHistoriesReplay and the est package's interop and approval tests,
+// with CERTFLEET_RECORD_HISTORIES=1) against the
 // current workflow code. A change that breaks determinism fails here; such a
 // change needs workflow.GetVersion, not new recordings.
 func TestRecordedHistoriesReplay(t *testing.T) {
-	for _, workflowType := range []string{"certificate-job", "device-certificate"} {
+	for _, workflowType := range []string{"certificate-job", "device-certificate", "enrollment"} {
 		files, err := filepath.Glob(filepath.Join("testdata", "histories", workflowType, "*.json"))
 		require.NoError(t, err)
 		assert.NotEmpty(t, files, "recorded histories of %s", workflowType)
