@@ -13,6 +13,8 @@ TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
 export CERTFLEET_API_ADDR=${CERTFLEET_API_ADDR:-:8080}
 API_PORT=${CERTFLEET_API_ADDR##*:}
+export CERTFLEET_EST_ADDR=${CERTFLEET_EST_ADDR-:8443}
+EST_PORT=${CERTFLEET_EST_ADDR##*:}
 DATA_DIR=.data
 
 say() { printf '\033[1mmake run:\033[0m %s\n' "$*"; }
@@ -107,6 +109,7 @@ cat <<BANNER
   certfleet is ready.
 
     API           http://localhost:$API_PORT        (GET /healthz, GET /readyz)
+    EST           https://localhost:$EST_PORT/.well-known/est/   (server certificate from the built-in CA)
     Temporal UI   http://localhost:$TEMPORAL_UI_PORT
     Temporal      $TEMPORAL_ADDRESS, namespace ${TEMPORAL_NAMESPACE:-default}
     Postgres      $PG_HOST:$PG_PORT, database $PG_DB
