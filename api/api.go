@@ -13,6 +13,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/trust"
+	"github.com/certfleet/certfleet/renewal"
 )
 
 // HealthCheck reports whether one dependency answers; nil means it does.
@@ -36,6 +37,8 @@ type Deps struct {
 	Trust *trust.Store
 	// Revoker revokes certificates of the built-in CA.
 	Revoker Revoker
+	// Renewals manages renewal policies and their schedules.
+	Renewals *renewal.Service
 }
 
 // server holds what the /api/v1 handlers need.
@@ -45,6 +48,7 @@ type server struct {
 	approver Approver
 	trust    *trust.Store
 	revoker  Revoker
+	renewals *renewal.Service
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -68,7 +72,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/crl/:file", crl(deps.CRLs))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals}
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r
@@ -121,6 +125,8 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.PUT("/est-labels/:label", admin, s.saveESTLabel)
 	v1.DELETE("/est-labels/:label", admin, s.deleteESTLabel)
 	v1.PUT("/devices/:id/enrollment-password", operator, s.setEnrollmentPassword)
+
+	s.renewalRoutes(v1, admin, operator)
 
 	v1.GET("/audit", s.listAudit)
 }

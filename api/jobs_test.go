@@ -36,7 +36,7 @@ func TestJobsThroughTheAPI(t *testing.T) {
 	builtin, err := local.Open(ctx, pool, keys, local.Options{})
 	require.NoError(t, err)
 	lookup := func(k string) (string, bool) { return fleetSecret, k == "FLEET_SECRET" }
-	w := worker.New(tc, "api-test", time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, builtin, lookup, 10*time.Second)})
+	w := worker.New(tc, "api-test", time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, builtin, lookup, 10*time.Second)}, nil)
 	require.NoError(t, w.Start())
 	defer w.Stop()
 	world := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: "api-test"}})

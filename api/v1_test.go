@@ -24,6 +24,7 @@ import (
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
+	"github.com/certfleet/certfleet/renewal"
 )
 
 type apiClient struct {
@@ -72,7 +73,8 @@ func newAPIWorld(t *testing.T) apiWorld {
 	require.NoError(t, err)
 	builtin, err := local.Open(context.Background(), pool, keys, local.Options{})
 	require.NoError(t, err)
-	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool), Revoker: builtin})
+	// Renewals without Temporal: enough for everything that fails before a schedule is touched.
+	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool), Revoker: builtin, Renewals: &renewal.Service{Pool: pool}})
 }
 
 func newAPIWorldWith(t *testing.T, pool *pgxpool.Pool, deps api.Deps) apiWorld {
@@ -223,6 +225,13 @@ func TestRoles(t *testing.T) {
 		{"POST", "/api/v1/certificates/1/revoke", true},
 		{"POST", "/api/v1/trust-anchors", true},
 		{"POST", "/api/v1/est-labels", true},
+		{"POST", "/api/v1/renewal-policies", true},
+		{"PUT", "/api/v1/renewal-policies/1", true},
+		{"DELETE", "/api/v1/renewal-policies/1", true},
+		{"POST", "/api/v1/renewal-policies/1/pause", false},
+		{"POST", "/api/v1/renewal-policies/1/resume", false},
+		{"POST", "/api/v1/renewal-policies/1/trigger", false},
+		{"POST", "/api/v1/renewal-policies/1/backfill", false},
 		{"PUT", "/api/v1/est-labels/cams", true},
 		{"DELETE", "/api/v1/est-labels/cams", true},
 		{"PUT", "/api/v1/devices/cam-1/enrollment-password", false},

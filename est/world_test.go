@@ -75,7 +75,7 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, err)
 	w.trust = trust.New(w.pool)
 	drivers := registry.New(w.pool, w.ca, func(string) (string, bool) { return "", false }, 10*time.Second)
-	wk := worker.New(w.temporal, taskQueue, 5*time.Second, &activities.Activities{Pool: w.pool, Drivers: drivers})
+	wk := worker.New(w.temporal, taskQueue, 5*time.Second, &activities.Activities{Pool: w.pool, Drivers: drivers}, nil)
 	require.NoError(t, wk.Start())
 	t.Cleanup(wk.Stop)
 

@@ -74,36 +74,10 @@ func (e *DevicesError) Error() string {
 // workflow. A device without a profile for the certificate type, or already
 // in an active job for it, refuses the whole job with a *DevicesError.
 func (s *Service) Create(ctx context.Context, spec Spec) (store.Job, error) {
-	ids, err := normalize(&spec)
-	if err != nil {
-		return store.Job{}, err
-	}
 	var job store.Job
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		var err error
-		if job, err = q.CreateJob(ctx, store.CreateJobParams{Name: spec.Name, CertType: spec.CertType, CreatedBy: spec.CreatedBy, ScheduledAt: spec.StartAt}); err != nil {
-			return fmt.Errorf("create job: %w", err)
-		}
-		profiles, err := q.DeviceProfilesFor(ctx, store.DeviceProfilesForParams{DeviceIds: ids, CertType: spec.CertType})
-		if err != nil {
-			return err
-		}
-		if err := checkProfiles(ids, profiles, spec.CertType); err != nil {
-			return err
-		}
-		if err := busy(ctx, q, ids, spec.CertType); err != nil {
-			return err
-		}
-		rows := make([]store.AddJobItemsParams, len(profiles))
-		for i, p := range profiles {
-			rows[i] = store.AddJobItemsParams{JobID: job.ID, DeviceID: p.DeviceID, CertType: spec.CertType, ProfileID: p.ProfileID}
-		}
-		_, err = q.AddJobItems(ctx, rows)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.ConstraintName == "job_items_one_active_job_per_device" {
-			return busy(ctx, store.New(s.Pool), ids, spec.CertType) // a concurrent job took them
-		}
+		job, err = Insert(ctx, tx, spec)
 		return err
 	})
 	if err != nil {
@@ -111,6 +85,49 @@ func (s *Service) Create(ctx context.Context, spec Spec) (store.Job, error) {
 	}
 	if err := s.Start(ctx, job, spec); err != nil {
 		return store.Job{}, s.undo(ctx, job, err)
+	}
+	return job, nil
+}
+
+// Insert stores a job and its items in tx without starting it; Start does.
+// Refusals are as for Create.
+func Insert(ctx context.Context, tx pgx.Tx, spec Spec) (store.Job, error) {
+	ids, err := normalize(&spec)
+	if err != nil {
+		return store.Job{}, err
+	}
+	q := store.New(tx)
+	job, err := q.CreateJob(ctx, store.CreateJobParams{Name: spec.Name, CertType: spec.CertType, CreatedBy: spec.CreatedBy, ScheduledAt: spec.StartAt})
+	if err != nil {
+		return store.Job{}, fmt.Errorf("create job: %w", err)
+	}
+	profiles, err := q.DeviceProfilesFor(ctx, store.DeviceProfilesForParams{DeviceIds: ids, CertType: spec.CertType})
+	if err != nil {
+		return store.Job{}, err
+	}
+	if err := checkProfiles(ids, profiles, spec.CertType); err != nil {
+		return store.Job{}, err
+	}
+	if err := busy(ctx, q, ids, spec.CertType); err != nil {
+		return store.Job{}, err
+	}
+	rows := make([]store.AddJobItemsParams, len(profiles))
+	for i, p := range profiles {
+		rows[i] = store.AddJobItemsParams{JobID: job.ID, DeviceID: p.DeviceID, CertType: spec.CertType, ProfileID: p.ProfileID}
+	}
+	// A savepoint, so that a clash leaves tx usable for reading who is busy.
+	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		_, err := store.New(sp).AddJobItems(ctx, rows)
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "job_items_one_active_job_per_device" {
+		if busyErr := busy(ctx, q, ids, spec.CertType); busyErr != nil {
+			return store.Job{}, busyErr // a concurrent job took them
+		}
+	}
+	if err != nil {
+		return store.Job{}, err
 	}
 	return job, nil
 }

@@ -26,7 +26,7 @@ import (
 func (f *fleet) startWorker(t *testing.T) {
 	t.Helper()
 	acts := &activities.Activities{Pool: f.pool, Drivers: registry.New(f.pool, f.ca, lookupEnv, 10*time.Second)}
-	w := worker.New(f.temporal, taskQueue, 5*time.Second, acts)
+	w := worker.New(f.temporal, taskQueue, 5*time.Second, acts, nil)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 }

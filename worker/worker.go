@@ -9,16 +9,21 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/renewal"
 	"github.com/certfleet/certfleet/workflows"
 )
 
-// New returns a worker on taskQueue running the certificate job workflows
-// with acts. Stopping it waits up to stopTimeout for running activities, so a
-// rolling restart does not waste their attempts.
-func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *activities.Activities) sdkworker.Worker {
+// New returns a worker on taskQueue running certfleet's workflows with acts
+// and, when given, the renewal sweeps' activities. Stopping it waits up to
+// stopTimeout for running activities, so a rolling restart does not waste
+// their attempts.
+func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *activities.Activities, sweeps *renewal.SweepActivities) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: stopTimeout})
 	RegisterWorkflows(w)
 	w.RegisterActivity(acts)
+	if sweeps != nil {
+		w.RegisterActivity(sweeps)
+	}
 	return w
 }
 
@@ -28,4 +33,5 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(any) }) {
 	w.RegisterWorkflow(workflows.CertificateJob)
 	w.RegisterWorkflow(workflows.DeviceCertificate)
 	w.RegisterWorkflow(workflows.Enrollment)
+	w.RegisterWorkflow(renewal.RenewalSweep)
 }

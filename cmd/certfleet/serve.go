@@ -21,6 +21,7 @@ import (
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
+	"github.com/certfleet/certfleet/renewal"
 	"github.com/certfleet/certfleet/temporalconn"
 	"github.com/certfleet/certfleet/worker"
 )
@@ -55,8 +56,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	}
 
 	drivers := registry.New(pool, builtinCA, os.LookupEnv, deviceTimeout)
+	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
+	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
-		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers})
+		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers},
+			&renewal.SweepActivities{Pool: pool, Jobs: jobService})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)
 		}
@@ -69,8 +73,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		return nil
 	}
 	go builtinCA.KeepCRLFresh(ctx, time.Hour)
+	if err := renewals.Reconcile(ctx); err != nil {
+		// Not fatal: the API still serves, and the next start tries again.
+		logger.Error("renewal schedules do not match the policies", "error", err)
+	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveAPI(ctx, cfg, logger, pool, tc, builtinCA) })
+	g.Go(func() error { return serveAPI(ctx, cfg, logger, pool, tc, builtinCA, jobService, renewals) })
 	g.Go(func() error { return serveEST(ctx, cfg, logger, pool, tc, builtinCA, drivers) })
 	return g.Wait()
 }
@@ -88,10 +96,11 @@ func openBuiltinCA(ctx context.Context, cfg config.Config, logger *slog.Logger, 
 	return local.Open(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger})
 }
 
-func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA) error {
+func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, jobService *jobs.Service, renewals *renewal.Service) error {
 	handler := api.New(api.Deps{
 		Pool:     pool,
-		Jobs:     &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
+		Jobs:     jobService,
+		Renewals: renewals,
 		Approver: builtinCA,
 		Revoker:  builtinCA,
 		Trust:    trust.New(pool),

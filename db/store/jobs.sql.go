@@ -152,7 +152,7 @@ func (q *Queries) CountJobItemsByStepAndState(ctx context.Context, jobID int64) 
 const createJob = `-- name: CreateJob :one
 INSERT INTO jobs (name, cert_type, created_by, scheduled_at)
 VALUES ($1, $2, $3, $4)
-RETURNING id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at
+RETURNING id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source
 `
 
 type CreateJobParams struct {
@@ -180,6 +180,7 @@ func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, erro
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.Source,
 	)
 	return i, err
 }
@@ -273,7 +274,7 @@ func (q *Queries) FinishJob(ctx context.Context, arg FinishJobParams) error {
 }
 
 const getJob = `-- name: GetJob :one
-SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at FROM jobs WHERE id = $1
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source FROM jobs WHERE id = $1
 `
 
 func (q *Queries) GetJob(ctx context.Context, id int64) (Job, error) {
@@ -289,6 +290,7 @@ func (q *Queries) GetJob(ctx context.Context, id int64) (Job, error) {
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.Source,
 	)
 	return i, err
 }
@@ -450,7 +452,7 @@ func (q *Queries) ListJobItems(ctx context.Context, arg ListJobItemsParams) ([]L
 }
 
 const listJobs = `-- name: ListJobs :many
-SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at FROM jobs
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source FROM jobs
 WHERE ($1::text = 'all'
        OR ($1 = 'active' AND status IN ('scheduled', 'running', 'halting'))
        OR ($1 = 'closed' AND status IN ('completed', 'halted')))
@@ -501,6 +503,7 @@ func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, erro
 			&i.StartedAt,
 			&i.CompletedAt,
 			&i.CreatedAt,
+			&i.Source,
 		); err != nil {
 			return nil, err
 		}

@@ -120,15 +120,16 @@ type EstLabel struct {
 }
 
 type Job struct {
-	ID          int64      `json:"id"`
-	Name        string     `json:"name"`
-	CertType    string     `json:"cert_type"`
-	CreatedBy   string     `json:"created_by"`
-	Status      string     `json:"status"`
-	ScheduledAt time.Time  `json:"scheduled_at"`
-	StartedAt   *time.Time `json:"started_at"`
-	CompletedAt *time.Time `json:"completed_at"`
-	CreatedAt   time.Time  `json:"created_at"`
+	ID          int64       `json:"id"`
+	Name        string      `json:"name"`
+	CertType    string      `json:"cert_type"`
+	CreatedBy   string      `json:"created_by"`
+	Status      string      `json:"status"`
+	ScheduledAt time.Time   `json:"scheduled_at"`
+	StartedAt   *time.Time  `json:"started_at"`
+	CompletedAt *time.Time  `json:"completed_at"`
+	CreatedAt   time.Time   `json:"created_at"`
+	Source      pgtype.Text `json:"source"`
 }
 
 type JobItem struct {
@@ -186,6 +187,28 @@ type Profile struct {
 	ArchivedAt      *time.Time      `json:"archived_at"`
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
+}
+
+type RenewalPolicy struct {
+	ID               int64           `json:"id"`
+	Name             string          `json:"name"`
+	CertType         string          `json:"cert_type"`
+	ProfileIds       []int64         `json:"profile_ids"`
+	DeviceTypes      []string        `json:"device_types"`
+	RenewBeforeDays  int32           `json:"renew_before_days"`
+	RenewAtLifetime  float64         `json:"renew_at_lifetime"`
+	IncludeMissing   bool            `json:"include_missing"`
+	IncludeExpired   bool            `json:"include_expired"`
+	Jitter           time.Duration   `json:"jitter"`
+	Windows          json.RawMessage `json:"windows"`
+	TimeZone         string          `json:"time_zone"`
+	OutsideWindow    string          `json:"outside_window"`
+	MaxDevicesPerJob int32           `json:"max_devices_per_job"`
+	Cron             string          `json:"cron"`
+	Every            time.Duration   `json:"every"`
+	Paused           bool            `json:"paused"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
 }
 
 type TrustAnchor struct {

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/renewal"
+)
+
+func (s *server) renewalRoutes(v1 *gin.RouterGroup, admin, operator gin.HandlerFunc) {
+	v1.GET("/renewal-policies", s.listRenewalPolicies)
+	v1.POST("/renewal-policies", admin, s.saveRenewalPolicy)
+	v1.GET("/renewal-policies/:id", s.getRenewalPolicy)
+	v1.PUT("/renewal-policies/:id", admin, s.saveRenewalPolicy)
+	v1.DELETE("/renewal-policies/:id", admin, s.deleteRenewalPolicy)
+	v1.POST("/renewal-policies/:id/pause", operator, s.pauseRenewalPolicy(true))
+	v1.POST("/renewal-policies/:id/resume", operator, s.pauseRenewalPolicy(false))
+	v1.POST("/renewal-policies/:id/trigger", operator, s.triggerRenewalPolicy)
+	v1.POST("/renewal-policies/:id/backfill", operator, s.backfillRenewalPolicy)
+	v1.GET("/renewal-alerts", s.renewalAlerts)
+}
+
+// renewalFail maps the renewal service's errors to statuses.
+func renewalFail(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, renewal.ErrNotFound):
+		abort(c, http.StatusNotFound, "not_found", err.Error(), nil)
+	case errors.Is(err, renewal.ErrInvalid):
+		abort(c, http.StatusBadRequest, "invalid", err.Error(), nil)
+	default:
+		fail(c, err)
+	}
+}
+
+// auditPolicy records a policy change in the change's own transaction.
+func (s *server) auditPolicy(c *gin.Context, action string) func(*store.Queries, renewal.Policy) error {
+	return func(q *store.Queries, p renewal.Policy) error {
+		return record(c.Request.Context(), q, principal(c).Actor(), action, "renewal_policy", []string{strconv.FormatInt(p.ID, 10)}, p)
+	}
+}
+
+func (s *server) listRenewalPolicies(c *gin.Context) {
+	rows, err := store.New(s.pool).ListRenewalPolicies(c.Request.Context())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	items := make([]renewal.Policy, 0, len(rows))
+	for _, r := range rows {
+		p, err := renewal.FromRow(r)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		items = append(items, p)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+func (s *server) getRenewalPolicy(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	row, err := store.New(s.pool).GetRenewalPolicy(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	p, err := renewal.FromRow(row)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+// saveRenewalPolicy creates (POST) or replaces (PUT) a policy, and its schedule.
+func (s *server) saveRenewalPolicy(c *gin.Context) {
+	var p renewal.Policy
+	if !decode(c, &p) {
+		return
+	}
+	var err error
+	if c.Request.Method == http.MethodPost {
+		p, err = s.renewals.Create(c.Request.Context(), p, s.auditPolicy(c, "renewal_policy.create"))
+	} else if id, ok := pathID(c, "id"); ok {
+		p, err = s.renewals.Update(c.Request.Context(), id, p, s.auditPolicy(c, "renewal_policy.update"))
+	} else {
+		return
+	}
+	if err != nil {
+		renewalFail(c, err)
+		return
+	}
+	c.JSON(map[string]int{http.MethodPost: http.StatusCreated, http.MethodPut: http.StatusOK}[c.Request.Method], p)
+}
+
+func (s *server) deleteRenewalPolicy(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	err := s.renewals.Delete(c.Request.Context(), id, func(q *store.Queries) error {
+		return record(c.Request.Context(), q, principal(c).Actor(), "renewal_policy.delete", "renewal_policy", []string{strconv.FormatInt(id, 10)}, nil)
+	})
+	if err != nil {
+		renewalFail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"deleted": id})
+}
+
+func (s *server) pauseRenewalPolicy(paused bool) gin.HandlerFunc {
+	action := map[bool]string{true: "renewal_policy.pause", false: "renewal_policy.resume"}[paused]
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "id")
+		if !ok {
+			return
+		}
+		p, err := s.renewals.SetPaused(c.Request.Context(), id, paused, s.auditPolicy(c, action))
+		if err != nil {
+			renewalFail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, p)
+	}
+}
+
+// triggerRenewalPolicy runs a sweep now; the jobs it starts appear in /jobs.
+func (s *server) triggerRenewalPolicy(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	if err := s.renewals.Trigger(c.Request.Context(), id); err != nil {
+		renewalFail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"triggered": id, "schedule": renewal.ScheduleID(id)})
+}
+
+// backfillRenewalPolicy runs the sweeps the schedule would have run in a past period.
+func (s *server) backfillRenewalPolicy(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	var body struct {
+		Start time.Time `json:"start"`
+		End   time.Time `json:"end"`
+	}
+	if !decode(c, &body) {
+		return
+	}
+	if body.Start.IsZero() || !body.End.After(body.Start) {
+		fail(c, fieldError("end", "start and end (RFC 3339), end after start"))
+		return
+	}
+	if err := s.renewals.Backfill(c.Request.Context(), id, body.Start, body.End); err != nil {
+		renewalFail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"backfilled": id, "start": body.Start, "end": body.End})
+}
+
+// maxAlerts bounds each list of renewalAlerts.
+const maxAlerts = 1000
+
+type dueAlert struct {
+	PolicyID      int64      `json:"policy_id"`
+	DeviceID      string     `json:"device_id"`
+	CertificateID *int64     `json:"certificate_id"`
+	NotAfter      *time.Time `json:"not_after"`
+}
+
+// renewalAlerts lists what some policy finds due now but no job has taken
+// yet, and the certificates already expired.
+func (s *server) renewalAlerts(c *gin.Context) {
+	ctx, q := c.Request.Context(), store.New(s.pool)
+	rows, err := q.ListRenewalPolicies(ctx)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	due := []dueAlert{}
+	now := time.Now()
+	for _, r := range rows {
+		items, err := q.DueForRenewal(ctx, store.DueForRenewalParams{
+			CertType: r.CertType, ProfileIds: r.ProfileIds, DeviceTypes: r.DeviceTypes, At: now,
+			RenewBeforeDays: r.RenewBeforeDays, RenewAtLifetime: r.RenewAtLifetime,
+		})
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		for _, it := range items[:min(len(items), maxAlerts-len(due))] {
+			a := dueAlert{PolicyID: r.ID, DeviceID: it.DeviceID, NotAfter: it.NotAfter}
+			if it.CertificateID.Valid {
+				a.CertificateID = &it.CertificateID.Int64
+			}
+			due = append(due, a)
+		}
+	}
+	expired, err := q.ListCertificates(ctx, store.ListCertificatesParams{Expired: true, Status: pgtype.Text{String: "active", Valid: true}, PageSize: maxAlerts})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	views := make([]certificateView, len(expired))
+	for i, e := range expired {
+		views[i] = viewCertificate(e, now)
+	}
+	c.JSON(http.StatusOK, gin.H{"due": due, "expired": views})
+}

@@ -1,0 +1,229 @@
+package renewal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/certfleet/certfleet/db/store"
+)
+
+// ScheduleID is the Temporal Schedule of a policy: renewal/<policyID>.
+func ScheduleID(policyID int64) string { return schedulePrefix + strconv.FormatInt(policyID, 10) }
+
+const schedulePrefix = "renewal/"
+
+// Service keeps policies in Postgres and their schedules in Temporal in step:
+// every change writes the row and the schedule in one transaction, so that a
+// failed schedule change leaves the row as it was, and Reconcile repairs what
+// a crash between the two may leave.
+type Service struct {
+	Pool      *pgxpool.Pool
+	Temporal  client.Client
+	TaskQueue string
+}
+
+// ErrNotFound is a policy that does not exist.
+var ErrNotFound = errors.New("no such renewal policy")
+
+// Create stores a policy and creates its schedule; audit writes the audit
+// row in the same transaction.
+func (s *Service) Create(ctx context.Context, p Policy, audit func(*store.Queries, Policy) error) (Policy, error) {
+	params, err := p.normalizedParams()
+	if err != nil {
+		return Policy{}, err
+	}
+	return s.change(ctx, audit, func(q *store.Queries) (store.RenewalPolicy, error) {
+		return q.CreateRenewalPolicy(ctx, params)
+	})
+}
+
+// Update replaces a policy and updates its schedule.
+func (s *Service) Update(ctx context.Context, id int64, p Policy, audit func(*store.Queries, Policy) error) (Policy, error) {
+	params, err := p.normalizedParams()
+	if err != nil {
+		return Policy{}, err
+	}
+	return s.change(ctx, audit, func(q *store.Queries) (store.RenewalPolicy, error) {
+		return q.UpdateRenewalPolicy(ctx, store.UpdateRenewalPolicyParams{
+			ID: id, Name: params.Name, CertType: params.CertType, ProfileIds: params.ProfileIds, DeviceTypes: params.DeviceTypes,
+			RenewBeforeDays: params.RenewBeforeDays, RenewAtLifetime: params.RenewAtLifetime,
+			IncludeMissing: params.IncludeMissing, IncludeExpired: params.IncludeExpired, Jitter: params.Jitter,
+			Windows: params.Windows, TimeZone: params.TimeZone, OutsideWindow: params.OutsideWindow,
+			MaxDevicesPerJob: params.MaxDevicesPerJob, Cron: params.Cron, Every: params.Every, Paused: params.Paused,
+		})
+	})
+}
+
+// SetPaused pauses or resumes a policy and its schedule.
+func (s *Service) SetPaused(ctx context.Context, id int64, paused bool, audit func(*store.Queries, Policy) error) (Policy, error) {
+	return s.change(ctx, audit, func(q *store.Queries) (store.RenewalPolicy, error) {
+		return q.SetRenewalPolicyPaused(ctx, store.SetRenewalPolicyPausedParams{ID: id, Paused: paused})
+	})
+}
+
+// change runs write in a transaction, brings the schedule in line with the
+// written row, and commits only if that worked.
+func (s *Service) change(ctx context.Context, audit func(*store.Queries, Policy) error, write func(*store.Queries) (store.RenewalPolicy, error)) (Policy, error) {
+	var p Policy
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		row, err := write(q)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if p, err = FromRow(row); err != nil {
+			return err
+		}
+		if err := audit(q, p); err != nil {
+			return err
+		}
+		return s.ensure(ctx, p)
+	})
+	return p, err
+}
+
+// Delete removes a policy and its schedule.
+func (s *Service) Delete(ctx context.Context, id int64, audit func(*store.Queries) error) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		n, err := q.DeleteRenewalPolicy(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		if err := audit(q); err != nil {
+			return err
+		}
+		err = s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Delete(ctx)
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("delete schedule %s: %w", ScheduleID(id), err)
+		}
+		return nil
+	})
+}
+
+// Trigger runs a sweep of policy id now.
+func (s *Service) Trigger(ctx context.Context, id int64) error {
+	if err := s.exists(ctx, id); err != nil {
+		return err
+	}
+	return s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Trigger(ctx, client.ScheduleTriggerOptions{
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	})
+}
+
+// Backfill runs the sweeps the schedule would have run between start and end.
+func (s *Service) Backfill(ctx context.Context, id int64, start, end time.Time) error {
+	if err := s.exists(ctx, id); err != nil {
+		return err
+	}
+	return s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Backfill(ctx, client.ScheduleBackfillOptions{
+		Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL}},
+	})
+}
+
+func (s *Service) exists(ctx context.Context, id int64) error {
+	_, err := store.New(s.Pool).GetRenewalPolicy(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// Reconcile makes Temporal's renewal schedules match the policies: it
+// creates or updates one per policy and deletes those of no policy. certfleet
+// runs it on every start, so a schedule deleted or changed behind its back,
+// or a crash between a row and its schedule, is repaired.
+func (s *Service) Reconcile(ctx context.Context) error {
+	rows, err := store.New(s.Pool).ListRenewalPolicies(ctx)
+	if err != nil {
+		return fmt.Errorf("read renewal policies: %w", err)
+	}
+	wanted := map[string]bool{}
+	var errs []error
+	for _, row := range rows {
+		wanted[ScheduleID(row.ID)] = true
+		p, err := FromRow(row)
+		if err == nil {
+			err = s.ensure(ctx, p)
+		}
+		errs = append(errs, err)
+	}
+	iter, err := s.Temporal.ScheduleClient().List(ctx, client.ScheduleListOptions{})
+	if err != nil {
+		return fmt.Errorf("list schedules: %w", err)
+	}
+	for iter.HasNext() {
+		entry, err := iter.Next()
+		if err != nil {
+			return fmt.Errorf("list schedules: %w", err)
+		}
+		if strings.HasPrefix(entry.ID, schedulePrefix) && !wanted[entry.ID] {
+			errs = append(errs, s.Temporal.ScheduleClient().GetHandle(ctx, entry.ID).Delete(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensure creates the policy's schedule, or updates it to the policy.
+func (s *Service) ensure(ctx context.Context, p Policy) error {
+	spec := client.ScheduleSpec{TimeZoneName: p.TimeZone, Jitter: duration(p.Jitter)}
+	if p.Cron != "" {
+		spec.CronExpressions = []string{p.Cron}
+	} else {
+		spec.Intervals = []client.ScheduleIntervalSpec{{Every: duration(p.Every)}}
+	}
+	action := &client.ScheduleWorkflowAction{
+		ID:            ScheduleID(p.ID) + "/sweep",
+		Workflow:      RenewalSweep,
+		Args:          []any{SweepInput{PolicyID: p.ID}},
+		TaskQueue:     s.TaskQueue,
+		StaticSummary: "renewal sweep of policy " + p.Name,
+	}
+	sc := s.Temporal.ScheduleClient()
+	_, err := sc.Create(ctx, client.ScheduleOptions{
+		ID: ScheduleID(p.ID), Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Paused: p.Paused, Note: "renewal policy " + p.Name,
+	})
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return wrapSchedule(p, err)
+	}
+	err = sc.GetHandle(ctx, ScheduleID(p.ID)).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			schedule := in.Description.Schedule
+			schedule.Spec, schedule.Action = &spec, action
+			schedule.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+			schedule.State.Paused = p.Paused
+			return &client.ScheduleUpdate{Schedule: &schedule}, nil
+		},
+	})
+	return wrapSchedule(p, err)
+}
+
+func wrapSchedule(p Policy, err error) error {
+	if err == nil {
+		return nil
+	}
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) {
+		return fmt.Errorf("%w: Temporal refused the schedule: %s", ErrInvalid, invalid.Message)
+	}
+	return fmt.Errorf("schedule %s of policy %q: %w", ScheduleID(p.ID), p.Name, err)
+}
