@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TOOLS := $(BIN)/temporal $(BIN)/sqlc $(BIN)/estclient $(BIN)/estserver
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run test tools build vet fmt-check sqlc sqlc-check compose-check clean
+.PHONY: run test bench tools build vet fmt-check sqlc sqlc-check compose-check clean
 
 ## run: start Postgres (if needed), the Temporal dev server with UI, and certfleet
 run: build $(BIN)/temporal
@@ -17,6 +17,13 @@ run: build $(BIN)/temporal
 ## test: vet, check generated code, and run unit and integration tests
 test: tools vet fmt-check sqlc-check compose-check
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## bench: job throughput and EST enrollment, each beside its reference in the
+## same run; results in bench/results/, the table in BENCHMARKS.md.
+## DEVICES=10000 or 100000 for the large job runs, PROFILE=1 for profiles.
+DEVICES ?= 1000
+bench: tools
+	$(GO) run ./bench -devices $(DEVICES) $(if $(filter 1,$(PROFILE)),-profile)
 
 ## build: the certfleet binary
 build:

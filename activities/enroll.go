@@ -16,6 +16,7 @@ type Enrollment struct {
 	Key       string
 	DeviceID  string
 	ProfileID int64
+	CertType  string
 	// CSR is public (the key stays on the device, or in the HTTP handler for
 	// serverkeygen), so it may enter workflow history.
 	CSR []byte
@@ -37,23 +38,18 @@ func (a *Activities) PollEnrollment(ctx context.Context, e Enrollment, requestID
 // supersedes are revoked (or marked superseded when the CA cannot revoke
 // them). Every part is idempotent, so a retry or a repeated enrollment is harmless.
 func (a *Activities) CompleteEnrollment(ctx context.Context, e Enrollment, certificateID int64) error {
-	q := a.queries()
-	profile, err := q.GetProfile(ctx, e.ProfileID)
-	if err != nil {
-		return fmt.Errorf("read profile %d: %w", e.ProfileID, err)
+	if e.CertType == "" { // an enrollment started before its input carried the type
+		profile, err := a.queries().GetProfile(ctx, e.ProfileID)
+		if err != nil {
+			return fmt.Errorf("read profile %d: %w", e.ProfileID, err)
+		}
+		e.CertType = profile.CertType
 	}
-	if err := q.MarkDeviceOperational(ctx, e.DeviceID); err != nil {
-		return fmt.Errorf("mark %s operational: %w", e.DeviceID, err)
-	}
-	err = q.AssignProfile(ctx, store.AssignProfileParams{DeviceID: e.DeviceID, CertType: profile.CertType, ProfileID: profile.ID})
-	if err != nil {
-		return fmt.Errorf("assign profile %d to %s: %w", profile.ID, e.DeviceID, err)
-	}
-	superseded, err := q.SupersededCertificates(ctx, store.SupersededCertificatesParams{
-		DeviceID: pgtype.Text{String: e.DeviceID, Valid: true}, CertType: profile.CertType, IssuedID: certificateID,
+	superseded, err := a.queries().CompleteEnrollment(ctx, store.CompleteEnrollmentParams{
+		DeviceID: pgtype.Text{String: e.DeviceID, Valid: true}, CertType: e.CertType, ProfileID: e.ProfileID, IssuedID: certificateID,
 	})
 	if err != nil {
-		return fmt.Errorf("read certificates of %s: %w", e.DeviceID, err)
+		return fmt.Errorf("book certificate %d of %s: %w", certificateID, e.DeviceID, err)
 	}
 	for _, id := range superseded {
 		if _, err := a.revoke(ctx, Item{DeviceID: e.DeviceID, ProfileID: e.ProfileID}, id); err != nil {

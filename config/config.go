@@ -36,6 +36,8 @@ type Config struct {
 	LogFormat         string
 	ShutdownTimeout   time.Duration
 	EST               EST
+	// PprofAddr serves Go's profiles (net/http/pprof) when set.
+	PprofAddr string
 }
 
 // EST configures the EST server.
@@ -77,6 +79,7 @@ var Settings = []Setting{
 	{"est-hosts", "CERTFLEET_EST_HOSTS", "localhost,127.0.0.1", "comma-separated names and IP addresses in the EST server's TLS certificate, which the built-in CA issues at start"},
 	{"est-wait", "CERTFLEET_EST_WAIT", "5s", "how long an EST request waits for the CA before it is answered 202 with Retry-After"},
 	{"est-rate-limit", "CERTFLEET_EST_RATE_LIMIT", "20", "EST requests per second per client address, with bursts of twice that; 0 turns the limit off"},
+	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 }
 
 // Load parses args (without the subcommand name) with lookupEnv supplying
@@ -139,6 +142,7 @@ func fromValues(get func(flag string) string) (Config, error) {
 		KEK:               get("kek"),
 		KEKFile:           get("kek-file"),
 		LogFormat:         get("log-format"),
+		PprofAddr:         get("pprof-addr"),
 	}
 	var errs []error
 	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

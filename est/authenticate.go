@@ -136,7 +136,7 @@ func (s *Server) byFactoryCertificate(ctx context.Context, l label, cert *x509.C
 		name = values[0]
 	}
 	c.register = &store.RegisterFactoryDeviceParams{
-		ID: name, Name: name, DeviceType: l.profile.DeviceType, FactoryCertSha256: fingerprint, FactoryAnchorID: pgtype.Int8{Int64: anchor.ID, Valid: true},
+		ID: name, Name: name, DeviceType: l.profile.DeviceType, FactoryCertSha256: fingerprint, FactoryAnchorID: anchor.ID,
 	}
 	c.device = store.Device{ID: name, Name: name, DeviceType: l.profile.DeviceType, Mode: "FACTORY"}
 	return c, nil

@@ -51,7 +51,7 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		if err := s.bind(ctx, c, key); err != nil {
 			return err
 		}
-		sub, err := s.Enroller.Enroll(ctx, activities.Enrollment{Key: key, DeviceID: c.device.ID, ProfileID: l.profile.ID, CSR: csr.Raw},
+		sub, err := s.Enroller.Enroll(ctx, activities.Enrollment{Key: key, DeviceID: c.device.ID, ProfileID: l.profile.ID, CertType: l.profile.CertType, CSR: csr.Raw},
 			RunInfo{Operation: op, Label: l.row.Label, Profile: l.profile.Name, ExpectPending: l.policy.ApprovalMode})
 		if err != nil {
 			return err
@@ -171,23 +171,17 @@ func (s *Server) bind(ctx context.Context, c caller, key string) error {
 }
 
 // register creates a device on first contact, with an audit row in the same
-// transaction. Two first contacts at once create it once.
+// statement. Two first contacts at once create it once.
 func (s *Server) register(ctx context.Context, p store.RegisterFactoryDeviceParams) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
-		if _, err := q.RegisterFactoryDevice(ctx, p); errors.Is(err, pgx.ErrNoRows) {
-			if _, err := q.GetDeviceByFactoryCert(ctx, p.FactoryCertSha256); err == nil {
-				return nil
-			}
-			return refuse(http.StatusConflict, "a device %s exists already, registered to another credential", p.ID)
-		} else if err != nil {
-			return fmt.Errorf("register device %s: %w", p.ID, err)
-		}
-		return q.RecordAudit(ctx, store.RecordAuditParams{
-			Actor: "est:factory-certificate", Action: "device.auto_register", ObjectType: "device",
-			ObjectIds: []string{p.ID}, Details: []byte(fmt.Sprintf(`{"trust_anchor_id": %d}`, p.FactoryAnchorID.Int64)),
-		})
-	})
+	q := store.New(s.Pool)
+	_, err := q.RegisterFactoryDevice(ctx, p)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if _, err := q.GetDeviceByFactoryCert(ctx, p.FactoryCertSha256); err == nil {
+		return nil
+	}
+	return refuse(http.StatusConflict, "a device %s exists already, registered to another credential", p.ID)
 }
 
 // respond answers with the certificate, or 202 while the CA decides, or the

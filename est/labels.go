@@ -27,15 +27,8 @@ type label struct {
 // label resolves the request's label (the default one on the unlabelled path)
 // and refuses clients outside its allowed networks.
 func (s *Server) label(r *http.Request) (label, error) {
-	ctx, q := r.Context(), store.New(s.Pool)
 	name := r.PathValue("label")
-	var row store.EstLabel
-	var err error
-	if name == "" {
-		row, err = q.GetDefaultESTLabel(ctx)
-	} else {
-		row, err = q.GetESTLabel(ctx, name)
-	}
+	row, err := store.New(s.Pool).ESTLabelWithProfile(r.Context(), name)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && name == "":
 		return label{}, refuse(http.StatusNotFound, "no EST label is the default; use /.well-known/est/<label>/")
@@ -44,20 +37,17 @@ func (s *Server) label(r *http.Request) (label, error) {
 	case err != nil:
 		return label{}, err
 	}
-	if !allowed(row.AllowedCidrs, r) {
-		return label{}, refuse(http.StatusForbidden, "this client address may not use EST label %q", row.Label)
-	}
-	l := label{row: row}
-	if l.profile, err = q.GetProfile(ctx, row.ProfileID); err != nil {
-		return label{}, err
+	l := label{row: row.EstLabel, profile: row.Profile}
+	if !allowed(l.row.AllowedCidrs, r) {
+		return label{}, refuse(http.StatusForbidden, "this client address may not use EST label %q", l.row.Label)
 	}
 	if l.profile.ArchivedAt != nil {
-		return label{}, refuse(http.StatusForbidden, "EST label %q issues from an archived profile", row.Label)
+		return label{}, refuse(http.StatusForbidden, "EST label %q issues from an archived profile", l.row.Label)
 	}
 	if l.policy, err = ca.ProfileFromRow(l.profile); err != nil {
 		return label{}, err
 	}
-	if l.ca, err = s.CAs.CA(ctx, l.profile); err != nil {
+	if l.ca, err = s.CAs.CA(r.Context(), l.profile); err != nil {
 		return label{}, err
 	}
 	return l, nil

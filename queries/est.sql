@@ -16,9 +16,6 @@ DELETE FROM est_labels WHERE label = @label;
 -- name: GetESTLabel :one
 SELECT * FROM est_labels WHERE label = @label;
 
--- name: GetDefaultESTLabel :one
-SELECT * FROM est_labels WHERE is_default;
-
 -- name: ListESTLabels :many
 SELECT * FROM est_labels ORDER BY label;
 
@@ -45,22 +42,41 @@ WHERE id = @id AND kind = 'otp' AND (used_for IS NULL OR used_for = @enrollment:
 SELECT * FROM devices WHERE factory_cert_sha256 = @factory_cert_sha256;
 
 -- name: RegisterFactoryDevice :one
--- A concurrent first contact with the same certificate wins nothing twice:
--- the loser gets no row and reads the winner's.
-INSERT INTO devices (id, name, device_type, mode, driver, factory_cert_sha256, factory_anchor_id)
-VALUES (@id, @name, @device_type, 'FACTORY', 'est', @factory_cert_sha256, @factory_anchor_id)
-ON CONFLICT DO NOTHING
-RETURNING *;
+-- Creates a device on first contact, with its audit row, in one statement. A
+-- concurrent first contact with the same certificate wins nothing twice: the
+-- loser gets no row and reads the winner's.
+WITH device AS (
+    INSERT INTO devices (id, name, device_type, mode, driver, factory_cert_sha256, factory_anchor_id)
+    VALUES (@id, @name, @device_type, 'FACTORY', 'est', @factory_cert_sha256, @factory_anchor_id::bigint)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), audit AS (
+    INSERT INTO audit_log (actor, action, object_type, object_ids, details)
+    SELECT 'est:factory-certificate', 'device.auto_register', 'device', ARRAY[id], jsonb_build_object('trust_anchor_id', @factory_anchor_id::bigint)
+    FROM device
+)
+SELECT id FROM device;
 
--- name: MarkDeviceOperational :exec
-UPDATE devices SET mode = 'OPERATIONAL', updated_at = now() WHERE id = @id AND mode IN ('NEW', 'FACTORY');
+-- name: CompleteEnrollment :many
+-- Books an issued certificate in one statement: the device becomes
+-- OPERATIONAL and assigned to the profile. The rows are what the new
+-- certificate supersedes: the device's older active certificates, never a
+-- newer one (a late retry of an old enrollment must not revoke its successor).
+WITH operational AS (
+    UPDATE devices SET mode = 'OPERATIONAL', updated_at = now()
+    WHERE id = @device_id AND mode IN ('NEW', 'FACTORY')
+), assigned AS (
+    INSERT INTO device_profiles (device_id, cert_type, profile_id) VALUES (@device_id, @cert_type, @profile_id)
+    ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id
+)
+SELECT c.id FROM certificates c
+WHERE c.device_id = @device_id AND c.cert_type = @cert_type AND c.status = 'active' AND c.id < @issued_id
+ORDER BY c.id;
 
--- name: SupersededCertificates :many
--- What a newly issued certificate supersedes: the older active ones, never
--- a newer one (a late retry of an old enrollment must not revoke its successor).
-SELECT id FROM certificates
-WHERE device_id = @device_id AND cert_type = @cert_type AND status = 'active' AND id < @issued_id
-ORDER BY id;
+-- name: ESTLabelWithProfile :one
+-- The label of a request (the default one when label is empty) and its profile.
+SELECT sqlc.embed(l), sqlc.embed(p) FROM est_labels l JOIN profiles p ON p.id = l.profile_id
+WHERE CASE WHEN @label::text = '' THEN l.is_default ELSE l.label = @label::text END;
 
 -- name: GetDeviceType :one
 SELECT * FROM device_types WHERE name = @name;

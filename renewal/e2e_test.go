@@ -116,9 +116,12 @@ func TestPolicyScheduleEndToEnd(t *testing.T) {
 // CERTFLEET_RECORD_HISTORIES=1; see testenv.ReplayHistories).
 func recordSweepHistory(t *testing.T, svc *renewal.Service, policyID int64) {
 	t.Helper()
-	resp, err := svc.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'RenewalSweep'"})
-	require.NoError(t, err)
-	require.Len(t, resp.Executions, 1)
+	var resp *workflowservice.ListWorkflowExecutionsResponse
+	require.Eventually(t, func() bool { // visibility lags behind
+		var err error
+		resp, err = svc.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'RenewalSweep'"})
+		return err == nil && len(resp.Executions) > 0
+	}, 30*time.Second, 100*time.Millisecond)
 	e := resp.Executions[0].GetExecution()
 	testenv.ReplayHistories(t, map[string]*historypb.History{
 		filepath.Join("renewal-sweep", "triggered.json"): testenv.History(t, svc.Temporal, e.GetWorkflowId(), e.GetRunId()),

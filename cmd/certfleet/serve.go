@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -80,6 +82,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveAPI(ctx, cfg, logger, pool, tc, builtinCA, jobService, renewals) })
 	g.Go(func() error { return serveEST(ctx, cfg, logger, pool, tc, builtinCA, drivers) })
+	if cfg.PprofAddr != "" {
+		g.Go(func() error {
+			return serveHTTP(ctx, "profiler", cfg.PprofAddr, pprofHandler(), nil, cfg.ShutdownTimeout, logger)
+		})
+	}
 	return g.Wait()
 }
 
@@ -137,4 +144,15 @@ func serveEST(ctx context.Context, cfg config.Config, logger *slog.Logger, pool 
 		Limits:   est.Limits{MaxBody: est.DefaultLimits.MaxBody, Rate: cfg.EST.RateLimit, Burst: int(2 * cfg.EST.RateLimit)},
 	}
 	return serveHTTP(ctx, "EST server", cfg.EST.Addr, server.Handler(), est.TLSConfig(cert), cfg.ShutdownTimeout, logger)
+}
+
+// pprofHandler serves Go's profiles, for `make bench PROFILE=1` and for
+// looking into a slow process.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -13,6 +13,55 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const completeEnrollment = `-- name: CompleteEnrollment :many
+WITH operational AS (
+    UPDATE devices SET mode = 'OPERATIONAL', updated_at = now()
+    WHERE id = $1 AND mode IN ('NEW', 'FACTORY')
+), assigned AS (
+    INSERT INTO device_profiles (device_id, cert_type, profile_id) VALUES ($1, $2, $4)
+    ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id
+)
+SELECT c.id FROM certificates c
+WHERE c.device_id = $1 AND c.cert_type = $2 AND c.status = 'active' AND c.id < $3
+ORDER BY c.id
+`
+
+type CompleteEnrollmentParams struct {
+	DeviceID  pgtype.Text `json:"device_id"`
+	CertType  string      `json:"cert_type"`
+	IssuedID  int64       `json:"issued_id"`
+	ProfileID int64       `json:"profile_id"`
+}
+
+// Books an issued certificate in one statement: the device becomes
+// OPERATIONAL and assigned to the profile. The rows are what the new
+// certificate supersedes: the device's older active certificates, never a
+// newer one (a late retry of an old enrollment must not revoke its successor).
+func (q *Queries) CompleteEnrollment(ctx context.Context, arg CompleteEnrollmentParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, completeEnrollment,
+		arg.DeviceID,
+		arg.CertType,
+		arg.IssuedID,
+		arg.ProfileID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createESTLabel = `-- name: CreateESTLabel :one
 INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -100,6 +149,52 @@ func (q *Queries) DeletePasswordCredentials(ctx context.Context, deviceID string
 	return err
 }
 
+const eSTLabelWithProfile = `-- name: ESTLabelWithProfile :one
+SELECT l.label, l.is_default, l.profile_id, l.allow_basic, l.allow_factory, l.allow_reenroll, l.identity_field, l.allowed_cidrs, l.created_at, l.updated_at, p.id, p.name, p.cert_type, p.device_type, p.subject_rules, p.san_rules, p.extra_attributes, p.key_algorithms, p.validity, p.renew_before, p.ca_driver, p.ca_settings, p.approval_mode, p.max_ca_wait, p.archived_at, p.created_at, p.updated_at FROM est_labels l JOIN profiles p ON p.id = l.profile_id
+WHERE CASE WHEN $1::text = '' THEN l.is_default ELSE l.label = $1::text END
+`
+
+type ESTLabelWithProfileRow struct {
+	EstLabel EstLabel `json:"est_label"`
+	Profile  Profile  `json:"profile"`
+}
+
+// The label of a request (the default one when label is empty) and its profile.
+func (q *Queries) ESTLabelWithProfile(ctx context.Context, label string) (ESTLabelWithProfileRow, error) {
+	row := q.db.QueryRow(ctx, eSTLabelWithProfile, label)
+	var i ESTLabelWithProfileRow
+	err := row.Scan(
+		&i.EstLabel.Label,
+		&i.EstLabel.IsDefault,
+		&i.EstLabel.ProfileID,
+		&i.EstLabel.AllowBasic,
+		&i.EstLabel.AllowFactory,
+		&i.EstLabel.AllowReenroll,
+		&i.EstLabel.IdentityField,
+		&i.EstLabel.AllowedCidrs,
+		&i.EstLabel.CreatedAt,
+		&i.EstLabel.UpdatedAt,
+		&i.Profile.ID,
+		&i.Profile.Name,
+		&i.Profile.CertType,
+		&i.Profile.DeviceType,
+		&i.Profile.SubjectRules,
+		&i.Profile.SanRules,
+		&i.Profile.ExtraAttributes,
+		&i.Profile.KeyAlgorithms,
+		&i.Profile.Validity,
+		&i.Profile.RenewBefore,
+		&i.Profile.CaDriver,
+		&i.Profile.CaSettings,
+		&i.Profile.ApprovalMode,
+		&i.Profile.MaxCaWait,
+		&i.Profile.ArchivedAt,
+		&i.Profile.CreatedAt,
+		&i.Profile.UpdatedAt,
+	)
+	return i, err
+}
+
 const enrollmentCredentials = `-- name: EnrollmentCredentials :many
 SELECT id, kind, secret_hash, used_for FROM enrollment_credentials
 WHERE device_id = $1 AND (expires_at IS NULL OR expires_at > now())
@@ -138,28 +233,6 @@ func (q *Queries) EnrollmentCredentials(ctx context.Context, deviceID string) ([
 		return nil, err
 	}
 	return items, nil
-}
-
-const getDefaultESTLabel = `-- name: GetDefaultESTLabel :one
-SELECT label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at FROM est_labels WHERE is_default
-`
-
-func (q *Queries) GetDefaultESTLabel(ctx context.Context) (EstLabel, error) {
-	row := q.db.QueryRow(ctx, getDefaultESTLabel)
-	var i EstLabel
-	err := row.Scan(
-		&i.Label,
-		&i.IsDefault,
-		&i.ProfileID,
-		&i.AllowBasic,
-		&i.AllowFactory,
-		&i.AllowReenroll,
-		&i.IdentityField,
-		&i.AllowedCidrs,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
 }
 
 const getDeviceByFactoryCert = `-- name: GetDeviceByFactoryCert :one
@@ -255,33 +328,32 @@ func (q *Queries) ListESTLabels(ctx context.Context) ([]EstLabel, error) {
 	return items, nil
 }
 
-const markDeviceOperational = `-- name: MarkDeviceOperational :exec
-UPDATE devices SET mode = 'OPERATIONAL', updated_at = now() WHERE id = $1 AND mode IN ('NEW', 'FACTORY')
-`
-
-func (q *Queries) MarkDeviceOperational(ctx context.Context, id string) error {
-	_, err := q.db.Exec(ctx, markDeviceOperational, id)
-	return err
-}
-
 const registerFactoryDevice = `-- name: RegisterFactoryDevice :one
-INSERT INTO devices (id, name, device_type, mode, driver, factory_cert_sha256, factory_anchor_id)
-VALUES ($1, $2, $3, 'FACTORY', 'est', $4, $5)
-ON CONFLICT DO NOTHING
-RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id
+WITH device AS (
+    INSERT INTO devices (id, name, device_type, mode, driver, factory_cert_sha256, factory_anchor_id)
+    VALUES ($1, $2, $3, 'FACTORY', 'est', $4, $5::bigint)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), audit AS (
+    INSERT INTO audit_log (actor, action, object_type, object_ids, details)
+    SELECT 'est:factory-certificate', 'device.auto_register', 'device', ARRAY[id], jsonb_build_object('trust_anchor_id', $5::bigint)
+    FROM device
+)
+SELECT id FROM device
 `
 
 type RegisterFactoryDeviceParams struct {
-	ID                string      `json:"id"`
-	Name              string      `json:"name"`
-	DeviceType        string      `json:"device_type"`
-	FactoryCertSha256 []byte      `json:"factory_cert_sha256"`
-	FactoryAnchorID   pgtype.Int8 `json:"factory_anchor_id"`
+	ID                string `json:"id"`
+	Name              string `json:"name"`
+	DeviceType        string `json:"device_type"`
+	FactoryCertSha256 []byte `json:"factory_cert_sha256"`
+	FactoryAnchorID   int64  `json:"factory_anchor_id"`
 }
 
-// A concurrent first contact with the same certificate wins nothing twice:
-// the loser gets no row and reads the winner's.
-func (q *Queries) RegisterFactoryDevice(ctx context.Context, arg RegisterFactoryDeviceParams) (Device, error) {
+// Creates a device on first contact, with its audit row, in one statement. A
+// concurrent first contact with the same certificate wins nothing twice: the
+// loser gets no row and reads the winner's.
+func (q *Queries) RegisterFactoryDevice(ctx context.Context, arg RegisterFactoryDeviceParams) (string, error) {
 	row := q.db.QueryRow(ctx, registerFactoryDevice,
 		arg.ID,
 		arg.Name,
@@ -289,23 +361,9 @@ func (q *Queries) RegisterFactoryDevice(ctx context.Context, arg RegisterFactory
 		arg.FactoryCertSha256,
 		arg.FactoryAnchorID,
 	)
-	var i Device
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.DeviceType,
-		&i.Mode,
-		&i.Driver,
-		&i.Address,
-		&i.CredentialRef,
-		&i.TlsPin,
-		&i.Labels,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.FactoryCertSha256,
-		&i.FactoryAnchorID,
-	)
-	return i, err
+	var id string
+	err := row.Scan(&id)
+	return id, err
 }
 
 const spendOTP = `-- name: SpendOTP :execrows
@@ -325,40 +383,6 @@ func (q *Queries) SpendOTP(ctx context.Context, arg SpendOTPParams) (int64, erro
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const supersededCertificates = `-- name: SupersededCertificates :many
-SELECT id FROM certificates
-WHERE device_id = $1 AND cert_type = $2 AND status = 'active' AND id < $3
-ORDER BY id
-`
-
-type SupersededCertificatesParams struct {
-	DeviceID pgtype.Text `json:"device_id"`
-	CertType string      `json:"cert_type"`
-	IssuedID int64       `json:"issued_id"`
-}
-
-// What a newly issued certificate supersedes: the older active ones, never
-// a newer one (a late retry of an old enrollment must not revoke its successor).
-func (q *Queries) SupersededCertificates(ctx context.Context, arg SupersededCertificatesParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, supersededCertificates, arg.DeviceID, arg.CertType, arg.IssuedID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const updateESTLabel = `-- name: UpdateESTLabel :one

@@ -1,0 +1,285 @@
+// Command bench measures certfleet the same way every time, each figure
+// beside a reference measured in the same run on the same machine (see
+// BENCHMARKS.md): a certificate job against its no-op floor, and EST
+// simpleenroll against globalsign's estserver and the short-workflow floor.
+// `make bench` runs it from the repository root after `make tools`.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/certfleet/certfleet/workflows"
+)
+
+const (
+	defaultResults = "bench/results"
+	taskQueue      = "certfleet-bench"
+	floorQueue     = "certfleet-bench-floor"
+	fleetSecret    = "bench-fleet-secret-0123456789abcdef"
+)
+
+type options struct {
+	devices, window int
+	concurrency     []int
+	estDuration     time.Duration
+	only            string
+	profile         bool
+	results         string
+	adminURL        string
+}
+
+func main() {
+	var o options
+	var conc string
+	flag.IntVar(&o.devices, "devices", 1000, "devices in the job benchmark (10000 and 100000 for the large runs)")
+	flag.IntVar(&o.window, "window", 200, "devices in flight in the job and its floor")
+	flag.StringVar(&conc, "concurrency", "1,8,32", "EST callers, comma-separated")
+	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST series runs")
+	flag.StringVar(&o.only, "only", "", "run only 'jobs' or 'est'")
+	flag.BoolVar(&o.profile, "profile", false, "write CPU and heap profiles of certfleet into the results folder")
+	flag.StringVar(&o.results, "results", defaultResults, "where results go; BENCHMARKS.md is written only for the default")
+	flag.StringVar(&o.adminURL, "postgres", envOr("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "a Postgres server on which the benchmark may create a database")
+	flag.Parse()
+	for _, c := range strings.Split(conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -concurrency: %q is not a positive number\n", c)
+			os.Exit(2)
+		}
+		o.concurrency = append(o.concurrency, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, o options) error {
+	s, err := startStack(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	machine := describeMachine(s)
+	date := time.Now().UTC().Format("2006-01-02")
+	if o.only != "est" {
+		fmt.Fprintf(os.Stderr, "bench: job throughput, %d devices\n", o.devices)
+		stopProfile := s.profile(o, date+"-jobs")
+		r, err := benchJobs(ctx, s, o.devices, o.window)
+		stopProfile()
+		if err != nil {
+			return err
+		}
+		if err := writeResult(o.results, date, fmt.Sprintf("jobs-%d", o.devices), machine, r); err != nil {
+			return err
+		}
+	}
+	if o.only != "jobs" {
+		fmt.Fprintf(os.Stderr, "bench: EST simpleenroll at concurrency %v\n", o.concurrency)
+		stopProfile := s.profile(o, date+"-est")
+		runs, err := benchEST(ctx, s, o.concurrency, o.estDuration)
+		stopProfile()
+		if err != nil {
+			return err
+		}
+		if err := writeResult(o.results, date, "est", machine, estResult{Runs: runs, SecondsPerSeries: o.estDuration.Seconds()}); err != nil {
+			return err
+		}
+	}
+	report := "BENCHMARKS.md"
+	if o.results != defaultResults {
+		report = filepath.Join(o.results, report)
+	}
+	return writeReport(o.results, report)
+}
+
+// stack is what the benchmark runs against: a Temporal dev server, a fresh
+// database, certfleet (API, worker, EST) and, for jobs, a simulated fleet.
+type stack struct {
+	repo, dir, binary       string
+	temporalProc, certfleet *process
+	processes               []*process
+	temporal                client.Client
+	floorWorker             sdkworker.Worker
+	pool                    *pgxpool.Pool
+	dropDB                  func()
+	estAddr, pprofAddr      string
+	deviceIDs               []string
+	temporalVersion         string
+}
+
+func startStack(ctx context.Context, o options) (*stack, error) {
+	repo, _ := os.Getwd()
+	dir, err := os.MkdirTemp("", "certfleet-bench-")
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{repo: repo, dir: dir, binary: filepath.Join(dir, "certfleet")}
+	fail := func(err error) (*stack, error) {
+		s.stop()
+		return nil, fmt.Errorf("%w (logs in %s)", err, dir)
+	}
+	temporalBin := filepath.Join(repo, "bin", "temporal")
+	version, err := exec.Command(temporalBin, "--version").Output()
+	if err != nil {
+		return fail(fmt.Errorf("bin/temporal (run `make tools`): %w", err))
+	}
+	s.temporalVersion = strings.TrimSpace(string(version))
+	if out, err := exec.Command("go", "build", "-o", s.binary, "./cmd/certfleet").CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("build certfleet: %v\n%s", err, out))
+	}
+
+	// The dev server as `make run` starts it: SQLite in WAL mode.
+	temporalAddr := freeAddr()
+	_, port, _ := strings.Cut(temporalAddr, ":")
+	_, httpPort, _ := strings.Cut(freeAddr(), ":") // its default, port+1000, may be taken
+	args := []string{"server", "start-dev", "--headless", "--db-filename", filepath.Join(dir, "temporal.db"), "--port", port, "--http-port", httpPort,
+		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal", "--log-level", "error"}
+	for _, key := range workflows.SearchAttributes {
+		args = append(args, "--search-attribute", key.GetName()+"="+key.GetValueType().String())
+	}
+	if s.temporalProc, err = start(dir, "temporal", nil, temporalBin, args...); err != nil {
+		return fail(err)
+	}
+	if err := waitFor("the Temporal dev server", time.Minute, dialable(temporalAddr)); err != nil {
+		return fail(err)
+	}
+	dbURL, drop, err := createDatabase(ctx, o.adminURL, fmt.Sprintf("certfleet_bench_%d", time.Now().UnixNano()))
+	if err != nil {
+		return fail(err)
+	}
+	s.dropDB = drop
+	apiAddr := freeAddr()
+	s.estAddr, s.pprofAddr = freeAddr(), freeAddr()
+	kek := make([]byte, 32)
+	rand.Read(kek) //nolint:errcheck // never fails
+	env := []string{
+		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporalAddr, "CERTFLEET_TASK_QUEUE=" + taskQueue,
+		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_PUBLIC_URL=http://" + apiAddr, "CERTFLEET_EST_ADDR=" + s.estAddr,
+		"CERTFLEET_EST_HOSTS=127.0.0.1", "CERTFLEET_EST_RATE_LIMIT=0", "CERTFLEET_KEK=" + base64.StdEncoding.EncodeToString(kek),
+		"CERTFLEET_LOG_LEVEL=error", "FLEET_SECRET=" + fleetSecret, "CERTFLEET_PPROF_ADDR=" + s.pprofAddr,
+	}
+	migrate := exec.Command(s.binary, "migrate")
+	migrate.Env = append(os.Environ(), env...)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("certfleet migrate: %v\n%s", err, out))
+	}
+	if s.certfleet, err = start(dir, "certfleet", env, s.binary, "all"); err != nil {
+		return fail(err)
+	}
+	if err := waitFor("certfleet", time.Minute, httpOK("http://"+apiAddr+"/readyz")); err != nil {
+		return fail(err)
+	}
+	if s.pool, err = pgxpool.New(ctx, dbURL); err != nil {
+		return fail(err)
+	}
+	if s.temporal, err = client.Dial(client.Options{HostPort: temporalAddr, Logger: quietLogger{}}); err != nil {
+		return fail(err)
+	}
+	// The floors' worker has certfleet's worker options (the SDK's defaults).
+	s.floorWorker = sdkworker.New(s.temporal, floorQueue, sdkworker.Options{})
+	s.floorWorker.RegisterWorkflow(FloorJob)
+	s.floorWorker.RegisterWorkflow(FloorChild)
+	s.floorWorker.RegisterWorkflow(FloorEnrollment)
+	s.floorWorker.RegisterActivity(Noop)
+	if err := s.floorWorker.Start(); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+func (s *stack) stop() {
+	if s.floorWorker != nil {
+		s.floorWorker.Stop()
+	}
+	if s.temporal != nil {
+		s.temporal.Close()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	for i := len(s.processes) - 1; i >= 0; i-- {
+		s.processes[i].stop()
+	}
+	s.certfleet.stop()
+	s.temporalProc.stop()
+	if s.dropDB != nil {
+		s.dropDB()
+	}
+}
+
+// profile samples certfleet's CPU while a benchmark runs, in 20-second
+// profiles <results>/<name>-cpu-NN.pprof (go tool pprof merges them), and
+// takes its heap at the end, <name>-heap.pprof.
+func (s *stack) profile(o options, name string) (stop func()) {
+	if !o.profile {
+		return func() {}
+	}
+	stopping := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for n := 1; ; n++ {
+			fetch("http://"+s.pprofAddr+"/debug/pprof/profile?seconds=20", filepath.Join(o.results, fmt.Sprintf("%s-cpu-%02d.pprof", name, n)))
+			select {
+			case <-stopping:
+				return
+			default:
+			}
+		}
+	}()
+	return func() {
+		fetch("http://"+s.pprofAddr+"/debug/pprof/heap", filepath.Join(o.results, name+"-heap.pprof"))
+		close(stopping)
+		<-done
+	}
+}
+
+func fetch(url, path string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err == nil {
+		io.Copy(f, resp.Body) //nolint:errcheck // a partial profile is still useful
+		f.Close()
+	}
+}
+
+// quietLogger keeps the SDK's chatter out of the benchmark's output.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

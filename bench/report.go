@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// machine describes where a result was measured.
+type machine struct {
+	CPU       string  `json:"cpu"`
+	Cores     int     `json:"cores"`
+	MemoryGiB float64 `json:"memory_gib"`
+	Go        string  `json:"go"`
+	Temporal  string  `json:"temporal"`
+}
+
+func describeMachine(s *stack) machine {
+	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Temporal: s.temporalVersion}
+	m.CPU = procField("/proc/cpuinfo", "model name")
+	var kb float64
+	fmt.Sscanf(procField("/proc/meminfo", "MemTotal"), "%f", &kb) //nolint:errcheck // 0 when unknown
+	m.MemoryGiB = kb / (1 << 20)
+	return m
+}
+
+// procField reads the first "name: value" line of a /proc file.
+func procField(path, name string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// result is one benchmark's JSON file.
+type result struct {
+	Name    string          `json:"name"`
+	Date    string          `json:"date"`
+	At      time.Time       `json:"at"`
+	Machine machine         `json:"machine"`
+	Result  json.RawMessage `json:"result"`
+}
+
+type estResult struct {
+	SecondsPerSeries float64  `json:"seconds_per_series"`
+	Runs             []estRun `json:"runs"`
+}
+
+func writeResult(dir, date, name string, m machine, r any) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(result{Name: name, Date: date, At: time.Now().UTC(), Machine: m, Result: data}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, date+"-"+name+".json")
+	fmt.Fprintln(os.Stderr, "bench: wrote", path)
+	return os.WriteFile(path, append(out, '\n'), 0o644)
+}
+
+// latest reads the newest result whose name starts with prefix.
+func latest(dir, prefix string) (*result, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	var best *result
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var r result
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if strings.HasPrefix(r.Name, prefix) && (best == nil || r.At.After(best.At)) {
+			best = &r
+		}
+	}
+	return best, nil
+}
+
+// writeReport writes BENCHMARKS.md from the newest results of each benchmark.
+func writeReport(dir, path string) error {
+	var b strings.Builder
+	b.WriteString(reportIntro)
+	jobsResult, err := latest(dir, "jobs-")
+	if err != nil {
+		return err
+	}
+	if jobsResult != nil {
+		var r jobResult
+		if err := json.Unmarshal(jobsResult.Result, &r); err != nil {
+			return err
+		}
+		writeJobs(&b, jobsResult, r)
+	}
+	estRes, err := latest(dir, "est")
+	if err != nil {
+		return err
+	}
+	if estRes != nil {
+		var r estResult
+		if err := json.Unmarshal(estRes.Result, &r); err != nil {
+			return err
+		}
+		writeEST(&b, estRes, r)
+	}
+	b.WriteString(reportOutro)
+	fmt.Fprintln(os.Stderr, "bench: wrote", path)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func describe(m machine, at time.Time) string {
+	return fmt.Sprintf("Measured %s on %d cores (%s), %.1f GiB, %s, %s.\n\n", at.Format("2006-01-02 15:04 MST"), m.Cores, m.CPU, m.MemoryGiB, m.Go, m.Temporal)
+}
+
+func writeJobs(b *strings.Builder, res *result, r jobResult) {
+	fmt.Fprintf(b, "## Job throughput: %d devices, window %d\n\n", r.Devices, r.Window)
+	b.WriteString(describe(res.Machine, res.At))
+	b.WriteString("| Figure | certfleet | Reference (same run) | Ratio |\n|---|---|---|---|\n")
+	fmt.Fprintf(b, "| Devices per second | %.1f (%.0f s wall) | %.1f children/s: floor of %d children × %d no-op activities (%.0f s) | **%.0f%%** |\n",
+		r.DevicesPerSecond, r.WallSeconds, r.Floor.ChildrenPerSecond, r.Floor.Children, r.Floor.ActivitiesEach, r.Floor.WallSeconds, 100*r.Ratio)
+	fmt.Fprintf(b, "| Largest history of a job run | %d events (%d runs) | Temporal warns at 10,240 events and fails a run at 51,200 | |\n", r.MaxHistoryLength, r.JobRuns)
+	fmt.Fprintf(b, "| Peak RSS | certfleet %.0f MiB, Temporal dev server %.0f MiB | | |\n", r.CertfleetPeakMiB, r.TemporalPeakMiB)
+	steps := []string{"csr", "submit", "install", "revoke"}
+	b.WriteString("\n| Step | p50 | p95 |\n|---|---|---|\n")
+	for _, step := range steps {
+		if p, ok := r.StepMillis[step]; ok {
+			fmt.Fprintf(b, "| %s | %.0f ms | %.0f ms |\n", step, p["p50"], p["p95"])
+		}
+	}
+	outcomes := make([]string, 0, len(r.Outcomes))
+	for k, v := range r.Outcomes {
+		if v > 0 {
+			outcomes = append(outcomes, fmt.Sprintf("%s %d", k, v))
+		}
+	}
+	slices.Sort(outcomes)
+	fmt.Fprintf(b, "\nOutcomes: %s.\n\n", strings.Join(outcomes, ", "))
+}
+
+func writeEST(b *strings.Builder, res *result, r estResult) {
+	b.WriteString("## EST simpleenroll (EC P-256)\n\n")
+	b.WriteString(describe(res.Machine, res.At))
+	fmt.Fprintf(b, "Each series ran %.0f s. *New handshake*: a new TLS connection and full handshake per request; *keep-alive*: one connection per caller, kept alive, with a TLS session cache. certfleet enrolls a new device per request, so every request is a new enrollment workflow and a new certificate in Postgres.\n\n", r.SecondsPerSeries)
+	b.WriteString("| Callers | Series | Requests/s | p50 | p99 | Errors | vs short-workflow floor | vs estserver (same TLS) |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range concurrencyLevels(r.Runs) {
+		floor := find(r.Runs, "floor", "none", false, c)
+		for _, run := range r.Runs {
+			if run.Concurrency != c {
+				continue
+			}
+			vsFloor, vsPeer := "", ""
+			if run.Target == "certfleet" && floor != nil && floor.PerSecond > 0 {
+				vsFloor = fmt.Sprintf("**%.0f%%**", 100*run.PerSecond/floor.PerSecond)
+			}
+			if p := find(r.Runs, "estserver", "none", run.Resumption, c); run.Target == "certfleet" && p != nil && p.PerSecond > 0 {
+				vsPeer = fmt.Sprintf("%.0f%%", 100*run.PerSecond/p.PerSecond)
+			}
+			fmt.Fprintf(b, "| %d | %s | %.1f | %.1f ms | %.1f ms | %d | %s | %s |\n", c, seriesName(run), run.PerSecond, run.P50Millis, run.P99Millis, run.Errors, vsFloor, vsPeer)
+		}
+	}
+	b.WriteString("\n")
+}
+
+func seriesName(r estRun) string {
+	tls := "new handshake"
+	if r.Resumption {
+		tls = "keep-alive"
+	}
+	switch r.Target {
+	case "floor":
+		return "floor: start and await a workflow with one local activity (eager start)"
+	case "estserver":
+		return "globalsign estserver v1.0.6, mock CA, no auth, " + tls
+	}
+	return "certfleet, " + r.Auth + ", " + tls
+}
+
+func concurrencyLevels(runs []estRun) []int {
+	var out []int
+	for _, r := range runs {
+		if !slices.Contains(out, r.Concurrency) {
+			out = append(out, r.Concurrency)
+		}
+	}
+	return out
+}
+
+func find(runs []estRun, target, auth string, resumption bool, c int) *estRun {
+	for i, r := range runs {
+		if r.Target == target && r.Auth == auth && r.Resumption == resumption && r.Concurrency == c {
+			return &runs[i]
+		}
+	}
+	return nil
+}
+
+const reportIntro = `# Benchmarks
+
+Written by ` + "`make bench`" + ` (the command ` + "`go run ./bench`" + `) from the newest results in ` + "`bench/results/`" + `. Every figure stands beside a reference measured in the same run on the same machine, because machines here are shared and noisy: the ratio is what to compare across runs.
+
+- ` + "`make bench`" + `: 1,000 devices, EST at 1, 8 and 32 callers; ` + "`make bench DEVICES=10000`" + ` or ` + "`DEVICES=100000`" + ` for the large job runs; ` + "`make bench PROFILE=1`" + ` also writes CPU and heap profiles of certfleet to ` + "`bench/results/`" + ` (` + "`go tool pprof -top bench/results/<date>-jobs-cpu-*.pprof`" + `).
+- Everything runs on one machine: the Temporal dev server (SQLite in WAL mode, as ` + "`make run`" + ` starts it), Postgres, certfleet, the simulated fleet and the load generator share its cores.
+
+`
+
+const reportOutro = `## Reading the figures
+
+- **Job floor.** The same number of child workflows, each running five no-op activities one after another, through a worker with certfleet's worker options, on the same server, in the same run. certfleet's device workflow runs four or five activities (CSR, submit, [poll], install, revoke) and records each step in Postgres from inside those activities, so its bookkeeping costs no extra round trip to the server. Both continue as new every 1,000 children; the floor's parent first lets its window drain, while CertificateJob carries its devices in flight over.
+- **EST floor.** Callers each starting a workflow with one local activity (eager start) and awaiting it, on the same server, in the same run. A certfleet enrollment is that plus the real work: TLS with a client certificate, trust-anchor verification, device registration on first contact, the CA ledger row, signing, the certificate row and the device's mode.
+- **The peer.** globalsign's estserver signs with an in-memory mock CA and records nothing; certfleet records every certificate durably (Postgres and Temporal history) before it answers. That durability is the gap, and it is not to be closed by weakening it.
+- **Password series.** A device password is verified with argon2id (19 MiB, 2 passes, about 30 ms of CPU), on purpose: it is what makes a stolen database useless for guessing passwords. It bounds password enrollments to roughly 30 per second per core; certificate authentication does not pay it.
+`
