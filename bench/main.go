@@ -151,7 +151,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	if err != nil {
 		return fail(fmt.Errorf("bin/temporal (run `make tools`): %w", err))
 	}
-	s.temporalVersion = strings.TrimSpace(string(version))
+	s.temporalVersion = temporalVersion(repo, string(version))
 	if out, err := exec.Command("go", "build", "-o", s.binary, "./cmd/certfleet").CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("build certfleet: %v\n%s", err, out))
 	}
@@ -283,3 +283,21 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// temporalVersion names the dev server: the CLI version pinned in
+// tools/go.mod (a build from the module proxy reports 0.0.0-DEV) and the
+// server and UI versions the CLI reports, e.g. "(Server 1.29.1, UI 2.42.1)".
+func temporalVersion(repo, reported string) string {
+	cli := "unknown"
+	if mod, err := os.ReadFile(filepath.Join(repo, "tools", "go.mod")); err == nil {
+		for _, line := range strings.Split(string(mod), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/temporalio/cli" {
+				cli = f[1]
+			}
+		}
+	}
+	if i := strings.Index(reported, "("); i >= 0 {
+		return "Temporal CLI " + cli + " dev server " + strings.TrimSpace(reported[i:])
+	}
+	return "Temporal CLI " + cli + " dev server"
+}

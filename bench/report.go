@@ -77,10 +77,11 @@ func writeResult(dir, date, name string, m machine, r any) error {
 	return os.WriteFile(path, append(out, '\n'), 0o644)
 }
 
-// latest reads the newest result whose name starts with prefix.
-func latest(dir, prefix string) (*result, error) {
+// latest reads the newest result of each name that starts with prefix,
+// ordered by name length then name (jobs-1000 before jobs-10000).
+func latest(dir, prefix string) ([]result, error) {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	var best *result
+	newest := map[string]result{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -90,38 +91,48 @@ func latest(dir, prefix string) (*result, error) {
 		if err := json.Unmarshal(data, &r); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		if strings.HasPrefix(r.Name, prefix) && (best == nil || r.At.After(best.At)) {
-			best = &r
+		if best, seen := newest[r.Name]; strings.HasPrefix(r.Name, prefix) && (!seen || r.At.After(best.At)) {
+			newest[r.Name] = r
 		}
 	}
-	return best, nil
+	out := make([]result, 0, len(newest))
+	for _, r := range newest {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b result) int {
+		if len(a.Name) != len(b.Name) {
+			return len(a.Name) - len(b.Name)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
 }
 
 // writeReport writes BENCHMARKS.md from the newest results of each benchmark.
 func writeReport(dir, path string) error {
 	var b strings.Builder
 	b.WriteString(reportIntro)
-	jobsResult, err := latest(dir, "jobs-")
+	jobResults, err := latest(dir, "jobs-")
 	if err != nil {
 		return err
 	}
-	if jobsResult != nil {
+	for _, res := range jobResults {
 		var r jobResult
-		if err := json.Unmarshal(jobsResult.Result, &r); err != nil {
+		if err := json.Unmarshal(res.Result, &r); err != nil {
 			return err
 		}
-		writeJobs(&b, jobsResult, r)
+		writeJobs(&b, &res, r)
 	}
-	estRes, err := latest(dir, "est")
+	estResults, err := latest(dir, "est")
 	if err != nil {
 		return err
 	}
-	if estRes != nil {
+	for _, res := range estResults {
 		var r estResult
-		if err := json.Unmarshal(estRes.Result, &r); err != nil {
+		if err := json.Unmarshal(res.Result, &r); err != nil {
 			return err
 		}
-		writeEST(&b, estRes, r)
+		writeEST(&b, &res, r)
 	}
 	b.WriteString(reportOutro)
 	fmt.Fprintln(os.Stderr, "bench: wrote", path)
