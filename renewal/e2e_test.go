@@ -84,6 +84,10 @@ func TestPolicyScheduleEndToEnd(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return pool.QueryRow(ctx, `SELECT id FROM jobs WHERE created_by = $1`, "renewal-policy:"+strconv.FormatInt(policy.ID, 10)).Scan(&jobID) == nil
 	}, time.Minute, 100*time.Millisecond, "the sweep created a job")
+	require.Eventually(t, func() bool { // the sweep starts the job's workflow after committing its row
+		_, err := tc.DescribeWorkflowExecution(ctx, workflows.JobWorkflowID(jobID), "")
+		return err == nil
+	}, time.Minute, 100*time.Millisecond, "the sweep started the job's workflow")
 	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var progress workflows.Progress
