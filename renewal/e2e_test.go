@@ -2,7 +2,6 @@ package renewal_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -53,19 +52,13 @@ func TestPolicyScheduleEndToEnd(t *testing.T) {
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	profile, err := store.New(pool).CreateProfile(ctx, store.CreateProfileParams{
-		Name: "cameras", CertType: "tls", DeviceType: "camera",
-		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"}]`), SanRules: json.RawMessage(`[]`), ExtraAttributes: json.RawMessage(`[]`),
-		KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256]}]`),
-		Validity:      90 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CaDriver: "local", CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
-	})
-	require.NoError(t, err)
+	profileID := inventory{pool: pool}.profile(t, "cameras")
 	_, err = pool.Exec(ctx, `
 		WITH d AS (INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
 		           SELECT format('sim-%s', lpad(n::text, 5, '0')), 'camera', 'camera', 'NEW', 'agent',
 		                  $1 || '/devices/' || format('sim-%s', lpad(n::text, 5, '0')), 'derived:env:FLEET_SECRET'
 		           FROM generate_series(1, 3) n RETURNING id)
-		INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $2 FROM d`, simURL, profile.ID)
+		INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $2 FROM d`, simURL, profileID)
 	require.NoError(t, err)
 
 	svc := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}
