@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/drivers/ca"
@@ -31,6 +32,9 @@ type Drivers interface {
 type Activities struct {
 	Pool    *pgxpool.Pool
 	Drivers Drivers
+	// Credentials opens a device's credential inside the step that uses it,
+	// so that no secret travels through workflow history.
+	Credentials *credentials.Store
 }
 
 // Item is one device of one job: what every step is about.

@@ -35,10 +35,10 @@ func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Sub
 	if err := a.startStep(ctx, it, "submit"); err != nil {
 		return Submission{}, err
 	}
-	return a.submit(ctx, it.ProfileID, it.DeviceID, it.idempotencyKey(), csrDER)
+	return a.submit(ctx, it.ProfileID, it.DeviceID, pki.IdentityCN, it.idempotencyKey(), csrDER)
 }
 
-func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, key string, csrDER []byte) (Submission, error) {
+func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, identityField, key string, csrDER []byte) (Submission, error) {
 	driver, row, err := a.caFor(ctx, profileID)
 	if err != nil {
 		return Submission{}, err
@@ -51,7 +51,7 @@ func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, key 
 	if err != nil {
 		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
 	}
-	result, err := driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: key, DeviceID: deviceID})
+	result, err := driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: key, DeviceID: deviceID, IdentityField: identityField})
 	if err != nil {
 		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", deviceID, err), ErrCAPermanent)
 	}
@@ -102,26 +102,32 @@ func (a *Activities) RevokePrior(ctx context.Context, it Item, priorID int64) (s
 }
 
 func (a *Activities) revoke(ctx context.Context, it Item, priorID int64) (string, error) {
-	if priorID == 0 {
+	return a.revokeAs(ctx, it, priorID, ca.ReasonSuperseded)
+}
+
+// revokeAs revokes certificate id of the item's device for reason, or marks
+// it superseded in the inventory when the profile's CA cannot revoke it.
+func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.RevocationReason) (string, error) {
+	if id == 0 {
 		return RevokeNA, nil
 	}
 	driver, _, err := a.caFor(ctx, it.ProfileID)
 	if err != nil {
 		return "", err
 	}
-	prior, err := a.queries().GetCertificate(ctx, priorID)
+	stored, err := a.queries().GetCertificate(ctx, id)
 	if err != nil {
-		return "", fmt.Errorf("read prior certificate %d: %w", priorID, err)
+		return "", fmt.Errorf("read certificate %d: %w", id, err)
 	}
-	cert, err := x509.ParseCertificate(prior.Der)
+	cert, err := x509.ParseCertificate(stored.Der)
 	if err != nil {
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrCAPermanent, nil)
 	}
 	if !driver.Capabilities().Revoke || !issuedBy(ctx, driver, cert) {
-		return RevokeNA, a.queries().MarkCertificateSuperseded(ctx, priorID)
+		return RevokeNA, a.queries().MarkCertificateSuperseded(ctx, id)
 	}
-	if err := driver.Revoke(ctx, cert, ca.ReasonSuperseded); err != nil {
-		return "", classify(fmt.Errorf("revoke prior certificate of %s: %w", it.DeviceID, err), ErrCAPermanent)
+	if err := driver.Revoke(ctx, cert, reason); err != nil {
+		return "", classify(fmt.Errorf("revoke certificate %d of %s: %w", id, it.DeviceID, err), ErrCAPermanent)
 	}
 	return Succeeded, nil
 }

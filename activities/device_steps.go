@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/device"
@@ -29,7 +30,6 @@ func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
 	if err := a.startStep(ctx, it, "csr"); err != nil {
 		return CSRResult{}, err
 	}
-	q := a.queries()
 	dev, driver, err := a.device(ctx, it.DeviceID)
 	if err != nil {
 		return CSRResult{}, err
@@ -43,15 +43,8 @@ func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
 	if err != nil {
 		return CSRResult{}, classify(fmt.Errorf("read current certificate of %s: %w", it.DeviceID, err), ErrDevicePermanent)
 	}
-	if prior != nil {
-		if known, err := q.GetCertificateBySHA256(ctx, pki.Fingerprint(prior)); err == nil {
-			result.PriorCertificateID = known.ID
-			if err := q.RecordItemPrior(ctx, store.RecordItemPriorParams{JobID: it.JobID, DeviceID: it.DeviceID, PriorCertificateID: pgtype.Int8{Int64: known.ID, Valid: true}}); err != nil {
-				return CSRResult{}, err
-			}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return CSRResult{}, err
-		}
+	if result.PriorCertificateID, err = a.recordPrior(ctx, it, prior); err != nil {
+		return CSRResult{}, err
 	}
 	der, err := driver.GenerateCSR(ctx, dev, csrRequest(it, profile))
 	if err != nil {
@@ -61,11 +54,38 @@ func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
 	if err == nil {
 		err = pki.CheckCSR(csr, profile)
 	}
+	if err == nil {
+		err = ca.Request{CSR: csr, DeviceID: it.DeviceID}.CheckIdentity()
+	}
 	if err != nil {
 		return CSRResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("CSR of %s: %v", it.DeviceID, err), ErrCSRRefused, nil)
 	}
 	result.CSR = der
 	return result, nil
+}
+
+// recordPrior notes the certificate the device reports as its current one as
+// the item's prior certificate, to be revoked after the install. Only a
+// certificate the inventory holds for this very device and certificate type
+// counts: a device must not get another device's certificate revoked by
+// reporting it as its own.
+func (a *Activities) recordPrior(ctx context.Context, it Item, prior *x509.Certificate) (int64, error) {
+	if prior == nil {
+		return 0, nil
+	}
+	q := a.queries()
+	known, err := q.GetCertificateBySHA256(ctx, pki.Fingerprint(prior))
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (known.DeviceID.String != it.DeviceID || known.CertType != it.CertType)) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up the current certificate of %s: %w", it.DeviceID, err)
+	}
+	err = q.RecordItemPrior(ctx, store.RecordItemPriorParams{JobID: it.JobID, DeviceID: it.DeviceID, PriorCertificateID: pgtype.Int8{Int64: known.ID, Valid: true}})
+	if err != nil {
+		return 0, fmt.Errorf("record the prior certificate of %s: %w", it.DeviceID, err)
+	}
+	return known.ID, nil
 }
 
 // csrRequest is what the device is asked to put in its CSR: the device ID as
@@ -151,7 +171,18 @@ func (a *Activities) device(ctx context.Context, id string) (device.Device, devi
 	if err != nil {
 		return device.Device{}, nil, classify(err, ErrDevicePermanent)
 	}
-	return device.Device{ID: row.ID, Address: row.Address, CredentialRef: row.CredentialRef, TLSPin: row.TlsPin}, driver, nil
+	dev := device.Device{ID: row.ID, Address: row.Address, TLSPin: row.TlsPin}
+	switch {
+	case row.CredentialID.Valid:
+		dev.Credential, err = a.Credentials.ForDevice(ctx, row.CredentialID.Int64, row.ID, row.Address)
+		if errors.Is(err, credentials.ErrAddressNotAllowed) {
+			err = temporal.NewNonRetryableApplicationError(err.Error(), ErrDevicePermanent, nil)
+		}
+	case row.CredentialRef != "":
+		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("device %s names the credential reference %q, "+
+			"which was not imported into the credential store; bind a stored credential to it", row.ID, row.CredentialRef), ErrDevicePermanent, nil)
+	}
+	return dev, driver, err
 }
 
 func (a *Activities) profile(ctx context.Context, id int64) (pki.Profile, error) {

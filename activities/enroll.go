@@ -20,12 +20,22 @@ type Enrollment struct {
 	// CSR is public (the key stays on the device, or in the HTTP handler for
 	// serverkeygen), so it may enter workflow history.
 	CSR []byte
+	// IdentityField is the label's field that must name the device in the CSR.
+	IdentityField string
+	// ServerKeyGen marks the enrollment of a key that the EST handler
+	// generated and holds only until it answers: a certificate for it is
+	// booked only if the handler can deliver it, and revoked otherwise (see
+	// workflows.Enrollment).
+	ServerKeyGen bool
+	// Discard asks a run to settle an enrollment whose certificate will not
+	// reach the device, after the run that enrolled it has ended.
+	Discard bool
 }
 
 // SubmitEnrollment submits the CSR to the profile's CA under the enrollment's
 // key; a retried or repeated enrollment gets the first request's outcome.
 func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submission, error) {
-	return a.submit(ctx, e.ProfileID, e.DeviceID, e.Key, e.CSR)
+	return a.submit(ctx, e.ProfileID, e.DeviceID, e.IdentityField, e.Key, e.CSR)
 }
 
 // PollEnrollment asks about an enrollment the CA left pending; see PollCA.

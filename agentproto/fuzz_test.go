@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/devicesim"
-	"github.com/certfleet/certfleet/drivers/device"
 )
 
 // FuzzRequests sends arbitrary bodies to every operation of a device: the
@@ -29,7 +29,7 @@ func FuzzRequests(f *testing.F) {
 	fleet := devicesim.New(1, "d-", master)
 	server := httptest.NewServer(fleet.Handler())
 	defer server.Close()
-	credential := device.DeriveCredential(master, fleet.DeviceID(1))
+	credential := secret.Derive(master, fleet.DeviceID(1))
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, path := range []string{"/v1/csr", "/v1/install"} {
 			req, err := http.NewRequest(http.MethodPost, server.URL+"/devices/d-00001"+path, strings.NewReader(body))

@@ -33,11 +33,11 @@ type rowError struct {
 	Message string `json:"message"`
 }
 
-var importColumns = []string{"id", "name", "device_type", "driver", "address", "credential_ref", "enrollment_otp"}
+var importColumns = []string{"id", "name", "device_type", "driver", "address", "credential", "enrollment_otp"}
 
 // importDevices creates devices from a CSV with a header naming its columns
-// (id, name and device_type required; driver, address, credential_ref and
-// enrollment_otp optional). Each bad row is reported with its line. With
+// (id, name and device_type required; driver, address, credential (the name
+// of a stored credential) and enrollment_otp optional). Each bad row is reported with its line. With
 // ?all_or_nothing=true one bad row creates nothing.
 //
 // It is also bulk registration for EST: a row with an enrollment OTP creates
@@ -67,9 +67,13 @@ func (s *server) importDevices(c *gin.Context) {
 			// A savepoint per row: one duplicate does not spoil the rest.
 			err := pgx.BeginFunc(c.Request.Context(), tx, func(row pgx.Tx) error {
 				q := store.New(row)
-				_, err := q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
+				credentialID, err := bindCredential(c.Request.Context(), q, principal(c), b, nil)
+				if err != nil {
+					return err
+				}
+				_, err = q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
 					ID: b.ID, Name: strings.TrimSpace(b.Name), DeviceType: b.DeviceType, Mode: "NEW",
-					Driver: b.Driver, Address: b.Address, CredentialRef: b.CredentialRef,
+					Driver: b.Driver, Address: b.Address, CredentialID: credentialID,
 				})
 				if hash, ok := otpHashes[line]; ok && err == nil {
 					err = q.CreateEnrollmentCredential(c.Request.Context(), store.CreateEnrollmentCredentialParams{DeviceID: b.ID, Kind: "otp", SecretHash: hash})
@@ -77,7 +81,7 @@ func (s *server) importDevices(c *gin.Context) {
 				return err
 			})
 			if err != nil {
-				errs = append(errs, rowError{Line: line, ID: b.ID, Message: "not created: " + describe(err)})
+				errs = append(errs, rowErrorOf(line, b.ID, err))
 				continue
 			}
 			created = append(created, b.ID)
@@ -111,6 +115,9 @@ func readDeviceCSV(r io.Reader) (map[int]*deviceBody, []rowError, error) {
 	index := map[string]int{}
 	for i, name := range header {
 		name = strings.TrimSpace(strings.ToLower(name))
+		if name == "credential_ref" {
+			return nil, nil, fieldError("csv", "the column credential_ref is gone: store secrets with POST /api/v1/credentials and name them in the column credential")
+		}
 		if !slices.Contains(importColumns, name) {
 			return nil, nil, fieldError("csv", "unknown column %q; columns are %v", name, importColumns)
 		}
@@ -145,7 +152,7 @@ func readDeviceCSV(r io.Reader) (map[int]*deviceBody, []rowError, error) {
 			}
 			return ""
 		}
-		bodies[line] = &deviceBody{ID: get("id"), Name: get("name"), DeviceType: get("device_type"), Driver: get("driver"), Address: get("address"), CredentialRef: get("credential_ref"), EnrollmentOTP: get("enrollment_otp")}
+		bodies[line] = &deviceBody{ID: get("id"), Name: get("name"), DeviceType: get("device_type"), Driver: get("driver"), Address: get("address"), Credential: get("credential"), EnrollmentOTP: get("enrollment_otp")}
 	}
 	if len(bodies)+len(errs) == 0 {
 		return nil, nil, fieldError("csv", "no rows")
@@ -206,13 +213,20 @@ func hashOTPs(bodies map[int]*deviceBody, errs []rowError) (map[int]string, erro
 	return hashes, g.Wait()
 }
 
-// describe says why a row failed without exposing SQL.
-func describe(err error) string {
+// rowErrorOf says why a row was not created, without exposing SQL.
+func rowErrorOf(line int, id string, err error) rowError {
+	var bad *badRequest
+	var forbidden *forbiddenError
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return "a device with this ID exists"
+	switch {
+	case errors.As(err, &bad):
+		return rowError{Line: line, ID: id, Field: bad.field, Message: bad.message}
+	case errors.As(err, &forbidden):
+		return rowError{Line: line, ID: id, Field: "credential", Message: forbidden.message}
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return rowError{Line: line, ID: id, Message: "not created: a device with this ID exists"}
 	}
-	return "the database refused it"
+	return rowError{Line: line, ID: id, Message: "not created: the database refused it"}
 }
 
 // exportJobs writes the filtered, sorted job list as RFC 4180 CSV.

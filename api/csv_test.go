@@ -21,8 +21,9 @@ func TestDeviceImport(t *testing.T) {
 	status, body := w.operator.do("POST", "/api/v1/devices", map[string]any{"id": "cam-9", "name": "existing", "device_type": "camera"})
 	require.Equal(t, http.StatusCreated, status, body)
 
-	upload := "id,name,device_type,address,credential_ref\r\n" +
-		"cam-1,Lobby,camera,https://10.0.0.1:9443,env:CAM\r\n" + // line 2: good
+	w.lanCredential(t)
+	upload := "id,name,device_type,address,credential\r\n" +
+		"cam-1,Lobby,camera,https://10.0.0.1:9443,cams-lan\r\n" + // line 2: good
 		"cam-2,\"Gate, north\",gateway,,\r\n" + // line 3: good, a quoted comma
 		"bad id,X,camera,,\r\n" + // line 4: bad ID
 		"cam-3,Y,toaster,,\r\n" + // line 5: unknown type

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,29 +17,35 @@ import (
 
 // deviceBody is a device as clients write it.
 type deviceBody struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	DeviceType    string `json:"device_type"`
-	Driver        string `json:"driver"`
-	Address       string `json:"address"`
-	CredentialRef string `json:"credential_ref"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	DeviceType string `json:"device_type"`
+	Driver     string `json:"driver"`
+	Address    string `json:"address"`
+	// Credential names a credential of the store; never the secret itself.
+	Credential string `json:"credential"`
 	// EnrollmentOTP comes only from a bulk registration CSV, never from or to JSON.
 	EnrollmentOTP string `json:"-"`
 }
 
-// deviceView is a device as the API shows it; never a credential, only where it lives.
+// deviceView is a device as the API shows it; never a secret, only the name
+// of its credential.
 type deviceView struct {
 	deviceBody
-	Mode      string    `json:"mode"`
-	TLSPinned bool      `json:"tls_pinned"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// LegacyCredentialRef is a reference from before the credential store that
+	// was not imported; the device cannot be reached until one is bound.
+	LegacyCredentialRef string    `json:"legacy_credential_ref,omitempty"`
+	Mode                string    `json:"mode"`
+	TLSPinned           bool      `json:"tls_pinned"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
-func viewDevice(d store.Device) deviceView {
+func viewDevice(d store.Device, credentialNames map[int64]string) deviceView {
 	return deviceView{
-		deviceBody: deviceBody{ID: d.ID, Name: d.Name, DeviceType: d.DeviceType, Driver: d.Driver, Address: d.Address, CredentialRef: d.CredentialRef},
-		Mode:       d.Mode, TLSPinned: d.TlsPin != nil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		deviceBody:          deviceBody{ID: d.ID, Name: d.Name, DeviceType: d.DeviceType, Driver: d.Driver, Address: d.Address, Credential: credentialNames[d.CredentialID.Int64]},
+		LegacyCredentialRef: d.CredentialRef,
+		Mode:                d.Mode, TLSPinned: d.TlsPin != nil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
 }
 
@@ -67,8 +74,8 @@ func (b *deviceBody) check(deviceTypes []string) error {
 	if u, err := url.Parse(b.Address); b.Address != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
 		return fieldError("address", "want https://host[:port][/path]")
 	}
-	if ref := b.CredentialRef; ref != "" && !strings.HasPrefix(ref, "env:") && !strings.HasPrefix(ref, "file:") && !strings.HasPrefix(ref, "derived:env:") {
-		return fieldError("credential_ref", "a reference (env:NAME, file:PATH or derived:env:NAME), never the credential itself")
+	if len(b.Credential) > 128 {
+		return fieldError("credential", "the name of a stored credential (POST /api/v1/credentials), never the secret itself")
 	}
 	return nil
 }
@@ -84,14 +91,17 @@ func (s *server) createDevice(c *gin.Context) {
 	}
 	var row store.Device
 	err := s.change(c, "device.create", "device", func(q *store.Queries) ([]string, any, error) {
-		var err error
+		credentialID, err := bindCredential(c.Request.Context(), q, principal(c), &body, nil)
+		if err != nil {
+			return nil, nil, err
+		}
 		row, err = q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
 			ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Mode: "NEW",
-			Driver: body.Driver, Address: body.Address, CredentialRef: body.CredentialRef,
+			Driver: body.Driver, Address: body.Address, CredentialID: credentialID,
 		})
-		return []string{body.ID}, nil, err
+		return []string{body.ID}, gin.H{"credential": body.Credential, "address": body.Address}, err
 	})
-	respondDevice(c, http.StatusCreated, row, err)
+	s.respondDevice(c, http.StatusCreated, row, err)
 }
 
 func (s *server) updateDevice(c *gin.Context) {
@@ -111,14 +121,21 @@ func (s *server) updateDevice(c *gin.Context) {
 	}
 	var row store.Device
 	err := s.change(c, "device.update", "device", func(q *store.Queries) ([]string, any, error) {
-		var err error
+		before, err := q.GetDeviceForUpdate(c.Request.Context(), body.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		credentialID, err := bindCredential(c.Request.Context(), q, principal(c), &body, &before)
+		if err != nil {
+			return nil, nil, err
+		}
 		row, err = q.UpdateDevice(c.Request.Context(), store.UpdateDeviceParams{
 			ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Driver: body.Driver,
-			Address: body.Address, CredentialRef: body.CredentialRef,
+			Address: body.Address, CredentialID: credentialID,
 		})
-		return []string{body.ID}, nil, err
+		return []string{body.ID}, gin.H{"credential": body.Credential, "address": body.Address}, err
 	})
-	respondDevice(c, http.StatusOK, row, err)
+	s.respondDevice(c, http.StatusOK, row, err)
 }
 
 // setDeviceEnabled disables a device, or enables it again: OPERATIONAL if it
@@ -144,21 +161,25 @@ func (s *server) setDeviceEnabled(enabled bool) gin.HandlerFunc {
 			row, err = q.SetDeviceMode(c.Request.Context(), store.SetDeviceModeParams{ID: id, Mode: mode})
 			return []string{id}, gin.H{"mode": mode}, err
 		})
-		respondDevice(c, http.StatusOK, row, err)
+		s.respondDevice(c, http.StatusOK, row, err)
 	}
 }
 
 func (s *server) getDevice(c *gin.Context) {
 	row, err := store.New(s.pool).GetDevice(c.Request.Context(), c.Param("id"))
-	respondDevice(c, http.StatusOK, row, err)
+	s.respondDevice(c, http.StatusOK, row, err)
 }
 
-func respondDevice(c *gin.Context, status int, row store.Device, err error) {
+func (s *server) respondDevice(c *gin.Context, status int, row store.Device, err error) {
+	var names map[int64]string
+	if err == nil {
+		names, err = credentialNames(c.Request.Context(), store.New(s.pool), row)
+	}
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(status, viewDevice(row))
+	c.JSON(status, viewDevice(row, names))
 }
 
 var deviceModes = []string{"NEW", "FACTORY", "OPERATIONAL", "DISABLED"}
@@ -180,10 +201,31 @@ func (s *server) listDevices(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	names, err := credentialNames(c.Request.Context(), store.New(s.pool), rows...)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	views := make([]deviceView, len(rows))
 	for i, r := range rows {
-		views[i] = viewDevice(r)
+		views[i] = viewDevice(r, names)
 	}
 	next := nextCursor(rows, limit, func(r store.Device) string { return r.ID })
 	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
+}
+
+// clearTLSPin forgets a device's TLS pin, so that the next contact pins the
+// certificate it then presents: for a device whose TLS key really changed.
+// Until then a changed certificate is refused, so this is admin's call.
+func (s *server) clearTLSPin(c *gin.Context) {
+	var row store.Device
+	err := s.change(c, "device.clear_tls_pin", "device", func(q *store.Queries) ([]string, any, error) {
+		before, err := q.GetDeviceForUpdate(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			return nil, nil, err
+		}
+		row, err = q.ClearDeviceTLSPin(c.Request.Context(), before.ID)
+		return []string{before.ID}, gin.H{"previous_pin": hex.EncodeToString(before.TlsPin)}, err
+	})
+	s.respondDevice(c, http.StatusOK, row, err)
 }

@@ -35,8 +35,8 @@ func TestJobsThroughTheAPI(t *testing.T) {
 	require.NoError(t, err)
 	builtin, err := local.Open(ctx, pool, keys, local.Options{})
 	require.NoError(t, err)
-	lookup := func(k string) (string, bool) { return fleetSecret, k == "FLEET_SECRET" }
-	w := worker.New(tc, "api-test", time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, builtin, lookup, 10*time.Second)}, nil)
+	creds, _ := testenv.FleetCredential(t, pool, keys, fleetSecret)
+	w := worker.New(tc, "api-test", time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, builtin, creds, 10*time.Second), Credentials: creds}, nil)
 	require.NoError(t, w.Start())
 	defer w.Stop()
 	world := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: "api-test"}})
@@ -47,7 +47,7 @@ func TestJobsThroughTheAPI(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		id := fmt.Sprintf("sim-%05d", i)
 		status, body = world.operator.do("POST", "/api/v1/devices", map[string]any{
-			"id": id, "name": id, "device_type": "camera", "address": simURL + "/devices/" + id, "credential_ref": "derived:env:FLEET_SECRET",
+			"id": id, "name": id, "device_type": "camera", "address": simURL + "/devices/" + id, "credential": "fleet",
 		})
 		require.Equal(t, http.StatusCreated, status, body)
 	}

@@ -27,6 +27,20 @@ type badRequest struct {
 
 func (e *badRequest) Error() string { return e.field + ": " + e.message }
 
+// forbiddenError is a request the caller's role may not make in this case,
+// though the route itself is open to it.
+type forbiddenError struct{ message string }
+
+func (e *forbiddenError) Error() string { return e.message }
+
+// conflictError is a change the current state refuses, with what is in the way.
+type conflictError struct {
+	message string
+	details any
+}
+
+func (e *conflictError) Error() string { return e.message }
+
 func fieldError(field, format string, args ...any) error {
 	return &badRequest{field: field, message: fmt.Sprintf(format, args...)}
 }
@@ -90,10 +104,16 @@ func pathID(c *gin.Context, name string) (int64, bool) {
 // reported as an opaque 500, so that no SQL or path reaches a response.
 func fail(c *gin.Context, err error) {
 	var bad *badRequest
+	var forbidden *forbiddenError
+	var conflict *conflictError
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &bad):
 		abort(c, http.StatusBadRequest, "invalid", bad.Error(), gin.H{"field": bad.field})
+	case errors.As(err, &forbidden):
+		abort(c, http.StatusForbidden, "forbidden", forbidden.message, nil)
+	case errors.As(err, &conflict):
+		abort(c, http.StatusConflict, "conflict", conflict.message, conflict.details)
 	case errors.Is(err, pgx.ErrNoRows):
 		abort(c, http.StatusNotFound, "not_found", "not found", nil)
 	case errors.As(err, &pgErr) && pgErr.Code == "23505":

@@ -18,6 +18,7 @@ import (
 
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/auth"
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/internal/testenv"
@@ -74,7 +75,17 @@ func newAPIWorld(t *testing.T) apiWorld {
 	builtin, err := local.Open(context.Background(), pool, keys, local.Options{})
 	require.NoError(t, err)
 	// Renewals without Temporal: enough for everything that fails before a schedule is touched.
-	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool), Revoker: builtin, Renewals: &renewal.Service{Pool: pool}})
+	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool), Revoker: builtin,
+		Renewals: &renewal.Service{Pool: pool}, Credentials: &credentials.Store{Pool: pool, KEK: keys}})
+}
+
+// lanCredential is a bearer credential an operator may bind to devices on 10.0.0.0/16.
+func (w apiWorld) lanCredential(t *testing.T) {
+	t.Helper()
+	status, body := w.admin.do("POST", "/api/v1/credentials", map[string]any{
+		"name": "cams-lan", "kind": "bearer", "secret": "lan-bearer-secret-0123456789", "allowed_addresses": []string{"https://10.0.*"},
+	})
+	require.Equal(t, http.StatusCreated, status, body)
 }
 
 func newAPIWorldWith(t *testing.T, pool *pgxpool.Pool, deps api.Deps) apiWorld {
@@ -118,10 +129,11 @@ func TestProfilesDevicesAndAssignments(t *testing.T) {
 	status, body = w.admin.do("POST", "/api/v1/profiles", cameraProfile)
 	assert.Equal(t, http.StatusConflict, status, "names are unique: %v", body)
 
+	w.lanCredential(t)
 	for i := 1; i <= 3; i++ {
 		status, body = w.operator.do("POST", "/api/v1/devices", map[string]any{
 			"id": fmt.Sprintf("cam-%d", i), "name": fmt.Sprintf("Lobby %d", i), "device_type": "camera",
-			"address": fmt.Sprintf("https://10.0.0.%d:9443", i), "credential_ref": "env:CAM_CREDENTIAL",
+			"address": fmt.Sprintf("https://10.0.0.%d:9443", i), "credential": "cams-lan",
 		})
 		require.Equal(t, http.StatusCreated, status, body)
 		assert.Equal(t, "NEW", body["mode"])
@@ -134,7 +146,7 @@ func TestProfilesDevicesAndAssignments(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, body["items"], 1)
 	status, body = w.operator.do("PUT", "/api/v1/devices/cam-3", map[string]any{
-		"name": "Lobby 3 (moved)", "device_type": "camera", "address": "https://10.0.1.3:9443", "credential_ref": "env:CAM_CREDENTIAL",
+		"name": "Lobby 3 (moved)", "device_type": "camera", "address": "https://10.0.1.3:9443", "credential": "cams-lan",
 	})
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, "Lobby 3 (moved)", body["name"])

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/workflows"
@@ -156,12 +157,17 @@ func (s *stack) fleet(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
+	creds := &credentials.Store{Pool: s.pool, KEK: s.keys}
+	fleet, err := creds.Create(ctx, store.New(s.pool), credentials.Spec{Name: "bench-fleet", Kind: credentials.Derived, Secret: fleetSecret}, "bench")
+	if err != nil {
+		return fmt.Errorf("store the fleet's credential: %w", err)
+	}
 	_, err = s.pool.Exec(ctx, `
-		WITH d AS (INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
+		WITH d AS (INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
 		           SELECT format('sim-%s', CASE WHEN n < 100000 THEN lpad(n::text, 5, '0') ELSE n::text END), 'camera', 'camera', 'NEW', 'agent',
-		                  'https://' || $1 || '/devices/' || format('sim-%s', CASE WHEN n < 100000 THEN lpad(n::text, 5, '0') ELSE n::text END), 'derived:env:FLEET_SECRET'
+		                  'https://' || $1 || '/devices/' || format('sim-%s', CASE WHEN n < 100000 THEN lpad(n::text, 5, '0') ELSE n::text END), $4::bigint
 		           FROM generate_series(1, $2::int) n RETURNING id)
-		INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $3 FROM d`, simAddr, n, profileID)
+		INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $3 FROM d`, simAddr, n, profileID, fleet.ID)
 	if err != nil {
 		return fmt.Errorf("record the fleet: %w", err)
 	}

@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -133,6 +134,8 @@ type stack struct {
 	estAddr, pprofAddr      string
 	deviceIDs               []string
 	temporalVersion         string
+	// keys is certfleet's key-encryption key, for sealing the fleet's credential.
+	keys *kek.KEK
 }
 
 func startStack(ctx context.Context, o options) (*stack, error) {
@@ -178,13 +181,16 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	s.dropDB = drop
 	apiAddr := freeAddr()
 	s.estAddr, s.pprofAddr = freeAddr(), freeAddr()
-	kek := make([]byte, 32)
-	rand.Read(kek) //nolint:errcheck // never fails
+	key := make([]byte, 32)
+	rand.Read(key) //nolint:errcheck // never fails
+	if s.keys, err = kek.New(key); err != nil {
+		return fail(err)
+	}
 	env := []string{
 		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporalAddr, "CERTFLEET_TASK_QUEUE=" + taskQueue,
 		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_PUBLIC_URL=http://" + apiAddr, "CERTFLEET_EST_ADDR=" + s.estAddr,
-		"CERTFLEET_EST_HOSTS=127.0.0.1", "CERTFLEET_EST_RATE_LIMIT=0", "CERTFLEET_KEK=" + base64.StdEncoding.EncodeToString(kek),
-		"CERTFLEET_LOG_LEVEL=error", "FLEET_SECRET=" + fleetSecret, "CERTFLEET_PPROF_ADDR=" + s.pprofAddr,
+		"CERTFLEET_EST_HOSTS=127.0.0.1", "CERTFLEET_EST_RATE_LIMIT=0", "CERTFLEET_KEK=" + base64.StdEncoding.EncodeToString(key),
+		"CERTFLEET_LOG_LEVEL=error", "CERTFLEET_PPROF_ADDR=" + s.pprofAddr,
 	}
 	migrate := exec.Command(s.binary, "migrate")
 	migrate.Env = append(os.Environ(), env...)

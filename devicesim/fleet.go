@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/agentproto"
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/drivers/device"
 )
 
@@ -70,7 +71,7 @@ type simDevice struct {
 var _ agentproto.Backend = (*Fleet)(nil)
 
 // New makes a fleet of count devices with IDs prefix00001, prefix00002, …
-// whose credentials derive from master (device.DeriveCredential).
+// whose credentials derive from master (secret.Derive).
 func New(count int, prefix, master string) *Fleet {
 	return &Fleet{count: count, prefix: prefix, master: master, devices: map[string]*simDevice{}}
 }
@@ -99,7 +100,7 @@ func (f *Fleet) device(id string) (*simDevice, error) {
 
 // Authenticate checks a device's credential.
 func (f *Fleet) Authenticate(id, credential string) bool {
-	want := device.DeriveCredential(f.master, id)
+	want := secret.Derive(f.master, id)
 	return subtle.ConstantTimeCompare([]byte(credential), []byte(want)) == 1
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/auth"
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
@@ -74,8 +75,9 @@ func newWorld(t *testing.T) *world {
 	w.ca, err = local.Open(ctx, w.pool, keys, local.Options{PendingRetry: time.Second})
 	require.NoError(t, err)
 	w.trust = trust.New(w.pool)
-	drivers := registry.New(w.pool, w.ca, func(string) (string, bool) { return "", false }, 10*time.Second)
-	wk := worker.New(w.temporal, taskQueue, 5*time.Second, &activities.Activities{Pool: w.pool, Drivers: drivers}, nil)
+	creds := &credentials.Store{Pool: w.pool, KEK: keys}
+	drivers := registry.New(w.pool, w.ca, creds, 10*time.Second)
+	wk := worker.New(w.temporal, taskQueue, 5*time.Second, &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}, nil)
 	require.NoError(t, wk.Start())
 	t.Cleanup(wk.Stop)
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/db/store"
-	"github.com/certfleet/certfleet/drivers/registry"
 )
 
 // TestStepsAreIdempotent repeats each step as Temporal does when a worker
@@ -25,7 +24,7 @@ func TestStepsAreIdempotent(t *testing.T) {
 	job, err := q.CreateJob(ctx, store.CreateJobParams{Name: "by hand", CertType: "tls", CreatedBy: "test", ScheduledAt: time.Now()})
 	require.NoError(t, err)
 	require.NoError(t, q.AddJobItem(ctx, store.AddJobItemParams{JobID: job.ID, DeviceID: "sim-00001", CertType: "tls", ProfileID: f.normal}))
-	acts := &activities.Activities{Pool: f.pool, Drivers: registry.New(f.pool, f.ca, lookupEnv, 10*time.Second)}
+	acts := f.activities()
 	it := activities.Item{JobID: job.ID, DeviceID: "sim-00001", ProfileID: f.normal, CertType: "tls"}
 
 	csr, err := acts.GetCSR(ctx, it)

@@ -14,7 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
@@ -30,12 +33,6 @@ const (
 	kekBase64   = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 )
 
-func lookupEnv(k string) (string, bool) {
-	if k == "FLEET_SECRET" {
-		return fleetSecret, true
-	}
-	return "", false
-}
 
 // fleet is a test world: a database, a dev server, a simulated fleet, the
 // built-in CA and two profiles (one in approval mode).
@@ -46,6 +43,7 @@ type fleet struct {
 	address  string
 	simURL   string
 	ca       *local.CA
+	creds    *credentials.Store
 	jobs     *jobs.Service
 	normal   int64
 	approval int64
@@ -62,15 +60,22 @@ func newFleet(t *testing.T, devices int) *fleet {
 	require.NoError(t, err)
 	f.ca, err = local.Open(ctx, f.pool, keys, local.Options{PendingRetry: time.Second})
 	require.NoError(t, err)
+	var credentialID int64
+	f.creds, credentialID = testenv.FleetCredential(t, f.pool, keys, fleetSecret)
 	f.jobs = &jobs.Service{Pool: f.pool, Temporal: f.temporal, TaskQueue: taskQueue}
 	f.normal = f.profile(t, "cameras", false)
 	f.approval = f.profile(t, "cameras-approval", true)
 	_, err = f.pool.Exec(ctx, `
-		INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
-		SELECT id, 'Camera ' || id, 'camera', 'OPERATIONAL', 'agent', $1 || '/devices/' || id, 'derived:env:FLEET_SECRET'
-		FROM (SELECT format('sim-%s', lpad(n::text, 5, '0')) AS id FROM generate_series(1, $2::int) n) ids`, f.simURL, devices)
+		INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
+		SELECT id, 'Camera ' || id, 'camera', 'OPERATIONAL', 'agent', $1 || '/devices/' || id, $3::bigint
+		FROM (SELECT format('sim-%s', lpad(n::text, 5, '0')) AS id FROM generate_series(1, $2::int) n) ids`, f.simURL, devices, credentialID)
 	require.NoError(t, err)
 	return f
+}
+
+// activities are the job steps over this fleet's database, CA and credentials.
+func (f *fleet) activities() *activities.Activities {
+	return &activities.Activities{Pool: f.pool, Drivers: registry.New(f.pool, f.ca, f.creds, 10*time.Second), Credentials: f.creds}
 }
 
 func (f *fleet) profile(t *testing.T, name string, approval bool) int64 {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/db/store"
-	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/worker"
 	"github.com/certfleet/certfleet/workflows"
@@ -25,7 +24,7 @@ import (
 // startWorker runs certfleet's worker in this process until the test ends.
 func (f *fleet) startWorker(t *testing.T) {
 	t.Helper()
-	acts := &activities.Activities{Pool: f.pool, Drivers: registry.New(f.pool, f.ca, lookupEnv, 10*time.Second)}
+	acts := f.activities()
 	w := worker.New(f.temporal, taskQueue, 5*time.Second, acts, nil)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)

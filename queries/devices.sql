@@ -1,10 +1,16 @@
 -- name: CreateDevice :one
-INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
-VALUES (@id, @name, @device_type, @mode, @driver, @address, @credential_ref)
+INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
+VALUES (@id, @name, @device_type, @mode, @driver, @address, @credential_id)
 RETURNING *;
 
 -- name: GetDevice :one
 SELECT * FROM devices WHERE id = @id;
+
+-- name: GetDeviceForUpdate :one
+SELECT * FROM devices WHERE id = @id FOR UPDATE;
+
+-- name: ClearDeviceTLSPin :one
+UPDATE devices SET tls_pin = NULL, updated_at = now() WHERE id = @id RETURNING *;
 
 -- name: AssignProfile :exec
 INSERT INTO device_profiles (device_id, cert_type, profile_id)
@@ -26,7 +32,8 @@ LIMIT @page_size;
 -- name: UpdateDevice :one
 UPDATE devices
 SET name = @name, device_type = @device_type, driver = @driver, address = @address,
-    credential_ref = @credential_ref, updated_at = now()
+    credential_id = @credential_id, credential_ref = CASE WHEN @credential_id::bigint IS NULL THEN credential_ref ELSE '' END,
+    updated_at = now()
 WHERE id = @id
 RETURNING *;
 

@@ -45,20 +45,20 @@ func TestPolicyScheduleEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	ca, err := local.Open(ctx, pool, keys, local.Options{})
 	require.NoError(t, err)
-	lookup := func(k string) (string, bool) { return fleetSecret, k == "FLEET_SECRET" }
+	creds, credentialID := testenv.FleetCredential(t, pool, keys, fleetSecret)
 	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}
-	w := worker.New(tc, taskQueue, 5*time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, ca, lookup, 10*time.Second)},
+	w := worker.New(tc, taskQueue, 5*time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, ca, creds, 10*time.Second), Credentials: creds},
 		&renewal.SweepActivities{Pool: pool, Jobs: jobService})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
 	profileID := inventory{pool: pool}.profile(t, "cameras")
 	_, err = pool.Exec(ctx, `
-		WITH d AS (INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
+		WITH d AS (INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
 		           SELECT format('sim-%s', lpad(n::text, 5, '0')), 'camera', 'camera', 'NEW', 'agent',
-		                  $1 || '/devices/' || format('sim-%s', lpad(n::text, 5, '0')), 'derived:env:FLEET_SECRET'
+		                  $1 || '/devices/' || format('sim-%s', lpad(n::text, 5, '0')), $3::bigint
 		           FROM generate_series(1, 3) n RETURNING id)
-		INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $2 FROM d`, simURL, profileID)
+		INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $2 FROM d`, simURL, profileID, credentialID)
 	require.NoError(t, err)
 
 	svc := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}

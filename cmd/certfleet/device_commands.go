@@ -83,7 +83,7 @@ var devicesimSettings = []config.Setting{
 }
 
 // runDevicesim is `certfleet devicesim`: a simulated fleet on one port. Device
-// credentials derive from CERTFLEET_DEVICESIM_SECRET (see device.Resolve).
+// credentials derive from CERTFLEET_DEVICESIM_SECRET (see credentials/secret.Derive).
 func runDevicesim(ctx context.Context, args []string, stderr io.Writer) error {
 	values, err := config.Parse("devicesim", devicesimSettings, args, os.LookupEnv, stderr)
 	if err != nil {

@@ -48,20 +48,46 @@ func (q *Queries) AssignProfileToDevices(ctx context.Context, arg AssignProfileT
 	return result.RowsAffected(), nil
 }
 
+const clearDeviceTLSPin = `-- name: ClearDeviceTLSPin :one
+UPDATE devices SET tls_pin = NULL, updated_at = now() WHERE id = $1 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
+`
+
+func (q *Queries) ClearDeviceTLSPin(ctx context.Context, id string) (Device, error) {
+	row := q.db.QueryRow(ctx, clearDeviceTLSPin, id)
+	var i Device
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.DeviceType,
+		&i.Mode,
+		&i.Driver,
+		&i.Address,
+		&i.CredentialRef,
+		&i.TlsPin,
+		&i.Labels,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FactoryCertSha256,
+		&i.FactoryAnchorID,
+		&i.CredentialID,
+	)
+	return i, err
+}
+
 const createDevice = `-- name: CreateDevice :one
-INSERT INTO devices (id, name, device_type, mode, driver, address, credential_ref)
+INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id
+RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
 `
 
 type CreateDeviceParams struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	DeviceType    string `json:"device_type"`
-	Mode          string `json:"mode"`
-	Driver        string `json:"driver"`
-	Address       string `json:"address"`
-	CredentialRef string `json:"credential_ref"`
+	ID           string      `json:"id"`
+	Name         string      `json:"name"`
+	DeviceType   string      `json:"device_type"`
+	Mode         string      `json:"mode"`
+	Driver       string      `json:"driver"`
+	Address      string      `json:"address"`
+	CredentialID pgtype.Int8 `json:"credential_id"`
 }
 
 func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Device, error) {
@@ -72,7 +98,7 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Dev
 		arg.Mode,
 		arg.Driver,
 		arg.Address,
-		arg.CredentialRef,
+		arg.CredentialID,
 	)
 	var i Device
 	err := row.Scan(
@@ -89,6 +115,7 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Dev
 		&i.UpdatedAt,
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
+		&i.CredentialID,
 	)
 	return i, err
 }
@@ -118,7 +145,7 @@ func (q *Queries) ExistingDevices(ctx context.Context, ids []string) ([]string, 
 }
 
 const getDevice = `-- name: GetDevice :one
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id FROM devices WHERE id = $1
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id FROM devices WHERE id = $1
 `
 
 func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
@@ -138,12 +165,39 @@ func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
 		&i.UpdatedAt,
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
+		&i.CredentialID,
+	)
+	return i, err
+}
+
+const getDeviceForUpdate = `-- name: GetDeviceForUpdate :one
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id FROM devices WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) GetDeviceForUpdate(ctx context.Context, id string) (Device, error) {
+	row := q.db.QueryRow(ctx, getDeviceForUpdate, id)
+	var i Device
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.DeviceType,
+		&i.Mode,
+		&i.Driver,
+		&i.Address,
+		&i.CredentialRef,
+		&i.TlsPin,
+		&i.Labels,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FactoryCertSha256,
+		&i.FactoryAnchorID,
+		&i.CredentialID,
 	)
 	return i, err
 }
 
 const listDevices = `-- name: ListDevices :many
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id FROM devices
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id FROM devices
 WHERE ($1::text IS NULL OR device_type = $1)
   AND ($2::text IS NULL OR mode = $2)
   AND ($3::text IS NULL OR driver = $3)
@@ -189,6 +243,7 @@ func (q *Queries) ListDevices(ctx context.Context, arg ListDevicesParams) ([]Dev
 			&i.UpdatedAt,
 			&i.FactoryCertSha256,
 			&i.FactoryAnchorID,
+			&i.CredentialID,
 		); err != nil {
 			return nil, err
 		}
@@ -218,7 +273,7 @@ func (q *Queries) PinDeviceTLS(ctx context.Context, arg PinDeviceTLSParams) (int
 }
 
 const setDeviceMode = `-- name: SetDeviceMode :one
-UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id
+UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
 `
 
 type SetDeviceModeParams struct {
@@ -243,6 +298,7 @@ func (q *Queries) SetDeviceMode(ctx context.Context, arg SetDeviceModeParams) (D
 		&i.UpdatedAt,
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
+		&i.CredentialID,
 	)
 	return i, err
 }
@@ -250,18 +306,19 @@ func (q *Queries) SetDeviceMode(ctx context.Context, arg SetDeviceModeParams) (D
 const updateDevice = `-- name: UpdateDevice :one
 UPDATE devices
 SET name = $1, device_type = $2, driver = $3, address = $4,
-    credential_ref = $5, updated_at = now()
+    credential_id = $5, credential_ref = CASE WHEN $5::bigint IS NULL THEN credential_ref ELSE '' END,
+    updated_at = now()
 WHERE id = $6
-RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id
+RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
 `
 
 type UpdateDeviceParams struct {
-	Name          string `json:"name"`
-	DeviceType    string `json:"device_type"`
-	Driver        string `json:"driver"`
-	Address       string `json:"address"`
-	CredentialRef string `json:"credential_ref"`
-	ID            string `json:"id"`
+	Name         string      `json:"name"`
+	DeviceType   string      `json:"device_type"`
+	Driver       string      `json:"driver"`
+	Address      string      `json:"address"`
+	CredentialID pgtype.Int8 `json:"credential_id"`
+	ID           string      `json:"id"`
 }
 
 func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Device, error) {
@@ -270,7 +327,7 @@ func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Dev
 		arg.DeviceType,
 		arg.Driver,
 		arg.Address,
-		arg.CredentialRef,
+		arg.CredentialID,
 		arg.ID,
 	)
 	var i Device
@@ -288,6 +345,7 @@ func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Dev
 		&i.UpdatedAt,
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
+		&i.CredentialID,
 	)
 	return i, err
 }

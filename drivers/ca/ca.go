@@ -9,8 +9,11 @@
 package ca
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/certfleet/certfleet/drivers"
@@ -38,8 +41,28 @@ type Request struct {
 	Profile pki.Profile
 	// IdempotencyKey is a business key such as "<jobID>/<deviceID>".
 	IdempotencyKey string
-	// DeviceID is recorded with the request and the certificate; it may be empty.
+	// DeviceID is recorded with the request and the certificate; it may be
+	// empty. When set, the CSR must name exactly this device in IdentityField.
 	DeviceID string
+	// IdentityField is the CSR field that names the device (pki.IdentityCN
+	// when empty): the job's profile or the EST label says which.
+	IdentityField string
+}
+
+// ErrWrongIdentity is a CSR that names another device than the request's.
+var ErrWrongIdentity = errors.New("the CSR does not name the device it is submitted for")
+
+// CheckIdentity refuses a request whose CSR names another device: without it
+// device cam-1 could obtain a certificate for CN=cam-2.
+func (r Request) CheckIdentity() error {
+	if r.DeviceID == "" {
+		return nil
+	}
+	field := cmp.Or(r.IdentityField, pki.IdentityCN)
+	if !pki.Names(pki.NamedCSR(r.CSR), field, r.DeviceID) {
+		return Permanent(fmt.Errorf("%w: %s %v, device %s", ErrWrongIdentity, field, pki.Identity(pki.NamedCSR(r.CSR), field), r.DeviceID))
+	}
+	return nil
 }
 
 // Capabilities says what a CA can do beyond issuing.

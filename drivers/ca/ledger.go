@@ -33,7 +33,12 @@ var ErrKeyReused = errors.New("idempotency key already used with a CSR for anoth
 
 // Claim records req under its key. fresh is true when this call inserted the
 // row; otherwise row is the earlier request under the same key.
+// A CSR that names another device than req's is refused before anything is
+// recorded.
 func (l Ledger) Claim(ctx context.Context, tx pgx.Tx, req Request) (row store.CaRequest, fresh bool, err error) {
+	if err := req.CheckIdentity(); err != nil {
+		return row, false, err
+	}
 	q := store.New(tx)
 	row, err = q.CreateCARequest(ctx, store.CreateCARequestParams{
 		IdempotencyKey: req.IdempotencyKey,

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"regexp"
 
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/pki"
 )
@@ -30,8 +31,9 @@ type Device struct {
 	// Address is the device's base URL, e.g. https://10.0.4.17:9443, or
 	// https://sim:9443/devices/cam-00042 on the simulated fleet.
 	Address string
-	// CredentialRef says where the device's credential lives (see Resolve).
-	CredentialRef string
+	// Credential is opened from the credential store for this call only; it
+	// never enters workflow history.
+	Credential secret.Secret
 	// TLSPin is the SHA-256 of the device's TLS certificate; nil until the
 	// first contact pins it.
 	TLSPin []byte

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/pki"
@@ -29,20 +30,16 @@ import (
 // DriverName is how profiles name this driver.
 const DriverName = "est"
 
-// Settings are a profile's ca_settings for this driver. They name secrets
-// (an environment variable, key files) and never hold them.
+// Settings are a profile's ca_settings for this driver. They name a
+// credential of the credential store and never hold a secret.
 type Settings struct {
 	// URL is the EST server, e.g. https://est.example.net:8443.
 	URL string `json:"url"`
 	// Label is the optional path segment: /.well-known/est/<label>/...
 	Label string `json:"label,omitempty"`
-	// Username and PasswordEnv (the name of an environment variable) give
-	// HTTP Basic credentials.
-	Username    string `json:"username,omitempty"`
-	PasswordEnv string `json:"password_env,omitempty"`
-	// ClientCertFile and ClientKeyFile (PEM) give a TLS client certificate.
-	ClientCertFile string `json:"client_cert_file,omitempty"`
-	ClientKeyFile  string `json:"client_key_file,omitempty"`
+	// Credential names a stored credential: a password one for HTTP Basic,
+	// or a tls_client one for a TLS client certificate.
+	Credential string `json:"credential,omitempty"`
 	// CAFile (PEM) is what the server's TLS certificate must chain to; the
 	// system roots when empty.
 	CAFile string `json:"ca_file,omitempty"`
@@ -59,12 +56,6 @@ func ParseSettings(raw []byte) (Settings, error) {
 	u, err := url.Parse(s.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return Settings{}, fmt.Errorf("EST CA settings: url must be https://host[:port], got %q", s.URL)
-	}
-	if (s.ClientCertFile == "") != (s.ClientKeyFile == "") {
-		return Settings{}, errors.New("EST CA settings: client_cert_file and client_key_file go together")
-	}
-	if (s.Username == "") != (s.PasswordEnv == "") {
-		return Settings{}, errors.New("EST CA settings: username and password_env go together")
 	}
 	return s, nil
 }
@@ -84,9 +75,10 @@ type Driver struct {
 
 var _ ca.Driver = (*Driver)(nil)
 
-// New prepares a driver; it reads the password and key files now, so that a
+// New prepares a driver with the opened credential its settings name (zero
+// when they name none); it reads the trust file now, so that a
 // misconfiguration fails at start rather than at the first enrollment.
-func New(pool *pgxpool.Pool, s Settings, lookupEnv func(string) (string, bool)) (*Driver, error) {
+func New(pool *pgxpool.Pool, s Settings, credential secret.Secret) (*Driver, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		data, err := os.ReadFile(s.CAFile)
@@ -102,17 +94,25 @@ func New(pool *pgxpool.Pool, s Settings, lookupEnv func(string) (string, bool)) 
 			tlsConfig.RootCAs.AddCert(root)
 		}
 	}
-	if s.ClientCertFile != "" {
-		pair, err := tls.LoadX509KeyPair(s.ClientCertFile, s.ClientKeyFile)
+	var username, password string
+	switch credential.Kind {
+	case secret.TLSClient:
+		pair, err := tls.X509KeyPair([]byte(credential.Value), []byte(credential.Value))
 		if err != nil {
-			return nil, fmt.Errorf("EST client certificate: %w", err)
+			return nil, fmt.Errorf("EST client certificate of credential %s: %w", s.Credential, err)
 		}
 		tlsConfig.Certificates = []tls.Certificate{pair}
+	case secret.Password:
+		username, password = credential.Username, credential.Value
+	case "":
+	default:
+		return nil, fmt.Errorf("EST CA settings: credential %s is a %s credential; want password or tls_client", s.Credential, credential.Kind)
 	}
 	d := &Driver{
 		pool:     pool,
 		base:     strings.TrimSuffix(s.URL, "/") + "/.well-known/est",
-		username: s.Username,
+		username: username,
+		password: password,
 		client: &http.Client{
 			Timeout:   30 * time.Second,
 			Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true},
@@ -121,13 +121,6 @@ func New(pool *pgxpool.Pool, s Settings, lookupEnv func(string) (string, bool)) 
 	}
 	if s.Label != "" {
 		d.base += "/" + url.PathEscape(s.Label)
-	}
-	if s.PasswordEnv != "" {
-		password, ok := lookupEnv(s.PasswordEnv)
-		if !ok {
-			return nil, fmt.Errorf("EST CA password: environment variable %s is not set", s.PasswordEnv)
-		}
-		d.password = password
 	}
 	return d, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/ca/est"
@@ -81,15 +82,12 @@ func csr(t *testing.T, key crypto.Signer, cn string) *x509.CertificateRequest {
 	return parsed
 }
 
-func noEnv(string) (string, bool) { return "", false }
-
 func TestEnrollWithBasicAuthAndCACerts(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
 	p := startPeer(t)
 	settings := p.settings
-	settings.Username, settings.PasswordEnv = "gateway-ra", "EST_TEST_PASSWORD"
-	driver, err := est.New(pool, settings, func(k string) (string, bool) { return "s3cret", k == "EST_TEST_PASSWORD" })
+	driver, err := est.New(pool, settings, secret.Secret{Kind: secret.Password, Username: "gateway-ra", Value: "s3cret"})
 	require.NoError(t, err)
 
 	chain, err := driver.CACertificates(ctx)
@@ -119,9 +117,8 @@ func TestEnrollWithClientCertificate(t *testing.T) {
 	p := startPeer(t)
 	clientCert, clientKey := p.trust.Client(t, "certfleet-ra")
 	settings := p.settings
-	settings.ClientCertFile = testpki.Write(t, p.dir, "client.pem", testpki.CertPEM(clientCert))
-	settings.ClientKeyFile = testpki.Write(t, p.dir, "client.key", testpki.KeyPEM(t, clientKey))
-	driver, err := est.New(pool, settings, noEnv)
+	pair := string(testpki.CertPEM(clientCert)) + string(testpki.KeyPEM(t, clientKey))
+	driver, err := est.New(pool, settings, secret.Secret{Kind: secret.TLSClient, Value: pair})
 	require.NoError(t, err)
 
 	result, err := driver.Submit(context.Background(), ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-18"), Profile: profile(t, pool), IdempotencyKey: "job-1/gw-18"})
@@ -138,7 +135,7 @@ func TestDeferredAndRefused(t *testing.T) {
 	p := startPeer(t)
 	settings := p.settings
 	settings.Label = "triggererrors"
-	driver, err := est.New(pool, settings, noEnv)
+	driver, err := est.New(pool, settings, secret.Secret{})
 	require.NoError(t, err)
 	prof := profile(t, pool)
 
@@ -160,7 +157,7 @@ func TestDeferredAndRefused(t *testing.T) {
 func TestOutageIsTransientAndLeavesNoClaim(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
-	driver, err := est.New(pool, est.Settings{URL: "https://" + testenv.FreeAddr(t)}, noEnv)
+	driver, err := est.New(pool, est.Settings{URL: "https://" + testenv.FreeAddr(t)}, secret.Secret{})
 	require.NoError(t, err)
 
 	_, err = driver.Submit(ctx, ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-19"), Profile: profile(t, pool), IdempotencyKey: "job-3/gw-19"})
@@ -175,13 +172,14 @@ func TestSettingsAreChecked(t *testing.T) {
 	for name, raw := range map[string]string{
 		"not https":           `{"url":"http://ca.example.net"}`,
 		"unknown field":       `{"url":"https://ca.example.net","pasword":"x"}`,
-		"cert without key":    `{"url":"https://ca.example.net","client_cert_file":"c.pem"}`,
-		"user without secret": `{"url":"https://ca.example.net","username":"ra"}`,
+		"a secret's file":     `{"url":"https://ca.example.net","client_key_file":"/etc/certfleet/kek"}`,
+		"a secret's variable": `{"url":"https://ca.example.net","username":"ra","password_env":"CERTFLEET_KEK"}`,
 	} {
 		_, err := est.ParseSettings([]byte(raw))
 		assert.Error(t, err, name)
 	}
-	s, err := est.ParseSettings([]byte(`{"url":"https://ca.example.net:8443","label":"devices","username":"ra","password_env":"EST_PW"}`))
+	s, err := est.ParseSettings([]byte(`{"url":"https://ca.example.net:8443","label":"devices","credential":"upstream-ra"}`))
 	require.NoError(t, err)
 	assert.Equal(t, "devices", s.Label)
+	assert.Equal(t, "upstream-ra", s.Credential)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/agentproto"
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/pki"
 )
@@ -35,9 +36,8 @@ type PinStore interface {
 
 // Driver speaks the agent protocol.
 type Driver struct {
-	pins      PinStore
-	lookupEnv func(string) (string, bool)
-	timeout   time.Duration
+	pins    PinStore
+	timeout time.Duration
 
 	mu         sync.Mutex
 	transports map[string]*http.Transport // by pin: one per device, or one for a whole simulated fleet
@@ -46,8 +46,8 @@ type Driver struct {
 var _ device.Driver = (*Driver)(nil)
 
 // New returns a driver whose calls time out after timeout.
-func New(pins PinStore, lookupEnv func(string) (string, bool), timeout time.Duration) *Driver {
-	return &Driver{pins: pins, lookupEnv: lookupEnv, timeout: timeout, transports: map[string]*http.Transport{}}
+func New(pins PinStore, timeout time.Duration) *Driver {
+	return &Driver{pins: pins, timeout: timeout, transports: map[string]*http.Transport{}}
 }
 
 // errPinMismatch is a device presenting another TLS certificate than the pinned one.
@@ -93,9 +93,9 @@ func (d *Driver) Current(ctx context.Context, dev device.Device, certType string
 
 // call makes one protocol call and classifies its failure.
 func (d *Driver) call(ctx context.Context, dev device.Device, method, path string, body, into any) error {
-	credential, err := device.Resolve(dev.CredentialRef, dev.ID, d.lookupEnv)
+	credential, err := bearer(dev)
 	if err != nil {
-		return device.Permanent(err)
+		return err
 	}
 	var payload io.Reader
 	if body != nil {
@@ -132,6 +132,18 @@ func (d *Driver) call(ctx context.Context, dev device.Device, method, path strin
 		}
 	}
 	return decodeResponse(dev.ID, resp, into)
+}
+
+// bearer is the token the agent protocol sends: a bearer credential, or one
+// derived per device (which the store hands out as bearer).
+func bearer(dev device.Device) (string, error) {
+	switch {
+	case dev.Credential.IsZero():
+		return "", device.Permanent(fmt.Errorf("device %s has no credential; bind one from the credential store", dev.ID))
+	case dev.Credential.Kind != secret.Bearer:
+		return "", device.Permanent(fmt.Errorf("device %s: the agent driver sends a bearer or derived credential, not %s", dev.ID, dev.Credential.Kind))
+	}
+	return dev.Credential.Value, nil
 }
 
 func decodeResponse(deviceID string, resp *http.Response, into any) error {

@@ -80,9 +80,9 @@ func TestAgentAndSimulatorEndToEnd(t *testing.T) {
 		_, err := q.CreateDevice(ctx, store.CreateDeviceParams{ID: id, Name: id, DeviceType: "gateway", Mode: "OPERATIONAL", Driver: "agent"})
 		require.NoError(t, err)
 	}
-	driver := agent.New(agent.DBPins{Pool: pool}, lookupEnv, 10*time.Second)
+	driver := agent.New(agent.DBPins{Pool: pool}, 10*time.Second)
 	devices := []device.Device{
-		{ID: "gw-1", Address: agentURL, CredentialRef: "env:AGENT_CREDENTIAL"},
+		{ID: "gw-1", Address: agentURL, Credential: agentSecret},
 		simDevice(simURL, "sim-00042"),
 	}
 	for _, dev := range devices {

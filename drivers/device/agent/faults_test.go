@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
 	"github.com/certfleet/certfleet/internal/testenv"
@@ -34,7 +35,7 @@ func TestFaultClasses(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	is := newIssuer(t, pool)
 	simURL, _ := startSim(t, 20)
-	driver := agent.New(&memPins{}, lookupEnv, 800*time.Millisecond)
+	driver := agent.New(&memPins{}, 800*time.Millisecond)
 	dev := func(n string) device.Device { return simDevice(simURL, "sim-000"+n) }
 	setFaults := func(n string, faults string) {
 		resp := admin(t, simURL, http.MethodPut, "/devices/sim-000"+n+"/faults", json.RawMessage(faults))
@@ -75,10 +76,10 @@ func TestFaultClasses(t *testing.T) {
 	require.NoError(t, csr(dev("06")), "a flapping device recovers")
 
 	wrongCredential := dev("07")
-	wrongCredential.CredentialRef = "env:AGENT_CREDENTIAL"
+	wrongCredential.Credential = agentSecret
 	permanent(t, csr(wrongCredential))
 	missingCredential := dev("07")
-	missingCredential.CredentialRef = "env:NOT_SET"
+	missingCredential.Credential = secret.Secret{}
 	permanent(t, csr(missingCredential))
 	wrongPin := dev("07")
 	wrongPin.TLSPin = make([]byte, 32)
@@ -88,7 +89,7 @@ func TestFaultClasses(t *testing.T) {
 	require.NoError(t, csr(pinned))
 
 	permanent(t, csr(simDevice(simURL, "sim-99999")))
-	transient(t, csr(device.Device{ID: "gone", Address: "https://" + testenv.FreeAddr(t), CredentialRef: "env:AGENT_CREDENTIAL"}))
+	transient(t, csr(device.Device{ID: "gone", Address: "https://" + testenv.FreeAddr(t), Credential: agentSecret}))
 
 	_, err = driver.GenerateCSR(ctx, dev("08"), device.CSRRequest{CertType: pki.CertTypeTLS, Key: pki.KeySpec{Algorithm: "rsa", Size: 1024}})
 	permanent(t, err)
@@ -114,7 +115,7 @@ func TestFaultRatesAreStablePerDevice(t *testing.T) {
 	}
 	assert.InDelta(t, 100, failing, 35, "about 10%% of 1,000 devices")
 
-	driver := agent.New(&memPins{}, lookupEnv, 5*time.Second)
+	driver := agent.New(&memPins{}, 5*time.Second)
 	for i := 1; i <= 50; i++ {
 		resp := admin(t, simURL, http.MethodGet, "/devices/"+id(i), nil)
 		var state struct {
@@ -145,8 +146,8 @@ func adminWithToken(t *testing.T, base, token string) *http.Response {
 // the agent's directory exactly as it was.
 func TestAgentRefusesBadRequests(t *testing.T) {
 	agentURL, agentDir, _ := startAgent(t)
-	driver := agent.New(&memPins{}, lookupEnv, 5*time.Second)
-	_, err := driver.GenerateCSR(context.Background(), device.Device{ID: "gw", Address: agentURL, CredentialRef: "env:AGENT_CREDENTIAL"}, ecRequest)
+	driver := agent.New(&memPins{}, 5*time.Second)
+	_, err := driver.GenerateCSR(context.Background(), device.Device{ID: "gw", Address: agentURL, Credential: agentSecret}, ecRequest)
 	require.NoError(t, err, "a pending key exists, so installs reach the key check")
 	before := snapshot(t, agentDir)
 

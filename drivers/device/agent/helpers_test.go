@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/internal/testenv"
 )
@@ -25,9 +26,12 @@ const (
 	fleetSecret     = "fleet-master-secret-0123456789"
 )
 
-func lookupEnv(k string) (string, bool) {
-	v, ok := map[string]string{"AGENT_CREDENTIAL": agentCredential, "FLEET_SECRET": fleetSecret}[k]
-	return v, ok
+var agentSecret = secret.Secret{Kind: secret.Bearer, Value: agentCredential}
+
+// simCredential is what the credential store opens for a simulated device
+// under a derived credential.
+func simCredential(id string) secret.Secret {
+	return secret.Secret{Kind: secret.Bearer, Value: secret.Derive(fleetSecret, id)}
 }
 
 // memPins keeps TLS pins in memory, for tests that do not look at them.
@@ -66,7 +70,7 @@ func startSim(t *testing.T, count int) (string, *testenv.Process) {
 }
 
 func simDevice(base, id string) device.Device {
-	return device.Device{ID: id, Address: base + "/devices/" + id, CredentialRef: "derived:env:FLEET_SECRET"}
+	return device.Device{ID: id, Address: base + "/devices/" + id, Credential: simCredential(id)}
 }
 
 // admin calls the simulator's admin API.

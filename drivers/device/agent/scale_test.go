@@ -24,7 +24,7 @@ import (
 func TestSimulatorAtScale(t *testing.T) {
 	const devices, concurrent, limitMB = 10_000, 200, 500
 	simURL, proc := startSim(t, devices)
-	driver := agent.New(&memPins{}, lookupEnv, 30*time.Second)
+	driver := agent.New(&memPins{}, 30*time.Second)
 	pin := pinOf(t, simURL)
 	dev := func(n int) device.Device {
 		d := simDevice(simURL, fmt.Sprintf("sim-%05d", n))
