@@ -100,6 +100,8 @@ func TestTrustAnchorsAndOfflineRevocations(t *testing.T) {
 	status, _ = w.admin.do("POST", "/api/v1/trust-anchors", map[string]any{"name": "junk", "pem": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"})
 	assert.Equal(t, http.StatusBadRequest, status)
 
+	status, body = w.admin.do("POST", "/api/v1/trust-anchors/"+id+"/enable", nil)
+	assert.Equal(t, http.StatusConflict, status, "an unproven anchor cannot be enabled: %v", body)
 	status, body = w.admin.do("POST", "/api/v1/trust-anchors/"+id+"/verification-code", nil)
 	require.Equal(t, http.StatusOK, status)
 	code := body["code"].(string)

@@ -27,12 +27,16 @@ type trustAnchorView struct {
 	AutoRegister bool       `json:"auto_register"`
 	NameMapping  string     `json:"name_mapping"`
 	CreatedAt    time.Time  `json:"created_at"`
+	// LegacyUnproven marks an anchor uploaded before proofs were enforced;
+	// ConfirmedBy is the admin who vouched for it instead of a proof.
+	LegacyUnproven bool   `json:"legacy_unproven"`
+	ConfirmedBy    string `json:"confirmed_by,omitempty"`
 }
 
 func viewAnchor(a store.TrustAnchor) trustAnchorView {
 	return trustAnchorView{ID: a.ID, Name: a.Name, Subject: a.Subject, SHA256: hex.EncodeToString(a.Sha256), NotAfter: a.NotAfter,
 		Enabled: a.Enabled, Verified: a.VerifiedAt != nil, VerifiedAt: a.VerifiedAt, AutoRegister: a.AutoRegister,
-		NameMapping: a.NameMapping, CreatedAt: a.CreatedAt}
+		NameMapping: a.NameMapping, CreatedAt: a.CreatedAt, LegacyUnproven: a.LegacyUnproven, ConfirmedBy: a.ConfirmedBy.String}
 }
 
 // trustFail maps trust store errors to statuses.
@@ -40,7 +44,7 @@ func trustFail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, trust.ErrNotFound):
 		abort(c, http.StatusNotFound, "not_found", "no such trust anchor", nil)
-	case errors.Is(err, trust.ErrDuplicate):
+	case errors.Is(err, trust.ErrDuplicate), errors.Is(err, trust.ErrUnproven), errors.Is(err, trust.ErrNotLegacy):
 		abort(c, http.StatusConflict, "conflict", err.Error(), nil)
 	case errors.Is(err, trust.ErrInvalid), errors.Is(err, trust.ErrProof), errors.Is(err, trust.ErrNoChallenge):
 		abort(c, http.StatusBadRequest, "invalid", err.Error(), nil)
@@ -124,6 +128,9 @@ func (s *server) trustAnchorRoutes(g *gin.RouterGroup, admin gin.HandlerFunc) {
 	}))
 	g.POST("/trust-anchors/:id/disable", admin, s.anchorAction("trust_anchor.disable", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
 		return gin.H{"id": id, "enabled": false}, s.trust.SetEnabled(c.Request.Context(), id, false)
+	}))
+	g.POST("/trust-anchors/:id/confirm", admin, s.anchorAction("trust_anchor.confirm", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
+		return gin.H{"id": id, "enabled": true}, s.trust.Confirm(c.Request.Context(), id, principal(c).Actor())
 	}))
 	g.DELETE("/trust-anchors/:id", admin, s.anchorAction("trust_anchor.delete", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
 		return gin.H{"id": id, "deleted": true}, s.trust.Delete(c.Request.Context(), id)

@@ -62,3 +62,31 @@ func TestOpenReportsUnreachableServerWithoutPassword(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cret")
 }
+
+// TestUnprovenAnchorsAreDisabledByTheUpgrade: anchors uploaded before proofs
+// were enforced stop authenticating at the upgrade, marked legacy, until an
+// admin confirms them; proven ones keep working.
+func TestUnprovenAnchorsAreDisabledByTheUpgrade(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	require.NoError(t, db.MigrateDownTo(ctx, pool, 6))
+	_, err := pool.Exec(ctx, `INSERT INTO trust_anchors (name, subject, der, sha256, not_after, enabled, verified_at) VALUES
+		('unproven', 'CN=a', '\x00', decode(repeat('aa', 32), 'hex'), now() + interval '1 year', true, NULL),
+		('proven',   'CN=b', '\x00', decode(repeat('bb', 32), 'hex'), now() + interval '1 year', true, now())`)
+	require.NoError(t, err)
+	_, err = db.Migrate(ctx, pool)
+	require.NoError(t, err)
+
+	rows, err := pool.Query(ctx, `SELECT name, enabled, legacy_unproven FROM trust_anchors ORDER BY name`)
+	require.NoError(t, err)
+	got := map[string][2]bool{}
+	for rows.Next() {
+		var name string
+		var enabled, legacy bool
+		require.NoError(t, rows.Scan(&name, &enabled, &legacy))
+		got[name] = [2]bool{enabled, legacy}
+	}
+	assert.Equal(t, map[string][2]bool{"unproven": {false, true}, "proven": {true, false}}, got)
+	_, err = pool.Exec(ctx, `UPDATE trust_anchors SET enabled = true WHERE name = 'unproven'`)
+	assert.Error(t, err, "the schema itself refuses an enabled, unproven anchor")
+}

@@ -27,6 +27,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/pki/trust"
@@ -159,8 +160,7 @@ func assertNoKeyStored(t *testing.T, w *world, key crypto.Signer) {
 func (w *world) zeroTouch(t *testing.T, alg string) {
 	ctx := context.Background()
 	factory := testpki.NewCA(t, "Acme Factory CA "+alg)
-	anchors, err := w.trust.Add(ctx, trust.Upload{Name: "factory-" + alg, PEM: testpki.CertPEM(factory.Cert), AutoRegister: true, NameMapping: "CN"})
-	require.NoError(t, err)
+	anchor := testenv.ProvenAnchor(t, w.trust, factory, trust.Upload{Name: "factory-" + alg, AutoRegister: true, NameMapping: "CN"})
 	dev := "factory-" + alg
 	fcert, fkey := factory.Client(t, dev)
 	certPath := testpki.Write(t, w.dir, dev+"-idevid.pem", testpki.CertPEM(fcert))
@@ -183,7 +183,7 @@ func (w *world) zeroTouch(t *testing.T, alg string) {
 	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM devices WHERE factory_cert_sha256 = $1`, pki.Fingerprint(fcert)), "re-provisioning finds the device")
 	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM certificates WHERE device_id = $1 AND status = 'active'`, dev), "the second certificate supersedes the first")
 
-	require.NoError(t, w.trust.SetEnabled(ctx, anchors[0].ID, false))
+	require.NoError(t, w.trust.SetEnabled(ctx, anchor.ID, false))
 	out, err = enroll(dev + "-op3")
 	require.Error(t, err, "a factory certificate under a disabled anchor")
 	assert.Contains(t, out, "disabled trust anchor")

@@ -179,3 +179,19 @@ func FuzzParseCertificatesPEM(f *testing.F) {
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }
+
+// TestServerAuthProfilesPinTheirSANs: a TLS certificate is good for
+// serverAuth, so a profile that copied any DNS name from a CSR would let a
+// device obtain a certificate for another server's name.
+func TestServerAuthProfilesPinTheirSANs(t *testing.T) {
+	open := profile
+	open.CertType = pki.CertTypeTLS
+	open.SANRules = []pki.SANRule{{Type: "dns", Rule: pki.RuleFromCSR}}
+	assert.ErrorContains(t, open.Validate(), "san_rules[0].pattern")
+	open.SANRules[0].Pattern = `cam-[0-9]+\.example\.net`
+	assert.NoError(t, open.Validate())
+	clientOnly := profile
+	clientOnly.CertType = pki.CertTypeIEEE8021X
+	clientOnly.SANRules = []pki.SANRule{{Type: "dns", Rule: pki.RuleFromCSR}}
+	assert.NoError(t, clientOnly.Validate(), "an 802.1X certificate is not a server's")
+}

@@ -105,6 +105,9 @@ func (p Profile) Validate() error {
 			errs = append(errs, fmt.Errorf("san_rules[%d].value: a fixed rule needs a value", i))
 		}
 		errs = append(errs, checkPattern(fmt.Sprintf("san_rules[%d].pattern", i), r.Pattern))
+		if r.Rule == RuleFromCSR && r.Pattern == "" && p.CertType == CertTypeTLS {
+			errs = append(errs, fmt.Errorf("san_rules[%d].pattern: a TLS profile allows serverAuth, so a SAN taken from the CSR must match a pattern", i))
+		}
 	}
 	for i, a := range p.ExtraAttributes {
 		if _, err := parseOID(a.OID); err != nil {

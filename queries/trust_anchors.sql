@@ -30,3 +30,7 @@ ON CONFLICT (anchor_id, serial_hex) DO NOTHING;
 
 -- name: IsOfflineRevoked :one
 SELECT EXISTS (SELECT 1 FROM offline_revocations WHERE anchor_id = @anchor_id AND serial_hex = @serial_hex);
+
+-- name: ConfirmLegacyTrustAnchor :execrows
+UPDATE trust_anchors SET verified_at = now(), confirmed_by = @confirmed_by, enabled = true
+WHERE id = @id AND legacy_unproven AND verified_at IS NULL;

@@ -8,6 +8,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const addOfflineRevocation = `-- name: AddOfflineRevocation :execrows
@@ -31,6 +33,24 @@ func (q *Queries) AddOfflineRevocation(ctx context.Context, arg AddOfflineRevoca
 	return result.RowsAffected(), nil
 }
 
+const confirmLegacyTrustAnchor = `-- name: ConfirmLegacyTrustAnchor :execrows
+UPDATE trust_anchors SET verified_at = now(), confirmed_by = $1, enabled = true
+WHERE id = $2 AND legacy_unproven AND verified_at IS NULL
+`
+
+type ConfirmLegacyTrustAnchorParams struct {
+	ConfirmedBy pgtype.Text `json:"confirmed_by"`
+	ID          int64       `json:"id"`
+}
+
+func (q *Queries) ConfirmLegacyTrustAnchor(ctx context.Context, arg ConfirmLegacyTrustAnchorParams) (int64, error) {
+	result, err := q.db.Exec(ctx, confirmLegacyTrustAnchor, arg.ConfirmedBy, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteTrustAnchor = `-- name: DeleteTrustAnchor :execrows
 DELETE FROM trust_anchors WHERE id = $1
 `
@@ -44,7 +64,7 @@ func (q *Queries) DeleteTrustAnchor(ctx context.Context, id int64) (int64, error
 }
 
 const getTrustAnchor = `-- name: GetTrustAnchor :one
-SELECT id, name, subject, der, sha256, not_after, enabled, verification_code_hash, verified_at, auto_register, name_mapping, created_at FROM trust_anchors WHERE id = $1
+SELECT id, name, subject, der, sha256, not_after, enabled, verification_code_hash, verified_at, auto_register, name_mapping, created_at, legacy_unproven, confirmed_by FROM trust_anchors WHERE id = $1
 `
 
 func (q *Queries) GetTrustAnchor(ctx context.Context, id int64) (TrustAnchor, error) {
@@ -63,6 +83,8 @@ func (q *Queries) GetTrustAnchor(ctx context.Context, id int64) (TrustAnchor, er
 		&i.AutoRegister,
 		&i.NameMapping,
 		&i.CreatedAt,
+		&i.LegacyUnproven,
+		&i.ConfirmedBy,
 	)
 	return i, err
 }
@@ -70,7 +92,7 @@ func (q *Queries) GetTrustAnchor(ctx context.Context, id int64) (TrustAnchor, er
 const insertTrustAnchor = `-- name: InsertTrustAnchor :one
 INSERT INTO trust_anchors (name, subject, der, sha256, not_after, auto_register, name_mapping)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, subject, der, sha256, not_after, enabled, verification_code_hash, verified_at, auto_register, name_mapping, created_at
+RETURNING id, name, subject, der, sha256, not_after, enabled, verification_code_hash, verified_at, auto_register, name_mapping, created_at, legacy_unproven, confirmed_by
 `
 
 type InsertTrustAnchorParams struct {
@@ -107,6 +129,8 @@ func (q *Queries) InsertTrustAnchor(ctx context.Context, arg InsertTrustAnchorPa
 		&i.AutoRegister,
 		&i.NameMapping,
 		&i.CreatedAt,
+		&i.LegacyUnproven,
+		&i.ConfirmedBy,
 	)
 	return i, err
 }
@@ -128,7 +152,7 @@ func (q *Queries) IsOfflineRevoked(ctx context.Context, arg IsOfflineRevokedPara
 }
 
 const listTrustAnchors = `-- name: ListTrustAnchors :many
-SELECT id, name, subject, der, sha256, not_after, enabled, verification_code_hash, verified_at, auto_register, name_mapping, created_at FROM trust_anchors ORDER BY id
+SELECT id, name, subject, der, sha256, not_after, enabled, verification_code_hash, verified_at, auto_register, name_mapping, created_at, legacy_unproven, confirmed_by FROM trust_anchors ORDER BY id
 `
 
 func (q *Queries) ListTrustAnchors(ctx context.Context) ([]TrustAnchor, error) {
@@ -153,6 +177,8 @@ func (q *Queries) ListTrustAnchors(ctx context.Context) ([]TrustAnchor, error) {
 			&i.AutoRegister,
 			&i.NameMapping,
 			&i.CreatedAt,
+			&i.LegacyUnproven,
+			&i.ConfirmedBy,
 		); err != nil {
 			return nil, err
 		}

@@ -7,8 +7,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -143,4 +145,16 @@ func Write(t testing.TB, dir, name string, data []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// SignCode signs a trust anchor's verification code with the CA's key, as
+// `openssl dgst -sha256 -sign ca.key code.txt | openssl base64 -A` does.
+func (ca *CA) SignCode(t testing.TB, code string) string {
+	t.Helper()
+	digest := sha256.Sum256([]byte(code))
+	sig, err := ca.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatalf("sign verification code: %v", err)
+	}
+	return base64.StdEncoding.EncodeToString(sig)
 }

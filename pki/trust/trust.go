@@ -1,8 +1,10 @@
 // Package trust manages trust anchors: the CA certificates that factory
 // certificates and external issuers chain to. An anchor is uploaded in PEM,
 // proven (its owner signs a code with the CA key), enabled or disabled, and
-// may let devices with factory certificates register themselves. A
-// certificate that chains to a disabled anchor is refused everywhere.
+// may let devices with factory certificates register themselves. An anchor
+// starts disabled and can be enabled only once proven: anyone can upload a
+// CA certificate, only its key holder can sign the code. A certificate that
+// chains to a disabled or unproven anchor is refused everywhere.
 package trust
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/db/store"
@@ -34,6 +37,8 @@ var (
 	ErrAnchorOff   = errors.New("certificate chains to a disabled trust anchor")
 	ErrRevoked     = errors.New("certificate is revoked")
 	ErrNoChallenge = errors.New("no verification code was issued for this anchor")
+	ErrUnproven    = errors.New("the trust anchor's proof of possession has not succeeded")                         // 409
+	ErrNotLegacy   = errors.New("only an anchor uploaded before proofs were enforced can be confirmed without one") // 409
 )
 
 // Store is the trust anchors of one certfleet.
@@ -110,10 +115,38 @@ func checkAnchor(cert *x509.Certificate, now time.Time) error {
 	return nil
 }
 
-// SetEnabled enables or disables an anchor.
+// SetEnabled enables or disables an anchor; only a proven anchor can be enabled.
 func (s *Store) SetEnabled(ctx context.Context, id int64, enabled bool) error {
-	n, err := store.New(s.pool).SetTrustAnchorEnabled(ctx, store.SetTrustAnchorEnabledParams{ID: id, Enabled: enabled})
+	q := store.New(s.pool)
+	anchor, err := q.GetTrustAnchor(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if enabled && anchor.VerifiedAt == nil {
+		return fmt.Errorf("%w: request a verification code and send its signature first", ErrUnproven)
+	}
+	n, err := q.SetTrustAnchorEnabled(ctx, store.SetTrustAnchorEnabledParams{ID: id, Enabled: enabled})
 	return rowsOrNotFound(n, err)
+}
+
+// Confirm vouches for an anchor uploaded before proofs were enforced, whose
+// proof nobody asked for then: the admin's word stands in for the proof, is
+// recorded as such, and the anchor works again.
+func (s *Store) Confirm(ctx context.Context, id int64, admin string) error {
+	n, err := store.New(s.pool).ConfirmLegacyTrustAnchor(ctx, store.ConfirmLegacyTrustAnchorParams{ID: id, ConfirmedBy: pgtype.Text{String: admin, Valid: true}})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := store.New(s.pool).GetTrustAnchor(ctx, id); errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		return ErrNotLegacy
+	}
+	return nil
 }
 
 // Delete removes an anchor and its offline revocation entries.

@@ -100,13 +100,37 @@ func TestProofOfPossession(t *testing.T) {
 	assert.ErrorIs(t, err, trust.ErrNotFound)
 }
 
+// TestUnprovenAnchorsAuthenticateNothing: anyone can upload a CA certificate,
+// so an anchor starts disabled and stays so until its key holder proved
+// possession; a certificate under it is refused until then.
+func TestUnprovenAnchorsAuthenticateNothing(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	factory := testpki.NewCA(t, "Acme Factory CA")
+	id := upload(t, s, "factory", factory)[0]
+	device, _ := factory.Client(t, "cam-7")
+
+	_, err := s.Verify(ctx, device, nil, x509.ExtKeyUsageClientAuth)
+	assert.ErrorIs(t, err, trust.ErrAnchorOff, "an uploaded anchor starts disabled")
+	assert.ErrorIs(t, s.SetEnabled(ctx, id, true), trust.ErrUnproven)
+	assert.ErrorIs(t, s.Confirm(ctx, id, "admin"), trust.ErrNotLegacy, "only a legacy anchor is confirmed without a proof")
+
+	code, err := s.Challenge(ctx, id)
+	require.NoError(t, err)
+	require.NoError(t, s.Prove(ctx, id, code, factory.SignCode(t, code)))
+	require.NoError(t, s.SetEnabled(ctx, id, true))
+	anchor, err := s.Verify(ctx, device, nil, x509.ExtKeyUsageClientAuth)
+	require.NoError(t, err)
+	assert.Equal(t, id, anchor.ID)
+}
+
 func TestVerifyChains(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	root := testpki.NewCA(t, "Vendor Root")
 	issuing := root.SubCA(t, "Vendor Issuing")
-	ids := upload(t, s, "vendor", issuing, root)
-	issuingID, rootID := ids[0], ids[1]
+	issuingID := testenv.ProvenAnchor(t, s, issuing, trust.Upload{Name: "vendor issuing"}).ID
+	rootID := testenv.ProvenAnchor(t, s, root, trust.Upload{Name: "vendor root"}).ID
 	device, _ := issuing.Client(t, "cam-42")
 
 	anchor, err := s.Verify(ctx, device, nil, x509.ExtKeyUsageClientAuth)

@@ -49,7 +49,7 @@ func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediate
 			if !isAnchor {
 				continue
 			}
-			if !anchor.Enabled {
+			if !anchor.Enabled || anchor.VerifiedAt == nil {
 				return store.TrustAnchor{}, fmt.Errorf("%w: %s (anchor %d)", ErrAnchorOff, anchor.Subject, anchor.ID)
 			}
 			if i == 0 {

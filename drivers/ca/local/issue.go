@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +36,9 @@ func (c *CA) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
 			return err
 		}
 		policyErr := pki.CheckCSR(req.CSR, req.Profile)
+		if policyErr == nil {
+			policyErr = c.checkReserved(req.CSR.Subject.CommonName, req.CSR.DNSNames, req.CSR.IPAddresses)
+		}
 		switch {
 		case policyErr != nil:
 			result, err = c.reject(ctx, tx, row, policyErr.Error(), "policy")
@@ -136,9 +141,31 @@ func (c *CA) resultOf(ctx context.Context, q *store.Queries, row store.CaRequest
 	return result, err
 }
 
+// ErrReservedName is a device certificate that would name certfleet's own server.
+var ErrReservedName = errors.New("names certfleet's own server, which no device certificate may")
+
+// checkReserved refuses a certificate naming one of the reserved names.
+func (c *CA) checkReserved(cn string, dnsNames []string, ips []net.IP) error {
+	names := append([]string{cn}, dnsNames...)
+	for _, ip := range ips {
+		names = append(names, ip.String())
+	}
+	for _, name := range names {
+		for _, reserved := range c.opts.ReservedNames {
+			if name != "" && strings.EqualFold(strings.TrimSuffix(name, "."), reserved) {
+				return fmt.Errorf("%q %w", name, ErrReservedName)
+			}
+		}
+	}
+	return nil
+}
+
 // sign makes the certificate for csr under profile.
 func (c *CA) sign(csr *x509.CertificateRequest, profile pki.Profile, now time.Time) (*x509.Certificate, error) {
 	tmpl, err := pki.LeafTemplate(csr, profile, now)
+	if err == nil { // a profile's fixed rules can add names too
+		err = c.checkReserved(tmpl.Subject.CommonName, tmpl.DNSNames, tmpl.IPAddresses)
+	}
 	if err != nil {
 		return nil, ca.Permanent(err)
 	}

@@ -40,6 +40,10 @@ type Options struct {
 	CRLValidity time.Duration
 	// PendingRetry is the poll interval suggested for requests awaiting approval.
 	PendingRetry time.Duration
+	// ReservedNames are certfleet's own server names (the EST hosts): no
+	// device certificate may carry them, in its CN or its SANs, or a device
+	// could pose as the server that devices enroll with and trust by its root.
+	ReservedNames []string
 	Logger       *slog.Logger
 }
 

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -51,7 +52,7 @@ func cameraProfile(t *testing.T, pool *pgxpool.Pool, name string, approval bool)
 			{"attr":"OU","rule":"default","value":"Cameras"}]`),
 		SanRules: json.RawMessage(`[
 			{"type":"dns","rule":"from_csr","pattern":"cam-[0-9]+\\.example\\.net"},
-			{"type":"ip","rule":"from_csr"},
+			{"type":"ip","rule":"from_csr","pattern":"10\\.[0-9.]+"},
 			{"type":"uri","rule":"fixed","value":"urn:acme:site:7"}]`),
 		ExtraAttributes: json.RawMessage(`[{"oid":"1.3.6.1.4.1.55555.1","value":"building-7"}]`),
 		KeyAlgorithms:   json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256,384]},{"algorithm":"rsa","sizes":[2048]}]`),
@@ -290,4 +291,35 @@ func TestCAKeyTypes(t *testing.T) {
 			require.NoError(t, result.Certificate.CheckSignatureFrom(issuing))
 		})
 	}
+}
+
+// TestESTServerNamesAreReserved: devices trust the EST server through the
+// CA's root, so a device certificate naming the server's host would let a
+// device pose as it. Such a CSR is refused and the refusal recorded.
+func TestESTServerNamesAreReserved(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	c, err := local.Open(ctx, pool, newKEK(t), local.Options{ReservedNames: []string{"est.example.net", "10.1.2.3"}})
+	require.NoError(t, err)
+	profile := cameraProfile(t, pool, "cameras", false)
+	profile.SANRules[0].Pattern = `.*\.example\.net` // as a careless admin might
+	profile.SubjectRules[0].Pattern = ""
+
+	for i, tmpl := range []*x509.CertificateRequest{
+		{Subject: pkix.Name{CommonName: "cam-1"}, DNSNames: []string{"EST.example.net"}},
+		{Subject: pkix.Name{CommonName: "est.example.net"}},
+		{Subject: pkix.Name{CommonName: "cam-2"}, IPAddresses: []net.IP{net.ParseIP("10.1.2.3")}},
+	} {
+		der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, ecKey(t))
+		require.NoError(t, err)
+		csr, err := pki.ParseCSR(der)
+		require.NoError(t, err)
+		result, err := c.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: fmt.Sprintf("reserved/%d", i)})
+		require.NoError(t, err)
+		assert.Equal(t, ca.Rejected, result.Status, "case %d", i)
+		assert.Contains(t, result.Reason, "certfleet's own server", "case %d", i)
+	}
+	var issued int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM certificates`).Scan(&issued))
+	assert.Zero(t, issued)
 }
