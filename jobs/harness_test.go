@@ -17,8 +17,8 @@ import (
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
-	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
@@ -32,7 +32,6 @@ const (
 	taskQueue   = "certfleet-test"
 	kekBase64   = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 )
-
 
 // fleet is a test world: a database, a dev server, a simulated fleet, the
 // built-in CA and two profiles (one in approval mode).

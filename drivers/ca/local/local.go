@@ -44,7 +44,7 @@ type Options struct {
 	// device certificate may carry them, in its CN or its SANs, or a device
 	// could pose as the server that devices enroll with and trust by its root.
 	ReservedNames []string
-	Logger       *slog.Logger
+	Logger        *slog.Logger
 }
 
 func (o *Options) defaults() {
