@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -9,8 +11,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/ca/est"
@@ -159,6 +163,9 @@ func (s *server) createProfile(c *gin.Context) {
 	}
 	var row store.Profile
 	err := s.change(c, "profile.create", "profile", func(q *store.Queries) ([]string, any, error) {
+		if err := checkCACredential(c.Request.Context(), q, body); err != nil {
+			return nil, nil, err
+		}
 		var err error
 		row, err = q.CreateProfile(c.Request.Context(), body.params())
 		return []string{strconv.FormatInt(row.ID, 10)}, gin.H{"name": row.Name}, err
@@ -174,6 +181,9 @@ func (s *server) updateProfile(c *gin.Context) {
 	}
 	var row store.Profile
 	err := s.change(c, "profile.update", "profile", func(q *store.Queries) ([]string, any, error) {
+		if err := checkCACredential(c.Request.Context(), q, body); err != nil {
+			return nil, nil, err
+		}
 		p := body.params()
 		var err error
 		row, err = q.UpdateProfile(c.Request.Context(), store.UpdateProfileParams{
@@ -184,6 +194,27 @@ func (s *server) updateProfile(c *gin.Context) {
 		return []string{strconv.FormatInt(id, 10)}, gin.H{"name": p.Name}, err
 	})
 	s.respondProfile(c, http.StatusOK, row, err)
+}
+
+// checkCACredential refuses an EST CA whose settings name a credential that
+// does not exist or cannot authenticate to a CA, so the mistake shows now
+// rather than at the first enrollment.
+func checkCACredential(ctx context.Context, q *store.Queries, body profileBody) error {
+	if body.CADriver != est.DriverName {
+		return nil
+	}
+	settings, err := est.ParseSettings(body.CASettings)
+	if err != nil || settings.Credential == "" {
+		return err
+	}
+	cred, err := q.GetCredentialByName(ctx, settings.Credential)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fieldError("ca_settings.credential", "no credential is named %q", settings.Credential)
+	}
+	if err == nil && cred.Kind != string(credentials.Password) && cred.Kind != string(credentials.TLSClient) {
+		return fieldError("ca_settings.credential", "credential %s is a %s credential; an EST CA takes password or tls_client", cred.Name, cred.Kind)
+	}
+	return err
 }
 
 func (s *server) archiveProfile(archived bool) gin.HandlerFunc {

@@ -304,6 +304,14 @@ func TestBadInputGets4xx(t *testing.T) {
 		{"renew window too long", "POST", "/api/v1/profiles", profile(func(p map[string]any) { p["renew_before_days"] = 90 }), 400, "renew_before_days"},
 		{"bad EST settings", "POST", "/api/v1/profiles", profile(func(p map[string]any) { p["ca_driver"] = "est"; p["ca_settings"] = map[string]any{"url": "http://ca"} }), 400, "ca_settings"},
 		{"unknown CA driver", "POST", "/api/v1/profiles", profile(func(p map[string]any) { p["ca_driver"] = "magic" }), 400, "ca_driver"},
+		{"EST CA with an unknown credential", "POST", "/api/v1/profiles", profile(func(p map[string]any) {
+			p["ca_driver"] = "est"
+			p["ca_settings"] = map[string]any{"url": "https://ca.example.net", "credential": "nope"}
+		}), 400, "ca_settings.credential"},
+		{"EST CA with its password from the environment", "POST", "/api/v1/profiles", profile(func(p map[string]any) {
+			p["ca_driver"] = "est"
+			p["ca_settings"] = map[string]any{"url": "https://ca.example.net", "username": "ra", "password_env": "CERTFLEET_KEK"}
+		}), 400, "ca_settings"},
 		{"bad ID", "GET", "/api/v1/profiles/abc", nil, 404, ""},
 		{"no such profile", "GET", "/api/v1/profiles/999999", nil, 404, ""},
 		{"no such device", "GET", "/api/v1/devices/nope", nil, 404, ""},

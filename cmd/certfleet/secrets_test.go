@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/certfleet/certfleet/credentials/secret"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
+)
+
+// TestNoSecretInHistoriesLogsOrDatabase runs the real binary through what
+// handles secrets (stored credentials, a job that sends them to devices,
+// EST enrollments with an OTP and a device password, API tokens) with debug
+// logs, then searches every workflow history, the process's logs and a
+// pg_dump of its database for each secret, raw, in hex and in base64.
+func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const (
+		fleetSecret    = "leak-test-fleet-master-secret-1f2e3d"
+		upstreamSecret = "leak-test-upstream-password-9a8b7c"
+		bearerSecret   = "leak-test-bearer-token-5d4c3b"
+		otp            = "leak-test-otp-77aa55"
+		devicePassword = "leak-test-device-password-33cc11"
+	)
+	kekRaw := make([]byte, 32)
+	_, _ = rand.Read(kekRaw)
+	kekB64 := base64.StdEncoding.EncodeToString(kekRaw)
+
+	databaseURL := testenv.EmptyDatabase(t)
+	temporalAddr, tc := testenv.Temporal(t, testenv.TemporalOptions{})
+	simURL, _ := testenv.DeviceSim(t, 2, fleetSecret)
+	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "TEMPORAL_ADDRESS=" + temporalAddr,
+		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_KEK=" + kekB64,
+		"CERTFLEET_LOG_LEVEL=debug", "CERTFLEET_LOG_FORMAT=json", "CERTFLEET_EST_HOSTS=localhost"}
+	binary := testenv.Binary(t)
+	command := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, binary, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "certfleet %v: %s", args, out)
+		return string(out)
+	}
+	command("migrate")
+	token := regexp.MustCompile(`cft_[A-Za-z0-9_-]+`).FindString(command("token", "create", "-name", "leak-test", "-role", "admin"))
+	require.NotEmpty(t, token)
+	all := exec.Command(binary, "all")
+	all.Env = env
+	proc := testenv.Run(t, all)
+	testenv.WaitListening(t, apiAddr, time.Minute)
+
+	api := leakTestClient{t: t, base: "http://" + apiAddr, token: token}
+	api.call("POST", "/api/v1/credentials", map[string]any{"name": "fleet", "kind": "derived", "secret": fleetSecret}, http.StatusCreated)
+	api.call("POST", "/api/v1/credentials", map[string]any{"name": "upstream", "kind": "password", "username": "ra", "secret": upstreamSecret}, http.StatusCreated)
+	api.call("POST", "/api/v1/credentials", map[string]any{"name": "spare", "kind": "bearer", "secret": bearerSecret}, http.StatusCreated)
+	api.call("PUT", "/api/v1/credentials/spare/secret", map[string]any{"secret": "rotated-" + bearerSecret}, http.StatusOK)
+	profile := api.call("POST", "/api/v1/profiles", map[string]any{"name": "cameras", "cert_type": "tls", "device_type": "camera",
+		"subject_rules": []map[string]any{{"attr": "CN", "rule": "from_csr"}}, "key_algorithms": []map[string]any{{"algorithm": "ecdsa", "sizes": []int{256}}},
+		"validity_days": 90, "renew_before_days": 30}, http.StatusCreated)
+	devices := []string{"sim-00001", "sim-00002"}
+	for _, id := range devices {
+		api.call("POST", "/api/v1/devices", map[string]any{"id": id, "name": id, "device_type": "camera",
+			"address": simURL + "/devices/" + id, "credential": "fleet"}, http.StatusCreated)
+	}
+	api.call("POST", "/api/v1/profile-assignments", map[string]any{"profile_id": profile["id"], "device_ids": devices}, http.StatusOK)
+	job := api.call("POST", "/api/v1/jobs", map[string]any{"name": "leak test", "cert_type": "tls", "device_ids": devices}, http.StatusCreated)
+	waitJobDone(t, ctx, tc, fmt.Sprint(job["workflow_id"]))
+
+	api.call("POST", "/api/v1/est-labels", map[string]any{"label": "cams", "is_default": true, "profile_id": profile["id"]}, http.StatusCreated)
+	api.call("POST", "/api/v1/devices/import", "id,name,device_type,enrollment_otp\r\nest-1,EST 1,camera,"+otp+"\r\nest-2,EST 2,camera,\r\n", http.StatusOK)
+	api.call("PUT", "/api/v1/devices/est-2/enrollment-password", map[string]any{"password": devicePassword}, http.StatusOK)
+	enrollOverEST(t, estAddr, "est-1", otp)
+	enrollOverEST(t, estAddr, "est-2", devicePassword)
+
+	secrets := map[string]string{"fleet master secret": fleetSecret, "upstream password": upstreamSecret,
+		"bearer credential": bearerSecret, "rotated bearer credential": "rotated-" + bearerSecret,
+		"OTP": otp, "device password": devicePassword, "API token": token, "KEK (base64)": kekB64, "KEK": string(kekRaw)}
+	for _, id := range devices {
+		secrets["derived credential of "+id] = secret.Derive(fleetSecret, id)
+	}
+	places := map[string][]byte{
+		"workflow histories": allHistories(t, ctx, tc),
+		"certfleet's logs":   []byte(proc.Output()),
+		"pg_dump":            pgDump(t, ctx, databaseURL),
+	}
+	assert.Contains(t, string(places["workflow histories"]), "sim-00001", "the histories were read")
+	assert.Contains(t, string(places["certfleet's logs"]), "http request", "the logs were read")
+	assert.Contains(t, string(places["pg_dump"]), "credentials", "the dump was read")
+	for where, data := range places {
+		for what, value := range secrets {
+			for _, form := range []string{value, hex.EncodeToString([]byte(value)), base64.StdEncoding.EncodeToString([]byte(value))} {
+				assert.False(t, bytes.Contains(data, []byte(form)), "the %s is in the %s", what, where)
+			}
+		}
+	}
+}
+
+type leakTestClient struct {
+	t           *testing.T
+	base, token string
+}
+
+func (c leakTestClient) call(method, path string, body any, want int) map[string]any {
+	c.t.Helper()
+	var reader io.Reader
+	if s, ok := body.(string); ok {
+		reader = strings.NewReader(s)
+	} else {
+		data, err := json.Marshal(body)
+		require.NoError(c.t, err)
+		reader = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, c.base+path, reader)
+	require.NoError(c.t, err)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	require.Equal(c.t, want, resp.StatusCode, "%s %s: %s", method, path, data)
+	var out map[string]any
+	_ = json.Unmarshal(data, &out)
+	return out
+}
+
+// waitJobDone waits for the job's workflow, across continue-as-new, to end.
+func waitJobDone(t *testing.T, ctx context.Context, tc client.Client, workflowID string) {
+	t.Helper()
+	require.NoError(t, tc.GetWorkflow(ctx, workflowID, "").Get(ctx, nil))
+}
+
+// enrollOverEST does a simpleenroll with HTTP Basic, as a camera would.
+func enrollOverEST(t *testing.T, addr, deviceID, password string) {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: deviceID}}, testpki.NewKey(t))
+	require.NoError(t, err)
+	req, err := http.NewRequest("POST", "https://"+addr+"/.well-known/est/simpleenroll", strings.NewReader(base64.StdEncoding.EncodeToString(der)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/pkcs10")
+	req.SetBasicAuth(deviceID, password)
+	// The server's certificate chains to the built-in CA's root; what is tested here is what it keeps, not its name.
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := insecure.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "enroll %s: %s", deviceID, body)
+}
+
+// allHistories is every event of every workflow run, in protobuf's wire
+// format: payloads appear there as the bytes the SDK encoded, unescaped.
+func allHistories(t *testing.T, ctx context.Context, tc client.Client) []byte {
+	t.Helper()
+	var out []byte
+	var next []byte
+	for {
+		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{NextPageToken: next})
+		require.NoError(t, err)
+		for _, e := range resp.Executions {
+			iter := tc.GetWorkflowHistory(ctx, e.Execution.WorkflowId, e.Execution.RunId, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for iter.HasNext() {
+				event, err := iter.Next()
+				require.NoError(t, err)
+				data, err := proto.Marshal(event)
+				require.NoError(t, err)
+				out = append(out, data...)
+			}
+		}
+		if next = resp.NextPageToken; len(next) == 0 {
+			return out
+		}
+	}
+}
+
+func pgDump(t *testing.T, ctx context.Context, databaseURL string) []byte {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, "pg_dump", "--no-owner", databaseURL).Output()
+	require.NoError(t, err, "pg_dump")
+	return out
+}
