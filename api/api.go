@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/auth"
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/renewal"
@@ -39,16 +40,19 @@ type Deps struct {
 	Revoker Revoker
 	// Renewals manages renewal policies and their schedules.
 	Renewals *renewal.Service
+	// Credentials seals the secrets devices and CAs are reached with.
+	Credentials *credentials.Store
 }
 
 // server holds what the /api/v1 handlers need.
 type server struct {
-	pool     *pgxpool.Pool
-	jobs     *jobs.Service
-	approver Approver
-	trust    *trust.Store
-	revoker  Revoker
-	renewals *renewal.Service
+	pool        *pgxpool.Pool
+	jobs        *jobs.Service
+	approver    Approver
+	trust       *trust.Store
+	revoker     Revoker
+	renewals    *renewal.Service
+	credentials *credentials.Store
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -72,7 +76,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/crl/:file", crl(deps.CRLs))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials}
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r
@@ -97,6 +101,8 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.PUT("/devices/:id", operator, s.updateDevice)
 	v1.POST("/devices/:id/disable", operator, s.setDeviceEnabled(false))
 	v1.POST("/devices/:id/enable", operator, s.setDeviceEnabled(true))
+	v1.DELETE("/devices/:id/tls-pin", admin, s.clearTLSPin)
+	s.credentialRoutes(v1, admin)
 
 	v1.POST("/profile-assignments", operator, s.assignProfile)
 
@@ -127,6 +133,8 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.PUT("/devices/:id/enrollment-password", operator, s.setEnrollmentPassword)
 
 	s.renewalRoutes(v1, admin, operator)
+
+	s.tokenRoutes(v1, admin)
 
 	v1.GET("/audit", s.listAudit)
 }

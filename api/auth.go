@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -21,9 +22,13 @@ func (s *server) authenticate(c *gin.Context) {
 		return
 	}
 	p, err := auth.Authenticate(c.Request.Context(), store.New(s.pool), token)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrUnknownToken):
 		c.Header("WWW-Authenticate", `Bearer realm="certfleet", error="invalid_token"`)
 		abort(c, http.StatusUnauthorized, "unauthorized", err.Error(), nil)
+		return
+	case err != nil: // the database, not the token: a 401 would send the client looking for a new token
+		fail(c, err)
 		return
 	}
 	c.Set(principalKey, p)

@@ -1,17 +1,18 @@
 // Package auth checks who is calling: the API's bearer tokens and the roles
 // they carry, and the enrollment secrets (device passwords, OTPs) devices
 // present over EST. A token is shown once, when it is made; certfleet keeps only
-// its SHA-256, which is enough for a 256-bit random secret.
+// its SHA-256, which is enough for a 256-bit random secret. A token lives until
+// it is revoked or its optional expiry passes, and records when it was last used.
 package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/certfleet/certfleet/db/store"
 )
@@ -51,30 +52,30 @@ type Principal struct {
 // Actor is how the audit log names the principal.
 func (p Principal) Actor() string { return fmt.Sprintf("token:%s#%d", p.Name, p.TokenID) }
 
-// ErrUnknownToken is a token that is malformed, unknown or revoked.
-var ErrUnknownToken = errors.New("unknown or revoked API token")
+// ErrUnknownToken is a token that is malformed, unknown, expired or revoked.
+// The caller is not told which: a stolen token's holder learns nothing.
+var ErrUnknownToken = errors.New("unknown, expired or revoked API token")
 
-// Create makes a token and stores its hash; the returned token is the only copy.
+// Create makes a token that never expires and stores its hash; the returned
+// token is the only copy.
 func Create(ctx context.Context, q *store.Queries, name string, role Role, createdBy string) (string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	token := prefix + base64.RawURLEncoding.EncodeToString(raw)
-	if _, err := q.CreateAPIToken(ctx, store.CreateAPITokenParams{Name: name, Role: string(role), TokenHash: hash(token), CreatedBy: createdBy}); err != nil {
-		return "", fmt.Errorf("store API token: %w", err)
-	}
-	return token, nil
+	token, _, err := Issue(ctx, q, NewToken{Name: name, Role: role, CreatedBy: createdBy})
+	return token, err
 }
 
-// Authenticate finds the principal of a bearer token.
+// Authenticate finds the principal of a live bearer token and records its use
+// (at most once a minute, see UseAPIToken). Errors other than ErrUnknownToken
+// mean the database did not answer, which is not the caller's fault.
 func Authenticate(ctx context.Context, q *store.Queries, token string) (Principal, error) {
 	if !strings.HasPrefix(token, prefix) || len(token) > 100 {
 		return Principal{}, ErrUnknownToken
 	}
-	row, err := q.TokenByHash(ctx, hash(token))
-	if err != nil {
+	row, err := q.UseAPIToken(ctx, hash(token))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
 		return Principal{}, ErrUnknownToken
+	case err != nil:
+		return Principal{}, fmt.Errorf("look up API token: %w", err)
 	}
 	return Principal{TokenID: row.ID, Name: row.Name, Role: Role(row.Role)}, nil
 }

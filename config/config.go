@@ -38,6 +38,33 @@ type Config struct {
 	EST               EST
 	// PprofAddr serves Go's profiles (net/http/pprof) when set.
 	PprofAddr string
+	// APITLS, when set, makes the operations API serve HTTPS only.
+	APITLS TLSFiles
+	// TemporalTLS secures the connection to the Temporal frontend.
+	TemporalTLS TemporalTLS
+}
+
+// TLSFiles is a certificate chain and its private key, in PEM files.
+type TLSFiles struct {
+	Cert, Key string
+}
+
+// Set reports whether a certificate is configured.
+func (f TLSFiles) Set() bool { return f.Cert != "" }
+
+// TemporalTLS is how certfleet reaches Temporal over TLS. Production clusters,
+// Temporal Cloud among them, accept nothing else, and most want a client
+// certificate (mTLS).
+type TemporalTLS struct {
+	// Enabled is set by TEMPORAL_TLS=true or by any other Temporal TLS setting.
+	Enabled bool
+	// Client is the client certificate for mTLS; empty: none is presented.
+	Client TLSFiles
+	// CA is a PEM bundle that verifies the frontend; empty: the system's roots.
+	CA string
+	// ServerName is the name the frontend's certificate must carry; empty: the
+	// host of the Temporal address.
+	ServerName string
 }
 
 // EST configures the EST server.
@@ -66,8 +93,15 @@ var Settings = []Setting{
 	{"database-url", "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/certfleet?sslmode=disable", "Postgres connection URL"},
 	{"temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"},
 	{"temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+	{"temporal-tls", "TEMPORAL_TLS", "false", "connect to Temporal over TLS; implied by any other temporal-tls-* setting"},
+	{"temporal-tls-cert", "TEMPORAL_TLS_CERT", "", "client certificate (PEM, with its chain) for mTLS to Temporal; needs temporal-tls-key"},
+	{"temporal-tls-key", "TEMPORAL_TLS_KEY", "", "private key (PEM) of temporal-tls-cert"},
+	{"temporal-tls-ca", "TEMPORAL_TLS_CA", "", "CA bundle (PEM) that verifies the Temporal frontend; empty: the system's roots"},
+	{"temporal-tls-server-name", "TEMPORAL_TLS_SERVER_NAME", "", "name the Temporal frontend's certificate must carry; empty: the host of temporal-address"},
 	{"task-queue", "CERTFLEET_TASK_QUEUE", "certfleet", "Temporal task queue of the certfleet worker"},
 	{"api-addr", "CERTFLEET_API_ADDR", ":8080", "listen address of the operations API"},
+	{"api-tls-cert", "CERTFLEET_API_TLS_CERT", "", "certificate (PEM, with its chain) of the operations API; when set the API serves HTTPS only, TLS 1.2 or later"},
+	{"api-tls-key", "CERTFLEET_API_TLS_KEY", "", "private key (PEM) of api-tls-cert"},
 	{"public-url", "CERTFLEET_PUBLIC_URL", "http://localhost:8080", "base URL of the API as devices reach it; CRL distribution points use it"},
 	{"kek", "CERTFLEET_KEK", "", "key-encryption key for CA private keys: 32 bytes, base64; overrides the key file"},
 	{"kek-file", "CERTFLEET_KEK_FILE", ".data/certfleet.kek", "key-encryption key file, created (mode 0600) on first start when CERTFLEET_KEK is unset"},
@@ -181,7 +215,50 @@ func fromValues(get func(flag string) string) (Config, error) {
 	cfg.ShutdownTimeout = timeout
 	cfg.EST, err = estFromValues(get)
 	errs = append(errs, err)
+	cfg.APITLS, err = tlsFiles(get, "api-tls-cert", "api-tls-key")
+	errs = append(errs, err)
+	cfg.TemporalTLS, err = temporalTLSFromValues(get)
+	errs = append(errs, err)
 	return cfg, errors.Join(errs...)
+}
+
+// tlsFiles reads a certificate and key pair of settings: both or neither, since
+// one without the other can only be a mistake.
+func tlsFiles(get func(flag string) string, certFlag, keyFlag string) (TLSFiles, error) {
+	f := TLSFiles{Cert: get(certFlag), Key: get(keyFlag)}
+	switch {
+	case f.Cert != "" && f.Key == "":
+		return TLSFiles{}, fmt.Errorf("%s is set but %s is not: give the certificate's private key too (env %s)", certFlag, keyFlag, envOf(keyFlag))
+	case f.Cert == "" && f.Key != "":
+		return TLSFiles{}, fmt.Errorf("%s is set but %s is not: give the key's certificate too (env %s)", keyFlag, certFlag, envOf(certFlag))
+	}
+	return f, nil
+}
+
+// envOf is the environment variable of a setting, for error messages.
+func envOf(flag string) string {
+	for _, s := range Settings {
+		if s.Flag == flag {
+			return s.Env
+		}
+	}
+	return ""
+}
+
+func temporalTLSFromValues(get func(flag string) string) (TemporalTLS, error) {
+	on, err := strconv.ParseBool(get("temporal-tls"))
+	if err != nil {
+		return TemporalTLS{}, fmt.Errorf("temporal-tls: want true or false, got %q", get("temporal-tls"))
+	}
+	client, err := tlsFiles(get, "temporal-tls-cert", "temporal-tls-key")
+	if err != nil {
+		return TemporalTLS{}, err
+	}
+	t := TemporalTLS{Client: client, CA: get("temporal-tls-ca"), ServerName: get("temporal-tls-server-name")}
+	// Any TLS setting means TLS: a CA or client certificate sent over a
+	// plaintext connection would silently do nothing.
+	t.Enabled = on || client.Set() || t.CA != "" || t.ServerName != ""
+	return t, nil
 }
 
 func estFromValues(get func(flag string) string) (EST, error) {

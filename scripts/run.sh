@@ -11,8 +11,25 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/certfleet
 TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
-export CERTFLEET_API_ADDR=${CERTFLEET_API_ADDR:-:8080}
+# The API answers on loopback only unless told otherwise: a development
+# stack with a printed admin token is no service for the whole network.
+export CERTFLEET_API_ADDR=${CERTFLEET_API_ADDR:-127.0.0.1:8080}
 API_PORT=${CERTFLEET_API_ADDR##*:}
+API_HOST=${CERTFLEET_API_ADDR%:*}
+# Where the readiness probe and the banner reach the API: a wildcard address
+# is reached on loopback, a specific one at itself.
+case $API_HOST in
+  "" | 0.0.0.0 | "[::]") API_PROBE_HOST=127.0.0.1 API_SHOWN_HOST=localhost ;;
+  127.0.0.1 | localhost | "[::1]") API_PROBE_HOST=$API_HOST API_SHOWN_HOST=localhost ;;
+  *) API_PROBE_HOST=$API_HOST API_SHOWN_HOST=$API_HOST ;;
+esac
+API_SCHEME=http PROBE_TLS=()
+if [[ -n ${CERTFLEET_API_TLS_CERT:-} ]]; then
+  # HTTPS only. The probe asks our own process whether it is ready and sends
+  # no token, so it does not verify the certificate, which may be self-signed.
+  API_SCHEME=https PROBE_TLS=(--insecure)
+fi
+API_URL=$API_SCHEME://$API_SHOWN_HOST:$API_PORT
 export CERTFLEET_EST_ADDR=${CERTFLEET_EST_ADDR-:8443}
 EST_PORT=${CERTFLEET_EST_ADDR##*:}
 DATA_DIR=.data
@@ -102,13 +119,13 @@ DEV_TOKEN=$(bin/certfleet token create -name "make-run-$(date +%Y%m%d-%H%M%S)" -
 # 4. certfleet itself.
 setsid bin/certfleet all &
 pids+=($!)
-wait_for 60 "certfleet" curl -fsS "http://127.0.0.1:$API_PORT/readyz"
+wait_for 60 "certfleet" curl -fsS "${PROBE_TLS[@]}" "$API_SCHEME://$API_PROBE_HOST:$API_PORT/readyz"
 
 cat <<BANNER
 
   certfleet is ready.
 
-    API           http://localhost:$API_PORT        (GET /healthz, GET /readyz)
+    API           $API_URL        (GET /healthz, GET /readyz; listening on $CERTFLEET_API_ADDR)
     EST           https://localhost:$EST_PORT/.well-known/est/   (server certificate from the built-in CA)
     Temporal UI   http://localhost:$TEMPORAL_UI_PORT
     Temporal      $TEMPORAL_ADDRESS, namespace ${TEMPORAL_NAMESPACE:-default}
@@ -118,8 +135,8 @@ cat <<BANNER
   Admin token (development; shown once):
     export CERTFLEET_TOKEN=$DEV_TOKEN
 
-  Try:  curl -s localhost:$API_PORT/readyz
-        curl -s -H "Authorization: Bearer \$CERTFLEET_TOKEN" localhost:$API_PORT/api/v1/devices
+  Try:  curl -s $API_URL/readyz
+        curl -s -H "Authorization: Bearer \$CERTFLEET_TOKEN" $API_URL/api/v1/devices
 
   Ctrl-C stops everything this command started.
 

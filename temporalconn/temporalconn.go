@@ -4,9 +4,12 @@ package temporalconn
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -17,17 +20,56 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/certfleet/certfleet/config"
 )
 
-// Dial connects to the Temporal frontend at address, in namespace.
-func Dial(ctx context.Context, address, namespace string, logger *slog.Logger) (client.Client, error) {
+// Dial connects to the Temporal frontend at address, in namespace, over TLS
+// when tlsSettings say so. The SDK asks the server for its capabilities while
+// dialling, so a TLS or certificate mismatch fails here, at start, rather than
+// at the first workflow.
+func Dial(ctx context.Context, address, namespace string, tlsSettings config.TemporalTLS, logger *slog.Logger) (client.Client, error) {
+	tlsConfig, err := ClientTLS(tlsSettings)
+	if err != nil {
+		return nil, err
+	}
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  address,
-		Namespace: namespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:          address,
+		Namespace:         namespace,
+		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsConfig},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", address, err)
+		return nil, fmt.Errorf("connect to Temporal at %s (tls: %t): %w", address, tlsConfig != nil, err)
+	}
+	return c, nil
+}
+
+// ClientTLS is the TLS configuration of the connection to Temporal, or nil
+// when TLS is off: TLS 1.2 or later, the frontend verified against the CA
+// bundle (the system's roots without one), and the client certificate
+// presented when one is configured.
+func ClientTLS(s config.TemporalTLS) (*tls.Config, error) {
+	if !s.Enabled {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: s.ServerName}
+	if s.CA != "" {
+		data, err := os.ReadFile(s.CA)
+		if err != nil {
+			return nil, fmt.Errorf("temporal-tls-ca: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("temporal-tls-ca: %s holds no PEM certificate", s.CA)
+		}
+	}
+	if s.Client.Set() {
+		cert, err := tls.LoadX509KeyPair(s.Client.Cert, s.Client.Key)
+		if err != nil {
+			return nil, fmt.Errorf("temporal-tls-cert %s and temporal-tls-key %s: %w", s.Client.Cert, s.Client.Key, err)
+		}
+		c.Certificates = []tls.Certificate{cert}
 	}
 	return c, nil
 }

@@ -30,7 +30,7 @@ Commands:
   migrate   create the database if missing, apply migrations, and prepare the
             Temporal namespace and search attributes
   job       create, halt or inspect a certificate job
-  token     create an API token (printed once)
+  token     create (printed once), list or revoke API tokens
   agent     run the device agent of a Linux device or gateway
   devicesim run a simulated fleet of devices for demos, tests and benchmarks
   version   print the version

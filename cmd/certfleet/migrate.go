@@ -36,7 +36,7 @@ func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error 
 	}
 	logger.Info("database schema is current", "version", version)
 
-	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTLS, logger)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/config"
+	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
@@ -47,21 +49,29 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	if err := db.CheckCurrent(ctx, pool); err != nil {
 		return err
 	}
-	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTLS, logger)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	builtinCA, err := openBuiltinCA(ctx, cfg, logger, pool)
+	keys, err := kek.Load(cfg.KEK, cfg.KEKFile)
+	if err != nil {
+		return fmt.Errorf("key-encryption key: %w", err)
+	}
+	builtinCA, err := local.Open(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger, ReservedNames: cfg.EST.Hosts})
 	if err != nil {
 		return err
 	}
+	creds := &credentials.Store{Pool: pool, KEK: keys}
+	if err := creds.ImportLegacy(ctx, os.LookupEnv, logger); err != nil {
+		return err
+	}
 
-	drivers := registry.New(pool, builtinCA, os.LookupEnv, deviceTimeout)
+	drivers := registry.New(pool, builtinCA, creds, deviceTimeout)
 	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
-		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers},
+		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
 			&renewal.SweepActivities{Pool: pool, Jobs: jobService})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)
@@ -80,7 +90,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		logger.Error("renewal schedules do not match the policies", "error", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveAPI(ctx, cfg, logger, pool, tc, builtinCA, jobService, renewals) })
+	g.Go(func() error { return serveAPI(ctx, cfg, logger, pool, tc, builtinCA, jobService, renewals, creds) })
 	g.Go(func() error { return serveEST(ctx, cfg, logger, pool, tc, builtinCA, drivers) })
 	if cfg.PprofAddr != "" {
 		g.Go(func() error {
@@ -93,26 +103,17 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 // deviceTimeout bounds one call to a device; steps retry past it.
 const deviceTimeout = 30 * time.Second
 
-// openBuiltinCA loads the built-in CA, creating it (and the key-encryption key
-// file, unless CERTFLEET_KEK is set) on first start.
-func openBuiltinCA(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool) (*local.CA, error) {
-	keys, err := kek.Load(cfg.KEK, cfg.KEKFile)
-	if err != nil {
-		return nil, fmt.Errorf("key-encryption key: %w", err)
-	}
-	return local.Open(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger})
-}
-
-func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, jobService *jobs.Service, renewals *renewal.Service) error {
+func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, jobService *jobs.Service, renewals *renewal.Service, creds *credentials.Store) error {
 	handler := api.New(api.Deps{
-		Pool:     pool,
-		Jobs:     jobService,
-		Renewals: renewals,
-		Approver: builtinCA,
-		Revoker:  builtinCA,
-		Trust:    trust.New(pool),
-		CRLs:     builtinCA,
-		Logger:   logger,
+		Pool:        pool,
+		Jobs:        jobService,
+		Renewals:    renewals,
+		Credentials: creds,
+		Approver:    builtinCA,
+		Revoker:     builtinCA,
+		Trust:       trust.New(pool),
+		CRLs:        builtinCA,
+		Logger:      logger,
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,
 			"temporal": func(ctx context.Context) error {
@@ -121,7 +122,25 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool 
 			},
 		},
 	})
-	return serveHTTP(ctx, "API", cfg.APIAddr, handler, nil, cfg.ShutdownTimeout, logger)
+	tlsConfig, err := apiTLS(cfg.APITLS)
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, "API", cfg.APIAddr, handler, tlsConfig, cfg.ShutdownTimeout, logger)
+}
+
+// apiTLS is the API's server TLS, nil when no certificate is configured. With
+// one, the API serves HTTPS only: bearer tokens never cross the network in
+// the clear, and a plain HTTP request is answered 400 by net/http.
+func apiTLS(files config.TLSFiles) (*tls.Config, error) {
+	if !files.Set() {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(files.Cert, files.Key)
+	if err != nil {
+		return nil, fmt.Errorf("api-tls-cert %s and api-tls-key %s: %w", files.Cert, files.Key, err)
+	}
+	return serverTLS(cert), nil
 }
 
 // estCertificateValidity is the life of the EST server's certificate, renewed

@@ -8,26 +8,33 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const createAPIToken = `-- name: CreateAPIToken :one
-INSERT INTO api_tokens (name, role, token_hash, created_by) VALUES ($1, $2, $3, $4)
-RETURNING id, name, role, created_by, created_at
+INSERT INTO api_tokens (name, role, token_hash, created_by, expires_at)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at
 `
 
 type CreateAPITokenParams struct {
-	Name      string `json:"name"`
-	Role      string `json:"role"`
-	TokenHash []byte `json:"token_hash"`
-	CreatedBy string `json:"created_by"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	TokenHash []byte     `json:"token_hash"`
+	CreatedBy string     `json:"created_by"`
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 type CreateAPITokenRow struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
 func (q *Queries) CreateAPIToken(ctx context.Context, arg CreateAPITokenParams) (CreateAPITokenRow, error) {
@@ -36,6 +43,7 @@ func (q *Queries) CreateAPIToken(ctx context.Context, arg CreateAPITokenParams) 
 		arg.Role,
 		arg.TokenHash,
 		arg.CreatedBy,
+		arg.ExpiresAt,
 	)
 	var i CreateAPITokenRow
 	err := row.Scan(
@@ -44,23 +52,124 @@ func (q *Queries) CreateAPIToken(ctx context.Context, arg CreateAPITokenParams) 
 		&i.Role,
 		&i.CreatedBy,
 		&i.CreatedAt,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.RevokedAt,
 	)
 	return i, err
 }
 
-const tokenByHash = `-- name: TokenByHash :one
-SELECT id, name, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL
+const listAPITokens = `-- name: ListAPITokens :many
+SELECT id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at FROM api_tokens
+WHERE $1::bigint IS NULL OR id > $1
+ORDER BY id
+LIMIT $2
 `
 
-type TokenByHashRow struct {
+type ListAPITokensParams struct {
+	AfterID  pgtype.Int8 `json:"after_id"`
+	PageSize int32       `json:"page_size"`
+}
+
+type ListAPITokensRow struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+func (q *Queries) ListAPITokens(ctx context.Context, arg ListAPITokensParams) ([]ListAPITokensRow, error) {
+	rows, err := q.db.Query(ctx, listAPITokens, arg.AfterID, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListAPITokensRow{}
+	for rows.Next() {
+		var i ListAPITokensRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Role,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.RevokedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const revokeAPIToken = `-- name: RevokeAPIToken :one
+UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
+WHERE id = $1
+RETURNING id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at
+`
+
+type RevokeAPITokenRow struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// RevokeAPIToken keeps the first revocation time when called again.
+func (q *Queries) RevokeAPIToken(ctx context.Context, id int64) (RevokeAPITokenRow, error) {
+	row := q.db.QueryRow(ctx, revokeAPIToken, id)
+	var i RevokeAPITokenRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Role,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.RevokedAt,
+	)
+	return i, err
+}
+
+const useAPIToken = `-- name: UseAPIToken :one
+WITH live AS (
+    SELECT a.id, a.name, a.role FROM api_tokens a
+    WHERE a.token_hash = $1::bytea AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > now())
+), touched AS (
+    UPDATE api_tokens t SET last_used_at = now()
+    FROM live
+    WHERE t.id = live.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
+)
+SELECT id, name, role FROM live
+`
+
+type UseAPITokenRow struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
 	Role string `json:"role"`
 }
 
-func (q *Queries) TokenByHash(ctx context.Context, tokenHash []byte) (TokenByHashRow, error) {
-	row := q.db.QueryRow(ctx, tokenByHash, tokenHash)
-	var i TokenByHashRow
+// UseAPIToken is authentication, on the path of every API request: one
+// statement finds a live token (neither revoked nor expired) and records its
+// use, but writes last_used_at at most once a minute per token, so a busy
+// client costs a row write a minute rather than one per request.
+func (q *Queries) UseAPIToken(ctx context.Context, tokenHash []byte) (UseAPITokenRow, error) {
+	row := q.db.QueryRow(ctx, useAPIToken, tokenHash)
+	var i UseAPITokenRow
 	err := row.Scan(&i.ID, &i.Name, &i.Role)
 	return i, err
 }
