@@ -82,13 +82,8 @@ func (s *server) listAudit(c *gin.Context) {
 		return
 	}
 	params := store.ListAuditParams{ObjectType: optional(c.Query("object_type")), PageSize: limit}
-	if after != "" {
-		id, err := strconv.ParseInt(after, 10, 64)
-		if err != nil {
-			fail(c, fieldError("after", "a cursor from the previous page"))
-			return
-		}
-		params.AfterID.Int64, params.AfterID.Valid = id, true
+	if params.AfterID, ok = idCursor(c, after); !ok {
+		return
 	}
 	rows, err := store.New(s.pool).ListAudit(c.Request.Context(), params)
 	if err != nil {

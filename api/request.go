@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/certfleet/certfleet/db/store"
 )
@@ -131,13 +132,17 @@ func fail(c *gin.Context, err error) {
 // change runs fn in a transaction and writes its audit row in the same one:
 // a change is recorded if and only if it happened.
 func (s *server) change(c *gin.Context, action, objectType string, fn func(q *store.Queries) (ids []string, details any, err error)) error {
+	return s.changeTx(c, action, objectType, func(tx pgx.Tx) ([]string, any, error) { return fn(store.New(tx)) })
+}
+
+// changeTx is change for domain code that takes the transaction itself.
+func (s *server) changeTx(c *gin.Context, action, objectType string, fn func(tx pgx.Tx) (ids []string, details any, err error)) error {
 	return pgx.BeginFunc(c.Request.Context(), s.pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
-		ids, details, err := fn(q)
+		ids, details, err := fn(tx)
 		if err != nil {
 			return err
 		}
-		return record(c.Request.Context(), q, principal(c).Actor(), action, objectType, ids, details)
+		return record(c.Request.Context(), store.New(tx), principal(c).Actor(), action, objectType, ids, details)
 	})
 }
 
@@ -147,6 +152,19 @@ func record(ctx context.Context, q *store.Queries, actor, action, objectType str
 		data = []byte("{}")
 	}
 	return q.RecordAudit(ctx, store.RecordAuditParams{Actor: actor, Action: action, ObjectType: objectType, ObjectIds: ids, Details: data})
+}
+
+// idCursor reads a numeric ?after= cursor; none is NULL, the first page.
+func idCursor(c *gin.Context, after string) (pgtype.Int8, bool) {
+	if after == "" {
+		return pgtype.Int8{}, true
+	}
+	id, err := strconv.ParseInt(after, 10, 64)
+	if err != nil {
+		fail(c, fieldError("after", "a cursor from the previous page"))
+		return pgtype.Int8{}, false
+	}
+	return pgInt8(id), true
 }
 
 // nextCursor is the ?after= value for the page after rows: the key of its

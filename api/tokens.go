@@ -27,13 +27,8 @@ func (s *server) listTokens(c *gin.Context) {
 		return
 	}
 	params := store.ListAPITokensParams{PageSize: limit}
-	if after != "" {
-		id, err := strconv.ParseInt(after, 10, 64)
-		if err != nil {
-			fail(c, fieldError("after", "a cursor from the previous page"))
-			return
-		}
-		params.AfterID.Int64, params.AfterID.Valid = id, true
+	if params.AfterID, ok = idCursor(c, after); !ok {
+		return
 	}
 	rows, err := store.New(s.pool).ListAPITokens(c.Request.Context(), params)
 	if err != nil {
