@@ -1,8 +1,11 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecretHash(t *testing.T) {
@@ -28,4 +31,71 @@ func TestSecretHash(t *testing.T) {
 			t.Errorf("VerifySecret(%q) accepted a malformed hash", bad)
 		}
 	}
+}
+
+// TestSecretChecksAreBounded holds every slot from the test: a further check
+// queues only while the queue has room and only for the wait, then fails
+// with ErrBusy; a slot given back is taken by the next check.
+func TestSecretChecksAreBounded(t *testing.T) {
+	ctx := context.Background()
+	noQueue := NewSecretChecks(2, 0, time.Hour)
+	first, err := noQueue.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := noQueue.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := noQueue.Acquire(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("third check with two slots and no queue: %v, want ErrBusy at once", err)
+	}
+	first()
+	first() // giving a slot back twice frees it once
+	third, err := noQueue.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("check after a slot was given back: %v", err)
+	}
+	if _, err := noQueue.Acquire(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a slot given back twice was freed twice: %v", err)
+	}
+	second()
+	third()
+
+	shortWait := NewSecretChecks(1, 1, time.Millisecond)
+	held, err := shortWait.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shortWait.Acquire(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("queued check whose wait ran out: %v, want ErrBusy", err)
+	}
+	busy := NewSecretChecks(1, 1, time.Hour)
+	if _, err := busy.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := busy.Acquire(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued check whose request ended: %v, want context.Canceled", err)
+	}
+
+	waiter := NewSecretChecks(1, 1, time.Hour)
+	release, err := waiter.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		r, err := waiter.Acquire(ctx)
+		if err == nil {
+			r()
+		}
+		got <- err
+	}()
+	release() // whether the other check queued yet or not, it gets this slot
+	if err := <-got; err != nil {
+		t.Fatalf("queued check after the slot was given back: %v", err)
+	}
+	held()
 }

@@ -143,7 +143,9 @@ func (s *Server) byFactoryCertificate(ctx context.Context, l label, cert *x509.C
 }
 
 // byPassword admits a device by HTTP Basic credentials: its ID and a device
-// password or an OTP. Every failure looks alike to the client.
+// password or an OTP. Every failure looks alike to the client. The argon2id
+// verifications take a slot of s.SecretChecks, for the memory each holds; a
+// request that gets none in time is answered 503.
 func (s *Server) byPassword(ctx context.Context, r *http.Request) (caller, error) {
 	unauthorized := &httpError{status: http.StatusUnauthorized, message: "device ID and enrollment secret required", challenge: true}
 	deviceID, secret, ok := r.BasicAuth()
@@ -152,16 +154,24 @@ func (s *Server) byPassword(ctx context.Context, r *http.Request) (caller, error
 	}
 	q := store.New(s.Pool)
 	dev, err := q.GetDevice(ctx, deviceID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	unknown := errors.Is(err, pgx.ErrNoRows)
+	if err != nil && !unknown {
+		return caller{}, err
+	}
+	var credentials []store.EnrollmentCredentialsRow
+	if !unknown {
+		if credentials, err = q.EnrollmentCredentials(ctx, deviceID); err != nil {
+			return caller{}, err
+		}
+	}
+	release, err := s.passwordCheck(ctx)
+	if err != nil {
+		return caller{}, err
+	}
+	defer release()
+	if unknown {
 		auth.VerifySecret(decoyHash, secret) //nolint:errcheck // the same work as for a real device, so timing tells nothing
 		return caller{}, unauthorized
-	}
-	if err != nil {
-		return caller{}, err
-	}
-	credentials, err := q.EnrollmentCredentials(ctx, deviceID)
-	if err != nil {
-		return caller{}, err
 	}
 	for _, cred := range credentials {
 		match, err := auth.VerifySecret(cred.SecretHash, secret)
@@ -179,6 +189,21 @@ func (s *Server) byPassword(ctx context.Context, r *http.Request) (caller, error
 		return c, nil
 	}
 	return caller{}, unauthorized
+}
+
+// passwordCheck takes a slot for argon2id verifications, or refuses the
+// request with 503 when none frees up in time: better than letting
+// concurrent attempts allocate 19 MiB each without limit.
+func (s *Server) passwordCheck(ctx context.Context) (release func(), err error) {
+	release, err = s.SecretChecks.Acquire(ctx)
+	if errors.Is(err, auth.ErrBusy) {
+		return nil, &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Second,
+			message: "too many password checks under way; retry after Retry-After"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wait for a password check: %w", err)
+	}
+	return release, nil
 }
 
 // decoyHash is verified against when the device does not exist.

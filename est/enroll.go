@@ -37,6 +37,8 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		if err != nil {
 			return err
 		}
+		// The key of the device's own request: the OTP is spent on it, so
+		// that a retry of the request, even re-signed, finds the OTP its own.
 		key := workflows.EnrollmentWorkflowID(c.device.ID, op, c.credential, csr)
 		if err := s.admit(ctx, l, c, op, csr, key); err != nil {
 			return err
@@ -46,17 +48,23 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 			if serverKey, csr, err = generateKey(csr, l); err != nil {
 				return err
 			}
-			key = workflows.EnrollmentWorkflowID(c.device.ID, op, c.credential, csr)
 		}
 		if err := s.bind(ctx, c, key); err != nil {
 			return err
 		}
-		sub, err := s.Enroller.Enroll(ctx, activities.Enrollment{Key: key, DeviceID: c.device.ID, ProfileID: l.profile.ID, CertType: l.profile.CertType, CSR: csr.Raw},
-			RunInfo{Operation: op, Label: l.row.Label, Profile: l.profile.Name, ExpectPending: l.policy.ApprovalMode})
+		e := activities.Enrollment{Key: key, DeviceID: c.device.ID, ProfileID: l.profile.ID, CertType: l.profile.CertType, CSR: csr.Raw, IdentityField: l.row.IdentityField}
+		run := RunInfo{Operation: op, Label: l.row.Label, Profile: l.profile.Name, ExpectPending: l.policy.ApprovalMode}
+		if serverKey != nil {
+			// Each generated key is an enrollment of its own (a CA request
+			// is for one key pair), discarded if it is not delivered.
+			e.Key, e.ServerKeyGen = workflows.EnrollmentWorkflowID(c.device.ID, op, c.credential, csr), true
+			return s.serverKeyGen(w, r, e, run, serverKey)
+		}
+		sub, err := s.Enroller.Enroll(ctx, e, run)
 		if err != nil {
 			return err
 		}
-		return s.respond(w, r, sub, serverKey)
+		return s.respond(w, r, sub)
 	}
 }
 
@@ -186,43 +194,41 @@ func (s *Server) register(ctx context.Context, p store.RegisterFactoryDevicePara
 
 // respond answers with the certificate, or 202 while the CA decides, or the
 // CA's refusal.
-func (s *Server) respond(w http.ResponseWriter, r *http.Request, sub activities.Submission, serverKey []byte) error {
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, sub activities.Submission) error {
+	if err := refusal(sub); err != nil {
+		return err
+	}
+	certsOnly, err := s.certsOnly(r.Context(), sub)
+	if err != nil {
+		return err
+	}
+	writeBase64(w, wire.TypeCertsOnly, wire.EncodeBase64(certsOnly))
+	return nil
+}
+
+// refusal is the answer to an enrollment that did not issue (yet): nil when
+// it did.
+func refusal(sub activities.Submission) error {
 	switch sub.Status {
 	case "issued":
+		return nil
 	case "pending":
-		if serverKey != nil {
-			return &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Second,
-				message: "the CA has not issued yet; the generated key was discarded, send the request again"}
-		}
 		return &httpError{status: http.StatusAccepted, retryAfter: sub.RetryAfter, message: "the request is pending at the CA; send it again after Retry-After"}
 	case "rejected":
 		return refuse(http.StatusForbidden, "the CA rejected the request: %s", sub.Reason)
-	default:
-		return &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Minute, message: "the enrollment failed: " + sub.Reason}
 	}
-	stored, err := store.New(s.Pool).GetCertificate(r.Context(), sub.CertificateID)
+	return &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Minute, message: "the enrollment failed: " + sub.Reason}
+}
+
+// certsOnly is the issued certificate as a certs-only CMS message.
+func (s *Server) certsOnly(ctx context.Context, sub activities.Submission) ([]byte, error) {
+	stored, err := store.New(s.Pool).GetCertificate(ctx, sub.CertificateID)
 	if err != nil {
-		return fmt.Errorf("read issued certificate %d: %w", sub.CertificateID, err)
+		return nil, fmt.Errorf("read issued certificate %d: %w", sub.CertificateID, err)
 	}
 	cert, err := x509.ParseCertificate(stored.Der)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("parse issued certificate %d: %w", sub.CertificateID, err)
 	}
-	certsOnly, err := wire.CertsOnly(cert)
-	if err != nil {
-		return err
-	}
-	if serverKey == nil {
-		writeBase64(w, wire.TypeCertsOnly, wire.EncodeBase64(certsOnly))
-		return nil
-	}
-	body, contentType, err := wire.ServerKeyGenBody(serverKey, certsOnly)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body) //nolint:errcheck // the client has gone
-	return nil
+	return wire.CertsOnly(cert)
 }

@@ -8,18 +8,21 @@
 package est
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/pki/trust"
@@ -41,6 +44,11 @@ type CAs interface {
 // issued, rejected or failed, or pending with the CA's Retry-After.
 type Enroller interface {
 	Enroll(ctx context.Context, e activities.Enrollment, run RunInfo) (activities.Submission, error)
+	// Discard gives up an enrollment whose certificate will not reach the
+	// device (a serverkeygen answer that could not be given): afterwards no
+	// certificate is issued for it, and one issued already is revoked, in
+	// the background if the CA has yet to decide.
+	Discard(ctx context.Context, e activities.Enrollment, run RunInfo) error
 }
 
 // RunInfo is what makes an enrollment's run easy to find in the Temporal UI.
@@ -61,25 +69,45 @@ type Server struct {
 	Enroller Enroller
 	Logger   *slog.Logger
 	Limits   Limits
+	// SecretChecks bounds the argon2id verifications of Basic credentials;
+	// Handler makes it from Limits when it is nil.
+	SecretChecks *auth.SecretChecks
 }
 
 // Limits protect the server from clients.
 type Limits struct {
 	// MaxBody caps a request body; a CSR is a few kilobytes.
 	MaxBody int64
-	// Rate and Burst limit requests per client IP address; Rate 0 turns it off.
+	// Rate and Burst limit requests per client (an IPv4 address or an IPv6
+	// /64); Rate 0 turns it off.
 	Rate  float64
 	Burst int
+	// PasswordChecks is how many argon2id verifications of Basic credentials
+	// run at once (0: GOMAXPROCS, as each is single-threaded and CPU-bound:
+	// more at once add memory, 19 MiB each, not throughput). A request finding
+	// them all busy waits up to PasswordWait (0: 2 s) in a queue of 16 per
+	// check, then gets 503 with Retry-After.
+	PasswordChecks int
+	PasswordWait   time.Duration
 }
 
 // DefaultLimits suit a device fleet behind one server.
 var DefaultLimits = Limits{MaxBody: 64 << 10, Rate: 20, Burst: 40}
+
+// secretChecks makes the bound on password verifications the limits ask for.
+func (l Limits) secretChecks() *auth.SecretChecks {
+	n := cmp.Or(l.PasswordChecks, runtime.GOMAXPROCS(0))
+	return auth.NewSecretChecks(n, 16*n, cmp.Or(l.PasswordWait, 2*time.Second))
+}
 
 // Handler routes EST requests, unlabelled and labelled, behind the per-client
 // rate limit and a guard that turns any panic into a 500.
 func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.SecretChecks == nil {
+		s.SecretChecks = s.Limits.secretChecks()
 	}
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"/.well-known/est/", "/.well-known/est/{label}/"} {

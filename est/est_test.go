@@ -208,7 +208,7 @@ func TestApprovalMode(t *testing.T) {
 
 	var requestID string
 	require.NoError(t, w.pool.QueryRow(ctx, `SELECT id::text FROM ca_requests WHERE device_id = 'cam-approve' AND status = 'pending'`).Scan(&requestID))
-	_, err = w.ca.Approve(ctx, requestID, "tester")
+	_, err = w.ca.Approve(ctx, requestID, "tester", nil)
 	require.NoError(t, err)
 
 	deadline := time.Now().Add(30 * time.Second)

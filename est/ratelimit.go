@@ -3,6 +3,7 @@ package est
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 
 	"golang.org/x/time/rate"
@@ -12,7 +13,8 @@ import (
 // at worst grants a burst to clients seen before.
 const maxClients = 100_000
 
-// rateLimit is a token bucket per client IP address.
+// rateLimit is a token bucket per client: an IPv4 address or an IPv6 /64
+// (see clientKey).
 type rateLimit struct {
 	limit rate.Limit
 	burst int
@@ -44,7 +46,7 @@ func (l *rateLimit) wrap(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !l.allow(clientIP(r)) {
+		if !l.allow(clientKey(r)) {
 			w.Header().Set("Retry-After", "1")
 			writeText(w, http.StatusTooManyRequests, "too many requests from this address; retry in a second")
 			return
@@ -59,4 +61,21 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// clientKey is what the rate limit counts a request against: the client's
+// IPv4 address, or the /64 its IPv6 address is in. One IPv6 host usually has
+// a whole /64 to itself (SLAAC, privacy addresses), so counting per address
+// would hand it 2^64 buckets. An IPv4-mapped IPv6 address is its IPv4 one.
+func clientKey(r *http.Request) string {
+	host := clientIP(r)
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
 }

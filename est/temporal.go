@@ -30,27 +30,14 @@ type Temporal struct {
 // device.
 const pendingWait = 300 * time.Millisecond
 
+// queryWait bounds asking a run that outlasted the wait where it stands.
+const queryWait = time.Second
+
 // Enroll starts the enrollment, or finds it when this is a retry (same ID),
 // and waits for its result. A run still going after the wait is asked where
 // it stands, and reported pending.
 func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info RunInfo) (activities.Submission, error) {
-	opts := client.StartWorkflowOptions{
-		ID:                       e.Key,
-		TaskQueue:                t.TaskQueue,
-		EnableEagerStart:         true,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		// A finished enrollment asked for again runs again; the CA ledger gives
-		// it the first run's certificate under the same key.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.CertJobID.ValueSet(workflows.EnrollmentJobID),
-			workflows.DeviceID.ValueSet(e.DeviceID),
-			workflows.CertProfile.ValueSet(info.Profile),
-			workflows.CertStep.ValueSet("submit"),
-		),
-		StaticSummary: fmt.Sprintf("EST %s of device %s (label %s)", info.Operation, e.DeviceID, info.Label),
-	}
-	run, err := t.Client.ExecuteWorkflow(ctx, opts, workflows.Enrollment, e)
+	run, err := t.Client.ExecuteWorkflow(ctx, t.startOptions(e, info, "submit"), workflows.Enrollment, e)
 	if err != nil {
 		return activities.Submission{}, fmt.Errorf("start enrollment %s: %w", e.Key, err)
 	}
@@ -72,7 +59,11 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 	// Not finished within the wait (the long poll may also give up a moment
 	// before the deadline, with a transport error): ask where it stands.
 	sub = activities.Submission{Status: "pending", RetryAfter: time.Second}
-	answer, err := t.Client.QueryWorkflow(ctx, e.Key, run.GetRunID(), workflows.QueryEnrollment)
+	// A query waits for a workflow task in progress, which a slow CA in a
+	// local activity keeps open: the answer must not wait for that.
+	queryCtx, cancelQuery := context.WithTimeout(ctx, queryWait)
+	defer cancelQuery()
+	answer, err := t.Client.QueryWorkflow(queryCtx, e.Key, run.GetRunID(), workflows.QueryEnrollment)
 	if err != nil {
 		return sub, nil // still starting; Retry-After covers it
 	}
@@ -81,4 +72,38 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 		sub.RetryAfter = current.RetryAfter
 	}
 	return sub, nil
+}
+
+// startOptions start a run of enrollment e, eagerly on this process's worker.
+func (t *Temporal) startOptions(e activities.Enrollment, info RunInfo, step string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       e.Key,
+		TaskQueue:                t.TaskQueue,
+		EnableEagerStart:         true,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// A finished enrollment asked for again runs again; the CA ledger gives
+		// it the first run's certificate under the same key.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.CertJobID.ValueSet(workflows.EnrollmentJobID),
+			workflows.DeviceID.ValueSet(e.DeviceID),
+			workflows.CertProfile.ValueSet(info.Profile),
+			workflows.CertStep.ValueSet(step),
+		),
+		StaticSummary: fmt.Sprintf("EST %s of device %s (label %s)", info.Operation, e.DeviceID, info.Label),
+	}
+}
+
+// Discard signals the enrollment's run to settle instead of booking (see
+// workflows.Enrollment), or, when the run has ended (having booked a
+// certificate the device then did not get), starts one that settles it. One
+// call does either, so no run can end between the two.
+func (t *Temporal) Discard(ctx context.Context, e activities.Enrollment, info RunInfo) error {
+	e.Discard = true // read only by a run this call starts
+	opts := t.startOptions(e, info, "discard")
+	opts.EnableEagerStart = false // not offered with a signal, and nobody waits for the run
+	if _, err := t.Client.SignalWithStartWorkflow(ctx, e.Key, workflows.SignalDiscard, nil, opts, workflows.Enrollment, e); err != nil {
+		return fmt.Errorf("discard enrollment %s: %w", e.Key, err)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
@@ -30,6 +31,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/est"
@@ -62,9 +64,18 @@ type world struct {
 	dir      string
 	rootPEM  string // the built-in CA's root, which the server's certificate chains to
 	chainPEM string // issuing CA then root, for openssl verify
+	enroller *est.Temporal
+	handler  http.Handler // the EST server's, as it serves
 }
 
-func newWorld(t *testing.T) *world {
+// worldOption changes a world as newWorld builds it; nil fields change nothing.
+type worldOption struct {
+	ca      func(ca.Driver) ca.Driver       // wraps every profile's CA driver
+	server  func(*est.Server)               // adjusts the EST server
+	handler func(http.Handler) http.Handler // wraps the EST server's handler
+}
+
+func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{dir: t.TempDir()}
@@ -76,7 +87,12 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, err)
 	w.trust = trust.New(w.pool)
 	creds := &credentials.Store{Pool: w.pool, KEK: keys}
-	drivers := registry.New(w.pool, w.ca, creds, 10*time.Second)
+	var drivers activities.Drivers = registry.New(w.pool, w.ca, creds, 10*time.Second)
+	for _, o := range opts {
+		if o.ca != nil {
+			drivers = wrappedCAs{Drivers: drivers, wrap: o.ca}
+		}
+	}
 	wk := worker.New(w.temporal, taskQueue, 5*time.Second, &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}, nil)
 	require.NoError(t, wk.Start())
 	t.Cleanup(wk.Stop)
@@ -89,12 +105,24 @@ func newWorld(t *testing.T) *world {
 
 	cert, err := w.ca.ServerCertificate([]string{"localhost", "127.0.0.1"}, time.Hour)
 	require.NoError(t, err)
+	w.enroller = &est.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second}
 	server := &est.Server{
 		Pool: w.pool, CAs: drivers, Fallback: w.ca, Trust: w.trust, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		Enroller: &est.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second},
+		Enroller: w.enroller,
 		Limits:   est.Limits{MaxBody: est.DefaultLimits.MaxBody},
 	}
-	hs := httptest.NewUnstartedServer(server.Handler())
+	for _, o := range opts {
+		if o.server != nil {
+			o.server(server)
+		}
+	}
+	w.handler = server.Handler()
+	for _, o := range opts {
+		if o.handler != nil {
+			w.handler = o.handler(w.handler)
+		}
+	}
+	hs := httptest.NewUnstartedServer(w.handler)
 	hs.TLS = est.TLSConfig(cert)
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
@@ -104,6 +132,20 @@ func newWorld(t *testing.T) *world {
 	w.rootPEM = testpki.Write(t, w.dir, "root.pem", testpki.CertPEM(root))
 	w.chainPEM = testpki.Write(t, w.dir, "chain.pem", testpki.CertPEM(issuing, root))
 	return w
+}
+
+// wrappedCAs hands out every profile's CA driver wrapped.
+type wrappedCAs struct {
+	activities.Drivers
+	wrap func(ca.Driver) ca.Driver
+}
+
+func (d wrappedCAs) CA(ctx context.Context, profile store.Profile) (ca.Driver, error) {
+	driver, err := d.Drivers.CA(ctx, profile)
+	if err != nil {
+		return nil, err
+	}
+	return d.wrap(driver), nil
 }
 
 func (w *world) profile(t *testing.T, name string, approval bool) int64 {
