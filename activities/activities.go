@@ -53,6 +53,8 @@ const (
 	DeviceFailure = "device_failure"
 	CAFailure     = "ca_failure"
 	Halted        = "halted"
+	// Skipped is a disabled device, never contacted.
+	Skipped = "skipped"
 )
 
 // Error types the workflows treat as final: retrying cannot help.
@@ -61,6 +63,8 @@ const (
 	ErrCAPermanent     = "CAPermanent"
 	ErrCSRRefused      = "CSRRefused"
 	ErrCAPending       = "CAPending"
+	// ErrDeviceSkipped ends an item as skipped: its device was disabled.
+	ErrDeviceSkipped = "DeviceSkipped"
 )
 
 // classify turns a permanent driver error into a non-retryable application

@@ -25,12 +25,22 @@ type CSRResult struct {
 }
 
 // GetCSR asks the device for a CSR made to the profile, checks it against the
-// profile's CSR policy, and notes the certificate the device holds now.
+// profile's CSR policy, and notes the certificate the device holds now. A
+// device disabled since the job was created is not contacted: the step fails
+// with ErrDeviceSkipped, and the item ends as skipped.
 func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
+	row, err := a.queries().GetDevice(ctx, it.DeviceID)
+	if err != nil {
+		return CSRResult{}, fmt.Errorf("read device %s: %w", it.DeviceID, err)
+	}
+	if row.Mode == "DISABLED" {
+		return CSRResult{}, temporal.NewNonRetryableApplicationError(
+			"the device was disabled after the job was created; it is not contacted", ErrDeviceSkipped, nil)
+	}
 	if err := a.startStep(ctx, it, "csr"); err != nil {
 		return CSRResult{}, err
 	}
-	dev, driver, err := a.device(ctx, it.DeviceID)
+	dev, driver, err := a.deviceOf(ctx, row)
 	if err != nil {
 		return CSRResult{}, err
 	}
@@ -167,6 +177,11 @@ func (a *Activities) device(ctx context.Context, id string) (device.Device, devi
 	if err != nil {
 		return device.Device{}, nil, fmt.Errorf("read device %s: %w", id, err)
 	}
+	return a.deviceOf(ctx, row)
+}
+
+// deviceOf is the device of row, with its credential opened, and its driver.
+func (a *Activities) deviceOf(ctx context.Context, row store.Device) (device.Device, device.Driver, error) {
 	driver, err := a.Drivers.Device(row.Driver)
 	if err != nil {
 		return device.Device{}, nil, classify(err, ErrDevicePermanent)

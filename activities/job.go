@@ -11,9 +11,11 @@ import (
 type JobInfo struct {
 	CertType string
 	Total    int
+	// Skipped counts the items finished as skipped when the job was created.
+	Skipped int
 }
 
-// StartJob marks the job running and counts its items.
+// StartJob marks the job running and counts its items, and those skipped.
 func (a *Activities) StartJob(ctx context.Context, jobID int64) (JobInfo, error) {
 	q := a.queries()
 	job, err := q.GetJob(ctx, jobID)
@@ -23,11 +25,11 @@ func (a *Activities) StartJob(ctx context.Context, jobID int64) (JobInfo, error)
 	if err := q.MarkJobRunning(ctx, jobID); err != nil {
 		return JobInfo{}, fmt.Errorf("mark job %d running: %w", jobID, err)
 	}
-	total, err := q.CountJobItems(ctx, jobID)
+	counts, err := q.CountJobItems(ctx, jobID)
 	if err != nil {
 		return JobInfo{}, fmt.Errorf("count items of job %d: %w", jobID, err)
 	}
-	return JobInfo{CertType: job.CertType, Total: int(total)}, nil
+	return JobInfo{CertType: job.CertType, Total: int(counts.Total), Skipped: int(counts.Skipped)}, nil
 }
 
 // ItemRef is a pending item to start, with names for the Temporal UI.
@@ -79,7 +81,11 @@ func (a *Activities) FinishItem(ctx context.Context, it Item, outcome, lastError
 
 func (a *Activities) finish(ctx context.Context, it Item, outcome, lastError string) error {
 	result := "done"
-	if outcome != Succeeded && outcome != RevokeNA {
+	switch outcome {
+	case Succeeded, RevokeNA:
+	case Skipped:
+		result = "skipped"
+	default:
 		result = "failed"
 	}
 	err := a.queries().FinishItem(ctx, store.FinishItemParams{

@@ -15,10 +15,11 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 )
 
-// Approver decides requests the built-in CA holds in approval mode.
+// Approver decides requests the built-in CA holds in approval mode; audit
+// writes the decision's audit row in the decision's own transaction.
 type Approver interface {
-	Approve(ctx context.Context, requestID, approver string) (ca.Result, error)
-	Reject(ctx context.Context, requestID, reason, approver string) error
+	Approve(ctx context.Context, requestID, approver string, audit func(*store.Queries) error) (ca.Result, error)
+	Reject(ctx context.Context, requestID, reason, approver string, audit func(*store.Queries) error) error
 }
 
 // listCARequests lists CA requests, by default those awaiting a decision.
@@ -65,14 +66,16 @@ func (s *server) decideCARequest(approve bool) gin.HandlerFunc {
 			}
 		}
 		requestID, actor := strconv.FormatInt(id, 10), principal(c).Actor()
+		action := map[bool]string{true: "ca_request.approve", false: "ca_request.reject"}[approve]
+		audit := func(q *store.Queries) error {
+			return record(c.Request.Context(), q, actor, action, "ca_request", []string{requestID}, gin.H{"reason": body.Reason})
+		}
 		var err error
 		var result ca.Result
-		action := "ca_request.approve"
 		if approve {
-			result, err = s.approver.Approve(c.Request.Context(), requestID, actor)
+			result, err = s.approver.Approve(c.Request.Context(), requestID, actor, audit)
 		} else {
-			action = "ca_request.reject"
-			err = s.approver.Reject(c.Request.Context(), requestID, strings.TrimSpace(body.Reason), actor)
+			err = s.approver.Reject(c.Request.Context(), requestID, strings.TrimSpace(body.Reason), actor, audit)
 		}
 		switch {
 		case errors.Is(err, ca.ErrNoSuchRequest):
@@ -82,10 +85,6 @@ func (s *server) decideCARequest(approve bool) gin.HandlerFunc {
 			abort(c, http.StatusConflict, "not_pending", err.Error(), nil)
 			return
 		case err != nil:
-			fail(c, err)
-			return
-		}
-		if err := record(c.Request.Context(), store.New(s.pool), actor, action, "ca_request", []string{requestID}, gin.H{"reason": body.Reason}); err != nil {
 			fail(c, err)
 			return
 		}

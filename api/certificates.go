@@ -17,9 +17,10 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca"
 )
 
-// Revoker revokes certificates of the CA that issued them.
+// Revoker revokes certificates of the CA that issued them; audit writes the
+// audit row in the transaction that records the revocation.
 type Revoker interface {
-	Revoke(ctx context.Context, cert *x509.Certificate, reason ca.RevocationReason) error
+	RevokeAudited(ctx context.Context, cert *x509.Certificate, reason ca.RevocationReason, audit func(*store.Queries) error) error
 }
 
 // certificateView is inventory metadata; certificates never carry keys.
@@ -254,8 +255,7 @@ func (s *server) revokeCertificate(c *gin.Context) {
 		fail(c, fieldError("reason", "an RFC 5280 reason code: 0-6 or 8-10 (1 keyCompromise, 4 superseded, 5 cessationOfOperation)"))
 		return
 	}
-	q := store.New(s.pool)
-	stored, err := q.GetCertificate(c.Request.Context(), id)
+	stored, err := store.New(s.pool).GetCertificate(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -265,16 +265,15 @@ func (s *server) revokeCertificate(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := s.revoker.Revoke(c.Request.Context(), cert, ca.RevocationReason(body.Reason)); err != nil {
+	err = s.revoker.RevokeAudited(c.Request.Context(), cert, ca.RevocationReason(body.Reason), func(q *store.Queries) error {
+		return record(c.Request.Context(), q, principal(c).Actor(), "certificate.revoke", "certificate",
+			[]string{strconv.FormatInt(id, 10)}, gin.H{"reason": body.Reason, "serial": stored.SerialHex})
+	})
+	if err != nil {
 		if ca.IsPermanent(err) {
 			abort(c, http.StatusConflict, "cannot_revoke", err.Error(), nil)
 			return
 		}
-		fail(c, err)
-		return
-	}
-	if err := record(c.Request.Context(), q, principal(c).Actor(), "certificate.revoke", "certificate",
-		[]string{strconv.FormatInt(id, 10)}, gin.H{"reason": body.Reason, "serial": stored.SerialHex}); err != nil {
 		fail(c, err)
 		return
 	}

@@ -67,9 +67,16 @@ type jobView struct {
 
 func viewJob(j store.Job) jobView { return jobView{Job: j, WorkflowID: workflows.JobWorkflowID(j.ID)} }
 
-// createJob stores a job and starts its workflow. Devices without a profile
-// for the certificate type are a 400; devices already in an active job of
-// that type a 409. Both list the devices.
+// createdJobView is a new job with the devices it skipped, and why.
+type createdJobView struct {
+	jobView
+	Skipped []jobs.Skipped `json:"skipped"`
+}
+
+// createJob stores a job and starts its workflow; the audit row commits with
+// the job. Devices without a profile for the certificate type are a 400;
+// devices already in an active job of that type a 409. Both list the
+// devices. Disabled devices are skipped, and the answer lists them.
 func (s *server) createJob(c *gin.Context) {
 	var body jobBody
 	if !decode(c, &body) {
@@ -86,6 +93,9 @@ func (s *server) createJob(c *gin.Context) {
 	job, err := s.jobs.Create(c.Request.Context(), jobs.Spec{
 		Name: body.Name, CertType: body.CertType, CreatedBy: principal(c).Actor(),
 		DeviceIDs: body.DeviceIDs, StartAt: body.StartAt, Window: body.Window,
+	}, func(q *store.Queries, job jobs.Created) error {
+		return record(c.Request.Context(), q, principal(c).Actor(), "job.create", "job", []string{strconv.FormatInt(job.ID, 10)},
+			gin.H{"name": job.Name, "devices": len(body.DeviceIDs), "skipped": job.Skipped})
 	})
 	var devices *jobs.DevicesError
 	switch {
@@ -102,12 +112,7 @@ func (s *server) createJob(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := record(c.Request.Context(), store.New(s.pool), principal(c).Actor(), "job.create", "job",
-		[]string{strconv.FormatInt(job.ID, 10)}, gin.H{"name": job.Name, "devices": len(body.DeviceIDs)}); err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, viewJob(job))
+	c.JSON(http.StatusCreated, createdJobView{jobView: viewJob(job.Job), Skipped: append([]jobs.Skipped{}, job.Skipped...)})
 }
 
 var jobSorts = []string{"scheduled_at", "completed_at", "name", "created_by"}
@@ -155,8 +160,13 @@ func (s *server) listJobs(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": views, "offset": params.PageOffset, "limit": params.PageSize})
 }
 
+// maxSkippedShown bounds the skipped devices a job's detail lists; the items
+// list (?state=skipped) pages through all of them.
+const maxSkippedShown = 100
+
 // getJob shows a job with its items counted per outcome and per step, from
-// Postgres, and the live progress of its workflow while it runs.
+// Postgres, the first skipped devices with why, and the live progress of its
+// workflow while it runs.
 func (s *server) getJob(c *gin.Context) {
 	job, ok := s.job(c)
 	if !ok {
@@ -168,7 +178,7 @@ func (s *server) getJob(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	outcomes := map[string]int64{"pending": 0, "in_progress": 0, "succeeded": 0, "revoke_warning": 0, "revoke_na": 0, "device_failure": 0, "ca_failure": 0, "halted": 0}
+	outcomes := map[string]int64{"pending": 0, "in_progress": 0, "succeeded": 0, "revoke_warning": 0, "revoke_na": 0, "device_failure": 0, "ca_failure": 0, "halted": 0, "skipped": 0}
 	steps := map[string]int64{}
 	for _, row := range counts {
 		outcomes[row.State] += row.Items
@@ -176,7 +186,16 @@ func (s *server) getJob(c *gin.Context) {
 			steps[row.Step] += row.Items
 		}
 	}
-	view := gin.H{"job": viewJob(job), "outcomes": outcomes, "in_progress_by_step": steps}
+	rows, err := q.ListSkippedJobItems(c.Request.Context(), store.ListSkippedJobItemsParams{JobID: id, PageSize: maxSkippedShown})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	skipped := make([]jobs.Skipped, len(rows))
+	for i, r := range rows {
+		skipped[i] = jobs.Skipped{DeviceID: r.DeviceID, Reason: r.LastError}
+	}
+	view := gin.H{"job": viewJob(job), "outcomes": outcomes, "in_progress_by_step": steps, "skipped": skipped}
 	if job.CompletedAt == nil {
 		if progress, err := s.jobs.Progress(c.Request.Context(), id); err == nil {
 			view["live"] = progress
@@ -185,7 +204,7 @@ func (s *server) getJob(c *gin.Context) {
 	c.JSON(http.StatusOK, view)
 }
 
-var itemStates = []string{"pending", "in_progress", "succeeded", "revoke_warning", "revoke_na", "device_failure", "ca_failure", "halted"}
+var itemStates = []string{"pending", "in_progress", "succeeded", "revoke_warning", "revoke_na", "device_failure", "ca_failure", "halted", "skipped"}
 
 // listJobItems lists a job's items, optionally of one state, with each one's
 // step, last error and Temporal workflow ID.
@@ -226,26 +245,30 @@ func nullable(v int64, valid bool) any {
 	return v
 }
 
-// haltJob asks a job to stop: no new devices start, those in flight are cancelled.
+// haltJob asks a job to stop: no new devices start, those in flight are
+// cancelled. A signal cannot share a transaction, so the audit row commits
+// before the signal is sent: a halt is never unrecorded, and a signal that
+// failed leaves a recorded attempt and a 500.
 func (s *server) haltJob(c *gin.Context) {
 	job, ok := s.job(c)
 	if !ok {
 		return
 	}
-	id, q := job.ID, store.New(s.pool)
 	if job.CompletedAt != nil {
 		abort(c, http.StatusConflict, "job_closed", "the job has already ended ("+job.Status+")", nil)
 		return
 	}
-	if err := s.jobs.Halt(c.Request.Context(), id); err != nil {
+	err := s.change(c, "job.halt", "job", func(*store.Queries) ([]string, any, error) {
+		return []string{strconv.FormatInt(job.ID, 10)}, gin.H{"status": job.Status}, nil
+	})
+	if err == nil {
+		err = s.jobs.Halt(c.Request.Context(), job.ID)
+	}
+	if err != nil {
 		fail(c, err)
 		return
 	}
-	if err := record(c.Request.Context(), q, principal(c).Actor(), "job.halt", "job", []string{strconv.FormatInt(id, 10)}, nil); err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusAccepted, gin.H{"job": id, "halt": "requested"})
+	c.JSON(http.StatusAccepted, gin.H{"job": job.ID, "halt": "requested"})
 }
 
 // job reads the job the path names, answering 404 itself when there is none.

@@ -133,18 +133,30 @@ func (s *server) pauseRenewalPolicy(paused bool) gin.HandlerFunc {
 	}
 }
 
+// auditSweep records a request for sweeps of policy id; the renewal service
+// commits it before it asks the schedule.
+func (s *server) auditSweep(c *gin.Context, action string, id int64, details any) func(*store.Queries) error {
+	return func(q *store.Queries) error {
+		return record(c.Request.Context(), q, principal(c).Actor(), action, "renewal_policy", []string{strconv.FormatInt(id, 10)}, details)
+	}
+}
+
 // triggerRenewalPolicy runs a sweep now; the jobs it starts appear in /jobs.
 func (s *server) triggerRenewalPolicy(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	if !ok {
 		return
 	}
-	if err := s.renewals.Trigger(c.Request.Context(), id); err != nil {
+	if err := s.renewals.Trigger(c.Request.Context(), id, s.auditSweep(c, "renewal_policy.trigger", id, nil)); err != nil {
 		renewalFail(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"triggered": id, "schedule": renewal.ScheduleID(id)})
 }
+
+// maxBackfill bounds a backfill's period: every sweep in it may start jobs,
+// and a mistyped year would otherwise queue years of them.
+const maxBackfill = 31 * 24 * time.Hour
 
 // backfillRenewalPolicy runs the sweeps the schedule would have run in a past period.
 func (s *server) backfillRenewalPolicy(c *gin.Context) {
@@ -159,15 +171,32 @@ func (s *server) backfillRenewalPolicy(c *gin.Context) {
 	if !decode(c, &body) {
 		return
 	}
-	if body.Start.IsZero() || !body.End.After(body.Start) {
-		fail(c, fieldError("end", "start and end (RFC 3339), end after start"))
+	if err := checkBackfill(body.Start, body.End); err != nil {
+		fail(c, err)
 		return
 	}
-	if err := s.renewals.Backfill(c.Request.Context(), id, body.Start, body.End); err != nil {
+	audit := s.auditSweep(c, "renewal_policy.backfill", id, gin.H{"start": body.Start, "end": body.End})
+	if err := s.renewals.Backfill(c.Request.Context(), id, body.Start, body.End, audit); err != nil {
 		renewalFail(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"backfilled": id, "start": body.Start, "end": body.End})
+}
+
+// checkBackfill refuses a backfill period that is missing, reversed, or
+// longer than maxBackfill, naming the field at fault.
+func checkBackfill(start, end time.Time) error {
+	switch {
+	case start.IsZero():
+		return fieldError("start", "required, RFC 3339")
+	case end.IsZero():
+		return fieldError("end", "required, RFC 3339")
+	case !start.Before(end):
+		return fieldError("start", "must be before end")
+	case end.Sub(start) > maxBackfill:
+		return fieldError("end", "at most %d days after start", int(maxBackfill/(24*time.Hour)))
+	}
+	return nil
 }
 
 // maxAlerts bounds each list of renewalAlerts.

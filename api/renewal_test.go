@@ -82,5 +82,5 @@ func TestRenewalPoliciesThroughTheAPI(t *testing.T) {
 	assert.Error(t, err, "deleting the policy deleted its schedule")
 	var audit int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE object_type = 'renewal_policy'`).Scan(&audit))
-	assert.Equal(t, 5, audit, "create, update, pause, resume, delete")
+	assert.Equal(t, 6, audit, "create, update, pause, resume, trigger, delete")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/pki/trust"
@@ -81,93 +82,100 @@ func (s *server) addTrustAnchors(c *gin.Context) {
 		fail(c, fieldError("name", "1 to 180 characters"))
 		return
 	}
-	rows, err := s.trust.Add(c.Request.Context(), trust.Upload{Name: body.Name, PEM: []byte(body.PEM), AutoRegister: body.AutoRegister, NameMapping: body.NameMapping})
+	var views []trustAnchorView
+	err := s.changeTx(c, "trust_anchor.create", "trust_anchor", func(tx pgx.Tx) ([]string, any, error) {
+		rows, err := s.trust.In(tx).Add(c.Request.Context(), trust.Upload{Name: body.Name, PEM: []byte(body.PEM), AutoRegister: body.AutoRegister, NameMapping: body.NameMapping})
+		ids := make([]string, len(rows))
+		views = make([]trustAnchorView, len(rows))
+		for i, r := range rows {
+			ids[i], views[i] = strconv.FormatInt(r.ID, 10), viewAnchor(r)
+		}
+		return ids, gin.H{"name": body.Name}, err
+	})
 	if err != nil {
 		trustFail(c, err)
-		return
-	}
-	ids, views := make([]string, len(rows)), make([]trustAnchorView, len(rows))
-	for i, r := range rows {
-		ids[i], views[i] = strconv.FormatInt(r.ID, 10), viewAnchor(r)
-	}
-	if err := record(c.Request.Context(), store.New(s.pool), principal(c).Actor(), "trust_anchor.create", "trust_anchor", ids, nil); err != nil {
-		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"items": views})
 }
 
-// anchorAction runs fn on the anchor in the path and records action.
-func (s *server) anchorAction(action string, status int, fn func(c *gin.Context, id int64) (any, error)) gin.HandlerFunc {
+// anchorAction is a change to the anchor in the path: fn gets the trust store
+// bound to the change's transaction, so that the change and its audit row
+// commit together or not at all. Routes with a body read it first, outside
+// the transaction.
+func (s *server) anchorAction(action string, fn func(c *gin.Context, anchors *trust.Store, id int64) (any, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "id")
 		if !ok {
 			return
 		}
-		out, err := fn(c, id)
+		var out any
+		err := s.changeTx(c, action, "trust_anchor", func(tx pgx.Tx) ([]string, any, error) {
+			var err error
+			out, err = fn(c, s.trust.In(tx), id)
+			return []string{strconv.FormatInt(id, 10)}, nil, err
+		})
 		if err != nil {
 			trustFail(c, err)
 			return
 		}
-		if c.IsAborted() {
-			return
-		}
-		if err := record(c.Request.Context(), store.New(s.pool), principal(c).Actor(), action, "trust_anchor", []string{strconv.FormatInt(id, 10)}, nil); err != nil {
-			fail(c, err)
-			return
-		}
-		c.JSON(status, out)
+		c.JSON(http.StatusOK, out)
 	}
 }
 
 func (s *server) trustAnchorRoutes(g *gin.RouterGroup, admin gin.HandlerFunc) {
 	g.GET("/trust-anchors", s.listTrustAnchors)
 	g.POST("/trust-anchors", admin, s.addTrustAnchors)
-	g.POST("/trust-anchors/:id/enable", admin, s.anchorAction("trust_anchor.enable", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
-		return gin.H{"id": id, "enabled": true}, s.trust.SetEnabled(c.Request.Context(), id, true)
+	g.POST("/trust-anchors/:id/enable", admin, s.anchorAction("trust_anchor.enable", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+		return gin.H{"id": id, "enabled": true}, anchors.SetEnabled(c.Request.Context(), id, true)
 	}))
-	g.POST("/trust-anchors/:id/disable", admin, s.anchorAction("trust_anchor.disable", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
-		return gin.H{"id": id, "enabled": false}, s.trust.SetEnabled(c.Request.Context(), id, false)
+	g.POST("/trust-anchors/:id/disable", admin, s.anchorAction("trust_anchor.disable", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+		return gin.H{"id": id, "enabled": false}, anchors.SetEnabled(c.Request.Context(), id, false)
 	}))
-	g.POST("/trust-anchors/:id/confirm", admin, s.anchorAction("trust_anchor.confirm", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
-		return gin.H{"id": id, "enabled": true}, s.trust.Confirm(c.Request.Context(), id, principal(c).Actor())
+	g.POST("/trust-anchors/:id/confirm", admin, s.anchorAction("trust_anchor.confirm", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+		return gin.H{"id": id, "enabled": true}, anchors.Confirm(c.Request.Context(), id, principal(c).Actor())
 	}))
-	g.DELETE("/trust-anchors/:id", admin, s.anchorAction("trust_anchor.delete", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
-		return gin.H{"id": id, "deleted": true}, s.trust.Delete(c.Request.Context(), id)
+	g.DELETE("/trust-anchors/:id", admin, s.anchorAction("trust_anchor.delete", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+		return gin.H{"id": id, "deleted": true}, anchors.Delete(c.Request.Context(), id)
 	}))
 	// The code is returned once; only its hash is kept.
-	g.POST("/trust-anchors/:id/verification-code", admin, s.anchorAction("trust_anchor.challenge", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
-		code, err := s.trust.Challenge(c.Request.Context(), id)
+	g.POST("/trust-anchors/:id/verification-code", admin, s.anchorAction("trust_anchor.challenge", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+		code, err := anchors.Challenge(c.Request.Context(), id)
 		return gin.H{"id": id, "code": code, "sign_with": "openssl dgst -sha256 -sign ca.key code.txt | openssl base64 -A"}, err
 	}))
-	g.POST("/trust-anchors/:id/proof", admin, s.anchorAction("trust_anchor.verify", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
+	g.POST("/trust-anchors/:id/proof", admin, func(c *gin.Context) {
 		var body struct {
 			Code      string `json:"code"`
 			Signature string `json:"signature"`
 		}
-		if !decode(c, &body) {
-			return nil, nil
+		if decode(c, &body) {
+			s.anchorAction("trust_anchor.verify", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+				return gin.H{"id": id, "verified": true}, anchors.Prove(c.Request.Context(), id, body.Code, body.Signature)
+			})(c)
 		}
-		return gin.H{"id": id, "verified": true}, s.trust.Prove(c.Request.Context(), id, body.Code, body.Signature)
-	}))
-	g.POST("/trust-anchors/:id/revocations", admin, s.anchorAction("trust_anchor.revoke_serial", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
+	})
+	g.POST("/trust-anchors/:id/revocations", admin, func(c *gin.Context) {
 		var body struct {
 			Serial string `json:"serial"`
 			Date   string `json:"date"`
 		}
-		if !decode(c, &body) {
-			return nil, nil
+		if decode(c, &body) {
+			s.anchorAction("trust_anchor.revoke_serial", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+				added, err := anchors.AddRevocation(c.Request.Context(), id, body.Serial, body.Date)
+				return gin.H{"added": added}, err
+			})(c)
 		}
-		added, err := s.trust.AddRevocation(c.Request.Context(), id, body.Serial, body.Date)
-		return gin.H{"added": added}, err
-	}))
+	})
 	// A CSV of serial[,date], up to 5,000 rows; every bad row is reported.
-	g.POST("/trust-anchors/:id/revocations.csv", admin, s.anchorAction("trust_anchor.revoke_serials", http.StatusOK, func(c *gin.Context, id int64) (any, error) {
+	g.POST("/trust-anchors/:id/revocations.csv", admin, func(c *gin.Context) {
 		entries, err := trust.ParseRevocationCSV(io.LimitReader(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody), maxBody), time.Now())
 		if err != nil {
-			return nil, err
+			trustFail(c, err)
+			return
 		}
-		added, kept, err := s.trust.AddRevocations(c.Request.Context(), id, entries)
-		return gin.H{"added": added, "kept": kept}, err
-	}))
+		s.anchorAction("trust_anchor.revoke_serials", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {
+			added, kept, err := anchors.AddRevocations(c.Request.Context(), id, entries)
+			return gin.H{"added": added, "kept": kept}, err
+		})(c)
+	})
 }

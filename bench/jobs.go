@@ -47,7 +47,7 @@ func benchJobs(ctx context.Context, s *stack, n, window int) (jobResult, error) 
 	}
 	svc := &jobs.Service{Pool: s.pool, Temporal: s.temporal, TaskQueue: taskQueue}
 	begin := time.Now()
-	job, err := svc.Create(ctx, jobs.Spec{Name: fmt.Sprintf("bench %d", n), CertType: "tls", CreatedBy: "bench", DeviceIDs: s.deviceIDs, Window: window})
+	job, err := svc.Create(ctx, jobs.Spec{Name: fmt.Sprintf("bench %d", n), CertType: "tls", CreatedBy: "bench", DeviceIDs: s.deviceIDs, Window: window}, nil)
 	if err != nil {
 		return r, fmt.Errorf("create the job: %w", err)
 	}

@@ -44,7 +44,7 @@ func TestWorkerKilledThreeTimes(t *testing.T) {
 	const devices = 500
 	f := newFleet(t, devices)
 	f.assign(t, f.normal, 1, devices)
-	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "crash test", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, devices), Window: 100})
+	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "crash test", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, devices), Window: 100}, nil)
 	require.NoError(t, err)
 
 	start := func() *testenv.Process {
@@ -94,7 +94,7 @@ func TestHaltCancelsDevicesInFlight(t *testing.T) {
 	f.assign(t, f.normal, 1, devices)
 	f.startWorker(t)
 	f.admin(t, http.MethodPut, "/faults", map[string]any{"seed": 1, "slow": 1.0, "slow_ms": []int{1500, 1500}}).Body.Close()
-	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "to halt", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, devices), Window: 10})
+	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "to halt", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, devices), Window: 10}, nil)
 	require.NoError(t, err)
 
 	waitFor(t, time.Minute, "devices in progress", func() bool { return f.states(t, job.ID)["in_progress"] >= 10 })

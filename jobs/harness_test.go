@@ -131,7 +131,8 @@ func (f *fleet) states(t *testing.T, jobID int64) map[string]int {
 	return out
 }
 
-// simState reads a simulated device's faults and installed certificate.
+// simState reads a simulated device's faults, installed certificate, and
+// how often each operation was called.
 type simState struct {
 	Faults struct {
 		CSRFailure     bool `json:"csr_failure"`
@@ -140,6 +141,7 @@ type simState struct {
 	Certificates map[string]struct {
 		SHA256 string `json:"sha256"`
 	} `json:"certificates"`
+	Calls map[string]int `json:"calls"`
 }
 
 func (f *fleet) admin(t *testing.T, method, path string, body any) *http.Response {

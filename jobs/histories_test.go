@@ -28,7 +28,7 @@ func TestHistoriesReplay(t *testing.T) {
 	f.assign(t, f.normal, 2, 5)
 	f.startWorker(t)
 	f.admin(t, http.MethodPut, "/devices/sim-00002/faults", map[string]any{"csr_failure": true}).Body.Close()
-	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "histories", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 5), Window: 2, ChildrenPerRun: 3})
+	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "histories", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 5), Window: 2, ChildrenPerRun: 3}, nil)
 	require.NoError(t, err)
 	approved := approveWhilePending(t, f, job.ID, 1)
 	progress := f.wait(t, job.ID, 3*time.Minute)

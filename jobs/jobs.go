@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -70,78 +71,165 @@ func (e *DevicesError) Error() string {
 	return fmt.Sprintf("%s: %s%s", e.Reason, strings.Join(shown, ", "), more)
 }
 
+// ReasonDisabled is why a job skips a device disabled when the job was created.
+const ReasonDisabled = "the device is disabled"
+
+// Skipped is a device a job leaves out, and why.
+type Skipped struct {
+	DeviceID string `json:"device_id"`
+	Reason   string `json:"reason"`
+}
+
+// Created is a stored job and the devices it skipped from the start: they
+// are items of the job, finished as skipped, and are never contacted.
+type Created struct {
+	store.Job
+	Skipped []Skipped
+}
+
+// Audit writes the audit row of a job's creation in the creation's own
+// transaction, so that the row exists if and only if the job does.
+type Audit func(q *store.Queries, job Created) error
+
 // Create stores the job and its items in one transaction and starts its
 // workflow. A device without a profile for the certificate type, or already
-// in an active job for it, refuses the whole job with a *DevicesError.
-func (s *Service) Create(ctx context.Context, spec Spec) (store.Job, error) {
-	var job store.Job
+// in an active job for it, refuses the whole job with a *DevicesError;
+// disabled devices are skipped. audit, unless nil, records the creation in
+// the same transaction.
+func (s *Service) Create(ctx context.Context, spec Spec, audit Audit) (Created, error) {
+	var job Created
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		var err error
-		job, err = Insert(ctx, tx, spec)
-		return err
+		if job, err = Insert(ctx, tx, spec); err != nil || audit == nil {
+			return err
+		}
+		return audit(store.New(tx), job)
 	})
 	if err != nil {
-		return store.Job{}, err
+		return Created{}, err
 	}
-	if err := s.Start(ctx, job, spec); err != nil {
-		return store.Job{}, s.undo(ctx, job, err)
+	if err := s.Start(ctx, job.Job, spec); err != nil {
+		return Created{}, s.undo(ctx, job.Job, err)
 	}
 	return job, nil
 }
 
 // Insert stores a job and its items in tx without starting it; Start does.
-// Refusals are as for Create.
-func Insert(ctx context.Context, tx pgx.Tx, spec Spec) (store.Job, error) {
+// Refusals and skips are as for Create.
+func Insert(ctx context.Context, tx pgx.Tx, spec Spec) (Created, error) {
 	ids, err := normalize(&spec)
 	if err != nil {
-		return store.Job{}, err
+		return Created{}, err
 	}
 	q := store.New(tx)
 	job, err := q.CreateJob(ctx, store.CreateJobParams{Name: spec.Name, CertType: spec.CertType, CreatedBy: spec.CreatedBy, ScheduledAt: spec.StartAt})
 	if err != nil {
-		return store.Job{}, fmt.Errorf("create job: %w", err)
+		return Created{}, fmt.Errorf("create job: %w", err)
 	}
 	profiles, err := q.DeviceProfilesFor(ctx, store.DeviceProfilesForParams{DeviceIds: ids, CertType: spec.CertType})
 	if err != nil {
-		return store.Job{}, err
+		return Created{}, err
 	}
 	if err := checkProfiles(ids, profiles, spec.CertType); err != nil {
-		return store.Job{}, err
+		return Created{}, err
 	}
-	if err := busy(ctx, q, ids, spec.CertType); err != nil {
-		return store.Job{}, err
+	run, skip := splitDisabled(profiles)
+	if err := addItems(ctx, tx, job, run); err != nil {
+		return Created{}, err
 	}
-	rows := make([]store.AddJobItemsParams, len(profiles))
-	for i, p := range profiles {
-		rows[i] = store.AddJobItemsParams{JobID: job.ID, DeviceID: p.DeviceID, CertType: spec.CertType, ProfileID: p.ProfileID}
+	skipped, err := addSkipped(ctx, q, job, skip)
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Job: job, Skipped: skipped}, nil
+}
+
+// splitDisabled separates the devices a job runs from the disabled ones it skips.
+func splitDisabled(profiles []store.DeviceProfilesForRow) (run, skip []store.DeviceProfilesForRow) {
+	for _, p := range profiles {
+		if p.Mode == "DISABLED" {
+			skip = append(skip, p)
+		} else {
+			run = append(run, p)
+		}
+	}
+	return run, skip
+}
+
+// addItems stores the items the job runs. A device already in an active job
+// of the type refuses the job with a *DevicesError.
+func addItems(ctx context.Context, tx pgx.Tx, job store.Job, run []store.DeviceProfilesForRow) error {
+	q := store.New(tx)
+	ids := make([]string, len(run))
+	rows := make([]store.AddJobItemsParams, len(run))
+	for i, p := range run {
+		ids[i] = p.DeviceID
+		rows[i] = store.AddJobItemsParams{JobID: job.ID, DeviceID: p.DeviceID, CertType: job.CertType, ProfileID: p.ProfileID}
+	}
+	if err := busy(ctx, q, ids, job.CertType); err != nil {
+		return err
 	}
 	// A savepoint, so that a clash leaves tx usable for reading who is busy.
-	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
 		_, err := store.New(sp).AddJobItems(ctx, rows)
 		return err
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "job_items_one_active_job_per_device" {
-		if busyErr := busy(ctx, q, ids, spec.CertType); busyErr != nil {
-			return store.Job{}, busyErr // a concurrent job took them
+		if busyErr := busy(ctx, q, ids, job.CertType); busyErr != nil {
+			return busyErr // a concurrent job took them
 		}
 	}
-	if err != nil {
-		return store.Job{}, err
-	}
-	return job, nil
+	return err
 }
 
+// addSkipped records the disabled devices as items finished as skipped, so
+// that the job's counts and items show them with why. Being in another
+// active job does not matter for a device this job never contacts.
+func addSkipped(ctx context.Context, q *store.Queries, job store.Job, skip []store.DeviceProfilesForRow) ([]Skipped, error) {
+	if len(skip) == 0 {
+		return nil, nil
+	}
+	params := store.AddSkippedJobItemsParams{JobID: job.ID, CertType: job.CertType, Reason: ReasonDisabled}
+	skipped := make([]Skipped, len(skip))
+	for i, p := range skip {
+		params.DeviceIds = append(params.DeviceIds, p.DeviceID)
+		params.ProfileIds = append(params.ProfileIds, p.ProfileID)
+		skipped[i] = Skipped{DeviceID: p.DeviceID, Reason: ReasonDisabled}
+	}
+	if err := q.AddSkippedJobItems(ctx, params); err != nil {
+		return nil, fmt.Errorf("record the skipped devices of job %d: %w", job.ID, err)
+	}
+	return skipped, nil
+}
+
+// undoActor names the removal of a job that never started in the audit log.
+const undoActor = "system:job-start"
+
 // undo removes a job whose workflow did not start, so that its devices are
-// not held by a job that will never run. If the workflow did start after
-// all (the error came after the server accepted it), the job stands.
+// not held by a job that will never run, and records that beside the job's
+// creation. If the workflow did start after all (the error came after the
+// server accepted it), the job stands.
 func (s *Service) undo(ctx context.Context, job store.Job, startErr error) error {
 	_, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.JobWorkflowID(job.ID), "")
 	var notFound *serviceerror.NotFound
 	if !errors.As(err, &notFound) {
 		return fmt.Errorf("job %d may have started; check certjob/%d: %w", job.ID, job.ID, startErr)
 	}
-	if _, err := store.New(s.Pool).DeleteUnstartedJob(ctx, job.ID); err != nil {
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		if n, err := q.DeleteUnstartedJob(ctx, job.ID); err != nil || n == 0 {
+			return err
+		}
+		details, err := json.Marshal(map[string]string{"name": job.Name, "error": startErr.Error()})
+		if err != nil {
+			return err
+		}
+		return q.RecordAudit(ctx, store.RecordAuditParams{
+			Actor: undoActor, Action: "job.delete_unstarted", ObjectType: "job", ObjectIds: []string{strconv.FormatInt(job.ID, 10)}, Details: details,
+		})
+	})
+	if err != nil {
 		return fmt.Errorf("%w (and removing the unstarted job %d failed: %v)", startErr, job.ID, err)
 	}
 	return fmt.Errorf("nothing was created: %w", startErr)

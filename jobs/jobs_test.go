@@ -44,7 +44,7 @@ func TestJobWithFaultsAndApprovals(t *testing.T) {
 	f.startWorker(t)
 
 	// Job A gives devices 6-300 a first certificate: nothing to revoke yet.
-	jobA, err := f.jobs.Create(ctx, jobs.Spec{Name: "first issue", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(6, devices)})
+	jobA, err := f.jobs.Create(ctx, jobs.Spec{Name: "first issue", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(6, devices)}, nil)
 	require.NoError(t, err)
 	progressA := f.wait(t, jobA.ID, 5*time.Minute)
 	assert.Equal(t, workflows.Outcomes{RevokeNA: devices - 5}, progressA.Outcomes)
@@ -73,9 +73,9 @@ func TestJobWithFaultsAndApprovals(t *testing.T) {
 	require.Positive(t, expected[activities.DeviceFailure], "the seed gives some devices faults")
 
 	jobB, err := f.jobs.Create(ctx, jobs.Spec{Name: "renew with faults", CertType: "tls", CreatedBy: "test",
-		DeviceIDs: ids(1, devices), Window: 50, ChildrenPerRun: 120, StepDeadline: 20 * time.Second})
+		DeviceIDs: ids(1, devices), Window: 50, ChildrenPerRun: 120, StepDeadline: 20 * time.Second}, nil)
 	require.NoError(t, err)
-	_, err = f.jobs.Create(ctx, jobs.Spec{Name: "clash", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)})
+	_, err = f.jobs.Create(ctx, jobs.Spec{Name: "clash", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)}, nil)
 	var busy *jobs.DevicesError
 	require.True(t, errors.As(err, &busy), "a device cannot be in two active jobs: %v", err)
 	assert.Len(t, busy.Devices, 3)
@@ -118,7 +118,7 @@ func approveWhilePending(t *testing.T, f *fleet, jobID int64, want int) *atomic.
 			}
 			rows.Close()
 			for _, id := range pending {
-				if _, err := f.ca.Approve(ctx, itoa(id), "test-operator"); err == nil {
+				if _, err := f.ca.Approve(ctx, itoa(id), "test-operator", nil); err == nil {
 					approved.Add(1)
 				}
 			}
@@ -208,18 +208,33 @@ func historyLengths(t *testing.T, f *fleet, jobID int64) (runs int, longest int6
 }
 
 // TestFailedStartLeavesNothingBehind: if the workflow cannot start, the job
-// and its items are removed, so its devices are free for the next job.
+// and its items are removed, so its devices are free for the next job, and
+// the audit log records the removal after the creation.
 func TestFailedStartLeavesNothingBehind(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 3)
 	f.assign(t, f.normal, 1, 3)
 	// The rows commit; then the workflow start is refused (no task queue).
 	broken := &jobs.Service{Pool: f.pool, Temporal: f.temporal, TaskQueue: ""}
-	_, err := broken.Create(ctx, jobs.Spec{Name: "doomed", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)})
+	_, err := broken.Create(ctx, jobs.Spec{Name: "doomed", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)},
+		func(q *store.Queries, job jobs.Created) error {
+			return q.RecordAudit(ctx, store.RecordAuditParams{Actor: "test", Action: "job.create", ObjectType: "job",
+				ObjectIds: []string{strconv.FormatInt(job.ID, 10)}, Details: []byte("{}")})
+		})
 	require.ErrorContains(t, err, "nothing was created")
 	var jobsLeft int
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM jobs`).Scan(&jobsLeft))
 	assert.Zero(t, jobsLeft)
-	_, err = f.jobs.Create(ctx, jobs.Spec{Name: "next", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)})
+	var audit []string
+	rows, err := f.pool.Query(ctx, `SELECT actor || ' ' || action FROM audit_log ORDER BY id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var row string
+		require.NoError(t, rows.Scan(&row))
+		audit = append(audit, row)
+	}
+	assert.Equal(t, []string{"test job.create", "system:job-start job.delete_unstarted"}, audit)
+	_, err = f.jobs.Create(ctx, jobs.Spec{Name: "next", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)}, nil)
 	require.NoError(t, err, "the devices are free")
 }

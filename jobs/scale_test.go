@@ -29,7 +29,7 @@ func TestScale(t *testing.T) {
 	f.assign(t, f.normal, 1, devices)
 	f.startWorker(t)
 	start := time.Now()
-	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "scale", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, devices), Window: 200})
+	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "scale", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, devices), Window: 200}, nil)
 	require.NoError(t, err)
 	progress := f.wait(t, job.ID, 2*time.Hour)
 	wall := time.Since(start)

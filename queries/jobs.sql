@@ -14,8 +14,12 @@ SELECT state, count(*) AS items FROM job_items WHERE job_id = @job_id GROUP BY s
 SELECT * FROM jobs WHERE id = @id;
 
 -- name: DeviceProfilesFor :many
-SELECT device_id, profile_id FROM device_profiles
-WHERE device_id = ANY(@device_ids::text[]) AND cert_type = @cert_type;
+-- Each device's profile for the certificate type, with the device's mode: a
+-- job skips disabled devices.
+SELECT dp.device_id, dp.profile_id, d.mode FROM device_profiles dp
+JOIN devices d ON d.id = dp.device_id
+WHERE dp.device_id = ANY(@device_ids::text[]) AND dp.cert_type = @cert_type
+ORDER BY dp.device_id;
 
 -- name: BusyDevices :many
 -- Devices already in an active job for the certificate type, with that job.
@@ -35,7 +39,7 @@ ORDER BY i.device_id
 LIMIT @page_size;
 
 -- name: CountJobItems :one
-SELECT count(*) FROM job_items WHERE job_id = @job_id;
+SELECT count(*) AS total, count(*) FILTER (WHERE state = 'skipped') AS skipped FROM job_items WHERE job_id = @job_id;
 
 -- name: MarkJobRunning :exec
 UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()) WHERE id = @id AND status IN ('scheduled', 'running');
@@ -78,6 +82,18 @@ SELECT * FROM job_items WHERE job_id = @job_id AND device_id = @device_id;
 
 -- name: AddJobItems :copyfrom
 INSERT INTO job_items (job_id, device_id, cert_type, profile_id) VALUES (@job_id, @device_id, @cert_type, @profile_id);
+
+-- name: AddSkippedJobItems :exec
+-- Items of devices a job skips from its creation, finished at once with why.
+INSERT INTO job_items (job_id, device_id, cert_type, profile_id, state, last_error, finished_at)
+SELECT @job_id::bigint, unnest(@device_ids::text[]), @cert_type::text, unnest(@profile_ids::bigint[]), 'skipped', @reason::text, now();
+
+-- name: ListSkippedJobItems :many
+-- The first skipped items of a job with why, for the job's detail.
+SELECT device_id, last_error FROM job_items
+WHERE job_id = @job_id AND state = 'skipped'
+ORDER BY device_id
+LIMIT @page_size;
 
 -- name: DeleteUnstartedJob :execrows
 -- Undoes a job whose workflow never started; its items go with it.

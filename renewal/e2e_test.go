@@ -72,7 +72,7 @@ func TestPolicyScheduleEndToEnd(t *testing.T) {
 	assert.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, desc.Schedule.Policy.Overlap)
 	assert.False(t, desc.Schedule.State.Paused)
 
-	require.NoError(t, svc.Trigger(ctx, policy.ID))
+	require.NoError(t, svc.Trigger(ctx, policy.ID, nil))
 	var jobID int64
 	require.Eventually(t, func() bool {
 		return pool.QueryRow(ctx, `SELECT id FROM jobs WHERE created_by = $1`, "renewal-policy:"+strconv.FormatInt(policy.ID, 10)).Scan(&jobID) == nil

@@ -119,9 +119,10 @@ func (s *Service) Delete(ctx context.Context, id int64, audit func(*store.Querie
 	})
 }
 
-// Trigger runs a sweep of policy id now.
-func (s *Service) Trigger(ctx context.Context, id int64) error {
-	if err := s.exists(ctx, id); err != nil {
+// Trigger runs a sweep of policy id now. audit, unless nil, records the
+// request first (see audited).
+func (s *Service) Trigger(ctx context.Context, id int64, audit func(*store.Queries) error) error {
+	if err := s.audited(ctx, id, audit); err != nil {
 		return err
 	}
 	return s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Trigger(ctx, client.ScheduleTriggerOptions{
@@ -129,9 +130,10 @@ func (s *Service) Trigger(ctx context.Context, id int64) error {
 	})
 }
 
-// Backfill runs the sweeps the schedule would have run between start and end.
-func (s *Service) Backfill(ctx context.Context, id int64, start, end time.Time) error {
-	if err := s.exists(ctx, id); err != nil {
+// Backfill runs the sweeps the schedule would have run between start and
+// end. audit, unless nil, records the request first (see audited).
+func (s *Service) Backfill(ctx context.Context, id int64, start, end time.Time, audit func(*store.Queries) error) error {
+	if err := s.audited(ctx, id, audit); err != nil {
 		return err
 	}
 	return s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Backfill(ctx, client.ScheduleBackfillOptions{
@@ -139,12 +141,22 @@ func (s *Service) Backfill(ctx context.Context, id int64, start, end time.Time) 
 	})
 }
 
-func (s *Service) exists(ctx context.Context, id int64) error {
-	_, err := store.New(s.Pool).GetRenewalPolicy(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
-	}
-	return err
+// audited checks that policy id exists and commits audit's row before the
+// caller asks Temporal for a sweep: that call cannot share the transaction,
+// and a request recorded that then failed is better than sweeps that ran
+// unrecorded.
+func (s *Service) audited(ctx context.Context, id int64, audit func(*store.Queries) error) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		_, err := q.GetRenewalPolicy(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil || audit == nil {
+			return err
+		}
+		return audit(q)
+	})
 }
 
 // Reconcile makes Temporal's renewal schedules match the policies: it

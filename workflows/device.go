@@ -53,6 +53,9 @@ func runSteps(ctx workflow.Context, in DeviceInput) (string, error) {
 	it := in.Item
 	var csr activities.CSRResult
 	if err := step(ctx, "csr", deviceStep(in.StepDeadline), acts.GetCSR, &csr, it); err != nil {
+		if isSkip(err) {
+			return activities.Skipped, err
+		}
 		return activities.DeviceFailure, err
 	}
 	var sub activities.Submission
@@ -78,6 +81,14 @@ func runSteps(ctx workflow.Context, in DeviceInput) (string, error) {
 		return activities.RevokeWarning, err
 	}
 	return outcome, nil
+}
+
+// isSkip tells a device the first step found disabled, which is skipped,
+// from one that failed. Histories from before skips never hold this error
+// type, so they replay as they ran.
+func isSkip(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrDeviceSkipped
 }
 
 // step shows the step in the CertStep search attribute and runs its activity.

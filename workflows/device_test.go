@@ -95,6 +95,9 @@ func TestDeviceStateMachine(t *testing.T) {
 		{"device unreachable past the deadline", []step{func(env *testsuite.TestWorkflowEnvironment) {
 			env.OnActivity(acts.GetCSR, mock.Anything, item).Return(activities.CSRResult{}, errors.New("connection refused"))
 		}}, activities.DeviceFailure, activities.DeviceFailure},
+		{"device disabled since the job was created", []step{func(env *testsuite.TestWorkflowEnvironment) {
+			env.OnActivity(acts.GetCSR, mock.Anything, item).Return(activities.CSRResult{}, permanent(activities.ErrDeviceSkipped)).Once()
+		}}, activities.Skipped, activities.Skipped},
 		{"CA rejects", []step{csrOK, submit(activities.Submission{Status: "rejected", Reason: "policy"}, nil)}, activities.CAFailure, activities.CAFailure},
 		{"CA refuses permanently", []step{csrOK, submit(activities.Submission{}, permanent(activities.ErrCAPermanent))}, activities.CAFailure, activities.CAFailure},
 		{"install rejected", []step{csrOK, submit(issued, nil), install(permanent(activities.ErrDevicePermanent))}, activities.DeviceFailure, activities.DeviceFailure},

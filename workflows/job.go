@@ -49,9 +49,10 @@ type JobState struct {
 	CancelSent bool
 }
 
-// Outcomes counts finished items by outcome.
+// Outcomes counts finished items by outcome. Skipped counts the devices
+// skipped when the job was created as well as those found disabled later.
 type Outcomes struct {
-	Succeeded, RevokeWarning, RevokeNA, DeviceFailure, CAFailure, Halted int
+	Succeeded, RevokeWarning, RevokeNA, DeviceFailure, CAFailure, Halted, Skipped int
 }
 
 func (o *Outcomes) add(outcome string) {
@@ -68,12 +69,14 @@ func (o *Outcomes) add(outcome string) {
 		o.CAFailure++
 	case activities.Halted:
 		o.Halted++
+	case activities.Skipped:
+		o.Skipped++
 	}
 }
 
 // Done is the number of finished items.
 func (o Outcomes) Done() int {
-	return o.Succeeded + o.RevokeWarning + o.RevokeNA + o.DeviceFailure + o.CAFailure + o.Halted
+	return o.Succeeded + o.RevokeWarning + o.RevokeNA + o.DeviceFailure + o.CAFailure + o.Halted + o.Skipped
 }
 
 // Progress answers the progress query and ends the workflow.
@@ -140,6 +143,7 @@ func (j *job) start(ctx workflow.Context) error {
 		return err
 	}
 	j.state.Started, j.state.CertType, j.state.Total = true, info.CertType, info.Total
+	j.state.Outcomes.Skipped = info.Skipped // never loaded, so never counted as they report
 	return nil
 }
 

@@ -88,6 +88,25 @@ func TestJobRunsEveryDeviceThroughAWindow(t *testing.T) {
 	assert.LessOrEqual(t, maxInFlight, 3, "never more than the window in flight")
 }
 
+// TestSkippedItemsAreCounted: items skipped when the job was created count
+// from the start, those found disabled as they report; the job's progress
+// accounts for every item.
+func TestSkippedItemsAreCounted(t *testing.T) {
+	env := newEnv(t)
+	finished := mockJobStarting(env, 3, func(context.Context, int64) (activities.JobInfo, error) {
+		return activities.JobInfo{CertType: "tls", Total: 5, Skipped: 2}, nil
+	})
+	env.OnActivity(acts.GetCSR, mock.Anything, mock.MatchedBy(func(it activities.Item) bool { return it.DeviceID == "dev-002" })).
+		Return(activities.CSRResult{}, permanent(activities.ErrDeviceSkipped))
+	env.OnActivity(acts.FinishItem, mock.Anything, mock.Anything, activities.Skipped, mock.Anything).Return(nil)
+	mockDevicesSucceed(env)
+	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42})
+	p := result(t, env)
+	assert.Equal(t, "completed", *finished)
+	assert.Equal(t, Outcomes{Succeeded: 2, Skipped: 3}, p.Outcomes)
+	assert.Equal(t, p.Total, p.Outcomes.Done())
+}
+
 func TestScheduledStartWaitsOnATimer(t *testing.T) {
 	env := newEnv(t)
 	start := env.Now().Add(6 * time.Hour)

@@ -76,7 +76,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer pool.Close()
-	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, newLogger(cfg, io.Discard))
+	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTLS, newLogger(cfg, io.Discard))
 	if err != nil {
 		return err
 	}
@@ -85,13 +85,26 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	switch verb {
 	case "create":
-		job, err := svc.Create(ctx, spec)
+		job, err := svc.Create(ctx, spec, func(q *store.Queries, job jobs.Created) error {
+			return auditJob(ctx, q, spec.CreatedBy, "job.create", job.ID, map[string]any{"name": job.Name, "devices": len(spec.DeviceIDs), "skipped": job.Skipped})
+		})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "job %d created for %d devices; workflow certjob/%d\n", job.ID, len(spec.DeviceIDs), job.ID)
+		for _, skipped := range job.Skipped {
+			fmt.Fprintf(stdout, "skipped %s: %s\n", skipped.DeviceID, skipped.Reason)
+		}
 		return nil
 	case "halt":
+		// The signal cannot share a transaction: record the halt first.
+		q := store.New(pool)
+		if _, err := q.GetJob(ctx, id); err != nil {
+			return fmt.Errorf("job %d: %w", id, err)
+		}
+		if err := auditJob(ctx, q, values["by"], "job.halt", id, nil); err != nil {
+			return err
+		}
 		if err := svc.Halt(ctx, id); err != nil {
 			return err
 		}
@@ -99,6 +112,21 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return jobStatus(ctx, svc, id, stdout)
+}
+
+// auditJob records a job change made from the command line under
+// cli:<by>, as the API records its own.
+func auditJob(ctx context.Context, q *store.Queries, by, action string, jobID int64, details map[string]any) error {
+	data := []byte("{}")
+	if details != nil {
+		var err error
+		if data, err = json.Marshal(details); err != nil {
+			return fmt.Errorf("audit %s of job %d: %w", action, jobID, err)
+		}
+	}
+	return q.RecordAudit(ctx, store.RecordAuditParams{
+		Actor: "cli:" + by, Action: action, ObjectType: "job", ObjectIds: []string{strconv.FormatInt(jobID, 10)}, Details: data,
+	})
 }
 
 // jobSpec reads a job to create from the command's settings.

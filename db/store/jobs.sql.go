@@ -42,6 +42,31 @@ type AddJobItemsParams struct {
 	ProfileID int64  `json:"profile_id"`
 }
 
+const addSkippedJobItems = `-- name: AddSkippedJobItems :exec
+INSERT INTO job_items (job_id, device_id, cert_type, profile_id, state, last_error, finished_at)
+SELECT $1::bigint, unnest($2::text[]), $3::text, unnest($4::bigint[]), 'skipped', $5::text, now()
+`
+
+type AddSkippedJobItemsParams struct {
+	JobID      int64    `json:"job_id"`
+	DeviceIds  []string `json:"device_ids"`
+	CertType   string   `json:"cert_type"`
+	ProfileIds []int64  `json:"profile_ids"`
+	Reason     string   `json:"reason"`
+}
+
+// Items of devices a job skips from its creation, finished at once with why.
+func (q *Queries) AddSkippedJobItems(ctx context.Context, arg AddSkippedJobItemsParams) error {
+	_, err := q.db.Exec(ctx, addSkippedJobItems,
+		arg.JobID,
+		arg.DeviceIds,
+		arg.CertType,
+		arg.ProfileIds,
+		arg.Reason,
+	)
+	return err
+}
+
 const busyDevices = `-- name: BusyDevices :many
 SELECT device_id, job_id FROM job_items
 WHERE device_id = ANY($1::text[]) AND cert_type = $2 AND state IN ('pending', 'in_progress')
@@ -80,14 +105,19 @@ func (q *Queries) BusyDevices(ctx context.Context, arg BusyDevicesParams) ([]Bus
 }
 
 const countJobItems = `-- name: CountJobItems :one
-SELECT count(*) FROM job_items WHERE job_id = $1
+SELECT count(*) AS total, count(*) FILTER (WHERE state = 'skipped') AS skipped FROM job_items WHERE job_id = $1
 `
 
-func (q *Queries) CountJobItems(ctx context.Context, jobID int64) (int64, error) {
+type CountJobItemsRow struct {
+	Total   int64 `json:"total"`
+	Skipped int64 `json:"skipped"`
+}
+
+func (q *Queries) CountJobItems(ctx context.Context, jobID int64) (CountJobItemsRow, error) {
 	row := q.db.QueryRow(ctx, countJobItems, jobID)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+	var i CountJobItemsRow
+	err := row.Scan(&i.Total, &i.Skipped)
+	return i, err
 }
 
 const countJobItemsByState = `-- name: CountJobItemsByState :many
@@ -199,8 +229,10 @@ func (q *Queries) DeleteUnstartedJob(ctx context.Context, id int64) (int64, erro
 }
 
 const deviceProfilesFor = `-- name: DeviceProfilesFor :many
-SELECT device_id, profile_id FROM device_profiles
-WHERE device_id = ANY($1::text[]) AND cert_type = $2
+SELECT dp.device_id, dp.profile_id, d.mode FROM device_profiles dp
+JOIN devices d ON d.id = dp.device_id
+WHERE dp.device_id = ANY($1::text[]) AND dp.cert_type = $2
+ORDER BY dp.device_id
 `
 
 type DeviceProfilesForParams struct {
@@ -211,8 +243,11 @@ type DeviceProfilesForParams struct {
 type DeviceProfilesForRow struct {
 	DeviceID  string `json:"device_id"`
 	ProfileID int64  `json:"profile_id"`
+	Mode      string `json:"mode"`
 }
 
+// Each device's profile for the certificate type, with the device's mode: a
+// job skips disabled devices.
 func (q *Queries) DeviceProfilesFor(ctx context.Context, arg DeviceProfilesForParams) ([]DeviceProfilesForRow, error) {
 	rows, err := q.db.Query(ctx, deviceProfilesFor, arg.DeviceIds, arg.CertType)
 	if err != nil {
@@ -222,7 +257,7 @@ func (q *Queries) DeviceProfilesFor(ctx context.Context, arg DeviceProfilesForPa
 	items := []DeviceProfilesForRow{}
 	for rows.Next() {
 		var i DeviceProfilesForRow
-		if err := rows.Scan(&i.DeviceID, &i.ProfileID); err != nil {
+		if err := rows.Scan(&i.DeviceID, &i.ProfileID, &i.Mode); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -505,6 +540,44 @@ func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, erro
 			&i.CreatedAt,
 			&i.Source,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listSkippedJobItems = `-- name: ListSkippedJobItems :many
+SELECT device_id, last_error FROM job_items
+WHERE job_id = $1 AND state = 'skipped'
+ORDER BY device_id
+LIMIT $2
+`
+
+type ListSkippedJobItemsParams struct {
+	JobID    int64 `json:"job_id"`
+	PageSize int32 `json:"page_size"`
+}
+
+type ListSkippedJobItemsRow struct {
+	DeviceID  string `json:"device_id"`
+	LastError string `json:"last_error"`
+}
+
+// The first skipped items of a job with why, for the job's detail.
+func (q *Queries) ListSkippedJobItems(ctx context.Context, arg ListSkippedJobItemsParams) ([]ListSkippedJobItemsRow, error) {
+	rows, err := q.db.Query(ctx, listSkippedJobItems, arg.JobID, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListSkippedJobItemsRow{}
+	for rows.Next() {
+		var i ListSkippedJobItemsRow
+		if err := rows.Scan(&i.DeviceID, &i.LastError); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

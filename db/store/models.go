@@ -21,6 +21,7 @@ type ApiToken struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
 }
 
 type AuditLog struct {
@@ -67,13 +68,28 @@ type Certificate struct {
 	CreatedAt        time.Time   `json:"created_at"`
 }
 
+type Credential struct {
+	ID               int64      `json:"id"`
+	Name             string     `json:"name"`
+	Kind             string     `json:"kind"`
+	Username         string     `json:"username"`
+	SecretSealed     []byte     `json:"secret_sealed"`
+	Fingerprint      string     `json:"fingerprint"`
+	AllowedAddresses []string   `json:"allowed_addresses"`
+	CreatedBy        string     `json:"created_by"`
+	CreatedAt        time.Time  `json:"created_at"`
+	RotatedAt        *time.Time `json:"rotated_at"`
+	LastUsedAt       *time.Time `json:"last_used_at"`
+}
+
 type Device struct {
-	ID                string          `json:"id"`
-	Name              string          `json:"name"`
-	DeviceType        string          `json:"device_type"`
-	Mode              string          `json:"mode"`
-	Driver            string          `json:"driver"`
-	Address           string          `json:"address"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	DeviceType string `json:"device_type"`
+	Mode       string `json:"mode"`
+	Driver     string `json:"driver"`
+	Address    string `json:"address"`
+	// legacy env:/file:/derived:env: reference awaiting import into credentials
 	CredentialRef     string          `json:"credential_ref"`
 	TlsPin            []byte          `json:"tls_pin"`
 	Labels            json.RawMessage `json:"labels"`
@@ -81,6 +97,7 @@ type Device struct {
 	UpdatedAt         time.Time       `json:"updated_at"`
 	FactoryCertSha256 []byte          `json:"factory_cert_sha256"`
 	FactoryAnchorID   pgtype.Int8     `json:"factory_anchor_id"`
+	CredentialID      pgtype.Int8     `json:"credential_id"`
 }
 
 type DeviceProfile struct {
@@ -212,16 +229,18 @@ type RenewalPolicy struct {
 }
 
 type TrustAnchor struct {
-	ID                   int64      `json:"id"`
-	Name                 string     `json:"name"`
-	Subject              string     `json:"subject"`
-	Der                  []byte     `json:"der"`
-	Sha256               []byte     `json:"sha256"`
-	NotAfter             time.Time  `json:"not_after"`
-	Enabled              bool       `json:"enabled"`
-	VerificationCodeHash []byte     `json:"verification_code_hash"`
-	VerifiedAt           *time.Time `json:"verified_at"`
-	AutoRegister         bool       `json:"auto_register"`
-	NameMapping          string     `json:"name_mapping"`
-	CreatedAt            time.Time  `json:"created_at"`
+	ID                   int64       `json:"id"`
+	Name                 string      `json:"name"`
+	Subject              string      `json:"subject"`
+	Der                  []byte      `json:"der"`
+	Sha256               []byte      `json:"sha256"`
+	NotAfter             time.Time   `json:"not_after"`
+	Enabled              bool        `json:"enabled"`
+	VerificationCodeHash []byte      `json:"verification_code_hash"`
+	VerifiedAt           *time.Time  `json:"verified_at"`
+	AutoRegister         bool        `json:"auto_register"`
+	NameMapping          string      `json:"name_mapping"`
+	CreatedAt            time.Time   `json:"created_at"`
+	LegacyUnproven       bool        `json:"legacy_unproven"`
+	ConfirmedBy          pgtype.Text `json:"confirmed_by"`
 }

@@ -43,12 +43,25 @@ var (
 
 // Store is the trust anchors of one certfleet.
 type Store struct {
-	pool *pgxpool.Pool
+	// pool is the connection pool, or the transaction of a change that
+	// In bound the store to.
+	pool conn
 	now  func() time.Time
+}
+
+// conn is what the store runs its statements and transactions on: a pool,
+// or a transaction, in which the store's own transactions are savepoints.
+type conn interface {
+	store.DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // New returns the trust anchor store over pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }
+
+// In returns the store bound to tx: its changes commit or roll back with tx,
+// so that a caller's audit row in tx is written if and only if they are.
+func (s *Store) In(tx pgx.Tx) *Store { return &Store{pool: tx, now: s.now} }
 
 // Upload is one PEM upload: a CA certificate or a chain of them.
 type Upload struct {

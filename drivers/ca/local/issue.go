@@ -63,9 +63,10 @@ func (c *CA) Poll(ctx context.Context, requestID string) (ca.Result, error) {
 }
 
 // Approve issues the certificate of a pending request on behalf of approver.
-func (c *CA) Approve(ctx context.Context, requestID, approver string) (ca.Result, error) {
+// audit, unless nil, writes the decision's audit row in its transaction.
+func (c *CA) Approve(ctx context.Context, requestID, approver string, audit func(*store.Queries) error) (ca.Result, error) {
 	var result ca.Result
-	err := c.decide(ctx, requestID, func(tx pgx.Tx, row store.CaRequest) error {
+	err := c.decide(ctx, requestID, audit, func(tx pgx.Tx, row store.CaRequest) error {
 		profileRow, err := store.New(tx).GetProfile(ctx, row.ProfileID)
 		if err != nil {
 			return fmt.Errorf("read profile %d: %w", row.ProfileID, err)
@@ -84,19 +85,21 @@ func (c *CA) Approve(ctx context.Context, requestID, approver string) (ca.Result
 	return result, err
 }
 
-// Reject closes a pending request with the approver's reason.
-func (c *CA) Reject(ctx context.Context, requestID, reason, approver string) error {
+// Reject closes a pending request with the approver's reason. audit, unless
+// nil, writes the decision's audit row in its transaction.
+func (c *CA) Reject(ctx context.Context, requestID, reason, approver string, audit func(*store.Queries) error) error {
 	if reason == "" {
 		return errors.New("a rejection needs a reason")
 	}
-	return c.decide(ctx, requestID, func(tx pgx.Tx, row store.CaRequest) error {
+	return c.decide(ctx, requestID, audit, func(tx pgx.Tx, row store.CaRequest) error {
 		_, err := c.reject(ctx, tx, row, reason, approver)
 		return err
 	})
 }
 
-// decide locks a pending request and runs fn on it in one transaction.
-func (c *CA) decide(ctx context.Context, requestID string, fn func(pgx.Tx, store.CaRequest) error) error {
+// decide locks a pending request and runs fn on it, then audit, in one
+// transaction: a decision is recorded if and only if it was made.
+func (c *CA) decide(ctx context.Context, requestID string, audit func(*store.Queries) error, fn func(pgx.Tx, store.CaRequest) error) error {
 	return ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {
 		row, err := c.ledger.Find(ctx, store.New(tx), requestID, true)
 		if err != nil {
@@ -105,7 +108,10 @@ func (c *CA) decide(ctx context.Context, requestID string, fn func(pgx.Tx, store
 		if row.Status != string(ca.Pending) {
 			return fmt.Errorf("%w: request %d is %s", ErrNotPending, row.ID, row.Status)
 		}
-		return fn(tx, row)
+		if err := fn(tx, row); err != nil || audit == nil {
+			return err
+		}
+		return audit(store.New(tx))
 	})
 }
 

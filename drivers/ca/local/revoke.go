@@ -21,26 +21,41 @@ import (
 // Revoke marks a certificate this CA issued as revoked and reissues the CRL.
 // Revoking an already revoked certificate keeps its first reason and time.
 func (c *CA) Revoke(ctx context.Context, cert *x509.Certificate, reason ca.RevocationReason) error {
+	return c.RevokeAudited(ctx, cert, reason, nil)
+}
+
+// RevokeAudited is Revoke for an operator's request: audit, unless nil,
+// writes the audit row in the transaction that records the revocation.
+func (c *CA) RevokeAudited(ctx context.Context, cert *x509.Certificate, reason ca.RevocationReason, audit func(*store.Queries) error) error {
 	if !reason.Valid() {
 		return ca.Permanent(fmt.Errorf("revocation reason %d is not an RFC 5280 reason code", reason))
 	}
 	if !c.isOurs(cert) {
 		return ca.Permanent(fmt.Errorf("certificate %s was not issued by built-in CA %q", cert.SerialNumber.Text(16), c.opts.Name))
 	}
-	q := store.New(c.pool)
 	serial := cert.SerialNumber.Text(16)
-	changed, err := q.RevokeCertificate(ctx, store.RevokeCertificateParams{
-		Issuer: c.issuing.Subject.String(), SerialHex: serial, Reason: pgtype.Int2{Int16: int16(reason), Valid: true},
+	err := ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		changed, err := q.RevokeCertificate(ctx, store.RevokeCertificateParams{
+			Issuer: c.issuing.Subject.String(), SerialHex: serial, Reason: pgtype.Int2{Int16: int16(reason), Valid: true},
+		})
+		if err != nil {
+			return ca.Transient(fmt.Errorf("revoke certificate %s: %w", serial, err))
+		}
+		if changed == 0 {
+			if _, err := q.GetCertificateByIssuerSerial(ctx, store.GetCertificateByIssuerSerialParams{
+				Issuer: c.issuing.Subject.String(), SerialHex: serial,
+			}); errors.Is(err, pgx.ErrNoRows) {
+				return ca.Permanent(fmt.Errorf("certificate %s is not in the inventory", serial))
+			}
+		}
+		if audit == nil {
+			return nil
+		}
+		return audit(q)
 	})
 	if err != nil {
-		return ca.Transient(fmt.Errorf("revoke certificate %s: %w", serial, err))
-	}
-	if changed == 0 {
-		if _, err := q.GetCertificateByIssuerSerial(ctx, store.GetCertificateByIssuerSerialParams{
-			Issuer: c.issuing.Subject.String(), SerialHex: serial,
-		}); errors.Is(err, pgx.ErrNoRows) {
-			return ca.Permanent(fmt.Errorf("certificate %s is not in the inventory", serial))
-		}
+		return err
 	}
 	// The revocation is recorded; if the CRL cannot be reissued now, the error
 	// makes the caller retry, and the periodic refresh catches up regardless.

@@ -1,7 +1,8 @@
 // Package agent is the device driver for the agent protocol (package
 // agentproto): certfleet's client of `certfleet agent` on Linux devices and of
 // the simulated fleet. It pins each device's TLS certificate, trusting it on
-// first use, and sends the device's credential on every call.
+// the first answer (2xx) that accepted the device's credential, sends that
+// credential on every call, and never follows a redirect.
 package agent
 
 import (
@@ -118,7 +119,7 @@ func (d *Driver) call(ctx context.Context, dev device.Device, method, path strin
 	if firstPin != nil {
 		defer transport.CloseIdleConnections()
 	}
-	resp, err := (&http.Client{Transport: transport}).Do(req)
+	resp, err := (&http.Client{Transport: transport, CheckRedirect: refuseRedirects}).Do(req)
 	if err != nil {
 		if errors.Is(err, errPinMismatch) {
 			return device.Permanent(fmt.Errorf("device %s: %w", dev.ID, errPinMismatch))
@@ -126,13 +127,21 @@ func (d *Driver) call(ctx context.Context, dev device.Device, method, path strin
 		return device.Transient(fmt.Errorf("device %s unreachable: %w", dev.ID, err))
 	}
 	defer resp.Body.Close()
-	if firstPin != nil {
+	// Only an answer that accepted the credential pins the device: anyone on
+	// the path can answer 401 or 500 with a certificate of their own.
+	if firstPin != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if err := d.pins.SavePin(ctx, dev.ID, *firstPin); err != nil {
 			return device.Transient(fmt.Errorf("pin TLS certificate of device %s: %w", dev.ID, err))
 		}
 	}
 	return decodeResponse(dev.ID, resp, into)
 }
+
+// refuseRedirects makes the client return a redirect as the answer instead of
+// following it: following would send the credential, and for a 307 the body,
+// wherever the device points, and Go keeps the Authorization header on a
+// redirect to the same host at any port.
+func refuseRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // bearer is the token the agent protocol sends: a bearer credential, or one
 // derived per device (which the store hands out as bearer).
@@ -156,6 +165,10 @@ func decodeResponse(deviceID string, resp *http.Response, into any) error {
 			return device.Permanent(fmt.Errorf("device %s: malformed answer: %w", deviceID, err))
 		}
 		return nil
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return device.Permanent(fmt.Errorf("device %s redirected (%d) to %q; the agent protocol does not redirect, and certfleet does not follow",
+			deviceID, resp.StatusCode, resp.Header.Get("Location")))
 	}
 	var body agentproto.ErrorResponse
 	_ = json.Unmarshal(data, &body)
