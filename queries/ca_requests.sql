@@ -32,3 +32,12 @@ FROM ca_requests r JOIN profiles p ON p.id = r.profile_id
 WHERE (sqlc.narg(status)::text IS NULL OR r.status = sqlc.narg(status)) AND r.id > @after_id
 ORDER BY r.id
 LIMIT @page_size;
+
+-- name: LeaseCARequest :one
+-- Takes the request for one call to the CA, unless another worker holds it.
+UPDATE ca_requests SET lease_until = now() + @lease::interval, updated_at = now()
+WHERE id = @id AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+RETURNING *;
+
+-- name: ReleaseCARequest :exec
+UPDATE ca_requests SET lease_until = NULL WHERE id = @id;

@@ -16,7 +16,7 @@ const createCARequest = `-- name: CreateCARequest :one
 INSERT INTO ca_requests (idempotency_key, profile_id, device_id, ca_driver, csr_der)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at
+RETURNING id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until
 `
 
 type CreateCARequestParams struct {
@@ -52,12 +52,13 @@ func (q *Queries) CreateCARequest(ctx context.Context, arg CreateCARequestParams
 		&i.DecidedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LeaseUntil,
 	)
 	return i, err
 }
 
 const getCARequest = `-- name: GetCARequest :one
-SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at FROM ca_requests WHERE id = $1
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until FROM ca_requests WHERE id = $1
 `
 
 func (q *Queries) GetCARequest(ctx context.Context, id int64) (CaRequest, error) {
@@ -77,12 +78,13 @@ func (q *Queries) GetCARequest(ctx context.Context, id int64) (CaRequest, error)
 		&i.DecidedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LeaseUntil,
 	)
 	return i, err
 }
 
 const getCARequestByKey = `-- name: GetCARequestByKey :one
-SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at FROM ca_requests WHERE idempotency_key = $1
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until FROM ca_requests WHERE idempotency_key = $1
 `
 
 func (q *Queries) GetCARequestByKey(ctx context.Context, idempotencyKey string) (CaRequest, error) {
@@ -102,6 +104,41 @@ func (q *Queries) GetCARequestByKey(ctx context.Context, idempotencyKey string) 
 		&i.DecidedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LeaseUntil,
+	)
+	return i, err
+}
+
+const leaseCARequest = `-- name: LeaseCARequest :one
+UPDATE ca_requests SET lease_until = now() + $1::interval, updated_at = now()
+WHERE id = $2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+RETURNING id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until
+`
+
+type LeaseCARequestParams struct {
+	Lease time.Duration `json:"lease"`
+	ID    int64         `json:"id"`
+}
+
+// Takes the request for one call to the CA, unless another worker holds it.
+func (q *Queries) LeaseCARequest(ctx context.Context, arg LeaseCARequestParams) (CaRequest, error) {
+	row := q.db.QueryRow(ctx, leaseCARequest, arg.Lease, arg.ID)
+	var i CaRequest
+	err := row.Scan(
+		&i.ID,
+		&i.IdempotencyKey,
+		&i.ProfileID,
+		&i.DeviceID,
+		&i.CaDriver,
+		&i.CsrDer,
+		&i.Status,
+		&i.ExternalRequestID,
+		&i.RejectReason,
+		&i.CertificateID,
+		&i.DecidedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LeaseUntil,
 	)
 	return i, err
 }
@@ -170,7 +207,7 @@ func (q *Queries) ListCARequests(ctx context.Context, arg ListCARequestsParams) 
 }
 
 const lockCARequest = `-- name: LockCARequest :one
-SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at FROM ca_requests WHERE id = $1 FOR UPDATE
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until FROM ca_requests WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockCARequest(ctx context.Context, id int64) (CaRequest, error) {
@@ -190,6 +227,7 @@ func (q *Queries) LockCARequest(ctx context.Context, id int64) (CaRequest, error
 		&i.DecidedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LeaseUntil,
 	)
 	return i, err
 }
@@ -225,5 +263,14 @@ type MarkCARequestRejectedParams struct {
 
 func (q *Queries) MarkCARequestRejected(ctx context.Context, arg MarkCARequestRejectedParams) error {
 	_, err := q.db.Exec(ctx, markCARequestRejected, arg.RejectReason, arg.DecidedBy, arg.ID)
+	return err
+}
+
+const releaseCARequest = `-- name: ReleaseCARequest :exec
+UPDATE ca_requests SET lease_until = NULL WHERE id = $1
+`
+
+func (q *Queries) ReleaseCARequest(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, releaseCARequest, id)
 	return err
 }

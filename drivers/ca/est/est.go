@@ -71,6 +71,7 @@ type Driver struct {
 	password string
 	client   *http.Client
 	ledger   ca.Ledger
+	chain    chainCache
 }
 
 var _ ca.Driver = (*Driver)(nil)
@@ -134,66 +135,102 @@ func (d *Driver) Revoke(context.Context, *x509.Certificate, ca.RevocationReason)
 	return ca.Permanent(errors.New("the EST protocol cannot revoke certificates"))
 }
 
+// leaseTime bounds one call to the EST server (its client times out sooner),
+// and busyRetry is how soon to ask again while another worker makes one.
+const (
+	leaseTime = time.Minute
+	busyRetry = 5 * time.Second
+)
+
 // Submit enrolls req's CSR, at most once per idempotency key.
 func (d *Driver) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
-	var result ca.Result
+	var row store.CaRequest
 	err := ca.InTx(ctx, d.pool, func(tx pgx.Tx) error {
-		row, fresh, err := d.ledger.Claim(ctx, tx, req)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			// Serialise with a concurrent Poll of the same request.
-			if row, err = store.New(tx).LockCARequest(ctx, row.ID); err != nil {
-				return ca.Transient(fmt.Errorf("lock CA request %d: %w", row.ID, err))
-			}
-		}
-		result, err = d.advance(ctx, tx, row, req.Profile.CertType)
+		var err error
+		row, _, err = d.ledger.Claim(ctx, tx, req)
 		return err
 	})
-	return result, err
+	if err != nil {
+		return ca.Result{}, err
+	}
+	return d.advance(ctx, row, req.Profile.CertType)
 }
 
 // Poll repeats the enrollment of a pending request, as RFC 7030 §4.2.3 asks
 // a client to do after a 202.
 func (d *Driver) Poll(ctx context.Context, requestID string) (ca.Result, error) {
-	var result ca.Result
-	err := ca.InTx(ctx, d.pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
-		row, err := d.ledger.Find(ctx, q, requestID, true)
-		if err != nil {
-			return err
-		}
-		profile, err := q.GetProfile(ctx, row.ProfileID)
-		if err != nil {
-			return ca.Transient(fmt.Errorf("read profile %d: %w", row.ProfileID, err))
-		}
-		result, err = d.advance(ctx, tx, row, profile.CertType)
-		return err
-	})
-	return result, err
+	q := store.New(d.pool)
+	row, err := d.ledger.Find(ctx, q, requestID, false)
+	if err != nil {
+		return ca.Result{}, err
+	}
+	profile, err := q.GetProfile(ctx, row.ProfileID)
+	if err != nil {
+		return ca.Result{}, ca.Transient(fmt.Errorf("read profile %d: %w", row.ProfileID, err))
+	}
+	return d.advance(ctx, row, profile.CertType)
 }
 
-// advance asks the server about a pending request and records the answer; a
-// decided request is answered from the ledger without asking.
-func (d *Driver) advance(ctx context.Context, tx pgx.Tx, row store.CaRequest, certType string) (ca.Result, error) {
-	q := store.New(tx)
+// advance answers a decided request from the ledger. A pending one is sent
+// to the EST server under a lease, so that only one worker asks at a time
+// while no transaction or row lock waits on the network, and the answer is
+// recorded afterwards.
+func (d *Driver) advance(ctx context.Context, row store.CaRequest, certType string) (ca.Result, error) {
+	q := store.New(d.pool)
 	if row.Status != string(ca.Pending) {
 		result, err := d.ledger.Result(ctx, q, row, 0)
 		return d.withChain(ctx, result, err)
 	}
-	certs, retryAfter, err := d.enroll(ctx, row.CsrDer)
+	leased, err := q.LeaseCARequest(ctx, store.LeaseCARequestParams{ID: row.ID, Lease: leaseTime})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d.answerBusy(ctx, row.ID)
+	}
+	if err != nil {
+		return ca.Result{}, ca.Transient(fmt.Errorf("lease CA request %d: %w", row.ID, err))
+	}
+	certs, retryAfter, err := d.enroll(ctx, leased.CsrDer)
 	var refusal *refusedError
+	if err != nil && !errors.As(err, &refusal) {
+		if releaseErr := q.ReleaseCARequest(ctx, row.ID); releaseErr != nil {
+			err = errors.Join(err, ca.Transient(releaseErr))
+		}
+		return ca.Result{}, err
+	}
+	var result ca.Result
+	err = ca.InTx(ctx, d.pool, func(tx pgx.Tx) error {
+		var err error
+		result, err = d.record(ctx, tx, leased, certType, certs, retryAfter, refusal)
+		return err
+	})
+	return d.withChain(ctx, result, err)
+}
+
+// answerBusy is the answer while another worker asks the server, or once it
+// has: the request as it now stands.
+func (d *Driver) answerBusy(ctx context.Context, id int64) (ca.Result, error) {
+	q := store.New(d.pool)
+	current, err := q.GetCARequest(ctx, id)
+	if err != nil {
+		return ca.Result{}, ca.Transient(fmt.Errorf("read CA request %d: %w", id, err))
+	}
+	result, err := d.ledger.Result(ctx, q, current, busyRetry)
+	return d.withChain(ctx, result, err)
+}
+
+// record books the EST server's answer to a leased request and releases it.
+func (d *Driver) record(ctx context.Context, tx pgx.Tx, row store.CaRequest, certType string, certs []*x509.Certificate, retryAfter time.Duration, refusal *refusedError) (ca.Result, error) {
+	q := store.New(tx)
+	if err := q.ReleaseCARequest(ctx, row.ID); err != nil {
+		return ca.Result{}, ca.Transient(fmt.Errorf("release CA request %d: %w", row.ID, err))
+	}
 	switch {
-	case errors.As(err, &refusal):
+	case refusal != nil:
 		reason := refusal.Error()
 		if err := q.MarkCARequestRejected(ctx, store.MarkCARequestRejectedParams{ID: row.ID, RejectReason: reason, DecidedBy: "est"}); err != nil {
 			return ca.Result{}, ca.Transient(err)
 		}
 		row.Status, row.RejectReason = string(ca.Rejected), reason
 		return d.ledger.Result(ctx, q, row, 0)
-	case err != nil:
-		return ca.Result{}, err
 	case certs == nil:
 		return d.ledger.Result(ctx, q, row, retryAfter)
 	}
@@ -205,9 +242,7 @@ func (d *Driver) advance(ctx context.Context, tx pgx.Tx, row store.CaRequest, ce
 	if err != nil {
 		return ca.Result{}, err
 	}
-	return d.withChain(ctx, ca.Result{
-		Status: ca.Issued, RequestID: strconv.FormatInt(row.ID, 10), Certificate: leaf, CertificateID: certID,
-	}, nil)
+	return ca.Result{Status: ca.Issued, RequestID: strconv.FormatInt(row.ID, 10), Certificate: leaf, CertificateID: certID}, nil
 }
 
 func (d *Driver) withChain(ctx context.Context, result ca.Result, err error) (ca.Result, error) {

@@ -7,7 +7,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -68,7 +72,7 @@ func profile(t *testing.T, pool *pgxpool.Pool) pki.Profile {
 		CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
 	})
 	require.NoError(t, err)
-	p, err := ca.ProfileFromRow(row)
+	p, err := profiles.FromRow(row)
 	require.NoError(t, err)
 	return p
 }
@@ -154,18 +158,62 @@ func TestDeferredAndRefused(t *testing.T) {
 	assert.Contains(t, refused.Reason, "HTTP 403")
 }
 
-func TestOutageIsTransientAndLeavesNoClaim(t *testing.T) {
+// TestOutageIsTransientAndFreesTheRequest: an unreachable server is worth
+// retrying, and the failed call leaves the request pending and unleased, so
+// the retry asks the server again at once.
+func TestOutageIsTransientAndFreesTheRequest(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
 	driver, err := est.New(pool, est.Settings{URL: "https://" + testenv.FreeAddr(t)}, secret.Secret{})
 	require.NoError(t, err)
 
-	_, err = driver.Submit(ctx, ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-19"), Profile: profile(t, pool), IdempotencyKey: "job-3/gw-19"})
-	require.Error(t, err)
-	assert.False(t, ca.IsPermanent(err), "an unreachable CA is worth retrying: %v", err)
-	var requests int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM ca_requests").Scan(&requests))
-	assert.Zero(t, requests, "a failed submission leaves nothing behind, so the retry submits again")
+	req := ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-19"), Profile: profile(t, pool), IdempotencyKey: "job-3/gw-19"}
+	for range 2 {
+		_, err = driver.Submit(ctx, req)
+		require.Error(t, err)
+		assert.False(t, ca.IsPermanent(err), "an unreachable CA is worth retrying: %v", err)
+	}
+	var status string
+	var leased bool
+	require.NoError(t, pool.QueryRow(ctx, "SELECT status, lease_until IS NOT NULL FROM ca_requests").Scan(&status, &leased))
+	assert.Equal(t, "pending", status)
+	assert.False(t, leased, "the lease is released, so the retry was not told to wait")
+}
+
+// TestServerCallsRunOutsideTransactions: while a worker waits on the EST
+// server, the request's row is not locked (another transaction can update
+// it at once), and a second worker is told to come back instead of asking
+// the server twice.
+func TestServerCallsRunOutsideTransactions(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	slow := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		close(entered)
+		<-release
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer slow.Close()
+	defer close(release)
+	trustFile := testpki.Write(t, t.TempDir(), "ca.pem", testpki.CertPEM(slow.Certificate()))
+	driver, err := est.New(pool, est.Settings{URL: slow.URL, CAFile: trustFile}, secret.Secret{})
+	require.NoError(t, err)
+	req := ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-20"), Profile: profile(t, pool), IdempotencyKey: "job-4/gw-20"}
+	go driver.Submit(ctx, req) //nolint:errcheck // the server never answers before the test ends
+	<-entered
+
+	lockCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	tag, err := pool.Exec(lockCtx, "UPDATE ca_requests SET updated_at = now() WHERE idempotency_key = 'job-4/gw-20'")
+	require.NoError(t, err, "no transaction holds the row during the call")
+	assert.EqualValues(t, 1, tag.RowsAffected(), "the claim is committed before the call")
+	second, err := driver.Submit(lockCtx, req)
+	require.NoError(t, err)
+	assert.Equal(t, ca.Pending, second.Status)
+	assert.Positive(t, second.RetryAfter)
+	assert.EqualValues(t, 1, calls.Load(), "only one worker asks the server")
 }
 
 func TestSettingsAreChecked(t *testing.T) {

@@ -9,10 +9,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -33,11 +34,11 @@ func (e *refusedError) Error() string {
 // enroll posts a CSR to simpleenroll. It returns the certificates issued, or
 // nil certificates and the server's Retry-After when the server answers 202.
 func (d *Driver) enroll(ctx context.Context, csrDER []byte) ([]*x509.Certificate, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+"/simpleenroll", bytes.NewReader(wire.EncodeBase64(csrDER)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+"/simpleenroll", bytes.NewReader(estwire.EncodeBase64(csrDER)))
 	if err != nil {
 		return nil, 0, ca.Permanent(err)
 	}
-	req.Header.Set("Content-Type", wire.TypePKCS10)
+	req.Header.Set("Content-Type", estwire.TypePKCS10)
 	req.Header.Set("Content-Transfer-Encoding", "base64")
 	resp, data, err := d.do(req)
 	if err != nil {
@@ -50,8 +51,35 @@ func (d *Driver) enroll(ctx context.Context, csrDER []byte) ([]*x509.Certificate
 	return certs, 0, err
 }
 
-// CACertificates reads the server's /cacerts, ordered issuing CA first.
+// chainTTL is how long the server's CA certificates are reused: they change
+// rarely, and good EST clients cache /cacerts rather than fetch it per
+// enrollment.
+const chainTTL = time.Hour
+
+// chainCache holds the server's CA certificates from the last /cacerts.
+type chainCache struct {
+	mu      sync.Mutex
+	certs   []*x509.Certificate
+	fetched time.Time
+}
+
+// CACertificates returns the server's /cacerts, ordered issuing CA first,
+// fetched at most once per chainTTL.
 func (d *Driver) CACertificates(ctx context.Context) ([]*x509.Certificate, error) {
+	d.chain.mu.Lock()
+	defer d.chain.mu.Unlock()
+	if d.chain.certs != nil && time.Since(d.chain.fetched) < chainTTL {
+		return d.chain.certs, nil
+	}
+	certs, err := d.fetchCACertificates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.chain.certs, d.chain.fetched = certs, time.Now()
+	return certs, nil
+}
+
+func (d *Driver) fetchCACertificates(ctx context.Context) ([]*x509.Certificate, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+"/cacerts", nil)
 	if err != nil {
 		return nil, ca.Permanent(err)
@@ -96,7 +124,7 @@ func (d *Driver) do(req *http.Request) (*http.Response, []byte, error) {
 
 // parseCertsOnly decodes a base64 PKCS#7 certs-only body, wrapped or not.
 func parseCertsOnly(body []byte) ([]*x509.Certificate, error) {
-	certs, err := wire.ParseCertsOnly(body)
+	certs, err := estwire.ParseCertsOnly(body)
 	if err != nil {
 		return nil, ca.Permanent(fmt.Errorf("EST response: %w", err))
 	}
