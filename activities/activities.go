@@ -20,6 +20,7 @@ import (
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // Drivers finds the driver for a profile's CA and for a device.
@@ -43,28 +44,28 @@ type Item struct {
 	DeviceID  string
 	ProfileID int64
 	CertType  string
+	// Step is the step of the activity the item is handed to: the workflow
+	// names it, the one place a step is named, and the activity records it.
+	// It is empty outside a step.
+	Step vocab.Step
 }
 
-// Outcomes of a job item (job_items.state when finished).
+// The Temporal application error types certfleet raises, all of them: an
+// activity raises one by its constant, and workflows' retry policies and
+// outcomes go by the same constant, never by a string of their own.
 const (
-	Succeeded     = "succeeded"
-	RevokeWarning = "revoke_warning"
-	RevokeNA      = "revoke_na"
-	DeviceFailure = "device_failure"
-	CAFailure     = "ca_failure"
-	Halted        = "halted"
-	// Skipped is a disabled device, never contacted.
-	Skipped = "skipped"
-)
-
-// Error types the workflows treat as final: retrying cannot help.
-const (
+	// ErrDevicePermanent, ErrCAPermanent and ErrCSRRefused are final:
+	// retrying cannot help.
 	ErrDevicePermanent = "DevicePermanent"
 	ErrCAPermanent     = "CAPermanent"
 	ErrCSRRefused      = "CSRRefused"
-	ErrCAPending       = "CAPending"
+	// ErrCAPending is a request the CA still holds; polling retries it.
+	ErrCAPending = "CAPending"
 	// ErrDeviceSkipped ends an item as skipped: its device was disabled.
 	ErrDeviceSkipped = "DeviceSkipped"
+	// ErrBadPolicy is a stored renewal policy that does not read; its sweep
+	// gives up rather than retry.
+	ErrBadPolicy = "BadPolicy"
 )
 
 // classify turns a permanent driver error into a non-retryable application
@@ -89,12 +90,17 @@ func (it Item) idempotencyKey() string { return strconv.FormatInt(it.JobID, 10) 
 
 var errNoCertificate = errors.New("the device does not hold the new certificate after the install")
 
-// startStep records that an item is now on step, so that job counts per step
-// are plain SQL.
-func (a *Activities) startStep(ctx context.Context, it Item, step string) error {
-	err := a.queries().StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: step})
+// startStep records that an item is now on the step its workflow named, so
+// that job counts per step are plain SQL. An activity scheduled before items
+// carried their step (by a worker of an older version) has none to record,
+// and leaves the item's recorded step as it was.
+func (a *Activities) startStep(ctx context.Context, it Item) error {
+	if it.Step == "" {
+		return nil
+	}
+	err := a.queries().StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: string(it.Step)})
 	if err != nil {
-		return fmt.Errorf("record step %s of %s: %w", step, it.DeviceID, err)
+		return fmt.Errorf("record step %s of %s: %w", it.Step, it.DeviceID, err)
 	}
 	return nil
 }

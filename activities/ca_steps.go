@@ -11,28 +11,44 @@ import (
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/profiles"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // Submission is where a CA request stands after step 2 or 3.
 type Submission struct {
-	Status        string // issued, pending or rejected
+	// Status is the CA's: issued, pending or rejected. An enrollment that
+	// ends without the CA's decision says why instead (see workflows.Enrollment).
+	Status        vocab.RequestStatus
 	RequestID     string
 	CertificateID int64
-	RetryAfter    time.Duration
-	Reason        string
+	// Certificate is the issued certificate (DER; public), carried to the
+	// install step so that it is not read back from the inventory.
+	Certificate []byte
+	RetryAfter  time.Duration
+	Reason      string
 	// MaxWait is how long the profile lets a request stay pending.
 	MaxWait time.Duration
 }
 
 func submission(r ca.Result, maxWait time.Duration) Submission {
-	return Submission{Status: string(r.Status), RequestID: r.RequestID, CertificateID: r.CertificateID,
+	s := Submission{Status: r.Status, RequestID: r.RequestID, CertificateID: r.CertificateID,
 		RetryAfter: r.RetryAfter, Reason: r.Reason, MaxWait: maxWait}
+	if r.Certificate != nil {
+		s.Certificate = r.Certificate.Raw
+	}
+	return s
+}
+
+// Issued is what the install step needs of an issued certificate.
+func (s Submission) Issued() Issued {
+	return Issued{CertificateID: s.CertificateID, DER: s.Certificate}
 }
 
 // SubmitCSR sends the CSR to the profile's CA under the item's idempotency
 // key "<jobID>/<deviceID>": a retry finds the first request's outcome.
 func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Submission, error) {
-	if err := a.startStep(ctx, it, "submit"); err != nil {
+	if err := a.startStep(ctx, it); err != nil {
 		return Submission{}, err
 	}
 	return a.submit(ctx, it.ProfileID, it.DeviceID, pki.IdentityCN, it.idempotencyKey(), csrDER)
@@ -43,7 +59,7 @@ func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, iden
 	if err != nil {
 		return Submission{}, err
 	}
-	profile, err := ca.ProfileFromRow(row)
+	profile, err := profiles.FromRow(row)
 	if err != nil {
 		return Submission{}, err
 	}
@@ -62,7 +78,7 @@ func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, iden
 // fails with a retryable CAPending error, so that Temporal's retry policy does
 // the polling without adding to the workflow's history.
 func (a *Activities) PollCA(ctx context.Context, it Item, requestID string) (Submission, error) {
-	if err := a.startStep(ctx, it, "poll"); err != nil {
+	if err := a.startStep(ctx, it); err != nil {
 		return Submission{}, err
 	}
 	return a.poll(ctx, it.ProfileID, it.DeviceID, requestID)
@@ -87,8 +103,8 @@ func (a *Activities) poll(ctx context.Context, profileID int64, deviceID, reques
 // superseded) and records the item's outcome: succeeded, or revoke n/a when
 // there was nothing to revoke or the CA cannot. Failures are returned for
 // retry; the workflow records a revoke warning when they run out.
-func (a *Activities) RevokePrior(ctx context.Context, it Item, priorID int64) (string, error) {
-	if err := a.startStep(ctx, it, "revoke"); err != nil {
+func (a *Activities) RevokePrior(ctx context.Context, it Item, priorID int64) (vocab.Outcome, error) {
+	if err := a.startStep(ctx, it); err != nil {
 		return "", err
 	}
 	outcome, err := a.revoke(ctx, it, priorID)
@@ -101,15 +117,15 @@ func (a *Activities) RevokePrior(ctx context.Context, it Item, priorID int64) (s
 	return outcome, nil
 }
 
-func (a *Activities) revoke(ctx context.Context, it Item, priorID int64) (string, error) {
+func (a *Activities) revoke(ctx context.Context, it Item, priorID int64) (vocab.Outcome, error) {
 	return a.revokeAs(ctx, it, priorID, ca.ReasonSuperseded)
 }
 
 // revokeAs revokes certificate id of the item's device for reason, or marks
 // it superseded in the inventory when the profile's CA cannot revoke it.
-func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.RevocationReason) (string, error) {
+func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.RevocationReason) (vocab.Outcome, error) {
 	if id == 0 {
-		return RevokeNA, nil
+		return vocab.RevokeNA, nil
 	}
 	driver, _, err := a.caFor(ctx, it.ProfileID)
 	if err != nil {
@@ -124,19 +140,19 @@ func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrCAPermanent, nil)
 	}
 	if !driver.Capabilities().Revoke || !issuedBy(ctx, driver, cert) {
-		return RevokeNA, a.queries().MarkCertificateSuperseded(ctx, id)
+		return vocab.RevokeNA, a.queries().MarkCertificateSuperseded(ctx, id)
 	}
 	if err := driver.Revoke(ctx, cert, reason); err != nil {
 		return "", classify(fmt.Errorf("revoke certificate %d of %s: %w", id, it.DeviceID, err), ErrCAPermanent)
 	}
-	return Succeeded, nil
+	return vocab.Succeeded, nil
 }
 
 // issuedBy reports whether the CA's issuing certificate signed cert; the
 // profile's CA cannot revoke what another CA issued.
 func issuedBy(ctx context.Context, driver ca.Driver, cert *x509.Certificate) bool {
 	chain, err := driver.CACertificates(ctx)
-	return err == nil && len(chain) > 0 && cert.CheckSignatureFrom(chain[0]) == nil
+	return err == nil && len(chain) > 0 && pki.IssuedBy(cert, chain[0])
 }
 
 func (a *Activities) caFor(ctx context.Context, profileID int64) (ca.Driver, store.Profile, error) {

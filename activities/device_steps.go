@@ -15,6 +15,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 // CSRResult is what step 1 hands on: the CSR (public, fine in history) and the
@@ -37,7 +38,7 @@ func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
 		return CSRResult{}, temporal.NewNonRetryableApplicationError(
 			"the device was disabled after the job was created; it is not contacted", ErrDeviceSkipped, nil)
 	}
-	if err := a.startStep(ctx, it, "csr"); err != nil {
+	if err := a.startStep(ctx, it); err != nil {
 		return CSRResult{}, err
 	}
 	dev, driver, err := a.deviceOf(ctx, row)
@@ -100,22 +101,46 @@ func (a *Activities) recordPrior(ctx context.Context, it Item, prior *x509.Certi
 
 // csrRequest is what the device is asked to put in its CSR: the device ID as
 // common name, and the profile's first allowed key type.
-func csrRequest(it Item, profile pki.Profile) device.CSRRequest {
+func csrRequest(it Item, profile pki.Profile) pki.CSRRequest {
 	key := pki.KeySpec{Algorithm: profile.KeyAlgorithms[0].Algorithm, Size: profile.KeyAlgorithms[0].Sizes[0]}
-	return device.CSRRequest{CertType: it.CertType, Key: key, Subject: device.Subject{CommonName: it.DeviceID}}
+	return pki.CSRRequest{CertType: it.CertType, Key: key, Subject: pki.CSRSubject{CommonName: it.DeviceID}}
 }
 
 // Install puts the issued certificate with its issuing CA on the device, then
 // reads it back: the step succeeds only when the device holds it.
+//
+// It is the install step of runs recorded before the certificate travelled
+// with the CA's answer (see InstallIssued); it reads the certificate back.
 func (a *Activities) Install(ctx context.Context, it Item, certificateID int64) error {
-	if err := a.startStep(ctx, it, "install"); err != nil {
+	stored, err := a.queries().GetCertificate(ctx, certificateID)
+	if err != nil {
+		return fmt.Errorf("read certificate %d: %w", certificateID, err)
+	}
+	return a.InstallIssued(ctx, it, Issued{CertificateID: certificateID, DER: stored.Der})
+}
+
+// Issued is an issued certificate on its way from the CA step to the device.
+type Issued struct {
+	CertificateID int64
+	DER           []byte
+}
+
+// InstallIssued puts the issued certificate, as the CA step handed it on,
+// with its issuing CA on the device, then reads it back: the step succeeds
+// only when the device holds it.
+func (a *Activities) InstallIssued(ctx context.Context, it Item, issued Issued) error {
+	if err := a.startStep(ctx, it); err != nil {
 		return err
 	}
 	q := a.queries()
-	if err := q.RecordItemIssued(ctx, store.RecordItemIssuedParams{JobID: it.JobID, DeviceID: it.DeviceID, IssuedCertificateID: pgtype.Int8{Int64: certificateID, Valid: true}}); err != nil {
+	if err := q.RecordItemIssued(ctx, store.RecordItemIssuedParams{JobID: it.JobID, DeviceID: it.DeviceID, IssuedCertificateID: pgtype.Int8{Int64: issued.CertificateID, Valid: true}}); err != nil {
 		return err
 	}
-	leaf, chain, err := a.issued(ctx, it, certificateID)
+	leaf, err := x509.ParseCertificate(issued.DER)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("certificate %d: %v", issued.CertificateID, err), ErrCAPermanent, nil)
+	}
+	chain, err := a.chainToInstall(ctx, it.ProfileID)
 	if err != nil {
 		return err
 	}
@@ -147,29 +172,22 @@ func holdsCertificate(ctx context.Context, driver device.Driver, dev device.Devi
 	return current != nil && current.Equal(leaf), nil
 }
 
-// issued loads an issued certificate and the chain to install with it: the
-// CA's certificates without the root, which devices keep in their trust store.
-func (a *Activities) issued(ctx context.Context, it Item, certificateID int64) (*x509.Certificate, []*x509.Certificate, error) {
-	stored, err := a.queries().GetCertificate(ctx, certificateID)
+// chainToInstall is the CA's certificates without the root, which devices
+// keep in their trust store. The drivers hold them (the built-in CA in
+// memory, an EST CA in a cache of its /cacerts), so no install asks the CA.
+func (a *Activities) chainToInstall(ctx context.Context, profileID int64) ([]*x509.Certificate, error) {
+	driver, _, err := a.caFor(ctx, profileID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read certificate %d: %w", certificateID, err)
-	}
-	leaf, err := x509.ParseCertificate(stored.Der)
-	if err != nil {
-		return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrCAPermanent, nil)
-	}
-	driver, _, err := a.caFor(ctx, it.ProfileID)
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	chain, err := driver.CACertificates(ctx)
 	if err != nil {
-		return nil, nil, classify(err, ErrCAPermanent)
+		return nil, classify(err, ErrCAPermanent)
 	}
 	if len(chain) > 1 {
 		chain = chain[:len(chain)-1]
 	}
-	return leaf, chain, nil
+	return chain, nil
 }
 
 func (a *Activities) device(ctx context.Context, id string) (device.Device, device.Driver, error) {
@@ -205,5 +223,5 @@ func (a *Activities) profile(ctx context.Context, id int64) (pki.Profile, error)
 	if err != nil {
 		return pki.Profile{}, fmt.Errorf("read profile %d: %w", id, err)
 	}
-	return ca.ProfileFromRow(row)
+	return profiles.FromRow(row)
 }

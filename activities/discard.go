@@ -44,9 +44,9 @@ func (a *Activities) SettleDiscardedEnrollment(ctx context.Context, e Enrollment
 	if err != nil {
 		return Submission{}, fmt.Errorf("settle discarded enrollment %s: %w", e.Key, err)
 	}
-	sub := Submission{Status: row.Status, RequestID: strconv.FormatInt(row.ID, 10), CertificateID: row.CertificateID.Int64,
+	sub := Submission{Status: ca.Status(row.Status), RequestID: strconv.FormatInt(row.ID, 10), CertificateID: row.CertificateID.Int64,
 		Reason: row.RejectReason, MaxWait: profile.MaxCaWait}
-	if sub.Status == string(ca.Pending) {
+	if sub.Status == ca.Pending {
 		sub.RetryAfter = discardedPoll
 	}
 	return sub, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // JobInfo is what a job workflow learns when it starts.
@@ -75,21 +76,21 @@ func (a *Activities) FinishJob(ctx context.Context, jobID int64, status string) 
 }
 
 // FinishItem records an item's outcome when a step failed or the job halted.
-func (a *Activities) FinishItem(ctx context.Context, it Item, outcome, lastError string) error {
+func (a *Activities) FinishItem(ctx context.Context, it Item, outcome vocab.Outcome, lastError string) error {
 	return a.finish(ctx, it, outcome, lastError)
 }
 
-func (a *Activities) finish(ctx context.Context, it Item, outcome, lastError string) error {
+func (a *Activities) finish(ctx context.Context, it Item, outcome vocab.Outcome, lastError string) error {
 	result := "done"
 	switch outcome {
-	case Succeeded, RevokeNA:
-	case Skipped:
+	case vocab.Succeeded, vocab.RevokeNA:
+	case vocab.Skipped:
 		result = "skipped"
 	default:
 		result = "failed"
 	}
 	err := a.queries().FinishItem(ctx, store.FinishItemParams{
-		JobID: it.JobID, DeviceID: it.DeviceID, State: outcome, LastError: lastError, StepResult: result,
+		JobID: it.JobID, DeviceID: it.DeviceID, State: string(outcome), LastError: lastError, StepResult: result,
 	})
 	if err != nil {
 		return fmt.Errorf("record outcome %s of %s: %w", outcome, it.DeviceID, err)

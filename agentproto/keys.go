@@ -11,12 +11,11 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/pki"
 )
 
 // NewKeyAndCSR makes a key pair as req asks and a CSR signed with it.
-func NewKeyAndCSR(req device.CSRRequest) (crypto.Signer, []byte, error) {
+func NewKeyAndCSR(req pki.CSRRequest) (crypto.Signer, []byte, error) {
 	tmpl := &x509.CertificateRequest{
 		Subject:        subjectName(req.Subject),
 		DNSNames:       req.SANs.DNS,
@@ -47,7 +46,7 @@ func NewKeyAndCSR(req device.CSRRequest) (crypto.Signer, []byte, error) {
 	return key, der, nil
 }
 
-func subjectName(s device.Subject) pkix.Name {
+func subjectName(s pki.CSRSubject) pkix.Name {
 	name := pkix.Name{CommonName: s.CommonName, SerialNumber: s.SerialNumber}
 	if s.Organization != "" {
 		name.Organization = []string{s.Organization}

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/pki"
 )
 
 // Operation paths, below a device's base URL.
@@ -82,7 +82,7 @@ func Refuse(status int, code, format string, args ...any) *Error {
 // Backend is a device, or a fleet of them, behind the protocol. deviceID is
 // empty for an agent that is one device.
 type Backend interface {
-	GenerateCSR(ctx context.Context, deviceID string, req device.CSRRequest) ([]byte, error)
+	GenerateCSR(ctx context.Context, deviceID string, req pki.CSRRequest) ([]byte, error)
 	Install(ctx context.Context, deviceID, certType string, chain []*x509.Certificate) (reloaded bool, err error)
 	// Current returns the installed chain, leaf first, or nil.
 	Current(ctx context.Context, deviceID, certType string) ([]*x509.Certificate, error)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -37,7 +36,7 @@ func (s server) authenticated(next func(http.ResponseWriter, *http.Request, stri
 }
 
 func (s server) csr(w http.ResponseWriter, r *http.Request, id string) {
-	var req device.CSRRequest
+	var req pki.CSRRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return

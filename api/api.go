@@ -12,6 +12,7 @@ import (
 
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/credentials"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/renewal"
@@ -42,6 +43,8 @@ type Deps struct {
 	Renewals *renewal.Service
 	// Credentials seals the secrets devices and CAs are reached with.
 	Credentials *credentials.Store
+	// Drivers lists the drivers and checks their settings.
+	Drivers Drivers
 }
 
 // server holds what the /api/v1 handlers need.
@@ -53,6 +56,7 @@ type server struct {
 	revoker     Revoker
 	renewals    *renewal.Service
 	credentials *credentials.Store
+	drivers     Drivers
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -65,7 +69,7 @@ func New(deps Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(requestLogger(deps.Logger), recoverJSON(deps.Logger))
-	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such route", nil) })
+	r.NoRoute(func(c *gin.Context) { fail(c, errkind.NotFound("no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", nil)
 	})
@@ -76,7 +80,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/crl/:file", crl(deps.CRLs))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers}
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r

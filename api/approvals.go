@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // Approver decides requests the built-in CA holds in approval mode; audit
@@ -28,16 +27,16 @@ func (s *server) listCARequests(c *gin.Context) {
 	if !ok {
 		return
 	}
-	status := c.DefaultQuery("status", "pending")
-	if !slices.Contains([]string{"pending", "issued", "rejected", "all"}, status) {
-		fail(c, fieldError("status", "want pending, issued, rejected or all"))
+	status := vocab.RequestStatus(c.DefaultQuery("status", string(vocab.RequestPending)))
+	if status != "all" && !slices.Contains(vocab.RequestStatuses, status) {
+		fail(c, fieldError("status", "want one of %v, or all", vocab.RequestStatuses))
 		return
 	}
 	if status == "all" {
 		status = ""
 	}
 	afterID, _ := strconv.ParseInt(after, 10, 64)
-	rows, err := store.New(s.pool).ListCARequests(c.Request.Context(), store.ListCARequestsParams{Status: optional(status), AfterID: afterID, PageSize: limit})
+	rows, err := store.New(s.pool).ListCARequests(c.Request.Context(), store.ListCARequestsParams{Status: optional(string(status)), AfterID: afterID, PageSize: limit})
 	if err != nil {
 		fail(c, err)
 		return
@@ -77,20 +76,13 @@ func (s *server) decideCARequest(approve bool) gin.HandlerFunc {
 		} else {
 			err = s.approver.Reject(c.Request.Context(), requestID, strings.TrimSpace(body.Reason), actor, audit)
 		}
-		switch {
-		case errors.Is(err, ca.ErrNoSuchRequest):
-			abort(c, http.StatusNotFound, "not_found", "no such CA request of the built-in CA", nil)
-			return
-		case errors.Is(err, local.ErrNotPending):
-			abort(c, http.StatusConflict, "not_pending", err.Error(), nil)
-			return
-		case err != nil:
+		if err != nil {
 			fail(c, err)
 			return
 		}
-		view := gin.H{"id": id, "status": "rejected"}
+		view := gin.H{"id": id, "status": vocab.RequestRejected}
 		if approve {
-			view = gin.H{"id": id, "status": string(result.Status), "certificate_id": result.CertificateID}
+			view = gin.H{"id": id, "status": result.Status, "certificate_id": result.CertificateID}
 		}
 		c.JSON(http.StatusOK, view)
 	}

@@ -21,17 +21,14 @@ import (
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
-	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 func TestCAApprovals(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	builtin, err := local.Open(ctx, pool, keys, local.Options{})
-	require.NoError(t, err)
+	builtin, _ := testenv.BuiltinCA(t, pool, local.Options{})
 	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Approver: builtin})
 	approvalProfile := map[string]any{}
 	for k, v := range cameraProfile {
@@ -42,7 +39,7 @@ func TestCAApprovals(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, body)
 	row, err := store.New(pool).GetProfile(ctx, int64(body["id"].(float64)))
 	require.NoError(t, err)
-	profile, err := ca.ProfileFromRow(row)
+	profile, err := profiles.FromRow(row)
 	require.NoError(t, err)
 	for _, cn := range []string{"cam-1", "cam-2"} {
 		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, testpki.NewKey(t))

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // maxAssign bounds one assignment request.
@@ -50,7 +51,7 @@ func (s *server) assignProfile(c *gin.Context) {
 				unknown = append(unknown, id)
 			}
 		}
-		abort(c, http.StatusBadRequest, "invalid", "device_ids: no such devices", gin.H{"field": "device_ids", "devices": unknown})
+		fail(c, errkind.Invalid("device_ids", "no such devices").With(map[string]any{"devices": unknown}))
 		return
 	}
 	busy, err := q.BusyDevices(ctx, store.BusyDevicesParams{DeviceIds: ids, CertType: profile.CertType})
@@ -59,7 +60,7 @@ func (s *server) assignProfile(c *gin.Context) {
 		return
 	}
 	if len(busy) > 0 {
-		abort(c, http.StatusConflict, "devices_busy", "devices are in an active "+profile.CertType+" job", gin.H{"devices": busy})
+		fail(c, errkind.Conflict("devices are in an active %s job", profile.CertType).With(map[string]any{"devices": busy}))
 		return
 	}
 	var assigned int64

@@ -28,8 +28,8 @@ import (
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki"
-	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
+	"github.com/certfleet/certfleet/profiles"
 	"github.com/certfleet/certfleet/renewal"
 	"github.com/certfleet/certfleet/workflows"
 )
@@ -52,10 +52,7 @@ func newAuditWorld(t *testing.T) *auditWorld {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
 	_, tc := testenv.Temporal(t, testenv.TemporalOptions{})
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	builtin, err := local.Open(ctx, pool, keys, local.Options{})
-	require.NoError(t, err)
+	builtin, _ := testenv.BuiltinCA(t, pool, local.Options{})
 	anchors := trust.New(pool)
 	w := &auditWorld{ca: builtin, trust: anchors, temporal: tc}
 	w.apiWorld = newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Approver: builtin, Revoker: builtin, Trust: anchors,
@@ -86,7 +83,7 @@ func (w *auditWorld) profile(t *testing.T, name string, approval bool) pki.Profi
 		ApprovalMode: approval, MaxCaWait: time.Hour,
 	})
 	require.NoError(t, err)
-	profile, err := ca.ProfileFromRow(row)
+	profile, err := profiles.FromRow(row)
 	require.NoError(t, err)
 	return profile
 }

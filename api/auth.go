@@ -2,13 +2,13 @@ package api
 
 import (
 	"errors"
-	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 const principalKey = "principal"
@@ -18,16 +18,16 @@ func (s *server) authenticate(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="certfleet"`)
-		abort(c, http.StatusUnauthorized, "unauthorized", "an API token is required: Authorization: Bearer <token>", nil)
+		fail(c, errkind.Unauthenticated("an API token is required: Authorization: Bearer <token>"))
 		return
 	}
+	// An error of the database rather than the token is no 401, which would
+	// send the client looking for a new token.
 	p, err := auth.Authenticate(c.Request.Context(), store.New(s.pool), token)
-	switch {
-	case errors.Is(err, auth.ErrUnknownToken):
-		c.Header("WWW-Authenticate", `Bearer realm="certfleet", error="invalid_token"`)
-		abort(c, http.StatusUnauthorized, "unauthorized", err.Error(), nil)
-		return
-	case err != nil: // the database, not the token: a 401 would send the client looking for a new token
+	if err != nil {
+		if errors.Is(err, auth.ErrUnknownToken) {
+			c.Header("WWW-Authenticate", `Bearer realm="certfleet", error="invalid_token"`)
+		}
 		fail(c, err)
 		return
 	}
@@ -39,7 +39,7 @@ func (s *server) authenticate(c *gin.Context) {
 func require(need auth.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if p := principal(c); !p.Role.Allows(need) {
-			abort(c, http.StatusForbidden, "forbidden", "this needs the "+string(need)+" role; the token has "+string(p.Role), nil)
+			fail(c, errkind.Forbidden("this needs the %s role; the token has %s", need, p.Role))
 			return
 		}
 		c.Next()

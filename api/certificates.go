@@ -270,10 +270,6 @@ func (s *server) revokeCertificate(c *gin.Context) {
 			[]string{strconv.FormatInt(id, 10)}, gin.H{"reason": body.Reason, "serial": stored.SerialHex})
 	})
 	if err != nil {
-		if ca.IsPermanent(err) {
-			abort(c, http.StatusConflict, "cannot_revoke", err.Error(), nil)
-			return
-		}
 		fail(c, err)
 		return
 	}

@@ -26,16 +26,13 @@ import (
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
-	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 func TestCertificateInventory(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	builtin, err := local.Open(ctx, pool, keys, local.Options{})
-	require.NoError(t, err)
+	builtin, _ := testenv.BuiltinCA(t, pool, local.Options{})
 	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Revoker: builtin})
 	q := store.New(pool)
 
@@ -43,7 +40,7 @@ func TestCertificateInventory(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, body)
 	row, err := q.GetProfile(ctx, int64(body["id"].(float64)))
 	require.NoError(t, err)
-	profile, err := ca.ProfileFromRow(row)
+	profile, err := profiles.FromRow(row)
 	require.NoError(t, err)
 	for i := 1; i <= 5; i++ {
 		_, err := q.CreateDevice(ctx, store.CreateDeviceParams{ID: fmt.Sprintf("cam-%d", i), Name: "c", DeviceType: "camera", Mode: "OPERATIONAL", Driver: "agent"})

@@ -14,6 +14,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // credentialView shows a credential without its secret: the fingerprint tells
@@ -147,7 +148,7 @@ func (s *server) deleteCredential(c *gin.Context) {
 			return nil, nil, err
 		}
 		if len(devices)+len(profiles) > 0 {
-			return nil, nil, &conflictError{message: "the credential is in use", details: gin.H{"devices": devices, "profiles": profiles}}
+			return nil, nil, errkind.Conflict("the credential is in use").With(map[string]any{"devices": devices, "profiles": profiles})
 		}
 		name = row.Name
 		_, err = q.DeleteCredential(ctx, row.ID)
@@ -161,10 +162,6 @@ func (s *server) deleteCredential(c *gin.Context) {
 }
 
 func respondCredential(c *gin.Context, status int, row store.Credential, err error) {
-	var invalid *credentials.InvalidError
-	if errors.As(err, &invalid) {
-		err = fieldError(invalid.Field, "%s", invalid.Message)
-	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -194,8 +191,8 @@ func bindCredential(ctx context.Context, q *store.Queries, p auth.Principal, bod
 		return pgtype.Int8{}, fieldError("address", "credential %s may be sent only to %v", row.Name, row.AllowedAddresses)
 	}
 	if !unchanged && len(row.AllowedAddresses) == 0 && !p.Role.Allows(auth.Admin) {
-		return pgtype.Int8{}, &forbiddenError{message: "binding credential " + row.Name + " to a device, or moving a device that holds it, " +
-			"needs the admin role unless the credential's allowed_addresses cover the address"}
+		return pgtype.Int8{}, errkind.Forbidden("binding credential %s to a device, or moving a device that holds it, "+
+			"needs the admin role unless the credential's allowed_addresses cover the address", row.Name)
 	}
 	return pgInt8(row.ID), nil
 }

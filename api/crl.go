@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // CRLSource finds a CA's current DER CRL by the name in its URL.
@@ -19,16 +21,15 @@ func crl(source CRLSource) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		name, ok := strings.CutSuffix(c.Param("file"), ".crl")
 		if !ok || source == nil {
-			abort(c, http.StatusNotFound, "not_found", "no such CRL", nil)
+			fail(c, errkind.NotFound("no such CRL"))
 			return
 		}
 		der, found, err := source.CRLByName(c.Request.Context(), name)
 		switch {
 		case err != nil:
-			_ = c.Error(err)
-			abort(c, http.StatusServiceUnavailable, "unavailable", "the CRL cannot be produced right now", nil)
+			fail(c, errkind.Unavailable(err, "the CRL cannot be produced right now"))
 		case !found:
-			abort(c, http.StatusNotFound, "not_found", "no such CRL", nil)
+			fail(c, errkind.NotFound("no such CRL"))
 		default:
 			c.Header("Cache-Control", "public, max-age=300")
 			c.Data(http.StatusOK, "application/pkix-crl", der)

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -14,15 +13,11 @@ import (
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/internal/testenv"
-	"github.com/certfleet/certfleet/pki/kek"
 )
 
 func TestCRLIsServedSignedByTheIssuer(t *testing.T) {
 	pool, _ := testenv.Database(t)
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	builtin, err := local.Open(context.Background(), pool, keys, local.Options{})
-	require.NoError(t, err)
+	builtin, _ := testenv.BuiltinCA(t, pool, local.Options{})
 	srv := httptest.NewServer(api.New(api.Deps{Logger: quiet, CRLs: builtin}))
 	defer srv.Close()
 

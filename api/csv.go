@@ -20,6 +20,7 @@ import (
 
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // maxImportRows bounds one device import.
@@ -94,7 +95,7 @@ func (s *server) importDevices(c *gin.Context) {
 	slices.SortFunc(errs, func(a, b rowError) int { return a.Line - b.Line })
 	switch {
 	case errors.Is(err, errImportRefused):
-		abort(c, http.StatusBadRequest, "invalid", "some rows are invalid; all_or_nothing created none", gin.H{"errors": errs})
+		fail(c, errkind.Invalid("csv", "some rows are invalid; all_or_nothing created none").With(map[string]any{"errors": errs}))
 	case err != nil:
 		fail(c, err)
 	default:
@@ -162,14 +163,10 @@ func readDeviceCSV(r io.Reader) (map[int]*deviceBody, []rowError, error) {
 
 // validateAll checks every row and appends what fails; a repeated ID is an error.
 func (s *server) validateAll(c *gin.Context, bodies map[int]*deviceBody, errs *[]rowError) bool {
-	rows, err := store.New(s.pool).ListDeviceTypes(c.Request.Context())
+	known, err := s.catalog(c.Request.Context())
 	if err != nil {
 		fail(c, err)
 		return false
-	}
-	types := make([]string, len(rows))
-	for i, r := range rows {
-		types[i] = r.Name
 	}
 	seen := map[string]int{}
 	lines := make([]int, 0, len(bodies))
@@ -179,10 +176,8 @@ func (s *server) validateAll(c *gin.Context, bodies map[int]*deviceBody, errs *[
 	slices.Sort(lines)
 	for _, line := range lines {
 		b := bodies[line]
-		if err := b.check(types); err != nil {
-			var bad *badRequest
-			errors.As(err, &bad)
-			*errs = append(*errs, rowError{Line: line, ID: b.ID, Field: bad.field, Message: bad.message})
+		if err := b.check(known); err != nil {
+			*errs = append(*errs, rowErrorOf(line, b.ID, err))
 		} else if first, dup := seen[b.ID]; dup {
 			*errs = append(*errs, rowError{Line: line, ID: b.ID, Field: "id", Message: "repeats line " + strconv.Itoa(first)})
 		}
@@ -215,14 +210,13 @@ func hashOTPs(bodies map[int]*deviceBody, errs []rowError) (map[int]string, erro
 
 // rowErrorOf says why a row was not created, without exposing SQL.
 func rowErrorOf(line int, id string, err error) rowError {
-	var bad *badRequest
-	var forbidden *forbiddenError
+	kinded, _ := errkind.As(err)
 	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &bad):
-		return rowError{Line: line, ID: id, Field: bad.field, Message: bad.message}
-	case errors.As(err, &forbidden):
-		return rowError{Line: line, ID: id, Field: "credential", Message: forbidden.message}
+	case kinded.Kind() == errkind.KindInvalid:
+		return rowError{Line: line, ID: id, Field: kinded.Field(), Message: kinded.Message()}
+	case kinded.Kind() == errkind.KindForbidden: // only the credential column can be
+		return rowError{Line: line, ID: id, Field: "credential", Message: kinded.Message()}
 	case errors.As(err, &pgErr) && pgErr.Code == "23505":
 		return rowError{Line: line, ID: id, Message: "not created: a device with this ID exists"}
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/device"
-	"github.com/certfleet/certfleet/drivers/device/agent"
 )
 
 // deviceBody is a device as clients write it.
@@ -49,7 +48,8 @@ func viewDevice(d store.Device, credentialNames map[int64]string) deviceView {
 	}
 }
 
-func (b *deviceBody) check(deviceTypes []string) error {
+func (b *deviceBody) check(known catalog) error {
+	deviceTypes := known.deviceTypes
 	if !device.ValidID(b.ID) {
 		return fieldError("id", "1 to 128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit")
 	}
@@ -62,14 +62,13 @@ func (b *deviceBody) check(deviceTypes []string) error {
 	if otp := len(b.EnrollmentOTP); otp > 0 && (otp < minOTPLength || otp > 200) {
 		return fieldError("enrollment_otp", "%d to 200 characters", minOTPLength)
 	}
-	switch {
+	switch drivers := known.drivers.DeviceDrivers(); {
 	case b.Driver == "" && b.EnrollmentOTP != "":
 		b.Driver = device.SelfEnrolling
 	case b.Driver == "":
-		b.Driver = agent.DriverName
-	}
-	if b.Driver != agent.DriverName && b.Driver != device.SelfEnrolling {
-		return fieldError("driver", "want %s (certfleet pushes certificates) or %s (the device enrolls itself)", agent.DriverName, device.SelfEnrolling)
+		b.Driver = drivers[0]
+	case !slices.Contains(drivers, b.Driver):
+		return fieldError("driver", "want one of %v (%s: the device enrolls itself)", drivers, device.SelfEnrolling)
 	}
 	if u, err := url.Parse(b.Address); b.Address != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
 		return fieldError("address", "want https://host[:port][/path]")

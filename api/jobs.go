@@ -1,16 +1,16 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -20,7 +20,7 @@ type jobBody struct {
 	CertType       string    `json:"cert_type"`
 	DeviceIDs      []string  `json:"device_ids"`
 	CertificateIDs []int64   `json:"certificate_ids"`
-	StartAt        time.Time `json:"start_at"`
+	StartAt        timestamp `json:"start_at"`
 	Window         int       `json:"window"`
 }
 
@@ -92,23 +92,12 @@ func (s *server) createJob(c *gin.Context) {
 	}
 	job, err := s.jobs.Create(c.Request.Context(), jobs.Spec{
 		Name: body.Name, CertType: body.CertType, CreatedBy: principal(c).Actor(),
-		DeviceIDs: body.DeviceIDs, StartAt: body.StartAt, Window: body.Window,
+		DeviceIDs: body.DeviceIDs, StartAt: body.StartAt.Time, Window: body.Window,
 	}, func(q *store.Queries, job jobs.Created) error {
 		return record(c.Request.Context(), q, principal(c).Actor(), "job.create", "job", []string{strconv.FormatInt(job.ID, 10)},
 			gin.H{"name": job.Name, "devices": len(body.DeviceIDs), "skipped": job.Skipped})
 	})
-	var devices *jobs.DevicesError
-	switch {
-	case errors.As(err, &devices) && devices.Busy:
-		abort(c, http.StatusConflict, "devices_busy", devices.Reason, gin.H{"devices": devices.Devices})
-		return
-	case errors.As(err, &devices):
-		abort(c, http.StatusBadRequest, "invalid", devices.Reason, gin.H{"field": "device_ids", "devices": devices.Devices})
-		return
-	case errors.Is(err, jobs.ErrInvalid):
-		abort(c, http.StatusBadRequest, "invalid", err.Error(), nil)
-		return
-	case err != nil:
+	if err != nil {
 		fail(c, err)
 		return
 	}
@@ -178,12 +167,16 @@ func (s *server) getJob(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	outcomes := map[string]int64{"pending": 0, "in_progress": 0, "succeeded": 0, "revoke_warning": 0, "revoke_na": 0, "device_failure": 0, "ca_failure": 0, "halted": 0, "skipped": 0}
-	steps := map[string]int64{}
+	outcomes := make(map[vocab.ItemState]int64, len(vocab.ItemStates))
+	for _, state := range vocab.ItemStates {
+		outcomes[state] = 0
+	}
+	steps := map[vocab.Step]int64{}
 	for _, row := range counts {
-		outcomes[row.State] += row.Items
-		if row.State == "in_progress" {
-			steps[row.Step] += row.Items
+		state := vocab.ItemState(row.State)
+		outcomes[state] += row.Items
+		if state == vocab.ItemInProgress {
+			steps[vocab.Step(row.Step)] += row.Items
 		}
 	}
 	rows, err := q.ListSkippedJobItems(c.Request.Context(), store.ListSkippedJobItemsParams{JobID: id, PageSize: maxSkippedShown})
@@ -204,8 +197,6 @@ func (s *server) getJob(c *gin.Context) {
 	c.JSON(http.StatusOK, view)
 }
 
-var itemStates = []string{"pending", "in_progress", "succeeded", "revoke_warning", "revoke_na", "device_failure", "ca_failure", "halted", "skipped"}
-
 // listJobItems lists a job's items, optionally of one state, with each one's
 // step, last error and Temporal workflow ID.
 func (s *server) listJobItems(c *gin.Context) {
@@ -214,8 +205,8 @@ func (s *server) listJobItems(c *gin.Context) {
 	if !ok || !ok2 {
 		return
 	}
-	if state := c.Query("state"); state != "" && !slices.Contains(itemStates, state) {
-		fail(c, fieldError("state", "want one of %v", itemStates))
+	if state := vocab.ItemState(c.Query("state")); state != "" && !slices.Contains(vocab.ItemStates, state) {
+		fail(c, fieldError("state", "want one of %v", vocab.ItemStates))
 		return
 	}
 	rows, err := store.New(s.pool).ListJobItems(c.Request.Context(), store.ListJobItemsParams{
@@ -255,7 +246,7 @@ func (s *server) haltJob(c *gin.Context) {
 		return
 	}
 	if job.CompletedAt != nil {
-		abort(c, http.StatusConflict, "job_closed", "the job has already ended ("+job.Status+")", nil)
+		fail(c, errkind.Conflict("the job has already ended (%s)", job.Status))
 		return
 	}
 	err := s.change(c, "job.halt", "job", func(*store.Queries) ([]string, any, error) {

@@ -11,14 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/drivers/ca/local"
-	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
-	"github.com/certfleet/certfleet/pki/kek"
-	"github.com/certfleet/certfleet/worker"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -31,14 +27,9 @@ func TestJobsThroughTheAPI(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	_, tc := testenv.Temporal(t, testenv.TemporalOptions{})
 	simURL, _ := testenv.DeviceSim(t, 4, fleetSecret)
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	builtin, err := local.Open(ctx, pool, keys, local.Options{})
-	require.NoError(t, err)
+	builtin, keys := testenv.BuiltinCA(t, pool, local.Options{})
 	creds, _ := testenv.FleetCredential(t, pool, keys, fleetSecret)
-	w := worker.New(tc, "api-test", time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, builtin, creds, 10*time.Second), Credentials: creds}, nil)
-	require.NoError(t, w.Start())
-	defer w.Stop()
+	testenv.StartWorker(t, tc, "api-test", testenv.Activities(pool, builtin, creds), nil)
 	world := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: "api-test"}})
 
 	status, body := world.admin.do("POST", "/api/v1/profiles", cameraProfile)

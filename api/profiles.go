@@ -1,9 +1,9 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,15 +11,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
-	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/drivers/ca/est"
-	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 const day = 24 * time.Hour
@@ -51,7 +47,7 @@ type profileView struct {
 }
 
 func viewProfile(row store.Profile) (profileView, error) {
-	p, err := ca.ProfileFromRow(row)
+	p, err := profiles.FromRow(row)
 	if err != nil {
 		return profileView{}, err
 	}
@@ -68,7 +64,8 @@ func viewProfile(row store.Profile) (profileView, error) {
 }
 
 // check validates a profile before it is stored and fills in defaults.
-func (b *profileBody) check(deviceTypes []string) error {
+func (b *profileBody) check(known catalog) error {
+	deviceTypes := known.deviceTypes
 	if l := len(strings.TrimSpace(b.Name)); l == 0 || l > 200 {
 		return fieldError("name", "1 to 200 characters")
 	}
@@ -87,20 +84,9 @@ func (b *profileBody) check(deviceTypes []string) error {
 	if b.MaxCAWaitHours < 1 || b.MaxCAWaitHours > 365*24 {
 		return fieldError("max_ca_wait_hours", "1 to 8760")
 	}
-	if b.CADriver == "" {
-		b.CADriver = local.DriverName
-	}
+	b.CADriver = cmp.Or(b.CADriver, known.drivers.CADrivers()[0])
 	if len(b.CASettings) == 0 || string(b.CASettings) == "null" {
 		b.CASettings = json.RawMessage(`{}`)
-	}
-	switch b.CADriver {
-	case local.DriverName:
-	case est.DriverName:
-		if _, err := est.ParseSettings(b.CASettings); err != nil {
-			return fieldError("ca_settings", "%v", err)
-		}
-	default:
-		return fieldError("ca_driver", "want %s or %s", local.DriverName, est.DriverName)
 	}
 	err := pki.Profile{
 		Name: b.Name, CertType: b.CertType, SubjectRules: b.SubjectRules, SANRules: b.SANRules,
@@ -134,20 +120,32 @@ func (b profileBody) params() store.CreateProfileParams {
 	}
 }
 
-// checkable is a request body that validates against the known device types.
+// checkable is a request body that validates against what exists.
 type checkable interface {
-	check(deviceTypes []string) error
+	check(known catalog) error
+}
+
+// catalog is what request bodies are checked against: the device types and
+// the drivers.
+type catalog struct {
+	deviceTypes []string
+	drivers     Drivers
+}
+
+func (s *server) catalog(ctx context.Context) (catalog, error) {
+	rows, err := store.New(s.pool).ListDeviceTypes(ctx)
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Name
+	}
+	return catalog{deviceTypes: names, drivers: s.drivers}, err
 }
 
 // validate checks body, answering the client itself when it does not pass.
 func (s *server) validate(c *gin.Context, body checkable) bool {
-	rows, err := store.New(s.pool).ListDeviceTypes(c.Request.Context())
+	known, err := s.catalog(c.Request.Context())
 	if err == nil {
-		names := make([]string, len(rows))
-		for i, r := range rows {
-			names[i] = r.Name
-		}
-		err = body.check(names)
+		err = body.check(known)
 	}
 	if err != nil {
 		fail(c, err)
@@ -163,7 +161,7 @@ func (s *server) createProfile(c *gin.Context) {
 	}
 	var row store.Profile
 	err := s.change(c, "profile.create", "profile", func(q *store.Queries) ([]string, any, error) {
-		if err := checkCACredential(c.Request.Context(), q, body); err != nil {
+		if err := s.drivers.CheckCASettings(c.Request.Context(), body.CADriver, body.CASettings); err != nil {
 			return nil, nil, err
 		}
 		var err error
@@ -181,7 +179,7 @@ func (s *server) updateProfile(c *gin.Context) {
 	}
 	var row store.Profile
 	err := s.change(c, "profile.update", "profile", func(q *store.Queries) ([]string, any, error) {
-		if err := checkCACredential(c.Request.Context(), q, body); err != nil {
+		if err := s.drivers.CheckCASettings(c.Request.Context(), body.CADriver, body.CASettings); err != nil {
 			return nil, nil, err
 		}
 		p := body.params()
@@ -194,27 +192,6 @@ func (s *server) updateProfile(c *gin.Context) {
 		return []string{strconv.FormatInt(id, 10)}, gin.H{"name": p.Name}, err
 	})
 	s.respondProfile(c, http.StatusOK, row, err)
-}
-
-// checkCACredential refuses an EST CA whose settings name a credential that
-// does not exist or cannot authenticate to a CA, so the mistake shows now
-// rather than at the first enrollment.
-func checkCACredential(ctx context.Context, q *store.Queries, body profileBody) error {
-	if body.CADriver != est.DriverName {
-		return nil
-	}
-	settings, err := est.ParseSettings(body.CASettings)
-	if err != nil || settings.Credential == "" {
-		return err
-	}
-	cred, err := q.GetCredentialByName(ctx, settings.Credential)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fieldError("ca_settings.credential", "no credential is named %q", settings.Credential)
-	}
-	if err == nil && cred.Kind != string(credentials.Password) && cred.Kind != string(credentials.TLSClient) {
-		return fieldError("ca_settings.credential", "credential %s is a %s credential; an EST CA takes password or tls_client", cred.Name, cred.Kind)
-	}
-	return err
 }
 
 func (s *server) archiveProfile(archived bool) gin.HandlerFunc {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/renewal"
+	"github.com/certfleet/certfleet/workflows"
 )
 
 func (s *server) renewalRoutes(v1 *gin.RouterGroup, admin, operator gin.HandlerFunc) {
@@ -24,18 +24,6 @@ func (s *server) renewalRoutes(v1 *gin.RouterGroup, admin, operator gin.HandlerF
 	v1.POST("/renewal-policies/:id/trigger", operator, s.triggerRenewalPolicy)
 	v1.POST("/renewal-policies/:id/backfill", operator, s.backfillRenewalPolicy)
 	v1.GET("/renewal-alerts", s.renewalAlerts)
-}
-
-// renewalFail maps the renewal service's errors to statuses.
-func renewalFail(c *gin.Context, err error) {
-	switch {
-	case errors.Is(err, renewal.ErrNotFound):
-		abort(c, http.StatusNotFound, "not_found", err.Error(), nil)
-	case errors.Is(err, renewal.ErrInvalid):
-		abort(c, http.StatusBadRequest, "invalid", err.Error(), nil)
-	default:
-		fail(c, err)
-	}
 }
 
 // auditPolicy records a policy change in the change's own transaction.
@@ -96,7 +84,7 @@ func (s *server) saveRenewalPolicy(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		renewalFail(c, err)
+		fail(c, err)
 		return
 	}
 	c.JSON(map[string]int{http.MethodPost: http.StatusCreated, http.MethodPut: http.StatusOK}[c.Request.Method], p)
@@ -111,7 +99,7 @@ func (s *server) deleteRenewalPolicy(c *gin.Context) {
 		return record(c.Request.Context(), q, principal(c).Actor(), "renewal_policy.delete", "renewal_policy", []string{strconv.FormatInt(id, 10)}, nil)
 	})
 	if err != nil {
-		renewalFail(c, err)
+		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"deleted": id})
@@ -126,7 +114,7 @@ func (s *server) pauseRenewalPolicy(paused bool) gin.HandlerFunc {
 		}
 		p, err := s.renewals.SetPaused(c.Request.Context(), id, paused, s.auditPolicy(c, action))
 		if err != nil {
-			renewalFail(c, err)
+			fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, p)
@@ -148,10 +136,10 @@ func (s *server) triggerRenewalPolicy(c *gin.Context) {
 		return
 	}
 	if err := s.renewals.Trigger(c.Request.Context(), id, s.auditSweep(c, "renewal_policy.trigger", id, nil)); err != nil {
-		renewalFail(c, err)
+		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, gin.H{"triggered": id, "schedule": renewal.ScheduleID(id)})
+	c.JSON(http.StatusAccepted, gin.H{"triggered": id, "schedule": workflows.RenewalScheduleID(id)})
 }
 
 // maxBackfill bounds a backfill's period: every sweep in it may start jobs,
@@ -165,19 +153,19 @@ func (s *server) backfillRenewalPolicy(c *gin.Context) {
 		return
 	}
 	var body struct {
-		Start time.Time `json:"start"`
-		End   time.Time `json:"end"`
+		Start timestamp `json:"start"`
+		End   timestamp `json:"end"`
 	}
 	if !decode(c, &body) {
 		return
 	}
-	if err := checkBackfill(body.Start, body.End); err != nil {
+	if err := checkBackfill(body.Start.Time, body.End.Time); err != nil {
 		fail(c, err)
 		return
 	}
 	audit := s.auditSweep(c, "renewal_policy.backfill", id, gin.H{"start": body.Start, "end": body.End})
-	if err := s.renewals.Backfill(c.Request.Context(), id, body.Start, body.End, audit); err != nil {
-		renewalFail(c, err)
+	if err := s.renewals.Backfill(c.Request.Context(), id, body.Start.Time, body.End.Time, audit); err != nil {
+		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"backfilled": id, "start": body.Start, "end": body.End})
@@ -188,9 +176,9 @@ func (s *server) backfillRenewalPolicy(c *gin.Context) {
 func checkBackfill(start, end time.Time) error {
 	switch {
 	case start.IsZero():
-		return fieldError("start", "required, RFC 3339")
+		return fieldError("start", "required: an RFC 3339 time such as %s", exampleTime)
 	case end.IsZero():
-		return fieldError("end", "required, RFC 3339")
+		return fieldError("end", "required: an RFC 3339 time such as %s", exampleTime)
 	case !start.Before(end):
 		return fieldError("start", "must be before end")
 	case end.Sub(start) > maxBackfill:

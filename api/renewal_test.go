@@ -13,6 +13,7 @@ import (
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/renewal"
+	"github.com/certfleet/certfleet/workflows"
 )
 
 // TestRenewalPoliciesThroughTheAPI: each change reaches the policy's
@@ -42,7 +43,7 @@ func TestRenewalPoliciesThroughTheAPI(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, created)
 	id := int64(created["id"].(float64))
 	path := fmt.Sprintf("/api/v1/renewal-policies/%d", id)
-	handle := tc.ScheduleClient().GetHandle(ctx, renewal.ScheduleID(id))
+	handle := tc.ScheduleClient().GetHandle(ctx, workflows.RenewalScheduleID(id))
 	desc, err := handle.Describe(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "Europe/Berlin", desc.Schedule.Spec.TimeZoneName)

@@ -1,14 +1,16 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
+	"maps"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
@@ -16,64 +18,93 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // maxBody bounds JSON request bodies.
 const maxBody = 1 << 20
 
-// badRequest is a client error the API reports as 400 with the field at fault.
-type badRequest struct {
-	field, message string
-}
-
-func (e *badRequest) Error() string { return e.field + ": " + e.message }
-
-// forbiddenError is a request the caller's role may not make in this case,
-// though the route itself is open to it.
-type forbiddenError struct{ message string }
-
-func (e *forbiddenError) Error() string { return e.message }
-
-// conflictError is a change the current state refuses, with what is in the way.
-type conflictError struct {
-	message string
-	details any
-}
-
-func (e *conflictError) Error() string { return e.message }
-
+// fieldError is the API's most common refusal: a request field that is wrong.
 func fieldError(field, format string, args ...any) error {
-	return &badRequest{field: field, message: fmt.Sprintf(format, args...)}
+	return errkind.Invalid(field, format, args...)
 }
 
-// decode reads a JSON body strictly: one object, no unknown fields, right types.
+// decode reads a JSON body strictly: one object, no unknown fields, right
+// types. A refusal names the field at fault in the client's words, never a
+// Go type or time layout.
 func decode(c *gin.Context, into any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(into)
 	if err == nil && dec.More() {
-		err = errors.New("the body holds more than one JSON value")
+		err = errkind.Invalid("body", "more than one JSON value")
+	} else if err != nil {
+		err = decodeError(err)
 	}
-	if err == nil {
-		return true
+	if err != nil {
+		fail(c, err)
+		return false
 	}
+	return true
+}
+
+// decodeError says what is wrong with a body the JSON decoder refused.
+func decodeError(err error) error {
 	var tooBig *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
+	var timeErr *time.ParseError
+	field, unknown := strings.CutPrefix(err.Error(), "json: unknown field ")
 	switch {
 	case errors.As(err, &tooBig):
-		abort(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody), nil)
+		return errkind.TooLarge("the body is larger than %d bytes", maxBody)
 	case errors.As(err, &typeErr):
-		abort(c, http.StatusBadRequest, "invalid", fmt.Sprintf("%s: want %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value), gin.H{"field": typeErr.Field})
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		abort(c, http.StatusBadRequest, "invalid", "unknown field "+field, gin.H{"field": field})
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		abort(c, http.StatusBadRequest, "malformed_json", "the body is not valid JSON", nil)
-	default:
-		abort(c, http.StatusBadRequest, "malformed_json", err.Error(), nil)
+		return errkind.Invalid(cmp.Or(typeErr.Field, "body"), "want %s, got %s", want(typeErr.Type), typeErr.Value)
+	case unknown:
+		field = strings.Trim(field, `"`)
+		return errkind.Invalid(field, "unknown field")
+	case errors.As(err, &timeErr): // a time.Time of a domain type, which cannot say its field
+		return errkind.Invalid("body", "%q is not an RFC 3339 time such as %s", timeErr.Value, exampleTime)
 	}
-	return false
+	return errkind.Invalid("body", "not valid JSON")
+}
+
+// want says what a JSON value of type t looks like.
+func want(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Time]() {
+		return "an RFC 3339 time such as " + exampleTime
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number from 0"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
+}
+
+// exampleTime shows the RFC 3339 form in refusals, where Go's own errors
+// would show its layout string.
+const exampleTime = "2026-01-31T02:00:00Z"
+
+// timestamp is a time in a request body. time.Time refuses a malformed time
+// with an error naming neither the field nor the format, only Go's layout;
+// timestamp refuses it as a type mismatch, which the decoder tags with the
+// field and decodeError words as "want an RFC 3339 time".
+type timestamp struct{ time.Time }
+
+func (t *timestamp) UnmarshalJSON(b []byte) error {
+	if err := t.Time.UnmarshalJSON(b); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[time.Time]()}
+	}
+	return nil
 }
 
 // page reads ?limit (1-100, default 50) and the keyset cursor ?after.
@@ -82,7 +113,7 @@ func page(c *gin.Context) (limit int32, after string, ok bool) {
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100 {
-			abort(c, http.StatusBadRequest, "invalid", "limit: 1 to 100", gin.H{"field": "limit"})
+			fail(c, fieldError("limit", "1 to 100"))
 			return 0, "", false
 		}
 		limit = int32(n)
@@ -94,39 +125,76 @@ func page(c *gin.Context) (limit int32, after string, ok bool) {
 func pathID(c *gin.Context, name string) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param(name), 10, 64)
 	if err != nil || id <= 0 {
-		abort(c, http.StatusNotFound, "not_found", "no such "+name, nil)
+		fail(c, errkind.NotFound("no such %s", name))
 		return 0, false
 	}
 	return id, true
 }
 
-// fail answers an error from a handler in the API's error shape. Client
-// mistakes get a 4xx naming what was wrong; anything else is logged and
-// reported as an opaque 500, so that no SQL or path reaches a response.
+// fail answers an error from a handler in the API's error shape: the one
+// place where refusals become statuses. A refusal of a kind (see errkind),
+// or one of Postgres' refusals of a row, gets the kind's status and code, its
+// message, its details and, for an invalid request, details.field. Anything
+// else, and the cause of an unavailable dependency, is logged and not shown,
+// so that no SQL, address or path reaches a response.
 func fail(c *gin.Context, err error) {
-	var bad *badRequest
-	var forbidden *forbiddenError
-	var conflict *conflictError
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &bad):
-		abort(c, http.StatusBadRequest, "invalid", bad.Error(), gin.H{"field": bad.field})
-	case errors.As(err, &forbidden):
-		abort(c, http.StatusForbidden, "forbidden", forbidden.message, nil)
-	case errors.As(err, &conflict):
-		abort(c, http.StatusConflict, "conflict", conflict.message, conflict.details)
-	case errors.Is(err, pgx.ErrNoRows):
-		abort(c, http.StatusNotFound, "not_found", "not found", nil)
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		abort(c, http.StatusConflict, "conflict", "it exists already", gin.H{"constraint": pgErr.ConstraintName})
-	case errors.As(err, &pgErr) && pgErr.Code == "23503":
-		abort(c, http.StatusBadRequest, "invalid", "it refers to something that does not exist", gin.H{"constraint": pgErr.ConstraintName})
-	case errors.As(err, &pgErr) && (pgErr.Code == "23514" || pgErr.Code == "22P02" || pgErr.Code == "22001"):
-		abort(c, http.StatusBadRequest, "invalid", "a value is not allowed", gin.H{"constraint": pgErr.ConstraintName})
-	default:
+	kinded, ok := errkind.As(err)
+	if !ok {
+		kinded = postgresRefusal(err)
+	}
+	switch kinded.Kind() {
+	case 0:
 		_ = c.Error(err)
 		abort(c, http.StatusInternalServerError, "internal", "internal error", nil)
+		return
+	case errkind.KindUnavailable:
+		_ = c.Error(err)
 	}
+	abort(c, kinded.Kind().Status(), kinded.Kind().String(), clientMessage(kinded), clientDetails(kinded))
+}
+
+// postgresRefusal is the refusal a Postgres error stands for, naming the
+// constraint at fault; nil when it stands for none.
+func postgresRefusal(err error) *errkind.Error {
+	var pgErr *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errkind.NotFound("not found")
+	}
+	if !errors.As(err, &pgErr) {
+		return nil
+	}
+	constraint := map[string]any{"constraint": pgErr.ConstraintName}
+	switch pgErr.Code {
+	case "23505":
+		return errkind.Conflict("it exists already").With(constraint)
+	case "23503":
+		return errkind.Invalid("", "it refers to something that does not exist").With(constraint)
+	case "23514", "22P02", "22001":
+		return errkind.Invalid("", "a value is not allowed").With(constraint)
+	}
+	return nil
+}
+
+// clientMessage is a refusal's message, led by the field at fault.
+func clientMessage(e *errkind.Error) string {
+	if e.Field() == "" {
+		return e.Message()
+	}
+	return e.Field() + ": " + e.Message()
+}
+
+// clientDetails are a refusal's details, with the field at fault as "field";
+// nil when there are none, so that the shape leaves them out.
+func clientDetails(e *errkind.Error) any {
+	details := map[string]any{}
+	maps.Copy(details, e.Details())
+	if e.Field() != "" {
+		details["field"] = e.Field()
+	}
+	if len(details) == 0 {
+		return nil
+	}
+	return details
 }
 
 // change runs fn in a transaction and writes its audit row in the same one:

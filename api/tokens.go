@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // tokenRoutes manages API tokens. Reading is admin-only too: the list says
@@ -58,13 +58,13 @@ func (s *server) createToken(c *gin.Context) {
 	if body.ExpiresAt != "" {
 		at, err := time.Parse(time.RFC3339, body.ExpiresAt)
 		if err != nil {
-			fail(c, fieldError("expires_at", "want an RFC 3339 time such as 2030-01-31T00:00:00Z"))
+			fail(c, fieldError("expires_at", "want an RFC 3339 time such as %s", exampleTime))
 			return
 		}
 		n.ExpiresAt = &at
 	}
 	if err := n.Validate(time.Now()); err != nil {
-		tokenFail(c, err)
+		fail(c, err)
 		return
 	}
 	var out createdToken
@@ -77,7 +77,7 @@ func (s *server) createToken(c *gin.Context) {
 		return []string{strconv.FormatInt(out.ID, 10)}, details, nil
 	})
 	if err != nil {
-		tokenFail(c, err)
+		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, out)
@@ -93,8 +93,7 @@ func (s *server) revokeToken(c *gin.Context) {
 		return
 	}
 	if id == principal(c).TokenID {
-		abort(c, http.StatusConflict, "conflict",
-			"a token cannot revoke itself: use another admin token or `certfleet token revoke`", nil)
+		fail(c, errkind.Conflict("a token cannot revoke itself: use another admin token or `certfleet token revoke`"))
 		return
 	}
 	var revoked auth.Token
@@ -108,14 +107,4 @@ func (s *server) revokeToken(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, revoked)
-}
-
-// tokenFail reports a refused token request as a 400 naming its field.
-func tokenFail(c *gin.Context, err error) {
-	var field *auth.FieldError
-	if errors.As(err, &field) {
-		fail(c, fieldError(field.Field, "%s", field.Message))
-		return
-	}
-	fail(c, err)
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/hex"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -38,20 +37,6 @@ func viewAnchor(a store.TrustAnchor) trustAnchorView {
 	return trustAnchorView{ID: a.ID, Name: a.Name, Subject: a.Subject, SHA256: hex.EncodeToString(a.Sha256), NotAfter: a.NotAfter,
 		Enabled: a.Enabled, Verified: a.VerifiedAt != nil, VerifiedAt: a.VerifiedAt, AutoRegister: a.AutoRegister,
 		NameMapping: a.NameMapping, CreatedAt: a.CreatedAt, LegacyUnproven: a.LegacyUnproven, ConfirmedBy: a.ConfirmedBy.String}
-}
-
-// trustFail maps trust store errors to statuses.
-func trustFail(c *gin.Context, err error) {
-	switch {
-	case errors.Is(err, trust.ErrNotFound):
-		abort(c, http.StatusNotFound, "not_found", "no such trust anchor", nil)
-	case errors.Is(err, trust.ErrDuplicate), errors.Is(err, trust.ErrUnproven), errors.Is(err, trust.ErrNotLegacy):
-		abort(c, http.StatusConflict, "conflict", err.Error(), nil)
-	case errors.Is(err, trust.ErrInvalid), errors.Is(err, trust.ErrProof), errors.Is(err, trust.ErrNoChallenge):
-		abort(c, http.StatusBadRequest, "invalid", err.Error(), nil)
-	default:
-		fail(c, err)
-	}
 }
 
 func (s *server) listTrustAnchors(c *gin.Context) {
@@ -93,7 +78,7 @@ func (s *server) addTrustAnchors(c *gin.Context) {
 		return ids, gin.H{"name": body.Name}, err
 	})
 	if err != nil {
-		trustFail(c, err)
+		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"items": views})
@@ -116,7 +101,7 @@ func (s *server) anchorAction(action string, fn func(c *gin.Context, anchors *tr
 			return []string{strconv.FormatInt(id, 10)}, nil, err
 		})
 		if err != nil {
-			trustFail(c, err)
+			fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, out)
@@ -170,7 +155,7 @@ func (s *server) trustAnchorRoutes(g *gin.RouterGroup, admin gin.HandlerFunc) {
 	g.POST("/trust-anchors/:id/revocations.csv", admin, func(c *gin.Context) {
 		entries, err := trust.ParseRevocationCSV(io.LimitReader(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody), maxBody), time.Now())
 		if err != nil {
-			trustFail(c, err)
+			fail(c, err)
 			return
 		}
 		s.anchorAction("trust_anchor.revoke_serials", func(c *gin.Context, anchors *trust.Store, id int64) (any, error) {

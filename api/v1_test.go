@@ -21,9 +21,9 @@ import (
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
+	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
-	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/renewal"
 )
@@ -70,10 +70,7 @@ type apiWorld struct {
 func newAPIWorld(t *testing.T) apiWorld {
 	t.Helper()
 	pool, _ := testenv.Database(t)
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	builtin, err := local.Open(context.Background(), pool, keys, local.Options{})
-	require.NoError(t, err)
+	builtin, keys := testenv.BuiltinCA(t, pool, local.Options{})
 	// Renewals without Temporal: enough for everything that fails before a schedule is touched.
 	return newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool}, Approver: builtin, Trust: trust.New(pool), Revoker: builtin,
 		Renewals: &renewal.Service{Pool: pool}, Credentials: &credentials.Store{Pool: pool, KEK: keys}})
@@ -90,6 +87,9 @@ func (w apiWorld) lanCredential(t *testing.T) {
 
 func newAPIWorldWith(t *testing.T, pool *pgxpool.Pool, deps api.Deps) apiWorld {
 	t.Helper()
+	if deps.Drivers == nil { // enough to list drivers and check their settings
+		deps.Drivers = registry.New(pool, nil, nil, time.Second)
+	}
 	srv := httptest.NewServer(api.New(deps))
 	t.Cleanup(srv.Close)
 	token := func(role auth.Role) apiClient {

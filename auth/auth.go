@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // Role is what a token may do.
@@ -54,7 +55,7 @@ func (p Principal) Actor() string { return fmt.Sprintf("token:%s#%d", p.Name, p.
 
 // ErrUnknownToken is a token that is malformed, unknown, expired or revoked.
 // The caller is not told which: a stolen token's holder learns nothing.
-var ErrUnknownToken = errors.New("unknown, expired or revoked API token")
+var ErrUnknownToken = errkind.Unauthenticated("unknown, expired or revoked API token")
 
 // Create makes a token that never expires and stores its hash; the returned
 // token is the only copy.

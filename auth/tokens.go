@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // Token is what certfleet shows of an API token: never the token or its hash.
@@ -25,24 +26,18 @@ type NewToken struct {
 	ExpiresAt *time.Time
 }
 
-// FieldError is a token request that is not allowed, naming the field at fault.
-type FieldError struct {
-	Field, Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
-
 // Validate checks a token to make against the rules the database would
-// enforce less readably, and refuses an expiry that has already passed.
+// enforce less readably, and refuses an expiry that has already passed; the
+// error is an errkind.Invalid naming the field.
 func (n NewToken) Validate(now time.Time) error {
 	if l := utf8.RuneCountInString(n.Name); l < 1 || l > 200 {
-		return &FieldError{"name", "1 to 200 characters"}
+		return errkind.Invalid("name", "1 to 200 characters")
 	}
 	if _, err := ParseRole(string(n.Role)); err != nil {
-		return &FieldError{"role", err.Error()}
+		return errkind.Invalid("role", "want admin, operator or auditor, not %q", n.Role)
 	}
 	if n.ExpiresAt != nil && !n.ExpiresAt.After(now) {
-		return &FieldError{"expires_at", "must be in the future"}
+		return errkind.Invalid("expires_at", "must be in the future")
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/certfleet/certfleet/errkind"
 )
 
 func TestParseExpiry(t *testing.T) {
@@ -38,10 +40,10 @@ func TestNewTokenValidate(t *testing.T) {
 		"role":       {Name: "ci", Role: "root"},
 		"expires_at": {Name: "ci", Role: Operator, ExpiresAt: &past},
 	} {
-		err := n.Validate(now)
-		var fe *FieldError
-		require.ErrorAs(t, err, &fe, field)
-		assert.Equal(t, field, fe.Field)
+		invalid, ok := errkind.As(n.Validate(now))
+		require.True(t, ok, field)
+		assert.Equal(t, errkind.KindInvalid, invalid.Kind(), field)
+		assert.Equal(t, field, invalid.Field())
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/certfleet/certfleet/auth"
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/pki/trust"
 )
 
@@ -207,7 +207,7 @@ func post(cl *http.Client, url string, csr []byte, user, pass string) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", wire.TypePKCS10)
+	req.Header.Set("Content-Type", estwire.TypePKCS10)
 	req.Header.Set("Content-Transfer-Encoding", "base64") // estserver v1.0.6 requires it
 	if user != "" {
 		req.SetBasicAuth(user, pass)
@@ -312,7 +312,7 @@ func csrFor(cn string) ([]byte, error) {
 		return nil, err
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
-	return wire.EncodeBase64(der), err
+	return estwire.EncodeBase64(der), err
 }
 
 // peer is globalsign's estserver v1.0.6 with its mock CA, on loopback.

@@ -12,23 +12,24 @@ import (
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
 
 // jobResult is the job throughput benchmark's outcome.
 type jobResult struct {
-	Devices          int                           `json:"devices"`
-	Window           int                           `json:"window"`
-	WallSeconds      float64                       `json:"wall_seconds"`
-	DevicesPerSecond float64                       `json:"devices_per_second"`
-	Outcomes         map[string]int                `json:"outcomes"`
-	StepMillis       map[string]map[string]float64 `json:"step_ms"` // step → p50, p95
-	MaxHistoryLength int64                         `json:"max_history_length"`
-	JobRuns          int                           `json:"job_runs"`
-	CertfleetPeakMiB float64                       `json:"certfleet_peak_rss_mib"`
-	TemporalPeakMiB  float64                       `json:"temporal_peak_rss_mib"`
-	Floor            floorResult                   `json:"floor"`
-	Ratio            float64                       `json:"ratio_to_floor"`
+	Devices          int                               `json:"devices"`
+	Window           int                               `json:"window"`
+	WallSeconds      float64                           `json:"wall_seconds"`
+	DevicesPerSecond float64                           `json:"devices_per_second"`
+	Outcomes         map[vocab.Outcome]int             `json:"outcomes"`
+	StepMillis       map[vocab.Step]map[string]float64 `json:"step_ms"` // step → p50, p95
+	MaxHistoryLength int64                             `json:"max_history_length"`
+	JobRuns          int                               `json:"job_runs"`
+	CertfleetPeakMiB float64                           `json:"certfleet_peak_rss_mib"`
+	TemporalPeakMiB  float64                           `json:"temporal_peak_rss_mib"`
+	Floor            floorResult                       `json:"floor"`
+	Ratio            float64                           `json:"ratio_to_floor"`
 }
 
 type floorResult struct {
@@ -57,9 +58,7 @@ func benchJobs(ctx context.Context, s *stack, n, window int) (jobResult, error) 
 	}
 	r.WallSeconds = time.Since(begin).Seconds()
 	r.DevicesPerSecond = float64(n) / r.WallSeconds
-	o := progress.Outcomes
-	r.Outcomes = map[string]int{"succeeded": o.Succeeded, "revoke_na": o.RevokeNA, "revoke_warning": o.RevokeWarning,
-		"device_failure": o.DeviceFailure, "ca_failure": o.CAFailure, "halted": o.Halted}
+	r.Outcomes = progress.Outcomes.ByOutcome()
 	if r.StepMillis, err = stepPercentiles(ctx, s, job.ID); err != nil {
 		return r, err
 	}
@@ -91,7 +90,7 @@ func runFloor(ctx context.Context, tc client.Client, n, window int) (floorResult
 
 // stepPercentiles reads each step's p50 and p95 from job_items: a step ends
 // when the next begins (step_status records when each was done).
-func stepPercentiles(ctx context.Context, s *stack, jobID int64) (map[string]map[string]float64, error) {
+func stepPercentiles(ctx context.Context, s *stack, jobID int64) (map[vocab.Step]map[string]float64, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH t AS (
 			SELECT started_at, finished_at,
@@ -111,9 +110,9 @@ func stepPercentiles(ctx context.Context, s *stack, jobID int64) (map[string]map
 		return nil, fmt.Errorf("step durations: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]map[string]float64{}
+	out := map[vocab.Step]map[string]float64{}
 	for rows.Next() {
-		var step string
+		var step vocab.Step
 		var p50, p95 float64
 		if err := rows.Scan(&step, &p50, &p95); err != nil {
 			return nil, err

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // machine describes where a result was measured.
@@ -151,9 +153,8 @@ func writeJobs(b *strings.Builder, res *result, r jobResult) {
 		r.DevicesPerSecond, r.WallSeconds, r.Floor.ChildrenPerSecond, r.Floor.Children, r.Floor.ActivitiesEach, r.Floor.WallSeconds, 100*r.Ratio)
 	fmt.Fprintf(b, "| Largest history of a job run | %d events (%d runs) | Temporal warns at 10,240 events and fails a run at 51,200 | |\n", r.MaxHistoryLength, r.JobRuns)
 	fmt.Fprintf(b, "| Peak RSS | certfleet %.0f MiB, Temporal dev server %.0f MiB | | |\n", r.CertfleetPeakMiB, r.TemporalPeakMiB)
-	steps := []string{"csr", "submit", "install", "revoke"}
 	b.WriteString("\n| Step | p50 | p95 |\n|---|---|---|\n")
-	for _, step := range steps {
+	for _, step := range vocab.Steps {
 		if p, ok := r.StepMillis[step]; ok {
 			fmt.Fprintf(b, "| %s | %.0f ms | %.0f ms |\n", step, p["p50"], p["p95"])
 		}

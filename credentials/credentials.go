@@ -24,6 +24,7 @@ import (
 
 	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki/kek"
 )
 
@@ -54,15 +55,6 @@ type Spec struct {
 	AllowedAddresses []string
 }
 
-// InvalidError is a spec the store refuses; Field names what is wrong.
-type InvalidError struct{ Field, Message string }
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Message }
-
-func invalid(field, format string, args ...any) error {
-	return &InvalidError{Field: field, Message: fmt.Sprintf(format, args...)}
-}
-
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
 // maxSecret bounds a secret; an RSA-4096 key with its chain fits many times.
@@ -71,19 +63,19 @@ const maxSecret = 64 << 10
 // Check validates a spec without storing it.
 func (s Spec) Check() error {
 	if !namePattern.MatchString(s.Name) {
-		return invalid("name", "1 to 128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit")
+		return errkind.Invalid("name", "1 to 128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit")
 	}
 	if !slices.Contains(secret.Kinds, s.Kind) {
-		return invalid("kind", "%q is not one of %v", s.Kind, secret.Kinds)
+		return errkind.Invalid("kind", "%q is not one of %v", s.Kind, secret.Kinds)
 	}
 	if needsUsername(s.Kind) != (s.Username != "") && s.Kind != SSHKey {
 		if needsUsername(s.Kind) {
-			return invalid("username", "a %s credential needs a username", s.Kind)
+			return errkind.Invalid("username", "a %s credential needs a username", s.Kind)
 		}
-		return invalid("username", "a %s credential has no username", s.Kind)
+		return errkind.Invalid("username", "a %s credential has no username", s.Kind)
 	}
 	if len(s.Username) > 200 {
-		return invalid("username", "at most 200 characters")
+		return errkind.Invalid("username", "at most 200 characters")
 	}
 	if err := checkSecret(s.Kind, s.Secret); err != nil {
 		return err
@@ -95,20 +87,20 @@ func (s Spec) Check() error {
 // when the credential is stored rather than at the first job.
 func checkSecret(kind Kind, value string) error {
 	if value == "" || len(value) > maxSecret {
-		return invalid("secret", "1 to %d bytes", maxSecret)
+		return errkind.Invalid("secret", "1 to %d bytes", maxSecret)
 	}
 	switch kind {
 	case SSHKey:
 		if _, err := ssh.ParsePrivateKey([]byte(value)); err != nil {
-			return invalid("secret", "not an unencrypted SSH private key (OpenSSH or PEM)")
+			return errkind.Invalid("secret", "not an unencrypted SSH private key (OpenSSH or PEM)")
 		}
 	case TLSClient:
 		if _, err := tls.X509KeyPair([]byte(value), []byte(value)); err != nil {
-			return invalid("secret", "want the PEM certificate chain and its private key in one text")
+			return errkind.Invalid("secret", "want the PEM certificate chain and its private key in one text")
 		}
 	case Derived:
 		if len(value) < 16 {
-			return invalid("secret", "a master secret needs at least 16 characters")
+			return errkind.Invalid("secret", "a master secret needs at least 16 characters")
 		}
 	}
 	return nil
@@ -118,7 +110,7 @@ func checkSecret(kind Kind, value string) error {
 func CheckAddressPatterns(patterns []string) error {
 	for i, p := range patterns {
 		if _, err := path.Match(p, ""); err != nil || p == "" {
-			return invalid("allowed_addresses["+strconv.Itoa(i)+"]", "%q is not a glob pattern", p)
+			return errkind.Invalid("allowed_addresses["+strconv.Itoa(i)+"]", "%q is not a glob pattern", p)
 		}
 	}
 	return nil

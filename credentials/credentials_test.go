@@ -10,6 +10,7 @@ import (
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki/kek"
 )
@@ -19,9 +20,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func newStore(t *testing.T) *credentials.Store {
 	t.Helper()
 	pool, _ := testenv.Database(t)
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	return &credentials.Store{Pool: pool, KEK: keys}
+	return &credentials.Store{Pool: pool, KEK: testenv.KEK(t)}
 }
 
 // TestSealedSecretsAreBoundToTheirRow: a sealed secret copied onto another
@@ -81,9 +80,10 @@ func TestSpecsAreChecked(t *testing.T) {
 		"secret":               {Name: "a", Kind: secret.TLSClient, Secret: "not PEM"},
 		"allowed_addresses[0]": {Name: "a", Kind: secret.Bearer, Secret: "x", AllowedAddresses: []string{"[unclosed"}},
 	} {
-		var invalid *credentials.InvalidError
-		require.ErrorAs(t, spec.Check(), &invalid, field)
-		assert.Equal(t, field, invalid.Field)
+		invalid, ok := errkind.As(spec.Check())
+		require.True(t, ok, field)
+		assert.Equal(t, errkind.KindInvalid, invalid.Kind(), field)
+		assert.Equal(t, field, invalid.Field())
 	}
 	assert.Error(t, credentials.Spec{Name: "a", Kind: secret.Bearer, Secret: "x", Username: "u"}.Check(), "a bearer token has no username")
 	assert.NoError(t, credentials.Spec{Name: "cam-vapix", Kind: secret.Password, Username: "root", Secret: "pass"}.Check())

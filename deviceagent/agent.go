@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/agentproto"
-	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -58,7 +57,7 @@ func New(dir, reloadCommand string, logger *slog.Logger) (*Agent, error) {
 
 // GenerateCSR makes a new key pair for the certificate type, keeps the key as
 // pending and returns the CSR. A second CSR replaces the pending key.
-func (a *Agent) GenerateCSR(_ context.Context, _ string, req device.CSRRequest) ([]byte, error) {
+func (a *Agent) GenerateCSR(_ context.Context, _ string, req pki.CSRRequest) ([]byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	key, der, err := agentproto.NewKeyAndCSR(req)

@@ -21,7 +21,7 @@ import (
 
 	"github.com/certfleet/certfleet/agentproto"
 	"github.com/certfleet/certfleet/credentials/secret"
-	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/pki"
 )
 
 // Faults are what goes wrong with one device.
@@ -141,7 +141,7 @@ func (r Rates) hit(id, fault string, rate float64) bool {
 }
 
 // GenerateCSR makes a real key pair and CSR on the simulated device.
-func (f *Fleet) GenerateCSR(_ context.Context, id string, req device.CSRRequest) ([]byte, error) {
+func (f *Fleet) GenerateCSR(_ context.Context, id string, req pki.CSRRequest) ([]byte, error) {
 	d, err := f.device(id)
 	if err != nil {
 		return nil, err

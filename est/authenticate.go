@@ -16,6 +16,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/pki/trust"
 )
@@ -109,7 +110,7 @@ func (s *Server) byCurrentCertificate(ctx context.Context, l label, op string, k
 // certificate field, or by the certificate's fingerprint when none is set.
 func (s *Server) byFactoryCertificate(ctx context.Context, l label, cert *x509.Certificate, intermediates []*x509.Certificate) (caller, error) {
 	anchor, err := s.Trust.Verify(ctx, cert, intermediates, x509.ExtKeyUsageAny)
-	if errors.Is(err, trust.ErrUntrusted) || errors.Is(err, trust.ErrAnchorOff) || errors.Is(err, trust.ErrRevoked) {
+	if errkind.KindOf(err) == errkind.KindForbidden {
 		return caller{}, refuse(http.StatusForbidden, "the factory certificate is refused: %v", err)
 	}
 	if err != nil {

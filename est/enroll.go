@@ -14,8 +14,9 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/db/store"
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -72,8 +73,8 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 // Content-Transfer-Encoding (RFC 8951), and checks its signature.
 func readCSR(w http.ResponseWriter, r *http.Request, maxBody int64) (*x509.CertificateRequest, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if media, _, err := mime.ParseMediaType(ct); err != nil || media != wire.TypePKCS10 {
-			return nil, refuse(http.StatusUnsupportedMediaType, "Content-Type must be %s, not %q", wire.TypePKCS10, ct)
+		if media, _, err := mime.ParseMediaType(ct); err != nil || media != estwire.TypePKCS10 {
+			return nil, refuse(http.StatusUnsupportedMediaType, "Content-Type must be %s, not %q", estwire.TypePKCS10, ct)
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -89,7 +90,7 @@ func readCSR(w http.ResponseWriter, r *http.Request, maxBody int64) (*x509.Certi
 
 // ParseCSRBody decodes an EST request body into a CSR whose signature holds.
 func ParseCSRBody(body []byte) (*x509.CertificateRequest, error) {
-	der, err := wire.DecodeBase64(body)
+	der, err := estwire.DecodeBase64(body)
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "%v", err)
 	}
@@ -202,7 +203,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, sub activities.
 	if err != nil {
 		return err
 	}
-	writeBase64(w, wire.TypeCertsOnly, wire.EncodeBase64(certsOnly))
+	writeBase64(w, estwire.TypeCertsOnly, estwire.EncodeBase64(certsOnly))
 	return nil
 }
 
@@ -210,11 +211,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, sub activities.
 // it did.
 func refusal(sub activities.Submission) error {
 	switch sub.Status {
-	case "issued":
+	case vocab.RequestIssued:
 		return nil
-	case "pending":
+	case vocab.RequestPending:
 		return &httpError{status: http.StatusAccepted, retryAfter: sub.RetryAfter, message: "the request is pending at the CA; send it again after Retry-After"}
-	case "rejected":
+	case vocab.RequestRejected:
 		return refuse(http.StatusForbidden, "the CA rejected the request: %s", sub.Reason)
 	}
 	return &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Minute, message: "the enrollment failed: " + sub.Reason}
@@ -230,5 +231,5 @@ func (s *Server) certsOnly(ctx context.Context, sub activities.Submission) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("parse issued certificate %d: %w", sub.CertificateID, err)
 	}
-	return wire.CertsOnly(cert)
+	return estwire.CertsOnly(cert)
 }

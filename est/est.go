@@ -25,6 +25,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki/trust"
 )
 
@@ -134,11 +135,36 @@ func refuse(status int, format string, args ...any) *httpError {
 	return &httpError{status: status, message: fmt.Sprintf(format, args...)}
 }
 
+// domainRefusal is what the client is told of an error that is no
+// httpError: a domain refusal (see errkind) by its kind's status and its
+// message, anything else as an opaque 500. An internal error, and an
+// unavailable dependency's cause, go to the log.
+func (s *Server) domainRefusal(r *http.Request, err error) *httpError {
+	kinded, _ := errkind.As(err)
+	kind := kinded.Kind()
+	if kind == 0 || kind == errkind.KindUnavailable {
+		s.Logger.Error("EST request failed", "path", r.URL.Path, "error", err)
+	}
+	if kind == 0 {
+		return refuse(http.StatusInternalServerError, "internal error")
+	}
+	refusal := refuse(kind.Status(), "%s", kinded.Message())
+	if kinded.Field() != "" {
+		refusal.message = kinded.Field() + ": " + refusal.message
+	}
+	refusal.challenge = kind == errkind.KindUnauthenticated
+	if kind == errkind.KindUnavailable {
+		refusal.retryAfter = time.Minute
+	}
+	return refusal
+}
+
 // realm is the Basic realm certfleet asks for.
 const realm = `Basic realm="certfleet EST", charset="UTF-8"`
 
 // serve runs h and writes its error, if any, as text: the refusal's own
-// status and message, or an opaque 500 with the cause logged.
+// status and message; a domain refusal's (see errkind) by its kind; or an
+// opaque 500 with the cause logged.
 func (s *Server) serve(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
@@ -147,8 +173,7 @@ func (s *Server) serve(h func(http.ResponseWriter, *http.Request) error) http.Ha
 		}
 		var refusal *httpError
 		if !errors.As(err, &refusal) {
-			s.Logger.Error("EST request failed", "path", r.URL.Path, "error", err)
-			refusal = refuse(http.StatusInternalServerError, "internal error")
+			refusal = s.domainRefusal(r, err)
 		}
 		if refusal.challenge {
 			// Set directly: Header().Set would write "Www-Authenticate", and

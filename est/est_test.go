@@ -26,7 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
@@ -87,7 +87,7 @@ func (w *world) enrollRenewAndGenerate(t *testing.T, alg string) {
 	require.Error(t, err, "a replayed OTP")
 	assert.Contains(t, out, "this OTP was used already")
 	otherCSR, _ := w.key(t, alg, dev+"-third.key")
-	resp, _ := w.post(t, "cams/simpleenroll", dev, otp, wire.EncodeBase64(csr(t, otherCSR, dev).Raw), nil)
+	resp, _ := w.post(t, "cams/simpleenroll", dev, otp, estwire.EncodeBase64(csr(t, otherCSR, dev).Raw), nil)
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a replayed OTP")
 
 	renewed := filepath.Join(w.dir, dev+"-renewed.pem")
@@ -200,7 +200,7 @@ func TestApprovalMode(t *testing.T) {
 	require.NoError(t, err)
 	request := func() (*http.Response, string) {
 		// Re-signed on every try, as a device would: the enrollment is still the same.
-		return w.post(t, "approve/simpleenroll", "cam-approve", "password-approve-0123", wire.EncodeBase64(csr(t, key, "cam-approve").Raw), nil)
+		return w.post(t, "approve/simpleenroll", "cam-approve", "password-approve-0123", estwire.EncodeBase64(csr(t, key, "cam-approve").Raw), nil)
 	}
 	resp, body := request()
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, body)
@@ -219,7 +219,7 @@ func TestApprovalMode(t *testing.T) {
 		resp, body = request()
 	}
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	certs, err := wire.ParseCertsOnly([]byte(body))
+	certs, err := estwire.ParseCertsOnly([]byte(body))
 	require.NoError(t, err)
 	assert.True(t, pki.SamePublicKey(key.Public(), certs[0].PublicKey))
 	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM ca_requests WHERE device_id = 'cam-approve'`), "the retries were one enrollment")
@@ -232,7 +232,7 @@ func (w *world) post(t *testing.T, path, user, pass string, body []byte, headers
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, w.url+"/"+path, strings.NewReader(string(body)))
 	require.NoError(t, err)
-	req.Header.Set("Content-Type", wire.TypePKCS10)
+	req.Header.Set("Content-Type", estwire.TypePKCS10)
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
@@ -263,7 +263,7 @@ func (w *world) statusWithCertificate(t *testing.T, path, certPath, keyPath stri
 	require.NoError(t, err)
 	cert := readCert(t, certPath)
 	key, _ := w.key(t, "ec", "status.key")
-	resp, err := w.client(t, pair).Post(w.url+"/"+path, wire.TypePKCS10, strings.NewReader(string(wire.EncodeBase64(csr(t, key, cert.Subject.CommonName).Raw))))
+	resp, err := w.client(t, pair).Post(w.url+"/"+path, estwire.TypePKCS10, strings.NewReader(string(estwire.EncodeBase64(csr(t, key, cert.Subject.CommonName).Raw))))
 	require.NoError(t, err)
 	resp.Body.Close()
 	return resp.StatusCode

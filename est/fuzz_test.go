@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 )
 
 // FuzzParseCSRBody: whatever a client posts, parsing ends in a CSR whose
@@ -24,11 +24,11 @@ func FuzzParseCSRBody(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(wire.EncodeBase64(der))
+	f.Add(estwire.EncodeBase64(der))
 	f.Add(der)
 	f.Add([]byte("MIIB"))
 	f.Add([]byte("   \r\n"))
-	f.Add(wire.EncodeBase64(der[:len(der)/2]))
+	f.Add(estwire.EncodeBase64(der[:len(der)/2]))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		csr, err := ParseCSRBody(body)
 		if err == nil {

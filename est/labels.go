@@ -12,8 +12,9 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 // label is an EST label with what it selects.
@@ -44,7 +45,7 @@ func (s *Server) label(r *http.Request) (label, error) {
 	if l.profile.ArchivedAt != nil {
 		return label{}, refuse(http.StatusForbidden, "EST label %q issues from an archived profile", l.row.Label)
 	}
-	if l.policy, err = ca.ProfileFromRow(l.profile); err != nil {
+	if l.policy, err = profiles.FromRow(l.profile); err != nil {
 		return label{}, err
 	}
 	if l.ca, err = s.CAs.CA(r.Context(), l.profile); err != nil {
@@ -81,11 +82,11 @@ func (s *Server) cacerts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	der, err := wire.CertsOnly(chain...)
+	der, err := estwire.CertsOnly(chain...)
 	if err != nil {
 		return err
 	}
-	writeBase64(w, wire.TypeCACerts, wire.EncodeBase64(der))
+	writeBase64(w, estwire.TypeCACerts, estwire.EncodeBase64(der))
 	return nil
 }
 
@@ -109,17 +110,17 @@ func (s *Server) csrattrs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeBase64(w, wire.TypeCSRAttrs, wire.EncodeBase64(der))
+	writeBase64(w, estwire.TypeCSRAttrs, estwire.EncodeBase64(der))
 	return nil
 }
 
 func csrAttributes(p pki.Profile) ([]byte, error) {
 	var oids []asn1.ObjectIdentifier
-	var attrs []wire.Attribute
+	var attrs []estwire.Attribute
 	for _, alg := range p.KeyAlgorithms {
 		switch alg.Algorithm {
 		case "ecdsa":
-			a := wire.Attribute{Type: oidECPublicKey}
+			a := estwire.Attribute{Type: oidECPublicKey}
 			for _, size := range alg.Sizes {
 				if oid, ok := curveOIDs[size]; ok {
 					a.Values = append(a.Values, oid)
@@ -131,10 +132,10 @@ func csrAttributes(p pki.Profile) ([]byte, error) {
 			oids = append(oids, oidRSAEncryption, oidSHA256WithRSA)
 		}
 	}
-	return wire.CSRAttrs(oids, attrs)
+	return estwire.CSRAttrs(oids, attrs)
 }
 
 // issuedBy reports whether cert was signed by the first certificate of chain.
 func issuedBy(cert *x509.Certificate, chain []*x509.Certificate) bool {
-	return len(chain) > 0 && cert.CheckSignatureFrom(chain[0]) == nil
+	return len(chain) > 0 && pki.IssuedBy(cert, chain[0])
 }

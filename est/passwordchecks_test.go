@@ -14,7 +14,7 @@ import (
 
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/est"
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 )
 
 // TestBusyPasswordChecksGet503 holds the only argon2id slot from the test:
@@ -27,7 +27,7 @@ func TestBusyPasswordChecksGet503(t *testing.T) {
 	w.device(t, "cam-busy", "otp", "otp-busy-0123")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	body := wire.EncodeBase64(csr(t, key, "cam-busy").Raw)
+	body := estwire.EncodeBase64(csr(t, key, "cam-busy").Raw)
 
 	release, err := checks.Acquire(context.Background())
 	require.NoError(t, err)

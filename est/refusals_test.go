@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 )
 
 // TestUnauthenticatedGetsBasicChallenge reads the raw response: the header
@@ -62,18 +62,18 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	}{
 		{"not base64", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", []byte("!!not base64!!"), nil, 400, "not base64"},
 		{"empty body", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", nil, nil, 400, "empty"},
-		{"base64 of garbage", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64([]byte("garbage")), nil, 400, "PKCS#10"},
-		{"bad CSR signature", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(badSignature), nil, 400, "signature"},
-		{"wrong content type", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(good), map[string]string{"Content-Type": "text/plain"}, 415, "application/pkcs10"},
+		{"base64 of garbage", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64([]byte("garbage")), nil, 400, "PKCS#10"},
+		{"bad CSR signature", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(badSignature), nil, 400, "signature"},
+		{"wrong content type", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(good), map[string]string{"Content-Type": "text/plain"}, 415, "application/pkcs10"},
 		{"oversize body", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", []byte(strings.Repeat("A", 70<<10)), nil, 413, "bytes"},
-		{"CSR for another device", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(csr(t, key, "cam-2").Raw), nil, 403, "belongs to device cam-1"},
-		{"key type the profile refuses", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(csr(t, p384, "cam-1").Raw), nil, 400, "profile"},
-		{"wrong secret", "cams/simpleenroll", "cam-1", "otp-cam-1-9999", wire.EncodeBase64(good), nil, 401, "secret"},
-		{"unknown device", "cams/simpleenroll", "cam-9", "otp-cam-1-0123", wire.EncodeBase64(good), nil, 401, "secret"},
-		{"reenroll without a certificate", "cams/simplereenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(good), nil, 403, "TLS client certificate"},
-		{"address outside the label's networks", "lan-only/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(good), nil, 403, "client address"},
-		{"unknown label", "nope/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(good), nil, 404, "no EST label"},
-		{"SQL in the label", "x'%3BDROP%20TABLE%20devices--/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(good), nil, 404, "no EST label"},
+		{"CSR for another device", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(csr(t, key, "cam-2").Raw), nil, 403, "belongs to device cam-1"},
+		{"key type the profile refuses", "cams/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(csr(t, p384, "cam-1").Raw), nil, 400, "profile"},
+		{"wrong secret", "cams/simpleenroll", "cam-1", "otp-cam-1-9999", estwire.EncodeBase64(good), nil, 401, "secret"},
+		{"unknown device", "cams/simpleenroll", "cam-9", "otp-cam-1-0123", estwire.EncodeBase64(good), nil, 401, "secret"},
+		{"reenroll without a certificate", "cams/simplereenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(good), nil, 403, "TLS client certificate"},
+		{"address outside the label's networks", "lan-only/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(good), nil, 403, "client address"},
+		{"unknown label", "nope/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(good), nil, 404, "no EST label"},
+		{"SQL in the label", "x'%3BDROP%20TABLE%20devices--/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(good), nil, 404, "no EST label"},
 	}
 	before := w.snapshot(t)
 	for _, c := range cases {
@@ -91,7 +91,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	assert.Equal(t, before, w.snapshot(t), "refused requests changed nothing")
 
 	// The OTP still works after all that.
-	resp, body := w.post(t, "cams/simpleenroll", "cam-1", "otp-cam-1-0123", wire.EncodeBase64(good), nil)
+	resp, body := w.post(t, "cams/simpleenroll", "cam-1", "otp-cam-1-0123", estwire.EncodeBase64(good), nil)
 	assert.Equal(t, http.StatusOK, resp.StatusCode, body)
 }
 

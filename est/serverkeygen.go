@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/activities"
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // generateKey makes the serverkeygen key pair, of the type of the key that
@@ -61,11 +62,11 @@ func (s *Server) serverKeyGen(w http.ResponseWriter, r *http.Request, e activiti
 	case err != nil:
 		s.discard(r, e, run, err.Error())
 		return err
-	case sub.Status == "rejected":
+	case sub.Status == vocab.RequestRejected:
 		return refusal(sub)
-	case sub.Status != "issued":
-		s.discard(r, e, run, "the enrollment is "+sub.Status+" after the wait")
-		if sub.Status == "pending" {
+	case sub.Status != vocab.RequestIssued:
+		s.discard(r, e, run, "the enrollment is "+string(sub.Status)+" after the wait")
+		if sub.Status == vocab.RequestPending {
 			return &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Second,
 				message: "the CA has not issued yet; the generated key was discarded, send the request again"}
 		}
@@ -91,7 +92,7 @@ func (s *Server) serverKeyGenBody(ctx context.Context, sub activities.Submission
 	if err != nil {
 		return nil, "", err
 	}
-	return wire.ServerKeyGenBody(key, certsOnly)
+	return estwire.ServerKeyGenBody(key, certsOnly)
 }
 
 // writeFlushed writes a 200 and flushes it, so that a client that has gone

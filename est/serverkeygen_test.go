@@ -26,7 +26,7 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/est/wire"
+	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/workflows"
@@ -63,7 +63,7 @@ func TestServerKeyGenIsDeliveredOrDiscarded(t *testing.T) {
 			require.NoError(t, err)
 			request := func() (*http.Response, string) {
 				// Re-signed on every try, as a device would: the same request.
-				return w.post(t, "cams/serverkeygen", dev, otp, wire.EncodeBase64(csr(t, deviceKey, dev).Raw), nil)
+				return w.post(t, "cams/serverkeygen", dev, otp, estwire.EncodeBase64(csr(t, deviceKey, dev).Raw), nil)
 			}
 			w.enroller.Wait = 500 * time.Millisecond
 			held := g.holdNext(t, late.decided)
@@ -106,9 +106,9 @@ func TestServerKeyGenIsDeliveredOrDiscarded(t *testing.T) {
 		held := g.holdNext(t, false)
 		ctx, hangUp := context.WithCancel(context.Background())
 		defer hangUp()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url+"/cams/serverkeygen", bytes.NewReader(wire.EncodeBase64(csr(t, deviceKey, dev).Raw)))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url+"/cams/serverkeygen", bytes.NewReader(estwire.EncodeBase64(csr(t, deviceKey, dev).Raw)))
 		require.NoError(t, err)
-		req.Header.Set("Content-Type", wire.TypePKCS10)
+		req.Header.Set("Content-Type", estwire.TypePKCS10)
 		req.SetBasicAuth(dev, password)
 		gone := make(chan error, 1)
 		go func() {
@@ -136,8 +136,8 @@ func TestServerKeyGenIsDeliveredOrDiscarded(t *testing.T) {
 		deviceKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		require.NoError(t, err)
 		w.enroller.Wait = 10 * time.Second
-		req := httptest.NewRequest(http.MethodPost, "/.well-known/est/cams/serverkeygen", bytes.NewReader(wire.EncodeBase64(csr(t, deviceKey, dev).Raw)))
-		req.Header.Set("Content-Type", wire.TypePKCS10)
+		req := httptest.NewRequest(http.MethodPost, "/.well-known/est/cams/serverkeygen", bytes.NewReader(estwire.EncodeBase64(csr(t, deviceKey, dev).Raw)))
+		req.Header.Set("Content-Type", estwire.TypePKCS10)
 		req.SetBasicAuth(dev, password)
 		broken := &brokenPipe{header: http.Header{}}
 		w.handler.ServeHTTP(broken, req)
@@ -199,12 +199,12 @@ func parseServerKeyGen(t *testing.T, contentType, body string) (crypto.Signer, *
 		require.NoError(t, err)
 		text, err := io.ReadAll(part)
 		require.NoError(t, err)
-		der[i], err = wire.DecodeBase64(text)
+		der[i], err = estwire.DecodeBase64(text)
 		require.NoError(t, err)
 	}
 	key, err := pki.ParsePrivateKey(der[0])
 	require.NoError(t, err)
-	certs, err := wire.ParseCertsOnly(wire.EncodeBase64(der[1]))
+	certs, err := estwire.ParseCertsOnly(estwire.EncodeBase64(der[1]))
 	require.NoError(t, err)
 	require.NotEmpty(t, certs)
 	return key, certs[0]

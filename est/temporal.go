@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -37,7 +38,7 @@ const queryWait = time.Second
 // and waits for its result. A run still going after the wait is asked where
 // it stands, and reported pending.
 func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info RunInfo) (activities.Submission, error) {
-	run, err := t.Client.ExecuteWorkflow(ctx, t.startOptions(e, info, "submit"), workflows.Enrollment, e)
+	run, err := t.Client.ExecuteWorkflow(ctx, t.startOptions(e, info, vocab.StepSubmit), workflows.Enrollment, e)
 	if err != nil {
 		return activities.Submission{}, fmt.Errorf("start enrollment %s: %w", e.Key, err)
 	}
@@ -58,7 +59,7 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 	}
 	// Not finished within the wait (the long poll may also give up a moment
 	// before the deadline, with a transport error): ask where it stands.
-	sub = activities.Submission{Status: "pending", RetryAfter: time.Second}
+	sub = activities.Submission{Status: vocab.RequestPending, RetryAfter: time.Second}
 	// A query waits for a workflow task in progress, which a slow CA in a
 	// local activity keeps open: the answer must not wait for that.
 	queryCtx, cancelQuery := context.WithTimeout(ctx, queryWait)
@@ -68,14 +69,14 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 		return sub, nil // still starting; Retry-After covers it
 	}
 	var current activities.Submission
-	if err := answer.Get(&current); err == nil && current.Status == "pending" {
+	if err := answer.Get(&current); err == nil && current.Status == vocab.RequestPending {
 		sub.RetryAfter = current.RetryAfter
 	}
 	return sub, nil
 }
 
 // startOptions start a run of enrollment e, eagerly on this process's worker.
-func (t *Temporal) startOptions(e activities.Enrollment, info RunInfo, step string) client.StartWorkflowOptions {
+func (t *Temporal) startOptions(e activities.Enrollment, info RunInfo, step vocab.Step) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       e.Key,
 		TaskQueue:                t.TaskQueue,
@@ -88,7 +89,7 @@ func (t *Temporal) startOptions(e activities.Enrollment, info RunInfo, step stri
 			workflows.CertJobID.ValueSet(workflows.EnrollmentJobID),
 			workflows.DeviceID.ValueSet(e.DeviceID),
 			workflows.CertProfile.ValueSet(info.Profile),
-			workflows.CertStep.ValueSet(step),
+			workflows.CertStep.ValueSet(string(step)),
 		),
 		StaticSummary: fmt.Sprintf("EST %s of device %s (label %s)", info.Operation, e.DeviceID, info.Label),
 	}
@@ -100,7 +101,7 @@ func (t *Temporal) startOptions(e activities.Enrollment, info RunInfo, step stri
 // call does either, so no run can end between the two.
 func (t *Temporal) Discard(ctx context.Context, e activities.Enrollment, info RunInfo) error {
 	e.Discard = true // read only by a run this call starts
-	opts := t.startOptions(e, info, "discard")
+	opts := t.startOptions(e, info, vocab.StepDiscard)
 	opts.EnableEagerStart = false // not offered with a signal, and nobody waits for the run
 	if _, err := t.Client.SignalWithStartWorkflow(ctx, e.Key, workflows.SignalDiscard, nil, opts, workflows.Enrollment, e); err != nil {
 		return fmt.Errorf("discard enrollment %s: %w", e.Key, err)

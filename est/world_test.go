@@ -45,10 +45,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-const (
-	taskQueue = "certfleet-est-test"
-	kekBase64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-)
+const taskQueue = "certfleet-est-test"
 
 // world is a running certfleet EST server on loopback: Postgres, a Temporal
 // dev server, an in-process worker, the built-in CA, and labels:
@@ -77,14 +74,11 @@ type worldOption struct {
 
 func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Helper()
-	ctx := context.Background()
 	w := &world{dir: t.TempDir()}
 	w.pool, _ = testenv.Database(t)
 	_, w.temporal = testenv.Temporal(t, testenv.TemporalOptions{})
-	keys, err := kek.Load(kekBase64, "")
-	require.NoError(t, err)
-	w.ca, err = local.Open(ctx, w.pool, keys, local.Options{PendingRetry: time.Second})
-	require.NoError(t, err)
+	var keys *kek.KEK
+	w.ca, keys = testenv.BuiltinCA(t, w.pool, local.Options{PendingRetry: time.Second})
 	w.trust = trust.New(w.pool)
 	creds := &credentials.Store{Pool: w.pool, KEK: keys}
 	var drivers activities.Drivers = registry.New(w.pool, w.ca, creds, 10*time.Second)

@@ -51,7 +51,7 @@ func TestWorkerKilledThreeTimes(t *testing.T) {
 		cmd := exec.Command(testenv.Binary(t), "worker")
 		cmd.Env = []string{
 			"DATABASE_URL=" + f.dbURL, "TEMPORAL_ADDRESS=" + f.address, "CERTFLEET_TASK_QUEUE=" + taskQueue,
-			"CERTFLEET_KEK=" + kekBase64, "FLEET_SECRET=" + fleetSecret, "CERTFLEET_LOG_LEVEL=warn",
+			"CERTFLEET_KEK=" + kekBase64, "CERTFLEET_LOG_LEVEL=warn",
 		}
 		return testenv.Run(t, cmd)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
-	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
@@ -50,31 +49,22 @@ type fleet struct {
 
 func newFleet(t *testing.T, devices int) *fleet {
 	t.Helper()
-	ctx := context.Background()
 	f := &fleet{}
 	f.pool, f.dbURL = testenv.Database(t)
 	f.address, f.temporal = testenv.Temporal(t, testenv.TemporalOptions{})
-	f.simURL, _ = testenv.DeviceSim(t, devices, fleetSecret)
-	keys, err := kek.Load(kekBase64, "")
-	require.NoError(t, err)
-	f.ca, err = local.Open(ctx, f.pool, keys, local.Options{PendingRetry: time.Second})
-	require.NoError(t, err)
-	var credentialID int64
-	f.creds, credentialID = testenv.FleetCredential(t, f.pool, keys, fleetSecret)
+	var keys *kek.KEK
+	f.ca, keys = testenv.BuiltinCA(t, f.pool, local.Options{PendingRetry: time.Second})
+	sim := testenv.NewSimFleet(t, f.pool, keys, devices, fleetSecret, "OPERATIONAL")
+	f.simURL, f.creds = sim.URL, sim.Credentials
 	f.jobs = &jobs.Service{Pool: f.pool, Temporal: f.temporal, TaskQueue: taskQueue}
 	f.normal = f.profile(t, "cameras", false)
 	f.approval = f.profile(t, "cameras-approval", true)
-	_, err = f.pool.Exec(ctx, `
-		INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
-		SELECT id, 'Camera ' || id, 'camera', 'OPERATIONAL', 'agent', $1 || '/devices/' || id, $3::bigint
-		FROM (SELECT format('sim-%s', lpad(n::text, 5, '0')) AS id FROM generate_series(1, $2::int) n) ids`, f.simURL, devices, credentialID)
-	require.NoError(t, err)
 	return f
 }
 
 // activities are the job steps over this fleet's database, CA and credentials.
 func (f *fleet) activities() *activities.Activities {
-	return &activities.Activities{Pool: f.pool, Drivers: registry.New(f.pool, f.ca, f.creds, 10*time.Second), Credentials: f.creds}
+	return testenv.Activities(f.pool, f.ca, f.creds)
 }
 
 func (f *fleet) profile(t *testing.T, name string, approval bool) int64 {

@@ -7,11 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -20,7 +24,8 @@ import (
 // produced against this code. With CERTFLEET_RECORD_HISTORIES=1 it also
 // writes them to workflows/testdata/histories, where the workflows package
 // replays them on every test run, so that a change that breaks determinism
-// fails CI.
+// fails CI. Each step's activity is summarised with the step's name, as the
+// API names it.
 func TestHistoriesReplay(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 5)
@@ -45,6 +50,29 @@ func TestHistoriesReplay(t *testing.T) {
 		id := workflows.DeviceWorkflowID(job.ID, device)
 		histories[filepath.Join("device-certificate", name)] = testenv.History(t, f.temporal, id, testenv.Runs(t, f.temporal, id)[0])
 	}
+	for name, steps := range map[string][]vocab.Step{
+		"approved-after-pending.json": {vocab.StepCSR, vocab.StepSubmit, vocab.StepPoll, vocab.StepInstall, vocab.StepRevoke},
+		"csr-failure.json":            {vocab.StepCSR},
+		"issued.json":                 {vocab.StepCSR, vocab.StepSubmit, vocab.StepInstall, vocab.StepRevoke},
+	} {
+		assert.Equal(t, steps, activitySummaries(t, histories[filepath.Join("device-certificate", name)]), name)
+	}
 
 	testenv.ReplayHistories(t, histories)
+}
+
+// activitySummaries are the summaries of the activities a history scheduled,
+// in order: what the Temporal UI shows for them.
+func activitySummaries(t *testing.T, h *historypb.History) []vocab.Step {
+	t.Helper()
+	var steps []vocab.Step
+	for _, e := range h.GetEvents() {
+		if e.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+			continue
+		}
+		var s vocab.Step
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(e.GetUserMetadata().GetSummary(), &s))
+		steps = append(steps, s)
+	}
+	return steps
 }

@@ -22,7 +22,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/temporalconn"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -47,28 +49,15 @@ type Spec struct {
 	StepDeadline   time.Duration
 }
 
-// ErrInvalid is a spec that cannot make a job.
-var ErrInvalid = errors.New("invalid job")
-
-// DevicesError names the devices that stop a job from being created.
-type DevicesError struct {
-	Reason  string
-	Devices []string
-	// Busy is true when the devices are in another active job (a conflict),
-	// false when they have no profile for the certificate type.
-	Busy bool
-}
-
-func (e *DevicesError) Error() string {
-	shown := e.Devices
-	if len(shown) > 20 {
-		shown = shown[:20]
-	}
+// listed names the first of devices, and how many more there are, for a
+// refusal's message; its details list them all.
+func listed(devices []string) string {
+	shown := devices[:min(len(devices), 20)]
 	more := ""
-	if len(e.Devices) > len(shown) {
-		more = fmt.Sprintf(" and %d more", len(e.Devices)-len(shown))
+	if len(devices) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(devices)-len(shown))
 	}
-	return fmt.Sprintf("%s: %s%s", e.Reason, strings.Join(shown, ", "), more)
+	return strings.Join(shown, ", ") + more
 }
 
 // ReasonDisabled is why a job skips a device disabled when the job was created.
@@ -92,9 +81,10 @@ type Created struct {
 type Audit func(q *store.Queries, job Created) error
 
 // Create stores the job and its items in one transaction and starts its
-// workflow. A device without a profile for the certificate type, or already
-// in an active job for it, refuses the whole job with a *DevicesError;
-// disabled devices are skipped. audit, unless nil, records the creation in
+// workflow. A device without a profile for the certificate type (an invalid
+// device_ids), or already in an active job for it (a conflict), refuses the
+// whole job with an errkind.Error whose details list the devices; disabled
+// devices are skipped. audit, unless nil, records the creation in
 // the same transaction.
 func (s *Service) Create(ctx context.Context, spec Spec, audit Audit) (Created, error) {
 	var job Created
@@ -157,7 +147,7 @@ func splitDisabled(profiles []store.DeviceProfilesForRow) (run, skip []store.Dev
 }
 
 // addItems stores the items the job runs. A device already in an active job
-// of the type refuses the job with a *DevicesError.
+// of the type refuses the job with a conflict.
 func addItems(ctx context.Context, tx pgx.Tx, job store.Job, run []store.DeviceProfilesForRow) error {
 	q := store.New(tx)
 	ids := make([]string, len(run))
@@ -214,7 +204,7 @@ func (s *Service) undo(ctx context.Context, job store.Job, startErr error) error
 	_, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.JobWorkflowID(job.ID), "")
 	var notFound *serviceerror.NotFound
 	if !errors.As(err, &notFound) {
-		return fmt.Errorf("job %d may have started; check certjob/%d: %w", job.ID, job.ID, startErr)
+		return fmt.Errorf("job %d may have started; check %s: %w", job.ID, workflows.JobWorkflowID(job.ID), startErr)
 	}
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := store.New(tx)
@@ -231,6 +221,9 @@ func (s *Service) undo(ctx context.Context, job store.Job, startErr error) error
 	})
 	if err != nil {
 		return fmt.Errorf("%w (and removing the unstarted job %d failed: %v)", startErr, job.ID, err)
+	}
+	if temporalconn.IsUnavailable(startErr) {
+		return errkind.Unavailable(startErr, "Temporal did not answer, so nothing was created; try again")
 	}
 	return fmt.Errorf("nothing was created: %w", startErr)
 }
@@ -254,7 +247,11 @@ func (s *Service) Start(ctx context.Context, job store.Job, spec Spec) error {
 
 // Halt stops a job from starting devices and cancels those in flight.
 func (s *Service) Halt(ctx context.Context, jobID int64) error {
-	return s.Temporal.SignalWorkflow(ctx, workflows.JobWorkflowID(jobID), "", workflows.SignalHalt, nil)
+	err := s.Temporal.SignalWorkflow(ctx, workflows.JobWorkflowID(jobID), "", workflows.SignalHalt, nil)
+	if temporalconn.IsUnavailable(err) {
+		return errkind.Unavailable(err, "Temporal did not answer, so the halt was not sent; try again")
+	}
+	return err
 }
 
 // Progress is the job's live state, from its workflow.
@@ -267,31 +264,25 @@ func (s *Service) Progress(ctx context.Context, jobID int64) (workflows.Progress
 	return p, value.Get(&p)
 }
 
+// normalize checks a spec and fills in its start; a refusal is an
+// errkind.Invalid naming the field as the API's job body does.
 func normalize(spec *Spec) ([]string, error) {
-	var errs []error
-	if l := len(strings.TrimSpace(spec.Name)); l == 0 || l > 200 {
-		errs = append(errs, errors.New("name: 1 to 200 characters"))
-	}
-	if spec.CertType != pki.CertTypeTLS && spec.CertType != pki.CertTypeIEEE8021X {
-		errs = append(errs, fmt.Errorf("cert_type: want %s or %s", pki.CertTypeTLS, pki.CertTypeIEEE8021X))
-	}
-	if spec.CreatedBy == "" {
-		errs = append(errs, errors.New("created_by: required"))
-	}
-	if spec.Window < 0 || spec.Window > workflows.MaxWindow {
-		errs = append(errs, fmt.Errorf("window: 1 to %d", workflows.MaxWindow))
-	}
-	ids := slices.Clone(spec.DeviceIDs)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if len(ids) == 0 {
-		errs = append(errs, errors.New("devices: at least one"))
+	ids := slices.Compact(slices.Sorted(slices.Values(spec.DeviceIDs)))
+	name := len(strings.TrimSpace(spec.Name))
+	switch {
+	case name == 0 || name > 200:
+		return nil, errkind.Invalid("name", "1 to 200 characters")
+	case spec.CertType != pki.CertTypeTLS && spec.CertType != pki.CertTypeIEEE8021X:
+		return nil, errkind.Invalid("cert_type", "want %s or %s, not %q", pki.CertTypeTLS, pki.CertTypeIEEE8021X, spec.CertType)
+	case spec.CreatedBy == "":
+		return nil, errkind.Invalid("created_by", "required")
+	case spec.Window < 0 || spec.Window > workflows.MaxWindow:
+		return nil, errkind.Invalid("window", "1 to %d", workflows.MaxWindow)
+	case len(ids) == 0:
+		return nil, errkind.Invalid("device_ids", "at least one")
 	}
 	if spec.StartAt.IsZero() {
 		spec.StartAt = time.Now()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return ids, nil
 }
@@ -310,7 +301,8 @@ func checkProfiles(ids []string, profiles []store.DeviceProfilesForRow, certType
 			missing = append(missing, id)
 		}
 	}
-	return &DevicesError{Reason: "no " + certType + " profile is assigned to (or no such device)", Devices: missing}
+	return errkind.Invalid("device_ids", "no %s profile is assigned to (or no such device): %s", certType, listed(missing)).
+		With(map[string]any{"devices": missing})
 }
 
 func busy(ctx context.Context, q *store.Queries, ids []string, certType string) error {
@@ -322,5 +314,5 @@ func busy(ctx context.Context, q *store.Queries, ids []string, certType string) 
 	for i, r := range rows {
 		devices[i] = fmt.Sprintf("%s (job %d)", r.DeviceID, r.JobID)
 	}
-	return &DevicesError{Reason: "already in an active " + certType + " job", Devices: devices, Busy: true}
+	return errkind.Conflict("already in an active %s job: %s", certType, listed(devices)).With(map[string]any{"devices": devices})
 }

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -14,20 +13,18 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
-	"github.com/certfleet/certfleet/worker"
+	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
 
 // startWorker runs certfleet's worker in this process until the test ends.
 func (f *fleet) startWorker(t *testing.T) {
 	t.Helper()
-	acts := f.activities()
-	w := worker.New(f.temporal, taskQueue, 5*time.Second, acts, nil)
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testenv.StartWorker(t, f.temporal, taskQueue, f.activities(), nil)
 }
 
 // TestJobWithFaultsAndApprovals is the acceptance run: 300 devices, 10% CSR
@@ -53,32 +50,32 @@ func TestJobWithFaultsAndApprovals(t *testing.T) {
 	// Faults for job B, and what each device's faults predict.
 	f.admin(t, http.MethodPut, "/faults", map[string]any{"seed": 42, "csr_failure": 0.10, "install_failure": 0.05}).Body.Close()
 	expected := map[string]int{}
-	predicted := map[string]string{}
+	predicted := map[string]vocab.Outcome{}
 	awaitingApproval := 0
 	for n, id := range ids(1, devices) {
 		s := f.device(t, id)
-		outcome := activities.Succeeded
+		outcome := vocab.Succeeded
 		switch {
 		case s.Faults.CSRFailure, s.Faults.InstallFailure:
-			outcome = activities.DeviceFailure
+			outcome = vocab.DeviceFailure
 		case n < 5:
-			outcome = activities.RevokeNA // approval devices had no job A certificate
+			outcome = vocab.RevokeNA // approval devices had no job A certificate
 		}
 		if n < 5 && !s.Faults.CSRFailure {
 			awaitingApproval++
 		}
-		expected[outcome]++
+		expected[string(outcome)]++
 		predicted[id] = outcome
 	}
-	require.Positive(t, expected[activities.DeviceFailure], "the seed gives some devices faults")
+	require.Positive(t, expected[string(vocab.DeviceFailure)], "the seed gives some devices faults")
 
 	jobB, err := f.jobs.Create(ctx, jobs.Spec{Name: "renew with faults", CertType: "tls", CreatedBy: "test",
 		DeviceIDs: ids(1, devices), Window: 50, ChildrenPerRun: 120, StepDeadline: 20 * time.Second}, nil)
 	require.NoError(t, err)
 	_, err = f.jobs.Create(ctx, jobs.Spec{Name: "clash", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3)}, nil)
-	var busy *jobs.DevicesError
-	require.True(t, errors.As(err, &busy), "a device cannot be in two active jobs: %v", err)
-	assert.Len(t, busy.Devices, 3)
+	busy, _ := errkind.As(err)
+	require.Equal(t, errkind.KindConflict, busy.Kind(), "a device cannot be in two active jobs: %v", err)
+	assert.Len(t, busy.Details()["devices"], 3)
 
 	approved := approveWhilePending(t, f, jobB.ID, awaitingApproval)
 	progressB := f.wait(t, jobB.ID, 8*time.Minute)
@@ -86,8 +83,8 @@ func TestJobWithFaultsAndApprovals(t *testing.T) {
 
 	states := f.states(t, jobB.ID)
 	assert.Equal(t, expected, states)
-	assert.Equal(t, expected[activities.Succeeded], progressB.Outcomes.Succeeded)
-	assert.Equal(t, expected[activities.DeviceFailure], progressB.Outcomes.DeviceFailure)
+	assert.Equal(t, expected[string(vocab.Succeeded)], progressB.Outcomes.Succeeded)
+	assert.Equal(t, expected[string(vocab.DeviceFailure)], progressB.Outcomes.DeviceFailure)
 	assert.Equal(t, "completed", progressB.Status)
 	f.checkInstalledAndRevoked(t, jobB.ID, predicted)
 	f.checkHistories(t, jobB.ID)
@@ -134,7 +131,7 @@ func approveWhilePending(t *testing.T, f *fleet, jobID int64, want int) *atomic.
 
 // checkInstalledAndRevoked: each installed certificate is on its device and
 // chains to the CA; each prior certificate that was revoked is in the CRL.
-func (f *fleet) checkInstalledAndRevoked(t *testing.T, jobID int64, predicted map[string]string) {
+func (f *fleet) checkInstalledAndRevoked(t *testing.T, jobID int64, predicted map[string]vocab.Outcome) {
 	t.Helper()
 	ctx := context.Background()
 	issuing, root := f.ca.Certificates()
@@ -152,7 +149,7 @@ func (f *fleet) checkInstalledAndRevoked(t *testing.T, jobID int64, predicted ma
 	q := store.New(f.pool)
 	revoked := 0
 	for id, outcome := range predicted {
-		if outcome != activities.Succeeded && outcome != activities.RevokeNA {
+		if outcome != vocab.Succeeded && outcome != vocab.RevokeNA {
 			continue
 		}
 		item, err := q.GetJobItem(ctx, store.GetJobItemParams{JobID: jobID, DeviceID: id})
@@ -164,7 +161,7 @@ func (f *fleet) checkInstalledAndRevoked(t *testing.T, jobID int64, predicted ma
 		_, err = cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 		assert.NoError(t, err, "%s: the certificate chains to the CA", id)
 		assert.Equal(t, sha256Hex(stored.Der), f.device(t, id).Certificates["tls"].SHA256, "%s holds the certificate issued", id)
-		if outcome == activities.Succeeded {
+		if outcome == vocab.Succeeded {
 			require.True(t, item.PriorCertificateID.Valid, "%s had a prior certificate", id)
 			prior, err := q.GetCertificate(ctx, item.PriorCertificateID.Int64)
 			require.NoError(t, err)

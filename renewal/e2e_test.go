@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,15 +16,11 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
-	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
-	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/renewal"
-	"github.com/certfleet/certfleet/worker"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -40,25 +37,13 @@ func TestPolicyScheduleEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
 	_, tc := testenv.Temporal(t, testenv.TemporalOptions{})
-	simURL, _ := testenv.DeviceSim(t, 3, fleetSecret)
-	keys, err := kek.Load("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "")
-	require.NoError(t, err)
-	ca, err := local.Open(ctx, pool, keys, local.Options{})
-	require.NoError(t, err)
-	creds, credentialID := testenv.FleetCredential(t, pool, keys, fleetSecret)
+	ca, keys := testenv.BuiltinCA(t, pool, local.Options{})
+	fleet := testenv.NewSimFleet(t, pool, keys, 3, fleetSecret, "NEW")
 	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}
-	w := worker.New(tc, taskQueue, 5*time.Second, &activities.Activities{Pool: pool, Drivers: registry.New(pool, ca, creds, 10*time.Second), Credentials: creds},
-		&renewal.SweepActivities{Pool: pool, Jobs: jobService})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	testenv.StartWorker(t, tc, taskQueue, testenv.Activities(pool, ca, fleet.Credentials), &renewal.SweepActivities{Pool: pool, Jobs: jobService})
 
 	profileID := inventory{pool: pool}.profile(t, "cameras")
-	_, err = pool.Exec(ctx, `
-		WITH d AS (INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
-		           SELECT format('sim-%s', lpad(n::text, 5, '0')), 'camera', 'camera', 'NEW', 'agent',
-		                  $1 || '/devices/' || format('sim-%s', lpad(n::text, 5, '0')), $3::bigint
-		           FROM generate_series(1, 3) n RETURNING id)
-		INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $2 FROM d`, simURL, profileID, credentialID)
+	_, err := pool.Exec(ctx, `INSERT INTO device_profiles (device_id, cert_type, profile_id) SELECT id, 'tls', $1 FROM devices`, profileID)
 	require.NoError(t, err)
 
 	svc := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}
@@ -66,7 +51,7 @@ func TestPolicyScheduleEndToEnd(t *testing.T) {
 	policy, err := svc.Create(ctx, renewal.Policy{Name: "nightly", CertType: "tls", RenewBeforeDays: 30, IncludeMissing: true,
 		Cron: "0 3 * * *", TimeZone: "Europe/Berlin"}, noAudit)
 	require.NoError(t, err)
-	handle := tc.ScheduleClient().GetHandle(ctx, renewal.ScheduleID(policy.ID))
+	handle := tc.ScheduleClient().GetHandle(ctx, workflows.RenewalScheduleID(policy.ID))
 	desc, err := handle.Describe(ctx)
 	require.NoError(t, err, "creating a policy creates its schedule")
 	assert.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, desc.Schedule.Policy.Overlap)
@@ -120,6 +105,8 @@ func recordSweepHistory(t *testing.T, svc *renewal.Service, policyID int64) {
 		return err == nil && len(resp.Executions) > 0
 	}, 30*time.Second, 100*time.Millisecond)
 	e := resp.Executions[0].GetExecution()
+	assert.True(t, strings.HasPrefix(e.GetWorkflowId(), workflows.RenewalSweepID(policyID)+"-"),
+		"the schedule names its sweeps after RenewalSweepID: %s", e.GetWorkflowId())
 	testenv.ReplayHistories(t, map[string]*historypb.History{
 		filepath.Join("renewal-sweep", "triggered.json"): testenv.History(t, svc.Temporal, e.GetWorkflowId(), e.GetRunId()),
 	})

@@ -7,13 +7,13 @@ package renewal
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones must not depend on the machine's tzdata
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -55,10 +55,8 @@ const (
 	maxDevicesPerJob        = 100_000
 )
 
-// ErrInvalid wraps what is wrong with a policy.
-var ErrInvalid = errors.New("invalid renewal policy")
-
-// Normalize fills in defaults and checks the policy; the error names the field.
+// Normalize fills in defaults and checks the policy; a refusal is an
+// errkind.Invalid naming the field.
 func (p *Policy) Normalize() error {
 	p.Name = strings.TrimSpace(p.Name)
 	p.TimeZone = cmpOr(p.TimeZone, "UTC")
@@ -69,54 +67,51 @@ func (p *Policy) Normalize() error {
 	p.ProfileIDs = orEmpty(p.ProfileIDs)
 	p.DeviceTypes = orEmpty(p.DeviceTypes)
 	p.Windows = orEmpty(p.Windows)
-	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
-	}
 	switch {
 	case len(p.Name) == 0 || len(p.Name) > 200:
-		return invalid("name: 1 to 200 characters")
+		return errkind.Invalid("name", "1 to 200 characters")
 	case p.CertType != pki.CertTypeTLS && p.CertType != pki.CertTypeIEEE8021X:
-		return invalid("cert_type: want %s or %s", pki.CertTypeTLS, pki.CertTypeIEEE8021X)
+		return errkind.Invalid("cert_type", "want %s or %s, not %q", pki.CertTypeTLS, pki.CertTypeIEEE8021X, p.CertType)
 	case (p.RenewBeforeDays == 0) == (p.RenewAtLifetime == 0):
-		return invalid("renew_before_days or renew_at_lifetime: set exactly one")
+		return errkind.Invalid("renew_before_days", "set exactly one of renew_before_days and renew_at_lifetime")
 	case p.RenewBeforeDays < 0 || p.RenewBeforeDays > 3650:
-		return invalid("renew_before_days: 1 to 3650")
+		return errkind.Invalid("renew_before_days", "1 to 3650")
 	case p.RenewAtLifetime < 0 || p.RenewAtLifetime >= 1:
-		return invalid("renew_at_lifetime: a share of the lifetime, above 0 and below 1")
+		return errkind.Invalid("renew_at_lifetime", "a share of the lifetime, above 0 and below 1")
 	case p.OutsideWindow != "skip" && p.OutsideWindow != "delay":
-		return invalid("outside_window: want skip or delay")
+		return errkind.Invalid("outside_window", "want skip or delay, not %q", p.OutsideWindow)
 	case p.MaxDevicesPerJob < 1 || p.MaxDevicesPerJob > maxDevicesPerJob:
-		return invalid("max_devices_per_job: 1 to %d", maxDevicesPerJob)
+		return errkind.Invalid("max_devices_per_job", "1 to %d", maxDevicesPerJob)
 	case (p.Cron == "") == (p.Every == ""):
-		return invalid("cron or every: set exactly one")
+		return errkind.Invalid("cron", "set exactly one of cron and every")
+	case p.Cron != "" && len(strings.Fields(p.Cron)) != 5 && !strings.HasPrefix(p.Cron, "@"):
+		return errkind.Invalid("cron", "five fields (minute hour day-of-month month day-of-week) or a @descriptor, not %q", p.Cron)
 	}
 	if _, err := time.LoadLocation(p.TimeZone); err != nil {
-		return invalid("time_zone: %v", err)
+		return errkind.Invalid("time_zone", "%q is not an IANA time zone such as Europe/Berlin", p.TimeZone)
 	}
-	if err := checkDuration(p.Jitter, 0); err != nil {
-		return invalid("jitter: %v", err)
+	if err := checkDuration("jitter", p.Jitter, 0); err != nil {
+		return err
 	}
-	if err := checkDuration(p.Every, time.Minute); p.Every != "" && err != nil {
-		return invalid("every: %v", err)
-	}
-	if p.Cron != "" && len(strings.Fields(p.Cron)) != 5 && !strings.HasPrefix(p.Cron, "@") {
-		return invalid("cron: five fields (minute hour day-of-month month day-of-week) or a @descriptor")
+	if err := checkDuration("every", p.Every, time.Minute); err != nil {
+		return err
 	}
 	for i, w := range p.Windows {
-		if err := w.check(); err != nil {
-			return invalid("windows[%d]: %v", i, err)
+		if err := w.check(fmt.Sprintf("windows[%d]", i)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func checkDuration(s string, least time.Duration) error {
+// checkDuration refuses a duration, in field, that is malformed or shorter than least.
+func checkDuration(field, s string, least time.Duration) error {
 	if s == "" {
 		return nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < least {
-		return fmt.Errorf("want a duration of at least %s, like \"90m\"", least)
+		return errkind.Invalid(field, "want a duration of at least %s, like \"90m\", not %q", least, s)
 	}
 	return nil
 }

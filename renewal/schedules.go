@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,12 +14,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/temporalconn"
+	"github.com/certfleet/certfleet/workflows"
 )
-
-// ScheduleID is the Temporal Schedule of a policy: renewal/<policyID>.
-func ScheduleID(policyID int64) string { return schedulePrefix + strconv.FormatInt(policyID, 10) }
-
-const schedulePrefix = "renewal/"
 
 // Service keeps policies in Postgres and their schedules in Temporal in step:
 // every change writes the row and the schedule in one transaction, so that a
@@ -34,7 +30,7 @@ type Service struct {
 }
 
 // ErrNotFound is a policy that does not exist.
-var ErrNotFound = errors.New("no such renewal policy")
+var ErrNotFound = errkind.NotFound("no such renewal policy")
 
 // Create stores a policy and creates its schedule; audit writes the audit
 // row in the same transaction.
@@ -110,10 +106,10 @@ func (s *Service) Delete(ctx context.Context, id int64, audit func(*store.Querie
 		if err := audit(q); err != nil {
 			return err
 		}
-		err = s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Delete(ctx)
+		err = s.Temporal.ScheduleClient().GetHandle(ctx, workflows.RenewalScheduleID(id)).Delete(ctx)
 		var notFound *serviceerror.NotFound
 		if err != nil && !errors.As(err, &notFound) {
-			return fmt.Errorf("delete schedule %s: %w", ScheduleID(id), err)
+			return fmt.Errorf("delete schedule %s: %w", workflows.RenewalScheduleID(id), err)
 		}
 		return nil
 	})
@@ -125,9 +121,9 @@ func (s *Service) Trigger(ctx context.Context, id int64, audit func(*store.Queri
 	if err := s.audited(ctx, id, audit); err != nil {
 		return err
 	}
-	return s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Trigger(ctx, client.ScheduleTriggerOptions{
+	return sweepUnsent(s.Temporal.ScheduleClient().GetHandle(ctx, workflows.RenewalScheduleID(id)).Trigger(ctx, client.ScheduleTriggerOptions{
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-	})
+	}))
 }
 
 // Backfill runs the sweeps the schedule would have run between start and
@@ -136,9 +132,18 @@ func (s *Service) Backfill(ctx context.Context, id int64, start, end time.Time, 
 	if err := s.audited(ctx, id, audit); err != nil {
 		return err
 	}
-	return s.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(id)).Backfill(ctx, client.ScheduleBackfillOptions{
+	return sweepUnsent(s.Temporal.ScheduleClient().GetHandle(ctx, workflows.RenewalScheduleID(id)).Backfill(ctx, client.ScheduleBackfillOptions{
 		Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL}},
-	})
+	}))
+}
+
+// sweepUnsent reports a request for sweeps that Temporal did not answer as
+// unavailable, so that the caller tries again.
+func sweepUnsent(err error) error {
+	if temporalconn.IsUnavailable(err) {
+		return errkind.Unavailable(err, "Temporal did not answer, so no sweep was requested; try again")
+	}
+	return err
 }
 
 // audited checks that policy id exists and commits audit's row before the
@@ -171,7 +176,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	wanted := map[string]bool{}
 	var errs []error
 	for _, row := range rows {
-		wanted[ScheduleID(row.ID)] = true
+		wanted[workflows.RenewalScheduleID(row.ID)] = true
 		p, err := FromRow(row)
 		if err == nil {
 			err = s.ensure(ctx, p)
@@ -187,7 +192,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("list schedules: %w", err)
 		}
-		if strings.HasPrefix(entry.ID, schedulePrefix) && !wanted[entry.ID] {
+		if workflows.IsRenewalScheduleID(entry.ID) && !wanted[entry.ID] {
 			errs = append(errs, s.Temporal.ScheduleClient().GetHandle(ctx, entry.ID).Delete(ctx))
 		}
 	}
@@ -203,7 +208,7 @@ func (s *Service) ensure(ctx context.Context, p Policy) error {
 		spec.Intervals = []client.ScheduleIntervalSpec{{Every: duration(p.Every)}}
 	}
 	action := &client.ScheduleWorkflowAction{
-		ID:            ScheduleID(p.ID) + "/sweep",
+		ID:            workflows.RenewalSweepID(p.ID),
 		Workflow:      RenewalSweep,
 		Args:          []any{SweepInput{PolicyID: p.ID}},
 		TaskQueue:     s.TaskQueue,
@@ -211,13 +216,13 @@ func (s *Service) ensure(ctx context.Context, p Policy) error {
 	}
 	sc := s.Temporal.ScheduleClient()
 	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID: ScheduleID(p.ID), Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		ID: workflows.RenewalScheduleID(p.ID), Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Paused: p.Paused, Note: "renewal policy " + p.Name,
 	})
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return wrapSchedule(p, err)
 	}
-	err = sc.GetHandle(ctx, ScheduleID(p.ID)).Update(ctx, client.ScheduleUpdateOptions{
+	err = sc.GetHandle(ctx, workflows.RenewalScheduleID(p.ID)).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			schedule := in.Description.Schedule
 			schedule.Spec, schedule.Action = &spec, action
@@ -229,13 +234,27 @@ func (s *Service) ensure(ctx context.Context, p Policy) error {
 	return wrapSchedule(p, err)
 }
 
+// wrapSchedule says why Temporal did not take p's schedule: a rhythm it
+// refuses is invalid, no answer is unavailable.
 func wrapSchedule(p Policy, err error) error {
 	if err == nil {
 		return nil
 	}
 	var invalid *serviceerror.InvalidArgument
-	if errors.As(err, &invalid) {
-		return fmt.Errorf("%w: Temporal refused the schedule: %s", ErrInvalid, invalid.Message)
+	switch {
+	case errors.As(err, &invalid):
+		return errkind.Invalid(rhythmField(p), "Temporal refused the schedule: %s", invalid.Message)
+	case temporalconn.IsUnavailable(err):
+		return errkind.Unavailable(err, "Temporal did not answer, so the policy was not changed; try again")
 	}
-	return fmt.Errorf("schedule %s of policy %q: %w", ScheduleID(p.ID), p.Name, err)
+	return fmt.Errorf("schedule %s of policy %q: %w", workflows.RenewalScheduleID(p.ID), p.Name, err)
+}
+
+// rhythmField names p's rhythm, cron or every: what Temporal checks of a
+// schedule beyond what Normalize does.
+func rhythmField(p Policy) string {
+	if p.Cron != "" {
+		return "cron"
+	}
+	return "every"
 }

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/jobs"
 )
@@ -80,7 +81,7 @@ func (a *SweepActivities) CreateJobs(ctx context.Context, policyID int64, sweepI
 	}
 	p, err := FromRow(row)
 	if err != nil {
-		return SweepResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadPolicy", nil)
+		return SweepResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrBadPolicy, nil)
 	}
 	loc, _ := time.LoadLocation(p.TimeZone)
 	startAt, ok := Schedule(p.Windows, loc, at, p.OutsideWindow == "delay")

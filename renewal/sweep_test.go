@@ -20,6 +20,7 @@ import (
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/renewal"
+	"github.com/certfleet/certfleet/workflows"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -98,7 +99,7 @@ func (inv inventory) sweep(t *testing.T, policy int64, at time.Time) (renewal.Sw
 		return nil
 	})
 	env.SetStartTime(at)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "renewal/" + fmt.Sprint(policy) + "/sweep-" + at.Format(time.RFC3339)})
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.RenewalSweepID(policy) + "-" + at.Format(time.RFC3339)})
 	env.ExecuteWorkflow(renewal.RenewalSweep, renewal.SweepInput{PolicyID: policy})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())

@@ -1,10 +1,11 @@
 package renewal
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // Window is a maintenance window: days of the week and a time of day from
@@ -17,19 +18,27 @@ type Window struct {
 
 var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-func (w Window) check() error {
+// check refuses a window that cannot work, naming the part of field, the
+// window's place in the policy ("windows[0]"), at fault.
+func (w Window) check(field string) error {
 	if len(w.Days) == 0 {
-		return errors.New("days: at least one of sun mon tue wed thu fri sat")
+		return errkind.Invalid(field+".days", "at least one of %v", weekdays)
 	}
 	for _, d := range w.Days {
 		if !slices.Contains(weekdays, d) {
-			return fmt.Errorf("days: %q is not one of %v", d, weekdays)
+			return errkind.Invalid(field+".days", "%q is not one of %v", d, weekdays)
 		}
 	}
-	start, errStart := minuteOfDay(w.Start)
-	end, errEnd := minuteOfDay(w.End)
-	if errStart != nil || errEnd != nil || start >= end {
-		return errors.New("start and end: HH:MM, start before end (end may be 24:00)")
+	start, err := minuteOfDay(w.Start)
+	if err != nil {
+		return errkind.Invalid(field+".start", "%v", err)
+	}
+	end, err := minuteOfDay(w.End)
+	if err != nil {
+		return errkind.Invalid(field+".end", "%v", err)
+	}
+	if start >= end {
+		return errkind.Invalid(field+".end", "after start (end may be 24:00)")
 	}
 	return nil
 }
@@ -38,7 +47,7 @@ func (w Window) check() error {
 func minuteOfDay(s string) (int, error) {
 	var h, m int
 	if _, err := fmt.Sscanf(s, "%d:%d", &h, &m); err != nil || len(s) != 5 || h < 0 || m < 0 || m > 59 || h*60+m > 24*60 {
-		return 0, fmt.Errorf("%q is not HH:MM", s)
+		return 0, fmt.Errorf("want a time of day as HH:MM such as 02:30, not %q", s)
 	}
 	return h*60 + m, nil
 }

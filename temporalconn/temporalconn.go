@@ -143,3 +143,13 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	}
 	return names, nil
 }
+
+// IsUnavailable reports whether err says Temporal did not answer: it is
+// down, overloaded or too slow. Trying again later may work, so callers
+// report it as errkind.Unavailable rather than as an internal error.
+func IsUnavailable(err error) bool {
+	var down *serviceerror.Unavailable
+	var busy *serviceerror.ResourceExhausted
+	var slow *serviceerror.DeadlineExceeded
+	return errors.As(err, &down) || errors.As(err, &busy) || errors.As(err, &slow) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // DeviceInput starts a DeviceCertificate workflow.
@@ -22,7 +23,7 @@ type DeviceInput struct {
 // ItemDone is the signal a device workflow sends its job when it ends.
 type ItemDone struct {
 	DeviceID string
-	Outcome  string
+	Outcome  vocab.Outcome
 }
 
 // acts is only a name for activity methods; Temporal calls the worker's instance.
@@ -31,10 +32,10 @@ var acts *activities.Activities
 // DeviceCertificate takes one device through CSR → submit → poll → install →
 // revoke, records its outcome, and tells the job. It always ends with an
 // outcome, never an error: a failed item is data, not a failed workflow.
-func DeviceCertificate(ctx workflow.Context, in DeviceInput) (string, error) {
+func DeviceCertificate(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 	outcome, cause := runSteps(ctx, in)
 	if temporal.IsCanceledError(cause) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
-		outcome, cause = activities.Halted, errors.New("the job was halted")
+		outcome, cause = vocab.Halted, errors.New("the job was halted")
 	}
 	// Cleanup runs even when the job cancelled this workflow.
 	done, _ := workflow.NewDisconnectedContext(ctx)
@@ -49,39 +50,53 @@ func DeviceCertificate(ctx workflow.Context, in DeviceInput) (string, error) {
 }
 
 // runSteps returns the item's outcome and, unless it succeeded, why.
-func runSteps(ctx workflow.Context, in DeviceInput) (string, error) {
+func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 	it := in.Item
 	var csr activities.CSRResult
-	if err := step(ctx, "csr", deviceStep(in.StepDeadline), acts.GetCSR, &csr, it); err != nil {
+	if err := itemStep(ctx, vocab.StepCSR, deviceStep(in.StepDeadline), acts.GetCSR, &csr, it); err != nil {
 		if isSkip(err) {
-			return activities.Skipped, err
+			return vocab.Skipped, err
 		}
-		return activities.DeviceFailure, err
+		return vocab.DeviceFailure, err
 	}
 	var sub activities.Submission
-	if err := step(ctx, "submit", caStep(in.StepDeadline), acts.SubmitCSR, &sub, it, csr.CSR); err != nil {
-		return activities.CAFailure, err
+	if err := itemStep(ctx, vocab.StepSubmit, caStep(in.StepDeadline), acts.SubmitCSR, &sub, it, csr.CSR); err != nil {
+		return vocab.CAFailure, err
 	}
-	if sub.Status == "pending" {
-		if err := step(ctx, "poll", pollStep(sub), acts.PollCA, &sub, it, sub.RequestID); err != nil {
-			return activities.CAFailure, err
+	if sub.Status == vocab.RequestPending {
+		if err := itemStep(ctx, vocab.StepPoll, pollStep(sub), acts.PollCA, &sub, it, sub.RequestID); err != nil {
+			return vocab.CAFailure, err
 		}
 	}
-	if sub.Status == "rejected" {
-		return activities.CAFailure, errors.New("the CA rejected the request: " + sub.Reason)
+	if sub.Status == vocab.RequestRejected {
+		return vocab.CAFailure, errors.New("the CA rejected the request: " + sub.Reason)
 	}
-	if err := step(ctx, "install", deviceStep(in.StepDeadline), acts.Install, nil, it, sub.CertificateID); err != nil {
-		return activities.DeviceFailure, err
+	if err := install(ctx, in, it, sub); err != nil {
+		return vocab.DeviceFailure, err
 	}
-	var outcome string
-	if err := step(ctx, "revoke", caStep(in.StepDeadline), acts.RevokePrior, &outcome, it, csr.PriorCertificateID); err != nil {
+	var outcome vocab.Outcome
+	if err := itemStep(ctx, vocab.StepRevoke, caStep(in.StepDeadline), acts.RevokePrior, &outcome, it, csr.PriorCertificateID); err != nil {
 		if temporal.IsCanceledError(err) {
-			return activities.Halted, err
+			return vocab.Halted, err
 		}
-		return activities.RevokeWarning, err
+		return vocab.RevokeWarning, err
 	}
 	return outcome, nil
 }
+
+// install runs the install step. Runs recorded before the certificate
+// travelled with the CA's answer installed it by ID, reading it back.
+func install(ctx workflow.Context, in DeviceInput, it activities.Item, sub activities.Submission) error {
+	opts := deviceStep(in.StepDeadline)
+	if workflow.GetVersion(ctx, versionInstallIssued, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return itemStep(ctx, vocab.StepInstall, opts, acts.Install, nil, it, sub.CertificateID)
+	}
+	return itemStep(ctx, vocab.StepInstall, opts, acts.InstallIssued, nil, it, sub.Issued())
+}
+
+// versionInstallIssued marks runs whose install step gets the certificate
+// from the CA step instead of reading it back.
+const versionInstallIssued = "install-issued-certificate"
 
 // isSkip tells a device the first step found disabled, which is skipped,
 // from one that failed. Histories from before skips never hold this error
@@ -91,14 +106,26 @@ func isSkip(err error) bool {
 	return errors.As(err, &appErr) && appErr.Type() == activities.ErrDeviceSkipped
 }
 
-// step shows the step in the CertStep search attribute and runs its activity.
-func step(ctx workflow.Context, name string, opts workflow.ActivityOptions, activity any, result any, args ...any) error {
+// itemStep runs step s of job item it: the item carries the step's name to
+// the activity, which records it in job_items, so that the name is written
+// here only.
+func itemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, it activities.Item, args ...any) error {
+	it.Step = s
+	return step(ctx, s, opts, activity, result, append([]any{it}, args...)...)
+}
+
+// step shows the step in the CertStep search attribute and runs its activity
+// with the step's name as its summary, so that the Temporal UI names the
+// steps as the API does. The summary is user metadata, which replay does not
+// compare: histories recorded without it replay as they ran.
+func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, args ...any) error {
 	if err := ctx.Err(); err != nil {
 		return temporal.NewCanceledError()
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(name)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(s))); err != nil {
 		return err
 	}
+	opts.Summary = string(s)
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, args...).Get(ctx, result)
 }
 

@@ -1,31 +1,12 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/binary"
-	"encoding/hex"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/vocab"
 )
-
-// EnrollmentWorkflowID is the workflow ID, and the CA idempotency key, of an
-// EST enrollment: est/<deviceID>/<hash>. The hash covers the operation, the
-// credential (which OTP, which certificate being renewed) and the CSR without
-// its signature, which ECDSA randomises: a device that retries a request, even
-// re-signing it, finds the same enrollment, while renewing again with the same
-// key under a newer certificate is a new one.
-func EnrollmentWorkflowID(deviceID, operation, credential string, csr *x509.CertificateRequest) string {
-	h := sha256.New()
-	for _, part := range [][]byte{[]byte(operation), []byte(credential), csr.RawTBSCertificateRequest} {
-		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(part))))
-		h.Write(part)
-	}
-	return "est/" + deviceID + "/" + hex.EncodeToString(h.Sum(nil)[:16])
-}
 
 // EnrollmentJobID is the CertJobId of every enrollment. Enrollments belong to
 // no job; one value lists them all: CertJobId="est".
@@ -54,13 +35,13 @@ func Enrollment(ctx workflow.Context, e activities.Enrollment) (activities.Submi
 	if err := workflow.ExecuteLocalActivity(lctx, acts.SubmitEnrollment, e).Get(lctx, &sub); err != nil {
 		return sub, err
 	}
-	if sub.Status == "pending" {
-		if err := step(ctx, "poll", pollStep(sub), acts.PollEnrollment, &sub, e, sub.RequestID); err != nil {
-			sub.Status, sub.Reason = "failed", errorText(err)
+	if sub.Status == vocab.RequestPending {
+		if err := step(ctx, vocab.StepPoll, pollStep(sub), acts.PollEnrollment, &sub, e, sub.RequestID); err != nil {
+			sub.Status, sub.Reason = StatusFailed, errorText(err)
 			return sub, nil
 		}
 	}
-	if sub.Status != "issued" {
+	if sub.Status != vocab.RequestIssued {
 		return sub, nil
 	}
 	err := workflow.ExecuteLocalActivity(lctx, acts.CompleteEnrollment, e, sub.CertificateID).Get(lctx, nil)
@@ -76,9 +57,14 @@ const discardableChange = "serverkeygen-discardable"
 // will not reach the device; it carries no value.
 const SignalDiscard = "discard"
 
-// StatusDiscarded is the outcome of an enrollment whose certificate was not
-// delivered: none was issued, or the one issued is revoked.
-const StatusDiscarded = "discarded"
+// Beyond the CA's statuses, an enrollment ends failed when the CA did not
+// decide before the profile's maximum wait, or when a step gave up, and
+// discarded when its certificate was not delivered: none was issued, or the
+// one issued is revoked.
+const (
+	StatusFailed    vocab.RequestStatus = "failed"
+	StatusDiscarded vocab.RequestStatus = "discarded"
+)
 
 // enrollGeneratedKey enrolls a key that the EST handler generated and holds
 // only until it answers (serverkeygen), so its certificate is worth booking
@@ -107,17 +93,17 @@ func enrollGeneratedKey(ctx workflow.Context, e activities.Enrollment, sub *acti
 	// but not yet received by the goroutine above.
 	discarded := func() bool { return work.Err() != nil || signal.Len() > 0 }
 
-	err := step(work, "submit", caStep(0), acts.SubmitEnrollment, sub, e)
-	if err == nil && sub.Status == "pending" {
-		err = step(work, "poll", pollStep(*sub), acts.PollEnrollment, sub, e, sub.RequestID)
+	err := step(work, vocab.StepSubmit, caStep(0), acts.SubmitEnrollment, sub, e)
+	if err == nil && sub.Status == vocab.RequestPending {
+		err = step(work, vocab.StepPoll, pollStep(*sub), acts.PollEnrollment, sub, e, sub.RequestID)
 	}
 	switch {
 	case discarded():
 		return discard(ctx, e, sub)
 	case err != nil:
-		sub.Status, sub.Reason = "failed", errorText(err)
+		sub.Status, sub.Reason = StatusFailed, errorText(err)
 		return *sub, nil
-	case sub.Status != "issued":
+	case sub.Status != vocab.RequestIssued:
 		return *sub, nil
 	}
 	lctx := workflow.WithLocalActivityOptions(work, localOptions)
@@ -134,20 +120,20 @@ func enrollGeneratedKey(ctx workflow.Context, e activities.Enrollment, sub *acti
 // It runs on after a cancellation, which it then reports.
 func discard(ctx workflow.Context, e activities.Enrollment, sub *activities.Submission) (activities.Submission, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if err := workflow.UpsertTypedSearchAttributes(dctx, CertStep.ValueSet("discard")); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(dctx, CertStep.ValueSet(string(vocab.StepDiscard))); err != nil {
 		return *sub, err
 	}
 	lctx := workflow.WithLocalActivityOptions(dctx, localOptions)
 	if err := workflow.ExecuteLocalActivity(lctx, acts.SettleDiscardedEnrollment, e).Get(lctx, sub); err != nil {
 		return *sub, err
 	}
-	if sub.Status == "pending" {
-		if err := step(dctx, "poll", pollStep(*sub), acts.PollEnrollment, sub, e, sub.RequestID); err != nil {
-			sub.Status, sub.Reason = "failed", "discarded, and the CA did not decide in time: "+errorText(err)
+	if sub.Status == vocab.RequestPending {
+		if err := step(dctx, vocab.StepPoll, pollStep(*sub), acts.PollEnrollment, sub, e, sub.RequestID); err != nil {
+			sub.Status, sub.Reason = StatusFailed, "discarded, and the CA did not decide in time: "+errorText(err)
 			return *sub, nil
 		}
 	}
-	if sub.Status == "issued" {
+	if sub.Status == vocab.RequestIssued {
 		if err := workflow.ExecuteLocalActivity(lctx, acts.RevokeDiscardedEnrollment, e, sub.CertificateID).Get(lctx, nil); err != nil {
 			return *sub, err
 		}

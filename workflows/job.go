@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // Defaults of a job's fan-out. The window stays far below Temporal's limit of
@@ -55,23 +56,41 @@ type Outcomes struct {
 	Succeeded, RevokeWarning, RevokeNA, DeviceFailure, CAFailure, Halted, Skipped int
 }
 
-func (o *Outcomes) add(outcome string) {
+// counter is where o counts outcome; nil for a value that is no outcome.
+func (o *Outcomes) counter(outcome vocab.Outcome) *int {
 	switch outcome {
-	case activities.Succeeded:
-		o.Succeeded++
-	case activities.RevokeWarning:
-		o.RevokeWarning++
-	case activities.RevokeNA:
-		o.RevokeNA++
-	case activities.DeviceFailure:
-		o.DeviceFailure++
-	case activities.CAFailure:
-		o.CAFailure++
-	case activities.Halted:
-		o.Halted++
-	case activities.Skipped:
-		o.Skipped++
+	case vocab.Succeeded:
+		return &o.Succeeded
+	case vocab.RevokeWarning:
+		return &o.RevokeWarning
+	case vocab.RevokeNA:
+		return &o.RevokeNA
+	case vocab.DeviceFailure:
+		return &o.DeviceFailure
+	case vocab.CAFailure:
+		return &o.CAFailure
+	case vocab.Halted:
+		return &o.Halted
+	case vocab.Skipped:
+		return &o.Skipped
 	}
+	return nil
+}
+
+func (o *Outcomes) add(outcome vocab.Outcome) {
+	if c := o.counter(outcome); c != nil {
+		*c++
+	}
+}
+
+// ByOutcome is the counts under the outcomes' names, as the API and the
+// benchmark report them.
+func (o Outcomes) ByOutcome() map[vocab.Outcome]int {
+	counts := make(map[vocab.Outcome]int, len(vocab.Outcomes))
+	for _, outcome := range vocab.Outcomes {
+		counts[outcome] = *o.counter(outcome)
+	}
+	return counts
 }
 
 // Done is the number of finished items.
@@ -222,7 +241,7 @@ func (j *job) childContext(ctx workflow.Context, item activities.ItemRef) workfl
 			CertJobID.ValueSet(strconv.FormatInt(j.in.JobID, 10)),
 			DeviceID.ValueSet(item.DeviceID),
 			CertProfile.ValueSet(item.ProfileName),
-			CertStep.ValueSet("csr"),
+			CertStep.ValueSet(string(vocab.StepCSR)),
 		),
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // fakeItems serves LoadItems from n devices dev-001 … in device ID order.
@@ -55,8 +56,8 @@ func mockJobStarting(env *testsuite.TestWorkflowEnvironment, items int, start fu
 func mockDevicesSucceed(env *testsuite.TestWorkflowEnvironment) {
 	env.OnActivity(acts.GetCSR, mock.Anything, mock.Anything).Return(csrWithPrior, nil)
 	env.OnActivity(acts.SubmitCSR, mock.Anything, mock.Anything, mock.Anything).Return(issued, nil)
-	env.OnActivity(acts.Install, mock.Anything, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.RevokePrior, mock.Anything, mock.Anything, mock.Anything).Return(activities.Succeeded, nil)
+	env.OnActivity(acts.InstallIssued, mock.Anything, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.RevokePrior, mock.Anything, mock.Anything, mock.Anything).Return(vocab.Succeeded, nil)
 }
 
 func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) Progress {
@@ -98,7 +99,7 @@ func TestSkippedItemsAreCounted(t *testing.T) {
 	})
 	env.OnActivity(acts.GetCSR, mock.Anything, mock.MatchedBy(func(it activities.Item) bool { return it.DeviceID == "dev-002" })).
 		Return(activities.CSRResult{}, permanent(activities.ErrDeviceSkipped))
-	env.OnActivity(acts.FinishItem, mock.Anything, mock.Anything, activities.Skipped, mock.Anything).Return(nil)
+	env.OnActivity(acts.FinishItem, mock.Anything, mock.Anything, vocab.Skipped, mock.Anything).Return(nil)
 	mockDevicesSucceed(env)
 	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42})
 	p := result(t, env)
@@ -159,11 +160,27 @@ func TestContinueAsNewCarriesTheWindow(t *testing.T) {
 	finished := mockJob(env2, 10)
 	mockDevicesSucceed(env2)
 	for _, id := range []string{"dev-001", "dev-002", "dev-002", "dev-003"} {
-		env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalItemDone, ItemDone{DeviceID: id, Outcome: activities.Succeeded}) }, time.Minute)
+		env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalItemDone, ItemDone{DeviceID: id, Outcome: vocab.Succeeded}) }, time.Minute)
 	}
 	next.ChildrenPerRun = 100
 	env2.ExecuteWorkflow(CertificateJob, next)
 	p := result(t, env2)
 	assert.Equal(t, "completed", *finished)
 	assert.Equal(t, Outcomes{Succeeded: 10}, p.Outcomes, "a duplicate signal is counted once")
+}
+
+// TestOutcomesCountEveryOutcome: each of vocab.Outcomes has its own counter,
+// which ByOutcome reports under its name.
+func TestOutcomesCountEveryOutcome(t *testing.T) {
+	var o Outcomes
+	want := map[vocab.Outcome]int{}
+	for i, outcome := range vocab.Outcomes {
+		for range i + 1 {
+			o.add(outcome)
+		}
+		want[outcome] = i + 1
+	}
+	o.add("in_progress") // no outcome: not counted
+	assert.Equal(t, want, o.ByOutcome())
+	assert.Equal(t, len(vocab.Outcomes)*(len(vocab.Outcomes)+1)/2, o.Done())
 }

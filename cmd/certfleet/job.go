@@ -16,6 +16,7 @@ import (
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/temporalconn"
+	"github.com/certfleet/certfleet/workflows"
 )
 
 var jobSettings = []config.Setting{
@@ -91,7 +92,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "job %d created for %d devices; workflow certjob/%d\n", job.ID, len(spec.DeviceIDs), job.ID)
+		fmt.Fprintf(stdout, "job %d created for %d devices; workflow %s\n", job.ID, len(spec.DeviceIDs), workflows.JobWorkflowID(job.ID))
 		for _, skipped := range job.Skipped {
 			fmt.Fprintf(stdout, "skipped %s: %s\n", skipped.DeviceID, skipped.Reason)
 		}

@@ -90,7 +90,18 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		logger.Error("renewal schedules do not match the policies", "error", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveAPI(ctx, cfg, logger, pool, tc, builtinCA, jobService, renewals, creds) })
+	deps := api.Deps{
+		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
+		Approver: builtinCA, Revoker: builtinCA, CRLs: builtinCA, Trust: trust.New(pool), Logger: logger,
+		Checks: map[string]api.HealthCheck{
+			"postgres": pool.Ping,
+			"temporal": func(ctx context.Context) error {
+				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+				return err
+			},
+		},
+	}
+	g.Go(func() error { return serveAPI(ctx, cfg, logger, deps) })
 	g.Go(func() error { return serveEST(ctx, cfg, logger, pool, tc, builtinCA, drivers) })
 	if cfg.PprofAddr != "" {
 		g.Go(func() error {
@@ -103,25 +114,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 // deviceTimeout bounds one call to a device; steps retry past it.
 const deviceTimeout = 30 * time.Second
 
-func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, jobService *jobs.Service, renewals *renewal.Service, creds *credentials.Store) error {
-	handler := api.New(api.Deps{
-		Pool:        pool,
-		Jobs:        jobService,
-		Renewals:    renewals,
-		Credentials: creds,
-		Approver:    builtinCA,
-		Revoker:     builtinCA,
-		Trust:       trust.New(pool),
-		CRLs:        builtinCA,
-		Logger:      logger,
-		Checks: map[string]api.HealthCheck{
-			"postgres": pool.Ping,
-			"temporal": func(ctx context.Context) error {
-				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-				return err
-			},
-		},
-	})
+// serveAPI runs the operations API, over TLS when a certificate is configured.
+func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, deps api.Deps) error {
+	handler := api.New(deps)
 	tlsConfig, err := apiTLS(cfg.APITLS)
 	if err != nil {
 		return err

@@ -48,6 +48,7 @@ type CaRequest struct {
 	DecidedBy         string      `json:"decided_by"`
 	CreatedAt         time.Time   `json:"created_at"`
 	UpdatedAt         time.Time   `json:"updated_at"`
+	LeaseUntil        *time.Time  `json:"lease_until"`
 }
 
 type Certificate struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // Driver is one certificate authority.
@@ -71,13 +72,15 @@ type Capabilities struct {
 	Pending bool // its requests can stay pending
 }
 
-// Status is where a request stands.
-type Status string
+// Status is where a request stands; vocab names the statuses, shared with
+// the ca_requests table, the workflows and the API.
+type Status = vocab.RequestStatus
 
+// The statuses under the names drivers use.
 const (
-	Issued   Status = "issued"
-	Pending  Status = "pending"
-	Rejected Status = "rejected"
+	Issued   = vocab.RequestIssued
+	Pending  = vocab.RequestPending
+	Rejected = vocab.RequestRejected
 )
 
 // Result is the answer to Submit or Poll.

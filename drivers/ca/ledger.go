@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -118,11 +119,11 @@ var ErrNoSuchRequest = errors.New("no such CA request")
 
 // Find reads the request that Submit returned as requestID, locking its row
 // until the transaction ends when lock is set. An ID that is malformed, unknown
-// or another driver's is a permanent ErrNoSuchRequest.
+// or another driver's is a permanent ErrNoSuchRequest, of kind NotFound.
 func (l Ledger) Find(ctx context.Context, q *store.Queries, requestID string, lock bool) (store.CaRequest, error) {
 	id, err := strconv.ParseInt(requestID, 10, 64)
 	if err != nil || id <= 0 {
-		return store.CaRequest{}, Permanent(fmt.Errorf("%w: %q", ErrNoSuchRequest, requestID))
+		return store.CaRequest{}, Permanent(errkind.NotFound("%w: %q", ErrNoSuchRequest, requestID))
 	}
 	read := q.GetCARequest
 	if lock {
@@ -130,7 +131,7 @@ func (l Ledger) Find(ctx context.Context, q *store.Queries, requestID string, lo
 	}
 	row, err := read(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && row.CaDriver != l.Driver) {
-		return store.CaRequest{}, Permanent(fmt.Errorf("%w: %s", ErrNoSuchRequest, requestID))
+		return store.CaRequest{}, Permanent(errkind.NotFound("%w: %s", ErrNoSuchRequest, requestID))
 	}
 	if err != nil {
 		return store.CaRequest{}, Transient(fmt.Errorf("read CA request %d: %w", id, err))

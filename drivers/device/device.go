@@ -17,7 +17,7 @@ import (
 type Driver interface {
 	// GenerateCSR has the device make a new key pair for req.CertType and return
 	// a DER CSR for it. The key waits on the device until Install.
-	GenerateCSR(ctx context.Context, dev Device, req CSRRequest) ([]byte, error)
+	GenerateCSR(ctx context.Context, dev Device, req pki.CSRRequest) ([]byte, error)
 	// Install puts chain (leaf first) in place of the device's certificate of
 	// certType, paired with the key of the last CSR for that type.
 	Install(ctx context.Context, dev Device, certType string, chain []*x509.Certificate) error
@@ -37,31 +37,6 @@ type Device struct {
 	// TLSPin is the SHA-256 of the device's TLS certificate; nil until the
 	// first contact pins it.
 	TLSPin []byte
-}
-
-// CSRRequest says what the device must put in its CSR.
-type CSRRequest struct {
-	CertType string      `json:"cert_type"`
-	Key      pki.KeySpec `json:"key"`
-	Subject  Subject     `json:"subject"`
-	SANs     SANs        `json:"sans"`
-}
-
-// Subject is the subject a device is asked to request.
-type Subject struct {
-	CommonName         string `json:"cn,omitempty"`
-	Organization       string `json:"o,omitempty"`
-	OrganizationalUnit string `json:"ou,omitempty"`
-	Country            string `json:"c,omitempty"`
-	SerialNumber       string `json:"serial_number,omitempty"`
-}
-
-// SANs are the subject alternative names a device is asked to request.
-type SANs struct {
-	DNS   []string `json:"dns,omitempty"`
-	IP    []string `json:"ip,omitempty"`
-	Email []string `json:"email,omitempty"`
-	URI   []string `json:"uri,omitempty"`
 }
 
 // Device errors are classified as all driver errors are (see package drivers).

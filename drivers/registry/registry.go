@@ -1,13 +1,19 @@
-// Package registry picks the driver for a profile's CA and for a device, so
-// that activities need not know which drivers exist.
+// Package registry knows which drivers exist: it picks the driver for a
+// profile's CA and for a device, lists them, and checks a profile's CA
+// settings, so that neither the activities nor the API name a driver.
 package registry
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/credentials"
@@ -18,6 +24,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // Registry holds the drivers of one certfleet process.
@@ -50,6 +57,51 @@ func (r *Registry) CA(ctx context.Context, profile store.Profile) (ca.Driver, er
 		return r.estCA(ctx, profile)
 	}
 	return nil, drivers.Permanent(fmt.Errorf("profile %q names CA driver %q, which certfleet does not have", profile.Name, profile.CaDriver))
+}
+
+// CADrivers lists the CA drivers a profile may name; the first, the built-in
+// CA, is the default.
+func (r *Registry) CADrivers() []string { return []string{local.DriverName, est.DriverName} }
+
+// DeviceDrivers lists the device drivers a device may name; the first is the
+// default for devices certfleet reaches, and the last is the one of devices
+// that enroll themselves.
+func (r *Registry) DeviceDrivers() []string {
+	names := slices.Sorted(maps.Keys(r.devices))
+	return append(names, device.SelfEnrolling)
+}
+
+// CheckCASettings checks a profile's CA driver and its settings, including
+// that a credential they name exists and is of a kind the driver can use.
+func (r *Registry) CheckCASettings(ctx context.Context, driver string, raw json.RawMessage) error {
+	switch driver {
+	case local.DriverName:
+		return nil
+	case est.DriverName:
+		settings, err := est.ParseSettings(raw)
+		if err != nil {
+			return errkind.Invalid("ca_settings", "%v", err)
+		}
+		return r.checkCredential(ctx, settings.Credential, credentials.Password, credentials.TLSClient)
+	}
+	return errkind.Invalid("ca_driver", "want one of %v", r.CADrivers())
+}
+
+func (r *Registry) checkCredential(ctx context.Context, name string, kinds ...credentials.Kind) error {
+	if name == "" {
+		return nil
+	}
+	cred, err := store.New(r.pool).GetCredentialByName(ctx, name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errkind.Invalid("ca_settings.credential", "no credential is named %q", name)
+	}
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(kinds, credentials.Kind(cred.Kind)) {
+		return errkind.Invalid("ca_settings.credential", "credential %s is a %s credential; want one of %v", name, cred.Kind, kinds)
+	}
+	return nil
 }
 
 // estCA returns the EST driver of a profile, made anew when the profile or

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // MaxRevocationRows is the most entries one CSV upload may hold.
@@ -30,11 +31,11 @@ func NormalizeSerial(s string) (string, error) {
 	cleaned := strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(s))
 	cleaned = strings.TrimPrefix(strings.TrimPrefix(cleaned, "0x"), "0X")
 	if cleaned == "" {
-		return "", errors.New("serial is empty")
+		return "", errors.New("empty")
 	}
 	for _, r := range cleaned {
 		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return "", fmt.Errorf("serial %q is not hexadecimal", s)
+			return "", fmt.Errorf("%q is not hexadecimal", s)
 		}
 	}
 	cleaned = strings.TrimLeft(strings.ToLower(cleaned), "0")
@@ -42,7 +43,7 @@ func NormalizeSerial(s string) (string, error) {
 		cleaned = "0"
 	}
 	if len(cleaned) > 40 {
-		return "", fmt.Errorf("serial %q is longer than 20 octets", s)
+		return "", fmt.Errorf("%q is longer than 20 octets", s)
 	}
 	return cleaned, nil
 }
@@ -57,7 +58,7 @@ func parseDate(s string, now time.Time) (time.Time, error) {
 	at, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		if at, err = time.Parse(time.DateOnly, s); err != nil {
-			return time.Time{}, fmt.Errorf("date %q: want 2006-01-02 or RFC 3339", s)
+			return time.Time{}, fmt.Errorf("%q is not a day such as 2026-01-31 or an RFC 3339 time such as 2026-01-31T02:00:00Z", s)
 		}
 	}
 	if at.After(now) {
@@ -82,13 +83,13 @@ func ParseRevocationCSV(r io.Reader, now time.Time) ([]Revocation, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: CSV line %d: %v", ErrInvalid, line, err)
+			return nil, errkind.Invalid("csv", "%w: line %d: %v", ErrInvalid, line, err)
 		}
 		if line == 1 && strings.EqualFold(strings.TrimSpace(record[0]), "serial") {
 			continue
 		}
 		if len(entries)+len(problems) >= MaxRevocationRows {
-			return nil, fmt.Errorf("%w: more than %d rows", ErrInvalid, MaxRevocationRows)
+			return nil, errkind.Invalid("csv", "%w: more than %d rows", ErrInvalid, MaxRevocationRows)
 		}
 		entry, err := parseRow(record, now)
 		if err != nil {
@@ -101,10 +102,10 @@ func ParseRevocationCSV(r io.Reader, now time.Time) ([]Revocation, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+		return nil, errkind.Invalid("csv", "%w: %s", ErrInvalid, strings.Join(problems, "; "))
 	}
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("%w: the CSV has no rows", ErrInvalid)
+		return nil, errkind.Invalid("csv", "%w: the CSV has no rows", ErrInvalid)
 	}
 	return entries, nil
 }
@@ -115,14 +116,17 @@ func parseRow(record []string, now time.Time) (Revocation, error) {
 	}
 	serial, err := NormalizeSerial(record[0])
 	if err != nil {
-		return Revocation{}, err
+		return Revocation{}, fmt.Errorf("serial: %w", err)
 	}
 	date := ""
 	if len(record) == 2 {
 		date = record[1]
 	}
 	at, err := parseDate(date, now)
-	return Revocation{SerialHex: serial, RevokedAt: at}, err
+	if err != nil {
+		return Revocation{}, fmt.Errorf("date: %w", err)
+	}
+	return Revocation{SerialHex: serial, RevokedAt: at}, nil
 }
 
 // AddRevocations records entries for serials anchorID issued, in one
@@ -151,10 +155,14 @@ func (s *Store) AddRevocations(ctx context.Context, anchorID int64, entries []Re
 
 // AddRevocation records one entry; date may be empty (now) or in the future (now).
 func (s *Store) AddRevocation(ctx context.Context, anchorID int64, serial, date string) (added bool, err error) {
-	entry, err := parseRow([]string{serial, date}, s.now())
+	normalized, err := NormalizeSerial(serial)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return false, errkind.Invalid("serial", "%v", err)
 	}
-	n, _, err := s.AddRevocations(ctx, anchorID, []Revocation{entry})
+	at, err := parseDate(date, s.now())
+	if err != nil {
+		return false, errkind.Invalid("date", "%v", err)
+	}
+	n, _, err := s.AddRevocations(ctx, anchorID, []Revocation{{SerialHex: normalized, RevokedAt: at}})
 	return n == 1, err
 }

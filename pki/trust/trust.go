@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,21 +25,25 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
 )
 
-// Errors a caller maps to HTTP statuses.
+// The store's refusals. ErrNotFound is an errkind.Error itself; each other
+// one reaches the caller wrapped in an errkind.Error of the kind noted,
+// raised where the refusal is decided and with its particulars, so that
+// callers go by the kind and errors.Is still finds these.
 var (
-	ErrInvalid     = errors.New("invalid trust anchor")          // 400
-	ErrDuplicate   = errors.New("trust anchor already uploaded") // 409
-	ErrNotFound    = errors.New("no such trust anchor")          // 404
-	ErrProof       = errors.New("proof of possession failed")    // 400
-	ErrUntrusted   = errors.New("certificate chains to no enabled trust anchor")
-	ErrAnchorOff   = errors.New("certificate chains to a disabled trust anchor")
-	ErrRevoked     = errors.New("certificate is revoked")
-	ErrNoChallenge = errors.New("no verification code was issued for this anchor")
-	ErrUnproven    = errors.New("the trust anchor's proof of possession has not succeeded")                         // 409
-	ErrNotLegacy   = errors.New("only an anchor uploaded before proofs were enforced can be confirmed without one") // 409
+	ErrInvalid     = errors.New("invalid trust anchor")          // invalid
+	ErrDuplicate   = errors.New("trust anchor already uploaded") // conflict
+	ErrNotFound    = errkind.NotFound("no such trust anchor")
+	ErrProof       = errors.New("proof of possession failed")                                                       // invalid
+	ErrUntrusted   = errors.New("certificate chains to no enabled trust anchor")                                    // forbidden
+	ErrAnchorOff   = errors.New("certificate chains to a disabled trust anchor")                                    // forbidden
+	ErrRevoked     = errors.New("certificate is revoked")                                                           // forbidden
+	ErrNoChallenge = errors.New("no verification code was issued for this anchor")                                  // invalid
+	ErrUnproven    = errors.New("the trust anchor's proof of possession has not succeeded")                         // conflict
+	ErrNotLegacy   = errors.New("only an anchor uploaded before proofs were enforced can be confirmed without one") // conflict
 )
 
 // Store is the trust anchors of one certfleet.
@@ -76,13 +81,16 @@ type Upload struct {
 // Add checks every certificate of the upload (X.509 v3, CA:true, unexpired,
 // not uploaded before) and stores them all, or none.
 func (s *Store) Add(ctx context.Context, up Upload) ([]store.TrustAnchor, error) {
+	if up.NameMapping != "" && !slices.Contains(pki.IdentityFields, up.NameMapping) {
+		return nil, errkind.Invalid("name_mapping", "want one of %v, or none to name devices by fingerprint", pki.IdentityFields)
+	}
 	certs, err := pki.ParseCertificatesPEM(up.PEM)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, errkind.Invalid("pem", "%w: %v", ErrInvalid, err)
 	}
 	for i, cert := range certs {
 		if err := checkAnchor(cert, s.now()); err != nil {
-			return nil, fmt.Errorf("%w: certificate %d (%s): %v", ErrInvalid, i+1, cert.Subject, err)
+			return nil, errkind.Invalid("pem", "%w: certificate %d (%s): %v", ErrInvalid, i+1, cert.Subject, err)
 		}
 	}
 	var added []store.TrustAnchor
@@ -99,10 +107,7 @@ func (s *Store) Add(ctx context.Context, up Upload) ([]store.TrustAnchor, error)
 			})
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-				return fmt.Errorf("%w: %s (SHA-256 %x)", ErrDuplicate, cert.Subject, pki.Fingerprint(cert))
-			}
-			if errors.As(err, &pgErr) && pgErr.Code == "23514" {
-				return fmt.Errorf("%w: %s", ErrInvalid, pgErr.ConstraintName)
+				return errkind.Conflict("%w: %s (SHA-256 %x)", ErrDuplicate, cert.Subject, pki.Fingerprint(cert))
 			}
 			if err != nil {
 				return fmt.Errorf("store trust anchor: %w", err)
@@ -139,7 +144,7 @@ func (s *Store) SetEnabled(ctx context.Context, id int64, enabled bool) error {
 		return err
 	}
 	if enabled && anchor.VerifiedAt == nil {
-		return fmt.Errorf("%w: request a verification code and send its signature first", ErrUnproven)
+		return errkind.Conflict("%w: request a verification code and send its signature first", ErrUnproven)
 	}
 	n, err := q.SetTrustAnchorEnabled(ctx, store.SetTrustAnchorEnabledParams{ID: id, Enabled: enabled})
 	return rowsOrNotFound(n, err)
@@ -157,7 +162,7 @@ func (s *Store) Confirm(ctx context.Context, id int64, admin string) error {
 		if _, err := store.New(s.pool).GetTrustAnchor(ctx, id); errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
-		return ErrNotLegacy
+		return errkind.Conflict("%w", ErrNotLegacy)
 	}
 	return nil
 }
@@ -210,21 +215,21 @@ func (s *Store) Prove(ctx context.Context, id int64, code, signatureB64 string) 
 	}
 	sum := sha256.Sum256([]byte(code))
 	if anchor.VerificationCodeHash == nil {
-		return ErrNoChallenge
+		return errkind.Invalid("code", "%w: request one first", ErrNoChallenge)
 	}
 	if subtle.ConstantTimeCompare(anchor.VerificationCodeHash, sum[:]) != 1 {
-		return fmt.Errorf("%w: the code is not the one issued", ErrProof)
+		return errkind.Invalid("code", "%w: the code is not the one issued", ErrProof)
 	}
 	cert, err := x509.ParseCertificate(anchor.Der)
 	if err != nil {
 		return err
 	}
 	if err := pki.VerifySignature(cert.PublicKey, signatureB64, []byte(code), []byte(code+"\n")); err != nil {
-		return fmt.Errorf("%w: %v", ErrProof, err)
+		return errkind.Invalid("signature", "%w: %v", ErrProof, err)
 	}
 	n, err := q.MarkTrustAnchorVerified(ctx, store.MarkTrustAnchorVerifiedParams{ID: id, VerificationCodeHash: sum[:]})
 	if err := rowsOrNotFound(n, err); err != nil {
-		return fmt.Errorf("%w: the code was used or replaced meanwhile", ErrProof)
+		return errkind.Conflict("%w: the code was used or replaced meanwhile", ErrProof)
 	}
 	return nil
 }

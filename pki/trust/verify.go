@@ -6,12 +6,14 @@ import (
 	"fmt"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
 )
 
 // Verify checks that cert, with the intermediates its presenter sent, chains
 // to an enabled trust anchor, passes through no disabled one at any level, and
-// is not revoked by an offline entry. It returns the nearest anchor above cert.
+// is not revoked by an offline entry. It returns the nearest anchor above cert;
+// a certificate it refuses is an errkind.Forbidden.
 func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediates []*x509.Certificate, usage x509.ExtKeyUsage) (store.TrustAnchor, error) {
 	q := store.New(s.pool)
 	anchors, err := q.ListTrustAnchors(ctx)
@@ -40,7 +42,7 @@ func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediate
 	}
 	chains, err := cert.Verify(opts)
 	if err != nil {
-		return store.TrustAnchor{}, fmt.Errorf("%w: %v", ErrUntrusted, err)
+		return store.TrustAnchor{}, errkind.Forbidden("%w: %v", ErrUntrusted, err)
 	}
 	var nearest *store.TrustAnchor
 	for _, chain := range chains {
@@ -50,7 +52,7 @@ func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediate
 				continue
 			}
 			if !anchor.Enabled || anchor.VerifiedAt == nil {
-				return store.TrustAnchor{}, fmt.Errorf("%w: %s (anchor %d)", ErrAnchorOff, anchor.Subject, anchor.ID)
+				return store.TrustAnchor{}, errkind.Forbidden("%w: %s (anchor %d)", ErrAnchorOff, anchor.Subject, anchor.ID)
 			}
 			if i == 0 {
 				continue // the presented certificate is an anchor itself
@@ -65,7 +67,7 @@ func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediate
 		}
 	}
 	if nearest == nil {
-		return store.TrustAnchor{}, ErrUntrusted
+		return store.TrustAnchor{}, errkind.Forbidden("%w", ErrUntrusted)
 	}
 	return *nearest, nil
 }
@@ -77,7 +79,7 @@ func checkOfflineRevocation(ctx context.Context, q *store.Queries, anchor store.
 		return fmt.Errorf("read offline revocations: %w", err)
 	}
 	if revoked {
-		return fmt.Errorf("%w: serial %s by %s", ErrRevoked, issued.SerialNumber.Text(16), anchor.Subject)
+		return errkind.Forbidden("%w: serial %s by %s", ErrRevoked, issued.SerialNumber.Text(16), anchor.Subject)
 	}
 	return nil
 }

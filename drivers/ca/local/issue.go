@@ -15,10 +15,13 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/profiles"
 )
 
-// ErrNotPending is an approval or rejection of a request already decided.
+// ErrNotPending is an approval or rejection of a request already decided;
+// it comes wrapped in an errkind.Conflict.
 var ErrNotPending = errors.New("CA request is not pending")
 
 // Submit issues a certificate for req, or records it as pending when the
@@ -71,7 +74,7 @@ func (c *CA) Approve(ctx context.Context, requestID, approver string, audit func
 		if err != nil {
 			return fmt.Errorf("read profile %d: %w", row.ProfileID, err)
 		}
-		profile, err := ca.ProfileFromRow(profileRow)
+		profile, err := profiles.FromRow(profileRow)
 		if err != nil {
 			return err
 		}
@@ -89,7 +92,7 @@ func (c *CA) Approve(ctx context.Context, requestID, approver string, audit func
 // nil, writes the decision's audit row in its transaction.
 func (c *CA) Reject(ctx context.Context, requestID, reason, approver string, audit func(*store.Queries) error) error {
 	if reason == "" {
-		return errors.New("a rejection needs a reason")
+		return errkind.Invalid("reason", "a rejection needs one")
 	}
 	return c.decide(ctx, requestID, audit, func(tx pgx.Tx, row store.CaRequest) error {
 		_, err := c.reject(ctx, tx, row, reason, approver)
@@ -106,7 +109,7 @@ func (c *CA) decide(ctx context.Context, requestID string, audit func(*store.Que
 			return err
 		}
 		if row.Status != string(ca.Pending) {
-			return fmt.Errorf("%w: request %d is %s", ErrNotPending, row.ID, row.Status)
+			return errkind.Conflict("%w: request %d is %s", ErrNotPending, row.ID, row.Status)
 		}
 		if err := fn(tx, row); err != nil || audit == nil {
 			return err

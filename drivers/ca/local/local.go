@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -125,5 +124,5 @@ func (c *CA) CACertificates(context.Context) ([]*x509.Certificate, error) {
 
 // isOurs reports whether cert was signed by this CA's issuing key.
 func (c *CA) isOurs(cert *x509.Certificate) bool {
-	return strings.EqualFold(cert.Issuer.String(), c.issuing.Subject.String()) && cert.CheckSignatureFrom(c.issuing) == nil
+	return pki.IssuedBy(cert, c.issuing)
 }

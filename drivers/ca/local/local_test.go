@@ -30,16 +30,10 @@ import (
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-func newKEK(t *testing.T) *kek.KEK {
-	t.Helper()
-	k, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	return k
-}
 
 // cameraProfile stores a TLS profile with one rule of each kind and returns it.
 func cameraProfile(t *testing.T, pool *pgxpool.Pool, name string, approval bool) pki.Profile {
@@ -60,7 +54,7 @@ func cameraProfile(t *testing.T, pool *pgxpool.Pool, name string, approval bool)
 		CaDriver: "local", CaSettings: json.RawMessage(`{}`), ApprovalMode: approval, MaxCaWait: time.Hour,
 	})
 	require.NoError(t, err)
-	profile, err := ca.ProfileFromRow(row)
+	profile, err := profiles.FromRow(row)
 	require.NoError(t, err)
 	require.NoError(t, profile.Validate())
 	return profile
@@ -88,7 +82,7 @@ func ecKey(t *testing.T) crypto.Signer {
 
 func openCA(t *testing.T, pool *pgxpool.Pool) *local.CA {
 	t.Helper()
-	c, err := local.Open(context.Background(), pool, newKEK(t), local.Options{PublicURL: "http://localhost:8080"})
+	c, err := local.Open(context.Background(), pool, testenv.KEK(t), local.Options{PublicURL: "http://localhost:8080"})
 	require.NoError(t, err)
 	return c
 }
@@ -278,7 +272,7 @@ func TestCAKeyTypes(t *testing.T) {
 	for _, spec := range []pki.KeySpec{{Algorithm: "ecdsa", Size: 384}, {Algorithm: "rsa", Size: 2048}} {
 		t.Run(spec.String(), func(t *testing.T) {
 			pool, _ := testenv.Database(t)
-			c, err := local.Open(context.Background(), pool, newKEK(t), local.Options{KeySpec: spec})
+			c, err := local.Open(context.Background(), pool, testenv.KEK(t), local.Options{KeySpec: spec})
 			require.NoError(t, err)
 			issuing, root := c.Certificates()
 			got, err := pki.SpecOf(issuing.PublicKey)
@@ -299,7 +293,7 @@ func TestCAKeyTypes(t *testing.T) {
 func TestESTServerNamesAreReserved(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
-	c, err := local.Open(ctx, pool, newKEK(t), local.Options{ReservedNames: []string{"est.example.net", "10.1.2.3"}})
+	c, err := local.Open(ctx, pool, testenv.KEK(t), local.Options{ReservedNames: []string{"est.example.net", "10.1.2.3"}})
 	require.NoError(t, err)
 	profile := cameraProfile(t, pool, "cameras", false)
 	profile.SANRules[0].Pattern = `.*\.example\.net` // as a careless admin might

@@ -16,6 +16,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // Revoke marks a certificate this CA issued as revoked and reissues the CRL.
@@ -28,10 +29,10 @@ func (c *CA) Revoke(ctx context.Context, cert *x509.Certificate, reason ca.Revoc
 // writes the audit row in the transaction that records the revocation.
 func (c *CA) RevokeAudited(ctx context.Context, cert *x509.Certificate, reason ca.RevocationReason, audit func(*store.Queries) error) error {
 	if !reason.Valid() {
-		return ca.Permanent(fmt.Errorf("revocation reason %d is not an RFC 5280 reason code", reason))
+		return ca.Permanent(errkind.Invalid("reason", "%d is not an RFC 5280 reason code", reason))
 	}
 	if !c.isOurs(cert) {
-		return ca.Permanent(fmt.Errorf("certificate %s was not issued by built-in CA %q", cert.SerialNumber.Text(16), c.opts.Name))
+		return ca.Permanent(errkind.Conflict("certificate %s was not issued by built-in CA %q", cert.SerialNumber.Text(16), c.opts.Name))
 	}
 	serial := cert.SerialNumber.Text(16)
 	err := ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {
@@ -46,7 +47,7 @@ func (c *CA) RevokeAudited(ctx context.Context, cert *x509.Certificate, reason c
 			if _, err := q.GetCertificateByIssuerSerial(ctx, store.GetCertificateByIssuerSerialParams{
 				Issuer: c.issuing.Subject.String(), SerialHex: serial,
 			}); errors.Is(err, pgx.ErrNoRows) {
-				return ca.Permanent(fmt.Errorf("certificate %s is not in the inventory", serial))
+				return ca.Permanent(errkind.Conflict("certificate %s is not in the inventory of built-in CA %q", serial, c.opts.Name))
 			}
 		}
 		if audit == nil {

@@ -4,9 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/certfleet/certfleet/pki"
@@ -21,28 +19,12 @@ func (c *CA) ServerCertificate(hosts []string, validity time.Duration) (tls.Cert
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	serial, err := pki.NewSerial()
+	tmpl, err := pki.ServerTemplate(hosts, validity)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    now.Add(-pki.Backdate),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
 	if tmpl.NotAfter.After(c.issuing.NotAfter) {
 		tmpl.NotAfter = c.issuing.NotAfter
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.issuing, key.Public(), c.issuingKey)
 	if err != nil {

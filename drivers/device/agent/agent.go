@@ -55,7 +55,7 @@ func New(pins PinStore, timeout time.Duration) *Driver {
 var errPinMismatch = errors.New("the device's TLS certificate does not match its pin")
 
 // GenerateCSR asks the device for a CSR and checks that it is one.
-func (d *Driver) GenerateCSR(ctx context.Context, dev device.Device, req device.CSRRequest) ([]byte, error) {
+func (d *Driver) GenerateCSR(ctx context.Context, dev device.Device, req pki.CSRRequest) ([]byte, error) {
 	var resp agentproto.CSRResponse
 	if err := d.call(ctx, dev, http.MethodPost, agentproto.PathCSR, req, &resp); err != nil {
 		return nil, err

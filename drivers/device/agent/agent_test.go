@@ -23,7 +23,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/device/agent"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
-	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/profiles"
 )
 
 // issuer is the built-in CA with a TLS profile that takes CN and DNS SANs from the CSR.
@@ -35,10 +35,7 @@ type issuer struct {
 
 func newIssuer(t *testing.T, pool *pgxpool.Pool) *issuer {
 	t.Helper()
-	keys, err := kek.New(make([]byte, 32))
-	require.NoError(t, err)
-	c, err := local.Open(context.Background(), pool, keys, local.Options{})
-	require.NoError(t, err)
+	c, _ := testenv.BuiltinCA(t, pool, local.Options{})
 	row, err := store.New(pool).CreateProfile(context.Background(), store.CreateProfileParams{
 		Name: "devices", CertType: pki.CertTypeTLS, DeviceType: "gateway",
 		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"}]`), SanRules: json.RawMessage(`[{"type":"dns","rule":"from_csr"}]`),
@@ -46,7 +43,7 @@ func newIssuer(t *testing.T, pool *pgxpool.Pool) *issuer {
 		Validity: 30 * 24 * time.Hour, RenewBefore: 24 * time.Hour, CaDriver: "local", CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
 	})
 	require.NoError(t, err)
-	profile, err := ca.ProfileFromRow(row)
+	profile, err := profiles.FromRow(row)
 	require.NoError(t, err)
 	return &issuer{ca: c, profile: profile}
 }
@@ -55,9 +52,9 @@ func newIssuer(t *testing.T, pool *pgxpool.Pool) *issuer {
 func (is *issuer) renew(t *testing.T, d device.Driver, dev device.Device, key pki.KeySpec) (*x509.Certificate, error) {
 	t.Helper()
 	ctx := context.Background()
-	der, err := d.GenerateCSR(ctx, dev, device.CSRRequest{
+	der, err := d.GenerateCSR(ctx, dev, pki.CSRRequest{
 		CertType: pki.CertTypeTLS, Key: key,
-		Subject: device.Subject{CommonName: dev.ID}, SANs: device.SANs{DNS: []string{dev.ID + ".example.net"}},
+		Subject: pki.CSRSubject{CommonName: dev.ID}, SANs: pki.CSRSANs{DNS: []string{dev.ID + ".example.net"}},
 	})
 	require.NoError(t, err)
 	csr, err := pki.ParseCSR(der)

@@ -25,7 +25,7 @@ import (
 	"github.com/certfleet/certfleet/pki"
 )
 
-var ecRequest = device.CSRRequest{CertType: pki.CertTypeTLS, Key: pki.KeySpec{Algorithm: "ecdsa", Size: 256}, Subject: device.Subject{CommonName: "x"}}
+var ecRequest = pki.CSRRequest{CertType: pki.CertTypeTLS, Key: pki.KeySpec{Algorithm: "ecdsa", Size: 256}, Subject: pki.CSRSubject{CommonName: "x"}}
 
 // TestFaultClasses sets each simulated fault over the admin API and checks the
 // class of error the driver reports: permanent faults fail the step at once,
@@ -91,7 +91,7 @@ func TestFaultClasses(t *testing.T) {
 	permanent(t, csr(simDevice(simURL, "sim-99999")))
 	transient(t, csr(device.Device{ID: "gone", Address: "https://" + testenv.FreeAddr(t), Credential: agentSecret}))
 
-	_, err = driver.GenerateCSR(ctx, dev("08"), device.CSRRequest{CertType: pki.CertTypeTLS, Key: pki.KeySpec{Algorithm: "rsa", Size: 1024}})
+	_, err = driver.GenerateCSR(ctx, dev("08"), pki.CSRRequest{CertType: pki.CertTypeTLS, Key: pki.KeySpec{Algorithm: "rsa", Size: 1024}})
 	permanent(t, err)
 }
 

@@ -1,4 +1,4 @@
-package jobs_test
+package activities_test
 
 import (
 	"context"
@@ -24,6 +24,7 @@ import (
 	"github.com/certfleet/certfleet/agentproto"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/internal/testpki"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // rogueDevice speaks the agent protocol but lies: its CSR names csrCN, and it
@@ -110,7 +111,6 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func TestJobPathBindsTheCSRToTheDevice(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 2)
-	f.assign(t, f.normal, 1, 2)
 	acts := f.activities()
 	items := f.itemFor(t, "sim-00001")
 	rogue := newRogueDevice(t, "sim-00002")
@@ -135,7 +135,6 @@ func TestJobPathBindsTheCSRToTheDevice(t *testing.T) {
 func TestPriorCertificateMustBeTheDevicesOwn(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 2)
-	f.assign(t, f.normal, 1, 2)
 	acts := f.activities()
 	items := f.itemFor(t, "sim-00001", "sim-00002")
 	victim := f.issueThrough(t, acts, items[1])
@@ -151,7 +150,7 @@ func TestPriorCertificateMustBeTheDevicesOwn(t *testing.T) {
 	assert.Zero(t, csr.PriorCertificateID, "sim-00002's certificate is not sim-00001's prior one")
 	outcome, err := acts.RevokePrior(ctx, items[0], csr.PriorCertificateID)
 	require.NoError(t, err)
-	assert.Equal(t, activities.RevokeNA, outcome)
+	assert.Equal(t, vocab.RevokeNA, outcome)
 	after, err := store.New(f.pool).GetCertificate(ctx, victim)
 	require.NoError(t, err)
 	assert.Equal(t, "active", after.Status, "the victim's certificate stays valid")
@@ -163,7 +162,6 @@ func TestPriorCertificateMustBeTheDevicesOwn(t *testing.T) {
 func TestLegacyReferencesToCertfleetsOwnSecretsSendNothing(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 3)
-	f.assign(t, f.normal, 1, 3)
 	rogue := newRogueDevice(t, "sim-00001")
 	refs := map[string]string{"sim-00001": "env:CERTFLEET_KEK", "sim-00002": "derived:env:DATABASE_URL", "sim-00003": "file:.data/certfleet.kek"}
 	for id, ref := range refs {
@@ -190,7 +188,6 @@ func TestLegacyReferencesToCertfleetsOwnSecretsSendNothing(t *testing.T) {
 func TestLegacyReferencesImportFromTheAllowedPrefix(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 1)
-	f.assign(t, f.normal, 1, 1)
 	_, err := f.pool.Exec(ctx, `UPDATE devices SET credential_id = NULL, credential_ref = 'derived:env:CERTFLEET_DEVICE_CRED_FLEET'`)
 	require.NoError(t, err)
 	env := func(k string) (string, bool) { return fleetSecret, k == "CERTFLEET_DEVICE_CRED_FLEET" }

@@ -1,9 +1,9 @@
-// Package wire is the EST (RFC 7030) message format, shared by certfleet's EST
+// Package estwire is the EST (RFC 7030) message format, shared by certfleet's EST
 // server and its upstream EST CA driver: base64 bodies, PKCS#7 certs-only
 // structures, CSR attributes and the serverkeygen multipart response. It is
 // strict in what it sends and lenient in what it accepts, as real clients need
 // (notes: ../shared/notes/pki-and-est.md, "EST interop gotchas").
-package wire
+package estwire
 
 import (
 	"bytes"

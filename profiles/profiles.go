@@ -1,4 +1,6 @@
-package ca
+// Package profiles reads certificate profiles from the inventory into the
+// form CAs issue from and CSR policies check against (pki.Profile).
+package profiles
 
 import (
 	"encoding/json"
@@ -8,8 +10,8 @@ import (
 	"github.com/certfleet/certfleet/pki"
 )
 
-// ProfileFromRow turns a stored profile into the form CAs issue from.
-func ProfileFromRow(row store.Profile) (pki.Profile, error) {
+// FromRow turns a stored profile into the form CAs issue from.
+func FromRow(row store.Profile) (pki.Profile, error) {
 	p := pki.Profile{
 		ID:           row.ID,
 		Name:         row.Name,
