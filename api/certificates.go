@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/pem"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -65,7 +67,7 @@ func certificateFilter(c *gin.Context) (store.ListCertificatesParams, error) {
 	p.DeviceID = optional(c.Query("device_id"))
 	if s := c.Query("profile_id"); s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
+		if err != nil || id <= 0 {
 			return p, fieldError("profile_id", "a profile ID")
 		}
 		p.ProfileID = pgtype.Int8{Int64: id, Valid: true}
@@ -99,7 +101,9 @@ func (s *server) listCertificates(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	params.AfterID, _ = strconv.ParseInt(after, 10, 64)
+	if params.AfterID, ok = afterID(c, after); !ok {
+		return
+	}
 	params.PageSize = limit
 	rows, err := store.New(s.pool).ListCertificates(c.Request.Context(), params)
 	if err != nil {
@@ -240,6 +244,41 @@ func (s *server) expiryTimeline(c *gin.Context) {
 		}
 	}
 	fail(c, err)
+}
+
+// getCertificate shows one certificate's metadata.
+func (s *server) getCertificate(c *gin.Context) {
+	stored, ok := s.certificate(c)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, viewCertificate(store.ListCertificatesRow{ID: stored.ID, DeviceID: stored.DeviceID, ProfileID: stored.ProfileID,
+		CertType: stored.CertType, Issuer: stored.Issuer, SerialHex: stored.SerialHex, Subject: stored.Subject, Sha256: stored.Sha256,
+		NotBefore: stored.NotBefore, NotAfter: stored.NotAfter, Status: stored.Status, RevokedAt: stored.RevokedAt,
+		RevocationReason: stored.RevocationReason, CreatedAt: stored.CreatedAt}, time.Now()))
+}
+
+// certificatePEM downloads one certificate in PEM, as servers and scripts take it.
+func (s *server) certificatePEM(c *gin.Context) {
+	stored, ok := s.certificate(c)
+	if !ok {
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="certificate-%d.pem"`, stored.ID))
+	c.Data(http.StatusOK, "application/x-pem-file", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: stored.Der}))
+}
+
+func (s *server) certificate(c *gin.Context) (store.Certificate, bool) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return store.Certificate{}, false
+	}
+	stored, err := store.New(s.pool).GetCertificate(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return store.Certificate{}, false
+	}
+	return stored, true
 }
 
 // revokeCertificate revokes a certificate with an RFC 5280 reason code.

@@ -20,6 +20,7 @@ var rules = []struct {
 	{"agentproto", []string{"drivers"}, "the agent protocol is below the drivers that speak it"},
 	{"devicesim", []string{"drivers"}, "the simulated fleet speaks the agent protocol, as a device does"},
 	{"deviceagent", []string{"drivers"}, "the device agent speaks the agent protocol, as a device does"},
+	{"cmd/certfleetctl", []string{"db", "drivers", "workflows", "jobs"}, "the command line goes through the API, never to the database"},
 }
 
 func TestImportGraph(t *testing.T) {
