@@ -29,11 +29,7 @@ func approvalsDecide(approve bool) command {
 	verb := map[bool]string{true: "approve", false: "reject"}[approve]
 	return func(ctx context.Context, c *cli, args []string) error {
 		var reason string
-		ids, err := flags("approvals "+verb, args, 1, func(fs *flag.FlagSet) { fs.StringVar(&reason, "reason", "", "why (reject)") })
-		if err != nil {
-			return err
-		}
-		id, err := pathID(ids[0])
+		id, err := idArg("approvals "+verb, args, func(fs *flag.FlagSet) { fs.StringVar(&reason, "reason", "", "why (reject)") })
 		if err != nil {
 			return err
 		}

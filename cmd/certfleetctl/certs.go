@@ -53,11 +53,7 @@ func certsExpiring(ctx context.Context, c *cli, args []string) error {
 
 // certsPEM writes a certificate in PEM, for files and pipes.
 func certsPEM(ctx context.Context, c *cli, args []string) error {
-	ids, err := flags("certs pem", args, 1, nil)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(ids[0])
+	id, err := idArg("certs pem", args, nil)
 	if err != nil {
 		return err
 	}
@@ -71,13 +67,9 @@ func certsPEM(ctx context.Context, c *cli, args []string) error {
 
 func certsRevoke(ctx context.Context, c *cli, args []string) error {
 	var reason int
-	ids, err := flags("certs revoke", args, 1, func(fs *flag.FlagSet) {
+	id, err := idArg("certs revoke", args, func(fs *flag.FlagSet) {
 		fs.IntVar(&reason, "reason", 4, "RFC 5280 reason: 1 keyCompromise, 4 superseded, 5 cessationOfOperation, …")
 	})
-	if err != nil {
-		return err
-	}
-	id, err := pathID(ids[0])
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,15 @@ func setIf(q url.Values, key, value string) {
 	}
 }
 
+// idArg parses a command that takes one ID argument and flags.
+func idArg(name string, args []string, define func(*flag.FlagSet)) (string, error) {
+	ids, err := flags(name, args, 1, define)
+	if err != nil {
+		return "", err
+	}
+	return pathID(ids[0])
+}
+
 // pathID checks a numeric ID argument before it goes into a URL.
 func pathID(s string) (string, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err != nil || n <= 0 {

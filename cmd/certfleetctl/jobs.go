@@ -90,11 +90,7 @@ type jobDetail struct {
 
 // jobsWatch draws a progress bar of a job's items until it ends.
 func jobsWatch(ctx context.Context, c *cli, args []string) error {
-	ids, err := flags("jobs watch", args, 1, nil)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(ids[0])
+	id, err := idArg("jobs watch", args, nil)
 	if err != nil {
 		return err
 	}
@@ -162,11 +158,7 @@ func progressLine(d jobDetail) string {
 
 func jobsItems(ctx context.Context, c *cli, args []string) error {
 	var state string
-	ids, err := flags("jobs items", args, 1, func(fs *flag.FlagSet) { fs.StringVar(&state, "state", "", "an item state, e.g. device_failure") })
-	if err != nil {
-		return err
-	}
-	id, err := pathID(ids[0])
+	id, err := idArg("jobs items", args, func(fs *flag.FlagSet) { fs.StringVar(&state, "state", "", "an item state, e.g. device_failure") })
 	if err != nil {
 		return err
 	}
@@ -190,11 +182,7 @@ func jobsRetry(ctx context.Context, c *cli, args []string) error {
 
 // jobAction posts one of a job's actions and says what the API answered.
 func jobAction(ctx context.Context, c *cli, args []string, action string) error {
-	ids, err := flags("jobs "+action, args, 1, nil)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(ids[0])
+	id, err := idArg("jobs "+action, args, nil)
 	if err != nil {
 		return err
 	}
