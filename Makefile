@@ -8,15 +8,36 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TOOLS := $(BIN)/temporal $(BIN)/sqlc $(BIN)/estclient $(BIN)/estserver
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run test bench tools build vet fmt-check sqlc sqlc-check compose-check clean
+.PHONY: run test demo reset modules prereqs-run prereqs-test test-postgres bench tools build vet fmt-check sqlc sqlc-check compose-check clean
 
 ## run: start Postgres (if needed), the Temporal dev server with UI, and certfleet
-run: build $(BIN)/temporal
+run: prereqs-run build $(BIN)/temporal
 	@scripts/run.sh
 
 ## test: vet, check generated code, and run unit and integration tests
-test: tools vet fmt-check sqlc-check compose-check
+## against real Postgres (started if it is Debian's local cluster) and Temporal
+test: prereqs-test test-postgres modules tools vet fmt-check sqlc-check compose-check
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## demo: a simulated fleet, and the README's quickstart end to end against a
+## running `make run` (in another terminal)
+demo: build
+	@scripts/demo.sh
+
+## reset: development data only: drop the dev database (DATABASE_URL) and .data/
+reset:
+	@scripts/reset.sh
+
+# modules: certfleet's Go modules, downloaded once, quietly.
+modules:
+	$(call quietly,checking certfleet's Go modules (the first time downloads them: about a minute),$(GO) mod download)
+
+prereqs-run:
+	@scripts/prereqs.sh run
+prereqs-test:
+	@scripts/prereqs.sh test
+test-postgres:
+	@scripts/postgres.sh "$${CERTFLEET_TEST_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}" CERTFLEET_TEST_ADMIN_URL
 
 ## bench: job throughput and EST enrollment, each beside its reference in the
 ## same run; results in bench/results/, the table in BENCHMARKS.md.
@@ -25,21 +46,32 @@ DEVICES ?= 1000
 bench: tools
 	$(GO) run ./bench -devices $(DEVICES) $(if $(filter 1,$(PROFILE)),-profile)
 
-## build: the certfleet binary
+# quietly ONE-LINE-SUMMARY, COMMAND: say what is being built, run COMMAND with
+# its download chatter in bin/build-<target>.log, and show that log only if it fails.
+quietly = @mkdir -p $(BIN); echo "$(1)"; log=$(BIN)/build-$(notdir $@).log; \
+	if ! ( $(2) ) >$$log 2>&1; then cat $$log; echo "build failed (log: $$log)"; exit 1; fi
+
+## build: the certfleet binary and certfleetctl, the command-line client of the API
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/certfleet ./cmd/certfleet
+	$(call quietly,building bin/certfleet (the first time downloads its modules: about a minute),\
+	  $(GO) build -mod=readonly -ldflags "-X main.version=$(VERSION)" -o $(BIN)/certfleet ./cmd/certfleet)
+	$(GO) build -mod=readonly -o $(BIN)/certfleetctl ./cmd/certfleetctl
 
 ## tools: the pinned tools of tools/go.mod, built once into bin/
 tools: $(TOOLS)
 
 $(BIN)/temporal: tools/go.mod tools/go.sum
-	cd tools && $(GO) build -o ../$(BIN)/ github.com/temporalio/cli/cmd/temporal
+	$(call quietly,building bin/temporal: the Temporal CLI and dev server (once; about 5 minutes),\
+	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/ github.com/temporalio/cli/cmd/temporal)
 $(BIN)/sqlc: tools/go.mod tools/go.sum
-	cd tools && $(GO) build -o ../$(BIN)/ github.com/sqlc-dev/sqlc/cmd/sqlc
+	$(call quietly,building bin/sqlc (once; about 2 minutes, needs gcc),\
+	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/ github.com/sqlc-dev/sqlc/cmd/sqlc)
 $(BIN)/estclient: tools/go.mod tools/go.sum
-	cd tools && $(GO) build -o ../$(BIN)/ github.com/globalsign/est/cmd/estclient
+	$(call quietly,building bin/estclient (once; under a minute),\
+	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/ github.com/globalsign/est/cmd/estclient)
 $(BIN)/estserver: tools/go.mod tools/go.sum
-	cd tools && $(GO) build -o ../$(BIN)/ github.com/globalsign/est/cmd/estserver
+	$(call quietly,building bin/estserver (once; under a minute),\
+	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/ github.com/globalsign/est/cmd/estserver)
 
 vet:
 	$(GO) vet ./...

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/credentials"
@@ -66,6 +67,10 @@ const (
 	// ErrBadPolicy is a stored renewal policy that does not read; its sweep
 	// gives up rather than retry.
 	ErrBadPolicy = "BadPolicy"
+	// ErrItemClosed is a step of an item that already has its outcome, such
+	// as one a halt ended before it started: the device is not contacted,
+	// and the item ends as halted.
+	ErrItemClosed = "ItemClosed"
 )
 
 // classify turns a permanent driver error into a non-retryable application
@@ -90,17 +95,29 @@ func (it Item) idempotencyKey() string { return strconv.FormatInt(it.JobID, 10) 
 
 var errNoCertificate = errors.New("the device does not hold the new certificate after the install")
 
-// startStep records that an item is now on the step its workflow named, so
-// that job counts per step are plain SQL. An activity scheduled before items
-// carried their step (by a worker of an older version) has none to record,
-// and leaves the item's recorded step as it was.
+// startStep records that an item is now on the step its workflow named, and
+// which attempt of the step this is, so that job counts per step and retried
+// items are plain SQL. An item that already has its outcome (a halt ended it
+// before it started) fails the step with ErrItemClosed before anything is
+// contacted. An activity scheduled before items carried their step (by a
+// worker of an older version) has none to record, and leaves the item's
+// recorded step as it was.
 func (a *Activities) startStep(ctx context.Context, it Item) error {
 	if it.Step == "" {
 		return nil
 	}
-	err := a.queries().StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: string(it.Step)})
+	var attempt int32 = 1
+	if activity.IsActivity(ctx) {
+		attempt = activity.GetInfo(ctx).Attempt
+	}
+	n, err := a.queries().StartItemStep(ctx, store.StartItemStepParams{JobID: it.JobID, DeviceID: it.DeviceID, Step: string(it.Step), Attempts: attempt})
 	if err != nil {
 		return fmt.Errorf("record step %s of %s: %w", it.Step, it.DeviceID, err)
+	}
+	if n == 0 {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("item %s of job %d already has its outcome (the job was halted before it started); it is not contacted", it.DeviceID, it.JobID),
+			ErrItemClosed, nil)
 	}
 	return nil
 }

@@ -2,9 +2,13 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/vocab"
 )
 
@@ -67,7 +71,9 @@ func (a *Activities) HaltJob(ctx context.Context, jobID int64) (int, error) {
 	return int(n), nil
 }
 
-// FinishJob records the end of a job: completed or halted.
+// FinishJob records the end of a job: status "halted", or "completed",
+// which stores the status its items earned (succeeded,
+// completed_with_failures or failed; see vocab.JobOutcome).
 func (a *Activities) FinishJob(ctx context.Context, jobID int64, status string) error {
 	if err := a.queries().FinishJob(ctx, store.FinishJobParams{ID: jobID, Status: status}); err != nil {
 		return fmt.Errorf("finish job %d: %w", jobID, err)
@@ -76,8 +82,52 @@ func (a *Activities) FinishJob(ctx context.Context, jobID int64, status string) 
 }
 
 // FinishItem records an item's outcome when a step failed or the job halted.
+// A device failure after the CA issued the certificate (the install step
+// failed) first retires that certificate: see retireNotInstalled.
 func (a *Activities) FinishItem(ctx context.Context, it Item, outcome vocab.Outcome, lastError string) error {
+	if outcome == vocab.DeviceFailure {
+		if err := a.retireNotInstalled(ctx, it); err != nil {
+			return err
+		}
+	}
 	return a.finish(ctx, it, outcome, lastError)
+}
+
+// retireNotInstalled makes sure that a certificate issued for an item whose
+// install failed is not reported as the device's certificate: it is revoked
+// with reason cessationOfOperation (or marked superseded when the profile's CA
+// cannot revoke it), so the device counts as missing a certificate and
+// renewal selects it again. It is idempotent: a certificate no longer active
+// is left alone, and revoking twice changes nothing. A permanent refusal of
+// the CA still takes the certificate out of the inventory (superseded), so
+// that the item always gets its outcome.
+func (a *Activities) retireNotInstalled(ctx context.Context, it Item) error {
+	q := a.queries()
+	item, err := q.GetJobItem(ctx, store.GetJobItemParams{JobID: it.JobID, DeviceID: it.DeviceID})
+	if err != nil {
+		return fmt.Errorf("read item %s of job %d: %w", it.DeviceID, it.JobID, err)
+	}
+	if !item.IssuedCertificateID.Valid {
+		return nil
+	}
+	id := item.IssuedCertificateID.Int64
+	cert, err := q.GetCertificate(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read certificate %d: %w", id, err)
+	}
+	if cert.Status != "active" {
+		return nil
+	}
+	it.ProfileID = item.ProfileID
+	_, err = a.revokeAs(ctx, it, id, ca.ReasonCessationOfOperation)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NonRetryable() {
+		return q.MarkCertificateSuperseded(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("revoke certificate %d, issued to %s but not installed: %w", id, it.DeviceID, err)
+	}
+	return nil
 }
 
 func (a *Activities) finish(ctx context.Context, it Item, outcome vocab.Outcome, lastError string) error {

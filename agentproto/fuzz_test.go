@@ -22,6 +22,11 @@ func FuzzRequests(f *testing.F) {
 		`[]`,
 		`null`,
 		"",
+		`{"cert_type":"tls\u0000","key":{"algorithm":"ecdsa","size":256},"subject":{"cn":"a\u0000b"}}`,
+		"{\"cert_type\":\"tls\",\"key\":{\"algorithm\":\"ecdsa\",\"size\":256},\"subject\":{\"cn\":\"\xff\xfe\"}}",
+		`{"cert_type":"tls","key":{"algorithm":"ecdsa","size":99999999999999999999}}`,
+		`{"cert_type":"tls","key":{"algorithm":"rsa","size":4294967296}}`,
+		"\x00",
 	} {
 		f.Add(seed)
 	}

@@ -68,7 +68,7 @@ func New(deps Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(requestLogger(deps.Logger), recoverJSON(deps.Logger))
+	r.Use(requestLogger(deps.Logger), recoverJSON(deps.Logger), checkInput)
 	r.NoRoute(func(c *gin.Context) { fail(c, errkind.NotFound("no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", nil)
@@ -116,11 +116,14 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.GET("/jobs/:id", s.getJob)
 	v1.GET("/jobs/:id/items", s.listJobItems)
 	v1.POST("/jobs/:id/halt", operator, s.haltJob)
+	v1.POST("/jobs/:id/retry", operator, s.retryJob)
 
 	v1.GET("/certificates", s.listCertificates)
 	v1.GET("/certificates.csv", s.exportCertificates)
 	v1.GET("/certificates/missing", s.devicesWithoutCertificate)
 	v1.GET("/certificates/timeline", s.expiryTimeline)
+	v1.GET("/certificates/:id", s.getCertificate)
+	v1.GET("/certificates/:id/pem", s.certificatePEM)
 	v1.POST("/certificates/:id/revoke", admin, s.revokeCertificate)
 
 	v1.GET("/ca-requests", s.listCARequests)

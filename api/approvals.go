@@ -35,7 +35,10 @@ func (s *server) listCARequests(c *gin.Context) {
 	if status == "all" {
 		status = ""
 	}
-	afterID, _ := strconv.ParseInt(after, 10, 64)
+	afterID, ok := afterID(c, after)
+	if !ok {
+		return
+	}
 	rows, err := store.New(s.pool).ListCARequests(c.Request.Context(), store.ListCARequestsParams{Status: optional(string(status)), AfterID: afterID, PageSize: limit})
 	if err != nil {
 		fail(c, err)

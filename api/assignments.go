@@ -9,6 +9,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/jobs"
 )
 
 // maxAssign bounds one assignment request.
@@ -60,7 +61,7 @@ func (s *server) assignProfile(c *gin.Context) {
 		return
 	}
 	if len(busy) > 0 {
-		fail(c, errkind.Conflict("devices are in an active %s job", profile.CertType).With(map[string]any{"devices": busy}))
+		fail(c, jobs.BusyError(busy, profile.CertType))
 		return
 	}
 	var assigned int64

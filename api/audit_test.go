@@ -206,6 +206,17 @@ func TestEveryChangeIsAuditedOnce(t *testing.T) {
 			ok(w.operator, 202, "POST", "/api/v1/jobs/"+job+"/halt", nil)
 			return []string{job}
 		}},
+		{"job.retry", func() []string {
+			failed, err := store.New(w.pool).CreateJob(ctx, store.CreateJobParams{Name: "failed", CertType: "tls", CreatedBy: "test", ScheduledAt: time.Now()})
+			require.NoError(t, err)
+			_, err = w.pool.Exec(ctx, `INSERT INTO job_items (job_id, device_id, cert_type, profile_id, state, last_error, finished_at)
+				VALUES ($1, 'cam-3', 'tls', $2, 'device_failure', 'refused', now())`, failed.ID, w.normal.ID)
+			require.NoError(t, err)
+			require.NoError(t, store.New(w.pool).FinishJob(ctx, store.FinishJobParams{ID: failed.ID, Status: "completed"}))
+			body := ok(w.operator, 201, "POST", fmt.Sprintf("/api/v1/jobs/%d/retry", failed.ID), nil)
+			assert.Equal(t, float64(failed.ID), body["retry_of"], "the new job names the job it retries")
+			return []string{id(body["id"])}
+		}},
 		{"renewal_policy.trigger", func() []string {
 			ok(w.operator, 202, "POST", w.policy+"/trigger", nil)
 			return []string{id(w.policy[len("/api/v1/renewal-policies/"):])}

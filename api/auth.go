@@ -27,6 +27,9 @@ func (s *server) authenticate(c *gin.Context) {
 	if err != nil {
 		if errors.Is(err, auth.ErrUnknownToken) {
 			c.Header("WWW-Authenticate", `Bearer realm="certfleet", error="invalid_token"`)
+		} else if errkind.KindOf(err) == 0 {
+			// 503 with Retry-After: the client keeps its token and tries again.
+			err = errkind.Unavailable(err, "the API token could not be checked: the database did not answer; try again")
 		}
 		fail(c, err)
 		return

@@ -21,6 +21,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // maxImportRows bounds one device import.
@@ -92,12 +93,15 @@ func (s *server) importDevices(c *gin.Context) {
 		}
 		return record(c.Request.Context(), store.New(tx), principal(c).Actor(), "device.import", "device", created, gin.H{"rows": len(bodies), "errors": len(errs)})
 	})
-	slices.SortFunc(errs, func(a, b rowError) int { return a.Line - b.Line })
+	slices.SortStableFunc(errs, func(a, b rowError) int { return a.Line - b.Line })
 	switch {
 	case errors.Is(err, errImportRefused):
 		fail(c, errkind.Invalid("csv", "some rows are invalid; all_or_nothing created none").With(map[string]any{"errors": errs}))
 	case err != nil:
 		fail(c, err)
+	case len(errs) > 0:
+		// 207: some rows were created, some not; the body says which.
+		c.JSON(http.StatusMultiStatus, gin.H{"created": len(created), "errors": errs})
 	default:
 		c.JSON(http.StatusOK, gin.H{"created": len(created), "errors": errs})
 	}
@@ -176,12 +180,15 @@ func (s *server) validateAll(c *gin.Context, bodies map[int]*deviceBody, errs *[
 	slices.Sort(lines)
 	for _, line := range lines {
 		b := bodies[line]
-		if err := b.check(known); err != nil {
+		// Every error of the row, so that one upload fixes them all.
+		for _, err := range b.checkAll(known) {
 			*errs = append(*errs, rowErrorOf(line, b.ID, err))
-		} else if first, dup := seen[b.ID]; dup {
-			*errs = append(*errs, rowError{Line: line, ID: b.ID, Field: "id", Message: "repeats line " + strconv.Itoa(first)})
 		}
-		seen[b.ID] = line
+		if first, dup := seen[b.ID]; dup {
+			*errs = append(*errs, rowError{Line: line, ID: b.ID, Field: "id", Message: "repeats line " + strconv.Itoa(first)})
+		} else {
+			seen[b.ID] = line
+		}
 	}
 	return true
 }
@@ -235,16 +242,33 @@ func (s *server) exportJobs(c *gin.Context) {
 	c.Status(http.StatusOK)
 	w := csv.NewWriter(c.Writer)
 	w.UseCRLF = true
-	_ = w.Write([]string{"id", "name", "cert_type", "status", "created_by", "scheduled_at", "started_at", "completed_at", "workflow_id"})
+	header := []string{"id", "name", "cert_type", "status", "created_by", "scheduled_at", "started_at", "completed_at", "workflow_id", "retry_of"}
+	for _, state := range vocab.ItemStates {
+		header = append(header, string(state))
+	}
+	_ = w.Write(header)
 	for written := 0; written < exportLimit; {
 		rows, err := store.New(s.pool).ListJobs(c.Request.Context(), params)
 		if err != nil {
 			_ = c.Error(err)
 			break
 		}
+		counts, err := s.itemCounts(c, rows)
+		if err != nil {
+			_ = c.Error(err)
+			break
+		}
 		for _, j := range rows {
-			_ = w.Write([]string{strconv.FormatInt(j.ID, 10), j.Name, j.CertType, j.Status, j.CreatedBy,
-				j.ScheduledAt.Format(time.RFC3339), derefTime(j.StartedAt), derefTime(j.CompletedAt), viewJob(j).WorkflowID})
+			retryOf := ""
+			if j.RetryOf.Valid {
+				retryOf = strconv.FormatInt(j.RetryOf.Int64, 10)
+			}
+			record := []string{strconv.FormatInt(j.ID, 10), j.Name, j.CertType, j.Status, j.CreatedBy,
+				j.ScheduledAt.Format(time.RFC3339), derefTime(j.StartedAt), derefTime(j.CompletedAt), viewJob(j).WorkflowID, retryOf}
+			for _, state := range vocab.ItemStates {
+				record = append(record, strconv.FormatInt(counts[j.ID][state], 10))
+			}
+			_ = w.Write(record)
 		}
 		written += len(rows)
 		if len(rows) < int(params.PageSize) {
@@ -253,4 +277,24 @@ func (s *server) exportJobs(c *gin.Context) {
 		params.PageOffset += params.PageSize
 	}
 	w.Flush()
+}
+
+// itemCounts counts the items of a page of jobs per state.
+func (s *server) itemCounts(c *gin.Context, rows []store.Job) (map[int64]map[vocab.ItemState]int64, error) {
+	ids := make([]int64, len(rows))
+	for i, j := range rows {
+		ids[i] = j.ID
+	}
+	counted, err := store.New(s.pool).CountItemsOfJobs(c.Request.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[int64]map[vocab.ItemState]int64{}
+	for _, r := range counted {
+		if counts[r.JobID] == nil {
+			counts[r.JobID] = map[vocab.ItemState]int64{}
+		}
+		counts[r.JobID][vocab.ItemState(r.State)] = r.Items
+	}
+	return counts, nil
 }

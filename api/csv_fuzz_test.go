@@ -15,6 +15,10 @@ func FuzzDeviceCSV(f *testing.F) {
 		"id,name\r\n",
 		"ID , Name,DEVICE_TYPE\ncam-1,x,camera,extra\n",
 		"",
+		"id,name,device_type\r\ncam\x00-1,Lo\x00bby,camera\r\n",
+		"id,name,device_type\r\ncam-1,Lobby \xff\xfe,camera\r\n",
+		"id\x00,name,device_type\r\ncam-1,x,camera\r\n",
+		"id,name,device_type\r\n99999999999999999999,4294967296,2147483648\r\n",
 	} {
 		f.Add(seed)
 	}

@@ -48,19 +48,37 @@ func viewDevice(d store.Device, credentialNames map[int64]string) deviceView {
 	}
 }
 
+// check is the first of checkAll's refusals, nil when there is none: a JSON
+// request names one field at fault.
 func (b *deviceBody) check(known catalog) error {
+	if errs := b.checkAll(known); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// checkAll checks every field and returns a refusal for each that is wrong,
+// so that an import row reports all its errors at once. It fills in the
+// default driver.
+func (b *deviceBody) checkAll(known catalog) []error {
+	var errs []error
 	deviceTypes := known.deviceTypes
+	for _, f := range []struct{ name, value string }{{"name", b.Name}, {"address", b.Address}, {"credential", b.Credential}, {"enrollment_otp", b.EnrollmentOTP}} {
+		if problem := textProblem(f.value); problem != "" {
+			errs = append(errs, fieldError(f.name, "%s", problem))
+		}
+	}
 	if !device.ValidID(b.ID) {
-		return fieldError("id", "1 to 128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit")
+		errs = append(errs, fieldError("id", "1 to 128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit"))
 	}
 	if l := len(strings.TrimSpace(b.Name)); l == 0 || l > 200 {
-		return fieldError("name", "1 to 200 characters")
+		errs = append(errs, fieldError("name", "1 to 200 characters"))
 	}
 	if !slices.Contains(deviceTypes, b.DeviceType) {
-		return fieldError("device_type", "%q is not one of %v", b.DeviceType, deviceTypes)
+		errs = append(errs, fieldError("device_type", "%q is not one of %v", b.DeviceType, deviceTypes))
 	}
 	if otp := len(b.EnrollmentOTP); otp > 0 && (otp < minOTPLength || otp > 200) {
-		return fieldError("enrollment_otp", "%d to 200 characters", minOTPLength)
+		errs = append(errs, fieldError("enrollment_otp", "%d to 200 characters", minOTPLength))
 	}
 	switch drivers := known.drivers.DeviceDrivers(); {
 	case b.Driver == "" && b.EnrollmentOTP != "":
@@ -68,15 +86,15 @@ func (b *deviceBody) check(known catalog) error {
 	case b.Driver == "":
 		b.Driver = drivers[0]
 	case !slices.Contains(drivers, b.Driver):
-		return fieldError("driver", "want one of %v (%s: the device enrolls itself)", drivers, device.SelfEnrolling)
+		errs = append(errs, fieldError("driver", "want one of %v (%s: the device enrolls itself)", drivers, device.SelfEnrolling))
 	}
 	if u, err := url.Parse(b.Address); b.Address != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
-		return fieldError("address", "want https://host[:port][/path]")
+		errs = append(errs, fieldError("address", "want https://host[:port][/path]"))
 	}
 	if len(b.Credential) > 128 {
-		return fieldError("credential", "the name of a stored credential (POST /api/v1/credentials), never the secret itself")
+		errs = append(errs, fieldError("credential", "the name of a stored credential (POST /api/v1/credentials), never the secret itself"))
 	}
-	return nil
+	return errs
 }
 
 // minOTPLength: an OTP works once, is rate limited and hashed slowly, so it

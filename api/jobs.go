@@ -113,7 +113,7 @@ func jobListParams(c *gin.Context) (store.ListJobsParams, bool) {
 		return store.ListJobsParams{}, false
 	}
 	sort, order, filter := c.DefaultQuery("sort", "scheduled_at"), c.DefaultQuery("order", "desc"), c.DefaultQuery("state", "all")
-	offset, err := strconv.Atoi(c.DefaultQuery("offset", "0"))
+	offset, err := strconv.ParseInt(c.DefaultQuery("offset", "0"), 10, 32) // PageOffset is an int32
 	switch {
 	case !slices.Contains(jobSorts, sort):
 		err = fieldError("sort", "want one of %v", jobSorts)
@@ -188,13 +188,40 @@ func (s *server) getJob(c *gin.Context) {
 	for i, r := range rows {
 		skipped[i] = jobs.Skipped{DeviceID: r.DeviceID, Reason: r.LastError}
 	}
-	view := gin.H{"job": viewJob(job), "outcomes": outcomes, "in_progress_by_step": steps, "skipped": skipped}
+	retried, err := q.CountRetriedJobItems(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	view := gin.H{"job": viewJob(job), "outcomes": outcomes, "in_progress_by_step": steps, "skipped": skipped, "retried_items": retried}
+	// The live block says only what the workflow alone knows, and only while
+	// the job runs, so it never disagrees with the stored counts or state;
+	// a Temporal that does not answer within a second leaves it out.
 	if job.CompletedAt == nil {
-		if progress, err := s.jobs.Progress(c.Request.Context(), id); err == nil {
-			view["live"] = progress
+		if live, ok := s.jobs.LiveProgress(c.Request.Context(), id); ok {
+			view["live"] = live
 		}
 	}
 	c.JSON(http.StatusOK, view)
+}
+
+// retryJob starts a new job over the failed and halted items of a finished
+// job, linked to it by retry_of; the audit row commits with the new job. A
+// job still running, or with nothing to retry, is a 409.
+func (s *server) retryJob(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	job, err := s.jobs.Retry(c.Request.Context(), id, principal(c).Actor(), func(q *store.Queries, job jobs.Created) error {
+		return record(c.Request.Context(), q, principal(c).Actor(), "job.retry", "job", []string{strconv.FormatInt(job.ID, 10)},
+			gin.H{"name": job.Name, "retry_of": id, "skipped": job.Skipped})
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, createdJobView{jobView: viewJob(job.Job), Skipped: append([]jobs.Skipped{}, job.Skipped...)})
 }
 
 // listJobItems lists a job's items, optionally of one state, with each one's

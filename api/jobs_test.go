@@ -2,16 +2,22 @@ package api_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/certfleet/certfleet/api"
+	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/jobs"
@@ -67,7 +73,27 @@ func TestJobsThroughTheAPI(t *testing.T) {
 	status, body = world.auditor.do("GET", fmt.Sprintf("/api/v1/jobs/%d", jobID), nil)
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, float64(3), body["outcomes"].(map[string]any)["revoke_na"])
-	assert.Equal(t, "completed", body["job"].(map[string]any)["status"])
+	assert.Equal(t, "succeeded", body["job"].(map[string]any)["status"])
+	assert.NotContains(t, body, "live", "a finished job shows its stored state only")
+	assert.Equal(t, float64(0), body["retried_items"])
+	status, body = world.operator.do("POST", fmt.Sprintf("/api/v1/jobs/%d/retry", jobID), nil)
+	assert.Equal(t, http.StatusConflict, status, "nothing failed, nothing to retry: %v", body)
+	req, err := http.NewRequest("GET", world.auditor.srv.URL+"/api/v1/jobs.csv", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+world.auditor.token)
+	resp, err := world.auditor.srv.Client().Do(req)
+	require.NoError(t, err)
+	records, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Len(t, records, 2)
+	column := func(name string) string { return records[1][slices.Index(records[0], name)] }
+	assert.Equal(t, "succeeded", column("status"))
+	assert.Equal(t, "3", column("revoke_na"), "the CSV counts the job's items by outcome")
+	assert.Equal(t, "0", column("device_failure"))
+	assert.Equal(t, "", column("retry_of"))
+	status, body = world.auditor.do("POST", fmt.Sprintf("/api/v1/jobs/%d/retry", jobID), nil)
+	assert.Equal(t, http.StatusForbidden, status, "retrying is for operators: %v", body)
 	status, body = world.auditor.do("GET", fmt.Sprintf("/api/v1/jobs/%d/items?state=revoke_na&limit=2", jobID), nil)
 	require.Equal(t, http.StatusOK, status, body)
 	items := body["items"].([]any)
@@ -110,4 +136,39 @@ func TestJobsThroughTheAPI(t *testing.T) {
 		status, body = world.auditor.do("GET", "/api/v1/jobs?"+bad, nil)
 		assert.Equal(t, http.StatusBadRequest, status, "%s: %v", bad, body)
 	}
+}
+
+// TestJobDetailWithoutTemporal: a running job's detail answers from Postgres
+// within about a second while Temporal accepts connections but never answers,
+// leaving out only the live block.
+func TestJobDetailWithoutTemporal(t *testing.T) {
+	pool, _ := testenv.Database(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() { // accept and hold every connection, answering nothing
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	tc, err := client.NewLazyClient(client.Options{HostPort: ln.Addr().String(), Logger: tlog.NewStructuredLogger(quiet)})
+	require.NoError(t, err)
+	t.Cleanup(tc.Close)
+	world := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: "api-test"}})
+	job, err := store.New(pool).CreateJob(context.Background(), store.CreateJobParams{Name: "running", CertType: "tls", CreatedBy: "test", ScheduledAt: time.Now()})
+	require.NoError(t, err)
+	_, err = pool.Exec(context.Background(), `UPDATE jobs SET status = 'running', started_at = now() WHERE id = $1`, job.ID)
+	require.NoError(t, err)
+
+	begin := time.Now()
+	status, body := world.auditor.do("GET", fmt.Sprintf("/api/v1/jobs/%d", job.ID), nil)
+	took := time.Since(begin)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "running", body["job"].(map[string]any)["status"])
+	assert.NotContains(t, body, "live", "no answer from Temporal, no live block")
+	assert.Less(t, took, 3*time.Second, "the live query is bounded")
 }

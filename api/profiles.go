@@ -243,7 +243,10 @@ func (s *server) listProfiles(c *gin.Context) {
 		fail(c, fieldError("status", "want active, archived or all"))
 		return
 	}
-	afterID, _ := strconv.ParseInt(after, 10, 64)
+	afterID, ok := afterID(c, after)
+	if !ok {
+		return
+	}
 	rows, err := store.New(s.pool).ListProfiles(c.Request.Context(), store.ListProfilesParams{
 		Status: status, DeviceType: optional(c.Query("device_type")), CertType: optional(c.Query("cert_type")),
 		AfterID: afterID, PageSize: limit,

@@ -48,7 +48,31 @@ func (s *server) listRenewalPolicies(c *gin.Context) {
 		}
 		items = append(items, p)
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items})
+	ids := make([]int64, len(items))
+	for i, p := range items {
+		ids[i] = p.ID
+	}
+	next := s.renewals.NextRuns(c.Request.Context(), ids...)
+	views := make([]policyView, len(items))
+	for i, p := range items {
+		views[i] = viewPolicy(p, next)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": views})
+}
+
+// policyView is a policy as the API shows it: with its schedule's next run,
+// left out when the schedule is paused or Temporal did not answer in time.
+type policyView struct {
+	renewal.Policy
+	NextRunAt *time.Time `json:"next_run_at,omitempty"`
+}
+
+func viewPolicy(p renewal.Policy, next map[int64]time.Time) policyView {
+	v := policyView{Policy: p}
+	if t, ok := next[p.ID]; ok {
+		v.NextRunAt = &t
+	}
+	return v
 }
 
 func (s *server) getRenewalPolicy(c *gin.Context) {
@@ -66,7 +90,7 @@ func (s *server) getRenewalPolicy(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, viewPolicy(p, s.renewals.NextRuns(c.Request.Context(), p.ID)))
 }
 
 // saveRenewalPolicy creates (POST) or replaces (PUT) a policy, and its schedule.

@@ -1,13 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,14 +35,25 @@ func fieldError(field, format string, args ...any) error {
 // decode reads a JSON body strictly: one object, no unknown fields, right
 // types. A refusal names the field at fault in the client's words, never a
 // Go type or time layout.
+//
+// A string holding NUL (\u0000) or bytes that are not UTF-8 is refused too,
+// naming its field: Postgres cannot store it, and would fail the request
+// with a 500 after the decode.
 func decode(c *gin.Context, into any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(into)
-	if err == nil && dec.More() {
-		err = errkind.Invalid("body", "more than one JSON value")
-	} else if err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(into)
+		if err == nil && dec.More() {
+			err = errkind.Invalid("body", "more than one JSON value")
+		}
+	}
+	if _, kinded := errkind.As(err); err != nil && !kinded {
 		err = decodeError(err)
+	}
+	if err == nil {
+		err = checkJSONText(raw)
 	}
 	if err != nil {
 		fail(c, err)
@@ -111,7 +125,7 @@ func (t *timestamp) UnmarshalJSON(b []byte) error {
 func page(c *gin.Context) (limit int32, after string, ok bool) {
 	limit = 50
 	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
+		n, err := strconv.ParseInt(s, 10, 32)
 		if err != nil || n < 1 || n > 100 {
 			fail(c, fieldError("limit", "1 to 100"))
 			return 0, "", false
@@ -149,6 +163,7 @@ func fail(c *gin.Context, err error) {
 		return
 	case errkind.KindUnavailable:
 		_ = c.Error(err)
+		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	abort(c, kinded.Kind().Status(), kinded.Kind().String(), clientMessage(kinded), clientDetails(kinded))
 }
@@ -157,11 +172,20 @@ func fail(c *gin.Context, err error) {
 // constraint at fault; nil when it stands for none.
 func postgresRefusal(err error) *errkind.Error {
 	var pgErr *pgconn.PgError
+	var connectErr *pgconn.ConnectError
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errkind.NotFound("not found")
 	}
+	if errors.As(err, &connectErr) {
+		return errkind.Unavailable(err, "the database did not answer; try again")
+	}
 	if !errors.As(err, &pgErr) {
 		return nil
+	}
+	// Connection exceptions, a server shutting down or starting, no
+	// connection slot left: the database, not the request, is at fault.
+	if strings.HasPrefix(pgErr.Code, "08") || slices.Contains([]string{"57P01", "57P02", "57P03", "53300"}, pgErr.Code) {
+		return errkind.Unavailable(err, "the database did not answer; try again")
 	}
 	constraint := map[string]any{"constraint": pgErr.ConstraintName}
 	switch pgErr.Code {
@@ -227,12 +251,22 @@ func idCursor(c *gin.Context, after string) (pgtype.Int8, bool) {
 	if after == "" {
 		return pgtype.Int8{}, true
 	}
-	id, err := strconv.ParseInt(after, 10, 64)
-	if err != nil {
-		fail(c, fieldError("after", "a cursor from the previous page"))
-		return pgtype.Int8{}, false
+	id, ok := afterID(c, after)
+	return pgInt8(id), ok
+}
+
+// afterID reads a numeric ?after= cursor of a list whose first page is
+// after ID 0; none is 0.
+func afterID(c *gin.Context, after string) (int64, bool) {
+	if after == "" {
+		return 0, true
 	}
-	return pgInt8(id), true
+	id, err := strconv.ParseInt(after, 10, 64)
+	if err != nil || id < 0 {
+		fail(c, fieldError("after", "a cursor from the previous page"))
+		return 0, false
+	}
+	return id, true
 }
 
 // nextCursor is the ?after= value for the page after rows: the key of its

@@ -179,7 +179,8 @@ func TestProfilesDevicesAndAssignments(t *testing.T) {
 	require.Equal(t, http.StatusConflict, status)
 	busy := body["error"].(map[string]any)["details"].(map[string]any)["devices"].([]any)
 	require.Len(t, busy, 1)
-	assert.Equal(t, "cam-2", busy[0].(map[string]any)["device_id"])
+	assert.Equal(t, "cam-2", busy[0])
+	assert.Equal(t, map[string]any{"cam-2": float64(job.ID)}, body["error"].(map[string]any)["details"].(map[string]any)["jobs"])
 
 	status, body = w.admin.do("POST", "/api/v1/profiles/"+profileID+"/archive", nil)
 	require.Equal(t, http.StatusOK, status)

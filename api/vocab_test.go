@@ -27,6 +27,7 @@ func TestOpenAPIEnumsMatchVocab(t *testing.T) {
 	assert.Equal(t, asStrings(vocab.Steps), schemas["JobStep"].Enum)
 	assert.Equal(t, asStrings(vocab.ItemStates), schemas["JobItemState"].Enum)
 	assert.Equal(t, asStrings(vocab.RequestStatuses), schemas["CARequestStatus"].Enum)
+	assert.Equal(t, asStrings(vocab.JobStatuses), schemas["JobStatus"].Enum)
 
 	assert.Equal(t, "#/components/schemas/JobItemState", doc.Paths["/api/v1/jobs/{id}/items"]["get"].param("state").Ref)
 	status := doc.Paths["/api/v1/ca-requests"]["get"].param("status")

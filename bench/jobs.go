@@ -22,6 +22,7 @@ type jobResult struct {
 	Window           int                               `json:"window"`
 	WallSeconds      float64                           `json:"wall_seconds"`
 	DevicesPerSecond float64                           `json:"devices_per_second"`
+	Status           string                            `json:"status"` // the job's end: succeeded, completed_with_failures, failed or halted
 	Outcomes         map[vocab.Outcome]int             `json:"outcomes"`
 	StepMillis       map[vocab.Step]map[string]float64 `json:"step_ms"` // step → p50, p95
 	MaxHistoryLength int64                             `json:"max_history_length"`
@@ -58,7 +59,7 @@ func benchJobs(ctx context.Context, s *stack, n, window int) (jobResult, error) 
 	}
 	r.WallSeconds = time.Since(begin).Seconds()
 	r.DevicesPerSecond = float64(n) / r.WallSeconds
-	r.Outcomes = progress.Outcomes.ByOutcome()
+	r.Status, r.Outcomes = progress.Status, progress.Outcomes.ByOutcome()
 	if r.StepMillis, err = stepPercentiles(ctx, s, job.ID); err != nil {
 		return r, err
 	}

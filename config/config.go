@@ -42,6 +42,8 @@ type Config struct {
 	APITLS TLSFiles
 	// TemporalTLS secures the connection to the Temporal frontend.
 	TemporalTLS TemporalTLS
+	// JobHorizon is how far ahead a job may be scheduled to start.
+	JobHorizon time.Duration
 }
 
 // TLSFiles is a certificate chain and its private key, in PEM files.
@@ -114,6 +116,7 @@ var Settings = []Setting{
 	{"est-wait", "CERTFLEET_EST_WAIT", "5s", "how long an EST request waits for the CA before it is answered 202 with Retry-After"},
 	{"est-rate-limit", "CERTFLEET_EST_RATE_LIMIT", "20", "EST requests per second per client address, with bursts of twice that; 0 turns the limit off"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
+	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
 }
 
 // Load parses args (without the subcommand name) with lookupEnv supplying
@@ -213,6 +216,11 @@ func fromValues(get func(flag string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("shutdown-timeout: want a positive duration, got %q", get("shutdown-timeout")))
 	}
 	cfg.ShutdownTimeout = timeout
+	horizon, err := time.ParseDuration(get("job-horizon"))
+	if err != nil || horizon <= 0 {
+		errs = append(errs, fmt.Errorf("job-horizon: want a positive duration such as 8760h, got %q", get("job-horizon")))
+	}
+	cfg.JobHorizon = horizon
 	cfg.EST, err = estFromValues(get)
 	errs = append(errs, err)
 	cfg.APITLS, err = tlsFiles(get, "api-tls-cert", "api-tls-key")

@@ -46,6 +46,7 @@ func TestInvalidSettingsAreNamed(t *testing.T) {
 		"log-level":        {"-log-level", "loud"},
 		"log-format":       {"-log-format", "xml"},
 		"shutdown-timeout": {"-shutdown-timeout", "-1s"},
+		"job-horizon":      {"-job-horizon", "a year"},
 		"task-queue":       {"-task-queue", ""},
 		"unexpected":       {"extra-arg"},
 	}

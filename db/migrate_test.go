@@ -90,3 +90,36 @@ func TestUnprovenAnchorsAreDisabledByTheUpgrade(t *testing.T) {
 	_, err = pool.Exec(ctx, `UPDATE trust_anchors SET enabled = true WHERE name = 'unproven'`)
 	assert.Error(t, err, "the schema itself refuses an enabled, unproven anchor")
 }
+
+// TestCompletedJobsGetTheirOutcomeFromTheUpgrade: jobs that ended
+// 'completed' before job outcomes existed get the status their items earned.
+func TestCompletedJobsGetTheirOutcomeFromTheUpgrade(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	require.NoError(t, db.MigrateDownTo(ctx, pool, 9))
+	_, err := pool.Exec(ctx, `
+		INSERT INTO devices (id, name, device_type) VALUES ('up-1', 'up-1', 'camera'), ('up-2', 'up-2', 'camera');
+		INSERT INTO profiles (name, cert_type, device_type, subject_rules, key_algorithms, validity, renew_before, ca_driver)
+		VALUES ('upgrade', 'tls', 'camera', '[]', '[{"algorithm":"ecdsa","sizes":[256]}]', interval '90 days', interval '30 days', 'local');
+		INSERT INTO jobs (name, cert_type, created_by, status, completed_at) VALUES
+			('all ok', 'tls', 't', 'completed', now()), ('mixed', 'tls', 't', 'completed', now()),
+			('all failed', 'tls', 't', 'completed', now()), ('stopped', 'tls', 't', 'halted', now());
+		INSERT INTO job_items (job_id, device_id, cert_type, profile_id, state, finished_at)
+		SELECT j.id, d.id, 'tls', (SELECT id FROM profiles WHERE name = 'upgrade'),
+		       CASE WHEN j.name = 'all failed' OR (j.name = 'mixed' AND d.id = 'up-2') THEN 'device_failure' ELSE 'revoke_na' END, now()
+		FROM jobs j, devices d WHERE d.id IN ('up-1', 'up-2');`)
+	require.NoError(t, err)
+	_, err = db.Migrate(ctx, pool)
+	require.NoError(t, err)
+
+	rows, err := pool.Query(ctx, `SELECT name, status FROM jobs ORDER BY id`)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for rows.Next() {
+		var name, status string
+		require.NoError(t, rows.Scan(&name, &status))
+		got[name] = status
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, map[string]string{"all ok": "succeeded", "mixed": "completed_with_failures", "all failed": "failed", "stopped": "halted"}, got)
+}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -148,11 +150,17 @@ func (s *Server) byFactoryCertificate(ctx context.Context, l label, cert *x509.C
 // verifications take a slot of s.SecretChecks, for the memory each holds; a
 // request that gets none in time is answered 503.
 func (s *Server) byPassword(ctx context.Context, r *http.Request) (caller, error) {
-	unauthorized := &httpError{status: http.StatusUnauthorized, message: "device ID and enrollment secret required", challenge: true}
 	deviceID, secret, ok := r.BasicAuth()
 	if !ok || secret == "" {
-		return caller{}, unauthorized
+		return caller{}, &httpError{status: http.StatusUnauthorized, message: "device ID and enrollment secret required", challenge: true}
 	}
+	// Checked before any query: Postgres refuses such text, and the caller
+	// has proved nothing, so this is no server error to log.
+	if err := checkBasic(deviceID, secret); err != nil {
+		return caller{}, err
+	}
+	// The same refusal for an unknown device and a wrong secret.
+	unauthorized := &httpError{status: http.StatusUnauthorized, message: "the device ID and enrollment secret were refused", challenge: true}
 	q := store.New(s.Pool)
 	dev, err := q.GetDevice(ctx, deviceID)
 	unknown := errors.Is(err, pgx.ErrNoRows)
@@ -209,3 +217,26 @@ func (s *Server) passwordCheck(ctx context.Context) (release func(), err error) 
 
 // decoyHash is verified against when the device does not exist.
 var decoyHash, _ = auth.HashSecret("decoy")
+
+// checkBasic refuses HTTP Basic credentials that Postgres could not look up
+// (a NUL byte, bytes that are not UTF-8) with a 400 saying which part.
+func checkBasic(deviceID, secret string) error {
+	for _, part := range []struct{ name, value string }{{"username (the device ID)", deviceID}, {"password", secret}} {
+		if problem := textProblem(part.value); problem != "" {
+			return refuse(http.StatusBadRequest, "the HTTP Basic %s %s", part.name, problem)
+		}
+	}
+	return nil
+}
+
+// textProblem says what makes s unfit for Postgres' text (a NUL byte, bytes
+// that are not UTF-8): "" when nothing.
+func textProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "holds a NUL character"
+	}
+	return ""
+}

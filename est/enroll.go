@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -227,9 +228,43 @@ func (s *Server) certsOnly(ctx context.Context, sub activities.Submission) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("read issued certificate %d: %w", sub.CertificateID, err)
 	}
+	if err := stillActive(stored); err != nil {
+		return nil, err
+	}
 	cert, err := x509.ParseCertificate(stored.Der)
 	if err != nil {
 		return nil, fmt.Errorf("parse issued certificate %d: %w", sub.CertificateID, err)
 	}
 	return estwire.CertsOnly(cert)
+}
+
+// stillActive refuses to hand out again a certificate a repeated request
+// was answered with before, once it has been superseded or revoked: the
+// device would install a certificate nobody trusts. It has to enroll anew,
+// with a new key pair.
+func stillActive(c store.Certificate) error {
+	const again = "enroll again with a new key pair (a new CSR)"
+	switch {
+	case c.Status == "active":
+		return nil
+	case c.Status == "superseded", c.Status == "revoked" && c.RevocationReason.Valid && c.RevocationReason.Int16 == 4:
+		revoked := map[bool]string{true: " and revoked"}[c.Status == "revoked"]
+		return refuse(http.StatusConflict, "this request was answered before with certificate %s, which has since been superseded by a newer certificate of the device%s; %s", c.SerialHex, revoked, again)
+	case c.Status == "revoked":
+		reason := "unspecified"
+		if c.RevocationReason.Valid {
+			reason = revocationReasons[c.RevocationReason.Int16]
+			if reason == "" {
+				reason = strconv.Itoa(int(c.RevocationReason.Int16))
+			}
+		}
+		return refuse(http.StatusConflict, "this request was answered before with certificate %s, which has since been revoked (reason: %s); %s", c.SerialHex, reason, again)
+	}
+	return refuse(http.StatusConflict, "this request was answered before with certificate %s, which is %s now; %s", c.SerialHex, c.Status, again)
+}
+
+// revocationReasons name RFC 5280's reason codes.
+var revocationReasons = map[int16]string{
+	0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged", 4: "superseded",
+	5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL", 9: "privilegeWithdrawn", 10: "aACompromise",
 }

@@ -29,6 +29,9 @@ type label struct {
 // and refuses clients outside its allowed networks.
 func (s *Server) label(r *http.Request) (label, error) {
 	name := r.PathValue("label")
+	if textProblem(name) != "" {
+		return label{}, refuse(http.StatusNotFound, "no EST label %q", name)
+	}
 	row, err := store.New(s.Pool).ESTLabelWithProfile(r.Context(), name)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && name == "":

@@ -65,7 +65,7 @@ func TestWorkerKilledThreeTimes(t *testing.T) {
 		worker = start()
 	}
 	progress := f.wait(t, job.ID, 8*time.Minute)
-	assert.Equal(t, "completed", progress.Status)
+	assert.Equal(t, "succeeded", progress.Status)
 	assert.Equal(t, devices, progress.Outcomes.RevokeNA, "every device got its first certificate")
 	assert.Equal(t, map[string]int{"revoke_na": devices}, f.states(t, job.ID))
 

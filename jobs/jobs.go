@@ -33,7 +33,21 @@ type Service struct {
 	Pool      *pgxpool.Pool
 	Temporal  client.Client
 	TaskQueue string
+	// Horizon bounds how far ahead a job may start (0: DefaultHorizon).
+	Horizon time.Duration
+	// AfterCommit, unless nil, runs between the commit of a job's rows and
+	// the start of its workflow; an error ends Create there, as a crash of
+	// the process would (tests use it). The reconciler starts such jobs.
+	AfterCommit func(store.Job) error
 }
+
+// DefaultHorizon is how far ahead a job may start unless Service.Horizon says.
+const DefaultHorizon = 365 * 24 * time.Hour
+
+// startTimeout bounds the start of a job's workflow, and of the check whether
+// it started, within Create; it is well below UnstartedAge, so the
+// reconciler never starts a job that Create is still starting.
+const startTimeout = 10 * time.Second
 
 // Spec is a job to create.
 type Spec struct {
@@ -87,6 +101,14 @@ type Audit func(q *store.Queries, job Created) error
 // devices are skipped. audit, unless nil, records the creation in
 // the same transaction.
 func (s *Service) Create(ctx context.Context, spec Spec, audit Audit) (Created, error) {
+	horizon := s.Horizon
+	if horizon <= 0 {
+		horizon = DefaultHorizon
+	}
+	if limit := time.Now().Add(horizon); spec.StartAt.After(limit) {
+		return Created{}, errkind.Invalid("start_at", "at most %s ahead (until %s), got %s",
+			horizon, limit.UTC().Format(time.RFC3339), spec.StartAt.UTC().Format(time.RFC3339))
+	}
 	var job Created
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		var err error
@@ -98,7 +120,14 @@ func (s *Service) Create(ctx context.Context, spec Spec, audit Audit) (Created, 
 	if err != nil {
 		return Created{}, err
 	}
-	if err := s.Start(ctx, job.Job, spec); err != nil {
+	if s.AfterCommit != nil {
+		if err := s.AfterCommit(job.Job); err != nil {
+			return Created{}, err
+		}
+	}
+	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := s.Start(startCtx, job.Job, spec); err != nil {
 		return Created{}, s.undo(ctx, job.Job, err)
 	}
 	return job, nil
@@ -112,7 +141,8 @@ func Insert(ctx context.Context, tx pgx.Tx, spec Spec) (Created, error) {
 		return Created{}, err
 	}
 	q := store.New(tx)
-	job, err := q.CreateJob(ctx, store.CreateJobParams{Name: spec.Name, CertType: spec.CertType, CreatedBy: spec.CreatedBy, ScheduledAt: spec.StartAt})
+	job, err := q.CreateJob(ctx, store.CreateJobParams{Name: spec.Name, CertType: spec.CertType, CreatedBy: spec.CreatedBy, ScheduledAt: spec.StartAt,
+		WindowSize: int32(spec.Window), ChildrenPerRun: int32(max(spec.ChildrenPerRun, 0)), StepDeadline: max(spec.StepDeadline, 0)})
 	if err != nil {
 		return Created{}, fmt.Errorf("create job: %w", err)
 	}
@@ -120,7 +150,7 @@ func Insert(ctx context.Context, tx pgx.Tx, spec Spec) (Created, error) {
 	if err != nil {
 		return Created{}, err
 	}
-	if err := checkProfiles(ids, profiles, spec.CertType); err != nil {
+	if err := checkProfiles(ctx, q, ids, profiles, spec.CertType); err != nil {
 		return Created{}, err
 	}
 	run, skip := splitDisabled(profiles)
@@ -200,9 +230,21 @@ const undoActor = "system:job-start"
 // not held by a job that will never run, and records that beside the job's
 // creation. If the workflow did start after all (the error came after the
 // server accepted it), the job stands.
+//
+// When Temporal does not answer, whether the workflow started cannot be
+// known: the job is kept, and the reconciler (Reconcile) starts it once
+// Temporal answers again, or finds it started. The answer is then
+// errkind.Unavailable naming the job, whose devices stay with it.
 func (s *Service) undo(ctx context.Context, job store.Job, startErr error) error {
-	_, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.JobWorkflowID(job.ID), "")
+	describeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
+	defer cancel()
+	_, err := s.Temporal.DescribeWorkflowExecution(describeCtx, workflows.JobWorkflowID(job.ID), "")
 	var notFound *serviceerror.NotFound
+	if !errors.As(err, &notFound) && (temporalconn.IsUnavailable(startErr) || temporalconn.IsUnavailable(err) ||
+		errors.Is(startErr, context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) {
+		return errkind.Unavailable(startErr, "Temporal did not answer; job %d is stored and starts within a minute of Temporal answering again "+
+			"(GET /api/v1/jobs/%d); do not create it again", job.ID, job.ID).With(map[string]any{"job_id": job.ID})
+	}
 	if !errors.As(err, &notFound) {
 		return fmt.Errorf("job %d may have started; check %s: %w", job.ID, workflows.JobWorkflowID(job.ID), startErr)
 	}
@@ -245,9 +287,16 @@ func (s *Service) Start(ctx context.Context, job store.Job, spec Spec) error {
 	return nil
 }
 
-// Halt stops a job from starting devices and cancels those in flight.
+// Halt stops a job from starting devices and cancels those in flight. A job
+// without a running workflow (its start was lost, or its workflow ended
+// without closing it) is ended here: its unfinished items are halted, which
+// frees their devices, and the job is closed as halted.
 func (s *Service) Halt(ctx context.Context, jobID int64) error {
 	err := s.Temporal.SignalWorkflow(ctx, workflows.JobWorkflowID(jobID), "", workflows.SignalHalt, nil)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return s.haltWithoutWorkflow(ctx, jobID)
+	}
 	if temporalconn.IsUnavailable(err) {
 		return errkind.Unavailable(err, "Temporal did not answer, so the halt was not sent; try again")
 	}
@@ -287,7 +336,10 @@ func normalize(spec *Spec) ([]string, error) {
 	return ids, nil
 }
 
-func checkProfiles(ids []string, profiles []store.DeviceProfilesForRow, certType string) error {
+// checkProfiles refuses a job with devices that do not exist, or that have
+// no profile for the certificate type, saying which is which: details.devices
+// lists them all, details.unknown and details.without_profile each kind.
+func checkProfiles(ctx context.Context, q *store.Queries, ids []string, profiles []store.DeviceProfilesForRow, certType string) error {
 	if len(profiles) == len(ids) {
 		return nil
 	}
@@ -301,8 +353,27 @@ func checkProfiles(ids []string, profiles []store.DeviceProfilesForRow, certType
 			missing = append(missing, id)
 		}
 	}
-	return errkind.Invalid("device_ids", "no %s profile is assigned to (or no such device): %s", certType, listed(missing)).
-		With(map[string]any{"devices": missing})
+	existing, err := q.ExistingDevices(ctx, missing)
+	if err != nil {
+		return err
+	}
+	unknown, withoutProfile := []string{}, []string{}
+	for _, id := range missing {
+		if slices.Contains(existing, id) {
+			withoutProfile = append(withoutProfile, id)
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	var says []string
+	if len(unknown) > 0 {
+		says = append(says, "no such devices: "+listed(unknown))
+	}
+	if len(withoutProfile) > 0 {
+		says = append(says, fmt.Sprintf("no %s profile is assigned to %s (assign one with POST /api/v1/profile-assignments)", certType, listed(withoutProfile)))
+	}
+	return errkind.Invalid("device_ids", "%s", strings.Join(says, "; ")).
+		With(map[string]any{"devices": missing, "unknown": unknown, "without_profile": withoutProfile})
 }
 
 func busy(ctx context.Context, q *store.Queries, ids []string, certType string) error {
@@ -310,9 +381,20 @@ func busy(ctx context.Context, q *store.Queries, ids []string, certType string) 
 	if err != nil || len(rows) == 0 {
 		return err
 	}
-	devices := make([]string, len(rows))
+	return BusyError(rows, certType)
+}
+
+// BusyError is the one refusal of devices held by active jobs of a
+// certificate type, wherever a change meets them (a new job, a profile
+// assignment): a conflict whose details.devices lists the device IDs, and
+// details.jobs each one's job ID.
+func BusyError(rows []store.BusyDevicesRow, certType string) error {
+	devices, named := make([]string, len(rows)), make([]string, len(rows))
+	jobIDs := make(map[string]int64, len(rows))
 	for i, r := range rows {
-		devices[i] = fmt.Sprintf("%s (job %d)", r.DeviceID, r.JobID)
+		devices[i], named[i] = r.DeviceID, fmt.Sprintf("%s (job %d)", r.DeviceID, r.JobID)
+		jobIDs[r.DeviceID] = r.JobID
 	}
-	return errkind.Conflict("already in an active %s job: %s", certType, listed(devices)).With(map[string]any{"devices": devices})
+	return errkind.Conflict("already in an active %s job: %s", certType, listed(named)).
+		With(map[string]any{"devices": devices, "jobs": jobIDs})
 }

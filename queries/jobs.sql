@@ -1,6 +1,6 @@
 -- name: CreateJob :one
-INSERT INTO jobs (name, cert_type, created_by, scheduled_at)
-VALUES (@name, @cert_type, @created_by, @scheduled_at)
+INSERT INTO jobs (name, cert_type, created_by, scheduled_at, window_size, children_per_run, step_deadline)
+VALUES (@name, @cert_type, @created_by, @scheduled_at, @window_size, @children_per_run, @step_deadline)
 RETURNING *;
 
 -- name: AddJobItem :exec
@@ -48,21 +48,33 @@ UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()) WHE
 UPDATE jobs SET status = 'halting' WHERE id = @id AND status IN ('scheduled', 'running');
 
 -- name: FinishJob :exec
-UPDATE jobs SET status = @status, completed_at = now() WHERE id = @id AND completed_at IS NULL;
+-- Ends a job: halted, or, when the workflow says it completed, the state its
+-- items earned (see JobOutcome), so that a run recorded before job outcomes
+-- existed, which says 'completed', ends as truthfully as a new one.
+UPDATE jobs SET status = CASE WHEN @status::text = 'halted' THEN 'halted' ELSE (
+    SELECT CASE
+        WHEN count(*) FILTER (WHERE state IN ('device_failure', 'ca_failure', 'revoke_warning')) = 0 THEN 'succeeded'
+        WHEN count(*) FILTER (WHERE state IN ('succeeded', 'revoke_warning', 'revoke_na')) = 0 THEN 'failed'
+        ELSE 'completed_with_failures' END
+    FROM job_items WHERE job_id = @id) END,
+    completed_at = now()
+WHERE id = @id AND completed_at IS NULL;
 
 -- name: HaltPendingItems :execrows
 UPDATE job_items SET state = 'halted', finished_at = now(), last_error = 'the job was halted before this item started'
 WHERE job_id = @job_id AND state = 'pending';
 
--- name: StartItemStep :exec
--- Moves an unfinished item onto step and records when; a finished item is
--- left alone, so a retried activity cannot reopen it.
+-- name: StartItemStep :execrows
+-- Moves an unfinished item onto step and records when and which attempt of
+-- the step this is; a finished item (one a halt ended before it started
+-- included) is left alone, so a retried activity cannot reopen it, and no
+-- row is updated.
 UPDATE job_items
 SET step = @step, state = 'in_progress', started_at = coalesce(started_at, now()),
     step_status = step_status
         || CASE WHEN state = 'in_progress' AND step <> @step
-                THEN jsonb_build_object(step, jsonb_build_object('status', 'done', 'at', now())) ELSE '{}' END
-        || jsonb_build_object(@step::text, jsonb_build_object('status', 'running', 'at', now()))
+                THEN jsonb_build_object(step, coalesce(step_status->step, '{}') || jsonb_build_object('status', 'done', 'at', now())) ELSE '{}' END
+        || jsonb_build_object(@step::text, jsonb_build_object('status', 'running', 'at', now(), 'attempts', @attempts::int))
 WHERE job_id = @job_id AND device_id = @device_id AND state IN ('pending', 'in_progress');
 
 -- name: RecordItemPrior :exec
@@ -74,7 +86,7 @@ UPDATE job_items SET issued_certificate_id = @issued_certificate_id WHERE job_id
 -- name: FinishItem :exec
 UPDATE job_items
 SET state = @state, last_error = @last_error, finished_at = now(),
-    step_status = step_status || jsonb_build_object(step, jsonb_build_object('status', @step_result::text, 'at', now()))
+    step_status = step_status || jsonb_build_object(step, coalesce(step_status->step, '{}') || jsonb_build_object('status', @step_result::text, 'at', now()))
 WHERE job_id = @job_id AND device_id = @device_id AND state IN ('pending', 'in_progress');
 
 -- name: GetJobItem :one
@@ -104,7 +116,7 @@ DELETE FROM jobs WHERE id = @id AND status = 'scheduled' AND started_at IS NULL;
 SELECT * FROM jobs
 WHERE (@filter::text = 'all'
        OR (@filter = 'active' AND status IN ('scheduled', 'running', 'halting'))
-       OR (@filter = 'closed' AND status IN ('completed', 'halted')))
+       OR (@filter = 'closed' AND status IN ('succeeded', 'completed_with_failures', 'failed', 'halted')))
 ORDER BY
   CASE WHEN @sort::text = 'name' AND NOT @descending::boolean THEN name END ASC,
   CASE WHEN @sort = 'name' AND @descending THEN name END DESC,
@@ -126,3 +138,43 @@ FROM job_items
 WHERE job_id = @job_id AND (sqlc.narg(state)::text IS NULL OR state = sqlc.narg(state)) AND device_id > @after_device_id
 ORDER BY device_id
 LIMIT @page_size;
+
+-- name: SetJobRetryOf :exec
+UPDATE jobs SET retry_of = @retry_of WHERE id = @id;
+
+-- name: RetryableJobItems :many
+-- The devices of a finished job that a retry runs again: those that failed
+-- or were halted.
+SELECT device_id FROM job_items
+WHERE job_id = @job_id AND state IN ('device_failure', 'ca_failure', 'halted')
+ORDER BY device_id;
+
+-- name: CountItemsOfJobs :many
+-- Items per state of each of a page of jobs, for the jobs CSV.
+SELECT job_id, state, count(*) AS items FROM job_items WHERE job_id = ANY(@job_ids::bigint[]) GROUP BY job_id, state ORDER BY job_id, state;
+
+-- name: CountRetriedJobItems :one
+-- Items of which some step took more than one attempt. Polling a pending CA
+-- request is done by retries, so the poll step does not count.
+SELECT count(*) AS items FROM job_items i
+WHERE i.job_id = @job_id
+  AND EXISTS (SELECT 1 FROM jsonb_each(i.step_status) s WHERE s.key <> 'poll' AND coalesce((s.value->>'attempts')::int, 1) > 1);
+
+-- name: UnstartedJobs :many
+-- Jobs still scheduled, created before @created_before, that no workflow has
+-- marked running: the reconciler checks that each has its workflow.
+SELECT * FROM jobs
+WHERE status = 'scheduled' AND started_at IS NULL AND created_at < @created_before AND id > @after_id
+ORDER BY id
+LIMIT @page_size;
+
+-- name: HaltJobWithoutWorkflow :execrows
+-- Ends a job that has no workflow to halt: its unfinished items are halted,
+-- which frees their devices, and the job is closed as halted.
+WITH items AS (
+    UPDATE job_items SET state = 'halted', finished_at = now(),
+        last_error = 'the job was halted before this item started'
+    WHERE job_id = @id AND state IN ('pending', 'in_progress')
+)
+UPDATE jobs SET status = 'halted', completed_at = now()
+WHERE id = @id AND completed_at IS NULL;

@@ -258,3 +258,37 @@ func rhythmField(p Policy) string {
 	}
 	return "every"
 }
+
+// nextRunTimeout bounds how long a read of the policies waits for Temporal to
+// describe their schedules: the policies themselves come from Postgres.
+const nextRunTimeout = 2 * time.Second
+
+// NextRuns returns when each policy's schedule runs next, from Temporal's
+// Describe of the schedule. A policy whose schedule is paused, has no next
+// run, or could not be described within a bounded time (Temporal unavailable)
+// is left out.
+func (s *Service) NextRuns(ctx context.Context, ids ...int64) map[int64]time.Time {
+	next := make(map[int64]time.Time, len(ids))
+	if s == nil || s.Temporal == nil || len(ids) == 0 {
+		return next
+	}
+	ctx, cancel := context.WithTimeout(ctx, nextRunTimeout)
+	defer cancel()
+	sc := s.Temporal.ScheduleClient()
+	for _, id := range ids {
+		d, err := sc.GetHandle(ctx, workflows.RenewalScheduleID(id)).Describe(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break // Temporal did not answer in time: the rest would not either
+			}
+			continue
+		}
+		if d.Schedule.State != nil && d.Schedule.State.Paused {
+			continue
+		}
+		if len(d.Info.NextActionTimes) > 0 {
+			next[id] = d.Info.NextActionTimes[0]
+		}
+	}
+	return next
+}

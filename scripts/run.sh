@@ -3,7 +3,9 @@
 # Postgres (starting Debian's local cluster if it is installed but stopped),
 # starts a Temporal dev server whose history lives in .data/, applies
 # migrations, starts `certfleet all`, waits until it is ready and prints where
-# everything is. Ctrl-C stops everything this script started.
+# everything is. Ctrl-C, or SIGTERM to its process group (what `timeout` and
+# supervisors send), stops everything this script started; a second Ctrl-C
+# kills what is still stopping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +34,11 @@ fi
 API_URL=$API_SCHEME://$API_SHOWN_HOST:$API_PORT
 export CERTFLEET_EST_ADDR=${CERTFLEET_EST_ADDR-:8443}
 EST_PORT=${CERTFLEET_EST_ADDR##*:}
-DATA_DIR=.data
+# CERTFLEET_DATA_DIR and CERTFLEET_BIN let tests run this script on a
+# temporary folder and a freshly built binary.
+DATA_DIR=${CERTFLEET_DATA_DIR:-.data}
+CERTFLEET=${CERTFLEET_BIN:-bin/certfleet}
+export CERTFLEET_KEK_FILE=${CERTFLEET_KEK_FILE:-$DATA_DIR/certfleet.kek}
 
 say() { printf '\033[1mmake run:\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31mmake run:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -55,42 +61,39 @@ wait_for() {
 
 command -v curl >/dev/null || die "curl is needed to check readiness: apt-get install curl"
 
-# Children run in their own sessions (setsid), so Ctrl-C reaches only this
-# script, which then stops them in order: certfleet drains before Temporal goes.
+# Children run in their own sessions (setsid), so Ctrl-C and a signal to the
+# process group reach only this script, which then stops them in order:
+# certfleet drains before Temporal goes. A signal while stopping (the second
+# Ctrl-C) kills whatever is left at once; nothing outlives this script.
 pids=()
+kill_all() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  done
+}
 stop_all() {
-  trap - INT TERM EXIT
+  trap '' EXIT
+  trap 'say "killing what is left"; kill_all' INT TERM
   if ((${#pids[@]})); then
     say "stopping (${#pids[@]} processes)"
-    local pid
+    local pid i
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
       pid=${pids[i]}
-      kill -TERM "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      # wait returns early when a trapped signal arrives; wait again until gone.
+      while kill -0 "$pid" 2>/dev/null; do wait "$pid" 2>/dev/null || true; done
     done
   fi
+  trap - INT TERM
 }
 trap stop_all EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# 1. Postgres.
-pg_hostport=${DATABASE_URL#*://}; pg_hostport=${pg_hostport#*@}; pg_hostport=${pg_hostport%%/*}
-PG_HOST=${pg_hostport%:*}; PG_PORT=${pg_hostport##*:}
-[[ $PG_PORT == "$pg_hostport" ]] && PG_PORT=5432
-PG_DB=${DATABASE_URL#*://*/}; PG_DB=${PG_DB%%\?*}
-if ! answers "$PG_HOST" "$PG_PORT"; then
-  if command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]] && [[ $PG_HOST == 127.0.0.1 || $PG_HOST == localhost ]]; then
-    version=$(ls /etc/postgresql | sort -V | tail -n 1)
-    say "Postgres is not answering on $PG_HOST:$PG_PORT; starting the local cluster $version/main"
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || die "could not start Postgres $version/main"
-    wait_for 30 "Postgres" answers "$PG_HOST" "$PG_PORT"
-  else
-    die "nothing answers at $PG_HOST:$PG_PORT (DATABASE_URL). Start Postgres, for example:
-    docker compose up -d postgres                  # with a container engine
-    sudo pg_ctlcluster 15 main start               # Debian's postgresql package
-  or set DATABASE_URL to a server you can reach, then run 'make run' again."
-  fi
-fi
+# 1. Postgres (scripts/postgres.sh, shared with `make test`).
+source scripts/postgres.sh
+ensure_postgres "$DATABASE_URL" DATABASE_URL
 
 # 2. Temporal dev server, with its history in .data/ so a restart keeps it.
 mkdir -p "$DATA_DIR"
@@ -106,6 +109,7 @@ else
     --search-attribute DeviceId=Keyword \
     --search-attribute CertStep=Keyword \
     --search-attribute CertProfile=Keyword \
+    --search-attribute CertOutcome=Keyword \
     --log-level warn >>"$DATA_DIR/temporal.log" 2>&1 &
   pids+=($!)
   wait_for 60 "the Temporal dev server" bin/temporal operator cluster health --address "$TEMPORAL_ADDRESS"
@@ -113,11 +117,11 @@ fi
 
 # 3. Database, schema, namespace and search attributes, and a development
 #    admin token for this session (shown once, below).
-bin/certfleet migrate
-DEV_TOKEN=$(bin/certfleet token create -name "make-run-$(date +%Y%m%d-%H%M%S)" -role admin)
+"$CERTFLEET" migrate
+DEV_TOKEN=$("$CERTFLEET" token create -name "make-run-$(date +%Y%m%d-%H%M%S)" -role admin)
 
 # 4. certfleet itself.
-setsid bin/certfleet all &
+setsid "$CERTFLEET" all &
 pids+=($!)
 wait_for 60 "certfleet" curl -fsS "${PROBE_TLS[@]}" "$API_SCHEME://$API_PROBE_HOST:$API_PORT/readyz"
 
@@ -130,15 +134,17 @@ cat <<BANNER
     Temporal UI   http://localhost:$TEMPORAL_UI_PORT
     Temporal      $TEMPORAL_ADDRESS, namespace ${TEMPORAL_NAMESPACE:-default}
     Postgres      $PG_HOST:$PG_PORT, database $PG_DB
-    Data          $DATA_DIR/ (Temporal history and logs)
+    Data          $DATA_DIR/ (Temporal history, logs, the key-encryption key: keep it with the database)
 
   Admin token (development; shown once):
     export CERTFLEET_TOKEN=$DEV_TOKEN
+    export CERTFLEET_API=$API_URL
 
   Try:  curl -s $API_URL/readyz
         curl -s -H "Authorization: Bearer \$CERTFLEET_TOKEN" $API_URL/api/v1/devices
 
   Ctrl-C stops everything this command started.
+  Next: the README's quickstart, or 'make demo' in another terminal.
 
 BANNER
 

@@ -32,7 +32,7 @@ func TestPrepareCluster(t *testing.T) {
 
 	added, err := temporalconn.EnsureSearchAttributes(ctx, c, "default", workflows.SearchAttributes)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"CertJobId", "DeviceId", "CertStep", "CertProfile"}, added)
+	assert.ElementsMatch(t, []string{"CertJobId", "DeviceId", "CertStep", "CertProfile", "CertOutcome"}, added)
 
 	listed, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
 	require.NoError(t, err)

@@ -78,3 +78,56 @@ const (
 
 // RequestStatuses lists every status of a CA request: ca_requests.status's CHECK.
 var RequestStatuses = []RequestStatus{RequestPending, RequestIssued, RequestRejected}
+
+// JobStatus is where a job stands (jobs.status): scheduled, running or
+// halting, then how it ended.
+type JobStatus string
+
+// The statuses of a job.
+const (
+	JobScheduled JobStatus = "scheduled"
+	JobRunning   JobStatus = "running"
+	JobHalting   JobStatus = "halting"
+	// JobSucceeded: no item failed (skipped ones do not count).
+	JobSucceeded JobStatus = "succeeded"
+	// JobCompletedWithFailures: some items failed or warn (revoke_warning),
+	// and some got their certificate.
+	JobCompletedWithFailures JobStatus = "completed_with_failures"
+	// JobFailed: items failed and none got a certificate.
+	JobFailed JobStatus = "failed"
+	JobHalted JobStatus = "halted"
+)
+
+// JobStatuses lists every status of a job: jobs.status's CHECK.
+var JobStatuses = []JobStatus{JobScheduled, JobRunning, JobHalting, JobSucceeded, JobCompletedWithFailures, JobFailed, JobHalted}
+
+// FinishedJobStatuses are the statuses of a job that has ended.
+var FinishedJobStatuses = []JobStatus{JobSucceeded, JobCompletedWithFailures, JobFailed, JobHalted}
+
+// Failing tells the outcomes that make a finished job not succeeded.
+func (o Outcome) Failing() bool { return o == DeviceFailure || o == CAFailure || o == RevokeWarning }
+
+// Installed tells the outcomes of an item whose device got its certificate.
+func (o Outcome) Installed() bool { return o == Succeeded || o == RevokeWarning || o == RevokeNA }
+
+// JobOutcome is the status a job that ran to its end earns from its items'
+// outcomes, as FinishJob stores it: succeeded when none is failing, failed
+// when some are and none was installed, completed_with_failures otherwise.
+func JobOutcome(counts map[Outcome]int) JobStatus {
+	failing, installed := 0, 0
+	for o, n := range counts {
+		if o.Failing() {
+			failing += n
+		}
+		if o.Installed() {
+			installed += n
+		}
+	}
+	switch {
+	case failing == 0:
+		return JobSucceeded
+	case installed == 0:
+		return JobFailed
+	}
+	return JobCompletedWithFailures
+}

@@ -31,6 +31,17 @@ func TestCheckConstraintsMatch(t *testing.T) {
 	assert.Equal(t, asStrings(vocab.Steps), allowed("job_items_step_check"))
 	assert.Equal(t, asStrings(vocab.ItemStates), allowed("job_items_state_check"))
 	assert.Equal(t, asStrings(vocab.RequestStatuses), allowed("ca_requests_status_check"))
+	assert.Equal(t, asStrings(vocab.JobStatuses), allowed("jobs_status_check"))
+	assert.Equal(t, asStrings(vocab.FinishedJobStatuses), allowed("jobs_check"), "a job has completed_at exactly in these")
+}
+
+// TestJobOutcome: a job's state tells how its items ended.
+func TestJobOutcome(t *testing.T) {
+	assert.Equal(t, vocab.JobSucceeded, vocab.JobOutcome(map[vocab.Outcome]int{vocab.Succeeded: 3, vocab.RevokeNA: 1, vocab.Skipped: 2}))
+	assert.Equal(t, vocab.JobSucceeded, vocab.JobOutcome(map[vocab.Outcome]int{vocab.Skipped: 2}))
+	assert.Equal(t, vocab.JobFailed, vocab.JobOutcome(map[vocab.Outcome]int{vocab.DeviceFailure: 3, vocab.CAFailure: 1, vocab.Skipped: 2}))
+	assert.Equal(t, vocab.JobCompletedWithFailures, vocab.JobOutcome(map[vocab.Outcome]int{vocab.Succeeded: 1, vocab.DeviceFailure: 1}))
+	assert.Equal(t, vocab.JobCompletedWithFailures, vocab.JobOutcome(map[vocab.Outcome]int{vocab.RevokeWarning: 1}))
 }
 
 func asStrings[T ~string](values []T) []string {

@@ -30,8 +30,11 @@ type ItemDone struct {
 var acts *activities.Activities
 
 // DeviceCertificate takes one device through CSR → submit → poll → install →
-// revoke, records its outcome, and tells the job. It always ends with an
-// outcome, never an error: a failed item is data, not a failed workflow.
+// revoke, records its outcome, shows it in the CertOutcome search attribute,
+// and tells the job. A device or CA failure then fails the workflow, so that
+// the Temporal UI shows it red; the job counts it from the signal, never from
+// the child's result. Runs recorded before outcomes (versionOutcome) ended
+// every item with its outcome and no error.
 func DeviceCertificate(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 	outcome, cause := runSteps(ctx, in)
 	if temporal.IsCanceledError(cause) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
@@ -45,9 +48,25 @@ func DeviceCertificate(ctx workflow.Context, in DeviceInput) (vocab.Outcome, err
 			return "", err
 		}
 	}
+	outcomes := workflow.GetVersion(done, versionOutcome, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if outcomes {
+		if err := workflow.UpsertTypedSearchAttributes(done, CertOutcome.ValueSet(string(outcome))); err != nil {
+			return "", err
+		}
+	}
 	signal := workflow.SignalExternalWorkflow(done, in.JobWorkflowID, "", SignalItemDone, ItemDone{DeviceID: in.Item.DeviceID, Outcome: outcome})
-	return outcome, signal.Get(done, nil)
+	if err := signal.Get(done, nil); err != nil {
+		return outcome, err
+	}
+	if outcomes && (outcome == vocab.DeviceFailure || outcome == vocab.CAFailure) {
+		return outcome, temporal.NewNonRetryableApplicationError(string(outcome)+": "+errorText(cause), string(outcome), nil)
+	}
+	return outcome, nil
 }
+
+// versionOutcome marks runs that show their outcome in CertOutcome and fail
+// on a device or CA failure.
+const versionOutcome = "outcome-search-attribute"
 
 // runSteps returns the item's outcome and, unless it succeeded, why.
 func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
@@ -56,6 +75,9 @@ func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 	if err := itemStep(ctx, vocab.StepCSR, deviceStep(in.StepDeadline), acts.GetCSR, &csr, it); err != nil {
 		if isSkip(err) {
 			return vocab.Skipped, err
+		}
+		if isClosed(err) {
+			return vocab.Halted, err
 		}
 		return vocab.DeviceFailure, err
 	}
@@ -104,6 +126,13 @@ const versionInstallIssued = "install-issued-certificate"
 func isSkip(err error) bool {
 	var appErr *temporal.ApplicationError
 	return errors.As(err, &appErr) && appErr.Type() == activities.ErrDeviceSkipped
+}
+
+// isClosed tells an item that a halt ended before its first step: its
+// device was not contacted.
+func isClosed(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrItemClosed
 }
 
 // itemStep runs step s of job item it: the item carries the step's name to

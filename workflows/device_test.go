@@ -57,9 +57,19 @@ func runDevice(t *testing.T, mocks func(env *testsuite.TestWorkflowEnvironment))
 	mocks(env)
 	env.ExecuteWorkflow(DeviceCertificate, DeviceInput{Item: item, JobWorkflowID: JobWorkflowID(42), StepDeadline: 5 * time.Minute})
 	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	// A device or CA failure fails the run, after recording and reporting
+	// its outcome; any other outcome is the run's result.
 	var outcome vocab.Outcome
-	require.NoError(t, env.GetWorkflowResult(&outcome))
+	if err := env.GetWorkflowError(); err != nil {
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "%v", err)
+		assert.True(t, appErr.NonRetryable())
+		outcome = vocab.Outcome(appErr.Type())
+		assert.Contains(t, []vocab.Outcome{vocab.DeviceFailure, vocab.CAFailure}, outcome, "only failures fail the run: %v", err)
+	} else {
+		require.NoError(t, env.GetWorkflowResult(&outcome))
+		assert.NotContains(t, []vocab.Outcome{vocab.DeviceFailure, vocab.CAFailure}, outcome, "a failure fails the run")
+	}
 	assert.Equal(t, outcome, signalled, "the job hears the outcome")
 	env.AssertExpectations(t)
 	return outcome, recorded
@@ -110,6 +120,9 @@ func TestDeviceStateMachine(t *testing.T) {
 		{"device disabled since the job was created", []step{func(env *testsuite.TestWorkflowEnvironment) {
 			env.OnActivity(acts.GetCSR, mock.Anything, itemAt(vocab.StepCSR)).Return(activities.CSRResult{}, permanent(activities.ErrDeviceSkipped)).Once()
 		}}, vocab.Skipped, vocab.Skipped},
+		{"item halted before its first step", []step{func(env *testsuite.TestWorkflowEnvironment) {
+			env.OnActivity(acts.GetCSR, mock.Anything, itemAt(vocab.StepCSR)).Return(activities.CSRResult{}, permanent(activities.ErrItemClosed)).Once()
+		}}, vocab.Halted, vocab.Halted},
 		{"CA rejects", []step{csrOK, submit(activities.Submission{Status: vocab.RequestRejected, Reason: "policy"}, nil)}, vocab.CAFailure, vocab.CAFailure},
 		{"CA refuses permanently", []step{csrOK, submit(activities.Submission{}, permanent(activities.ErrCAPermanent))}, vocab.CAFailure, vocab.CAFailure},
 		{"install rejected", []step{csrOK, submit(issued, nil), install(permanent(activities.ErrDevicePermanent))}, vocab.DeviceFailure, vocab.DeviceFailure},

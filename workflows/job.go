@@ -101,7 +101,7 @@ func (o Outcomes) Done() int {
 // Progress answers the progress query and ends the workflow.
 type Progress struct {
 	JobID    int64
-	Status   string // scheduled, running, halting, completed, halted
+	Status   string // scheduled, running, halting, then the job's end: a finished vocab.JobStatus
 	Total    int
 	InFlight int
 	Outcomes Outcomes
@@ -138,6 +138,8 @@ type job struct {
 	done    workflow.ReceiveChannel
 	halt    workflow.ReceiveChannel
 	started int // children started by this run
+	// haltRecorded: this run has marked the job halting in Postgres.
+	haltRecorded bool
 }
 
 // start waits for the start time, on a timer the UI shows, unless halted first.
@@ -219,6 +221,11 @@ func (j *job) startBatch(ctx workflow.Context) error {
 			StepDeadline:  j.in.StepDeadline,
 		})
 	}
+	if workflow.GetVersion(ctx, versionPromptHalt, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if err := j.awaitStarts(ctx, futures); err != nil {
+			return err
+		}
+	}
 	for i, f := range futures {
 		err := f.GetChildWorkflowExecution().Get(ctx, nil)
 		if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
@@ -228,6 +235,49 @@ func (j *job) startBatch(ctx workflow.Context) error {
 		j.state.Cursor = items[i].DeviceID
 		j.started++
 	}
+	return nil
+}
+
+// versionPromptHalt marks runs that act on a halt while a batch of children
+// is starting, instead of once all of them have started.
+const versionPromptHalt = "prompt-halt"
+
+// awaitStarts waits until every child of a batch has started, acting on a
+// halt at once: it halts the items not started yet in Postgres, so that a
+// child starting after that finds its item ended and contacts no device.
+// The children that did start are cancelled with the rest once the batch is
+// in flight.
+func (j *job) awaitStarts(ctx workflow.Context, futures []workflow.ChildWorkflowFuture) error {
+	pending := len(futures)
+	sel := workflow.NewSelector(ctx)
+	for _, f := range futures {
+		sel.AddFuture(f.GetChildWorkflowExecution(), func(workflow.Future) { pending-- })
+	}
+	sel.AddReceive(j.halt, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		j.state.Halted = true
+	})
+	for pending > 0 {
+		if j.state.Halted && !j.haltRecorded {
+			if err := j.recordHalt(ctx); err != nil {
+				return err
+			}
+		}
+		sel.Select(ctx)
+	}
+	if j.state.Halted && !j.haltRecorded {
+		return j.recordHalt(ctx)
+	}
+	return nil
+}
+
+// recordHalt marks the job halting and its items not yet started halted:
+// the halt is acknowledged.
+func (j *job) recordHalt(ctx workflow.Context) error {
+	if err := workflow.ExecuteLocalActivity(ctx, acts.HaltJob, j.in.JobID).Get(ctx, nil); err != nil {
+		return err
+	}
+	j.haltRecorded = true
 	return nil
 }
 
@@ -288,8 +338,10 @@ func (j *job) record(msg ItemDone) {
 // cancelAll halts items not started yet and asks every running device
 // workflow to cancel; each then reports itself halted.
 func (j *job) cancelAll(ctx workflow.Context) error {
-	if err := workflow.ExecuteLocalActivity(ctx, acts.HaltJob, j.in.JobID).Get(ctx, nil); err != nil {
-		return err
+	if !j.haltRecorded {
+		if err := j.recordHalt(ctx); err != nil {
+			return err
+		}
 	}
 	futures := make([]workflow.Future, len(j.state.InFlight))
 	for i, id := range j.state.InFlight {
@@ -302,16 +354,19 @@ func (j *job) cancelAll(ctx workflow.Context) error {
 	return nil
 }
 
+// finish records the end of the job. FinishJob stores the state the items
+// earned (vocab.JobOutcome) when told "completed", as every run has told it;
+// the workflow's result says the same from its own counts.
 func (j *job) finish(ctx workflow.Context) (Progress, error) {
-	status := "completed"
+	status, result := "completed", vocab.JobOutcome(j.state.Outcomes.ByOutcome())
 	if j.state.Halted {
-		status = "halted"
+		status, result = "halted", vocab.JobHalted
 	}
 	if err := workflow.ExecuteLocalActivity(ctx, acts.FinishJob, j.in.JobID, status).Get(ctx, nil); err != nil {
 		return Progress{}, err
 	}
 	p := j.progress()
-	p.Status = status
+	p.Status = string(result)
 	return p, nil
 }
 

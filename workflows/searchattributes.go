@@ -11,8 +11,12 @@ var (
 	DeviceID    = temporal.NewSearchAttributeKeyKeyword("DeviceId")
 	CertStep    = temporal.NewSearchAttributeKeyKeyword("CertStep")
 	CertProfile = temporal.NewSearchAttributeKeyKeyword("CertProfile")
+	// CertOutcome is how a device workflow ended (a vocab.Outcome), set when
+	// it ends: CertJobId="42" AND CertOutcome="device_failure" lists the
+	// devices of job 42 that failed.
+	CertOutcome = temporal.NewSearchAttributeKeyKeyword("CertOutcome")
 )
 
 // SearchAttributes lists the custom search attributes a namespace must have
 // registered before certfleet's workflows run in it.
-var SearchAttributes = []temporal.SearchAttributeKey{CertJobID, DeviceID, CertStep, CertProfile}
+var SearchAttributes = []temporal.SearchAttributeKey{CertJobID, DeviceID, CertStep, CertProfile, CertOutcome}

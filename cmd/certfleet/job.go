@@ -82,7 +82,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer tc.Close()
-	svc := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
+	svc := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue, Horizon: cfg.JobHorizon, AfterCommit: crashAfterCommit()}
 
 	switch verb {
 	case "create":
@@ -173,8 +173,9 @@ func deviceList(inline, file string) ([]string, error) {
 	return ids, nil
 }
 
-// jobStatus prints the item counts from Postgres and, while the job runs,
-// the workflow's live progress.
+// jobStatus prints the job's stored state and item counts from Postgres
+// and, only while the job runs, what its workflow alone knows (live), if it
+// answers within jobs.LiveTimeout: a finished job shows its stored state.
 func jobStatus(ctx context.Context, svc *jobs.Service, id int64, stdout io.Writer) error {
 	q := store.New(svc.Pool)
 	job, err := q.GetJob(ctx, id)
@@ -186,8 +187,10 @@ func jobStatus(ctx context.Context, svc *jobs.Service, id int64, stdout io.Write
 		return err
 	}
 	status := map[string]any{"job": job.ID, "name": job.Name, "status": job.Status, "items": counts}
-	if progress, err := svc.Progress(ctx, id); err == nil {
-		status["live"] = progress
+	if job.CompletedAt == nil {
+		if live, ok := svc.LiveProgress(ctx, id); ok {
+			status["live"] = live
+		}
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

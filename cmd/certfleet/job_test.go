@@ -62,4 +62,16 @@ func TestJobCommand(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, []string{fmt.Sprintf("cli:alice job.create %d", id), fmt.Sprintf("cli:alice job.halt %d", id)}, audit)
+
+	// A finished job shows the status its items earned, as stored, and no live block.
+	done, err := q.CreateJob(ctx, store.CreateJobParams{Name: "done", CertType: "tls", CreatedBy: "test", ScheduledAt: time.Now()})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO job_items (job_id, device_id, cert_type, profile_id, state, last_error, finished_at)
+		VALUES ($1, 'cam-1', 'tls', $2, 'device_failure', 'refused', now())`, done.ID, profile.ID)
+	require.NoError(t, err)
+	require.NoError(t, q.FinishJob(ctx, store.FinishJobParams{ID: done.ID, Status: "completed"}))
+	code, out = job("status", fmt.Sprint(done.ID))
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, `"status": "failed"`, "every item failed")
+	assert.NotContains(t, out, `"live"`)
 }

@@ -64,11 +64,11 @@ func TestBinaryLifecycle(t *testing.T) {
 
 	databaseURL := testenv.EmptyDatabase(t)
 	temporalAddr, tc := testenv.Temporal(t, testenv.TemporalOptions{WithoutSearchAttributes: true})
-	apiAddr := testenv.FreeAddr(t)
+	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	kekFile := filepath.Join(t.TempDir(), "secrets", "certfleet.kek")
 	env := append(os.Environ(),
 		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
-		"CERTFLEET_KEK_FILE="+kekFile, "CERTFLEET_KEK=")
+		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_KEK_FILE="+kekFile, "CERTFLEET_KEK=")
 
 	// Before migrate, the database exists but its schema does not: refuse to run.
 	_, err = db.EnsureDatabase(ctx, databaseURL)

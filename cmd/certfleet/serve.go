@@ -19,6 +19,7 @@ import (
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db"
+	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/est"
@@ -49,26 +50,33 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	if err := db.CheckCurrent(ctx, pool); err != nil {
 		return err
 	}
+	// The key-encryption key first: one that does not open the built-in CA
+	// (a deleted .data/, a fresh clone on an old database) stops the start
+	// with the ways out, before anything else starts.
+	keys, err := kek.Load(cfg.KEK, cfg.KEKFile)
+	if err != nil {
+		return fmt.Errorf("key-encryption key: %w", err)
+	}
+	kekSource := "key file " + cfg.KEKFile
+	if cfg.KEK != "" {
+		kekSource = "CERTFLEET_KEK"
+	}
+	builtinCA, err := local.Open(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger, ReservedNames: cfg.EST.Hosts, KEKSource: kekSource})
+	if err != nil {
+		return err
+	}
 	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTLS, logger)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	keys, err := kek.Load(cfg.KEK, cfg.KEKFile)
-	if err != nil {
-		return fmt.Errorf("key-encryption key: %w", err)
-	}
-	builtinCA, err := local.Open(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger, ReservedNames: cfg.EST.Hosts})
-	if err != nil {
-		return err
-	}
 	creds := &credentials.Store{Pool: pool, KEK: keys}
 	if err := creds.ImportLegacy(ctx, os.LookupEnv, logger); err != nil {
 		return err
 	}
 
 	drivers := registry.New(pool, builtinCA, creds, deviceTimeout)
-	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
+	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue, Horizon: cfg.JobHorizon, AfterCommit: crashAfterCommit()}
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
 		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
@@ -85,6 +93,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		return nil
 	}
 	go builtinCA.KeepCRLFresh(ctx, time.Hour)
+	// Jobs whose workflow start was lost (a crash after the commit, Temporal
+	// unreachable) are started once Temporal answers.
+	go jobService.RunReconciler(ctx, jobs.ReconcileEvery, jobs.UnstartedAge, logger)
 	if err := renewals.Reconcile(ctx); err != nil {
 		// Not fatal: the API still serves, and the next start tries again.
 		logger.Error("renewal schedules do not match the policies", "error", err)
@@ -169,4 +180,18 @@ func pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// crashAfterCommit is the test hook CERTFLEET_TEST_CRASH_AFTER_COMMIT=1: the
+// process exits right after a job's rows commit, before its workflow starts,
+// as a crash there would. Tests of the job reconciler set it; nothing else
+// should.
+func crashAfterCommit() func(store.Job) error {
+	if os.Getenv("CERTFLEET_TEST_CRASH_AFTER_COMMIT") != "1" {
+		return nil
+	}
+	return func(store.Job) error {
+		os.Exit(3)
+		return nil
+	}
 }

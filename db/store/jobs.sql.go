@@ -104,6 +104,37 @@ func (q *Queries) BusyDevices(ctx context.Context, arg BusyDevicesParams) ([]Bus
 	return items, nil
 }
 
+const countItemsOfJobs = `-- name: CountItemsOfJobs :many
+SELECT job_id, state, count(*) AS items FROM job_items WHERE job_id = ANY($1::bigint[]) GROUP BY job_id, state ORDER BY job_id, state
+`
+
+type CountItemsOfJobsRow struct {
+	JobID int64  `json:"job_id"`
+	State string `json:"state"`
+	Items int64  `json:"items"`
+}
+
+// Items per state of each of a page of jobs, for the jobs CSV.
+func (q *Queries) CountItemsOfJobs(ctx context.Context, jobIds []int64) ([]CountItemsOfJobsRow, error) {
+	rows, err := q.db.Query(ctx, countItemsOfJobs, jobIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountItemsOfJobsRow{}
+	for rows.Next() {
+		var i CountItemsOfJobsRow
+		if err := rows.Scan(&i.JobID, &i.State, &i.Items); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const countJobItems = `-- name: CountJobItems :one
 SELECT count(*) AS total, count(*) FILTER (WHERE state = 'skipped') AS skipped FROM job_items WHERE job_id = $1
 `
@@ -179,17 +210,35 @@ func (q *Queries) CountJobItemsByStepAndState(ctx context.Context, jobID int64) 
 	return items, nil
 }
 
+const countRetriedJobItems = `-- name: CountRetriedJobItems :one
+SELECT count(*) AS items FROM job_items i
+WHERE i.job_id = $1
+  AND EXISTS (SELECT 1 FROM jsonb_each(i.step_status) s WHERE s.key <> 'poll' AND coalesce((s.value->>'attempts')::int, 1) > 1)
+`
+
+// Items of which some step took more than one attempt. Polling a pending CA
+// request is done by retries, so the poll step does not count.
+func (q *Queries) CountRetriedJobItems(ctx context.Context, jobID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, countRetriedJobItems, jobID)
+	var items int64
+	err := row.Scan(&items)
+	return items, err
+}
+
 const createJob = `-- name: CreateJob :one
-INSERT INTO jobs (name, cert_type, created_by, scheduled_at)
-VALUES ($1, $2, $3, $4)
-RETURNING id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source
+INSERT INTO jobs (name, cert_type, created_by, scheduled_at, window_size, children_per_run, step_deadline)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source, retry_of, window_size, children_per_run, step_deadline
 `
 
 type CreateJobParams struct {
-	Name        string    `json:"name"`
-	CertType    string    `json:"cert_type"`
-	CreatedBy   string    `json:"created_by"`
-	ScheduledAt time.Time `json:"scheduled_at"`
+	Name           string        `json:"name"`
+	CertType       string        `json:"cert_type"`
+	CreatedBy      string        `json:"created_by"`
+	ScheduledAt    time.Time     `json:"scheduled_at"`
+	WindowSize     int32         `json:"window_size"`
+	ChildrenPerRun int32         `json:"children_per_run"`
+	StepDeadline   time.Duration `json:"step_deadline"`
 }
 
 func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, error) {
@@ -198,6 +247,9 @@ func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, erro
 		arg.CertType,
 		arg.CreatedBy,
 		arg.ScheduledAt,
+		arg.WindowSize,
+		arg.ChildrenPerRun,
+		arg.StepDeadline,
 	)
 	var i Job
 	err := row.Scan(
@@ -211,6 +263,10 @@ func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, erro
 		&i.CompletedAt,
 		&i.CreatedAt,
 		&i.Source,
+		&i.RetryOf,
+		&i.WindowSize,
+		&i.ChildrenPerRun,
+		&i.StepDeadline,
 	)
 	return i, err
 }
@@ -271,7 +327,7 @@ func (q *Queries) DeviceProfilesFor(ctx context.Context, arg DeviceProfilesForPa
 const finishItem = `-- name: FinishItem :exec
 UPDATE job_items
 SET state = $1, last_error = $2, finished_at = now(),
-    step_status = step_status || jsonb_build_object(step, jsonb_build_object('status', $3::text, 'at', now()))
+    step_status = step_status || jsonb_build_object(step, coalesce(step_status->step, '{}') || jsonb_build_object('status', $3::text, 'at', now()))
 WHERE job_id = $4 AND device_id = $5 AND state IN ('pending', 'in_progress')
 `
 
@@ -295,7 +351,14 @@ func (q *Queries) FinishItem(ctx context.Context, arg FinishItemParams) error {
 }
 
 const finishJob = `-- name: FinishJob :exec
-UPDATE jobs SET status = $1, completed_at = now() WHERE id = $2 AND completed_at IS NULL
+UPDATE jobs SET status = CASE WHEN $1::text = 'halted' THEN 'halted' ELSE (
+    SELECT CASE
+        WHEN count(*) FILTER (WHERE state IN ('device_failure', 'ca_failure', 'revoke_warning')) = 0 THEN 'succeeded'
+        WHEN count(*) FILTER (WHERE state IN ('succeeded', 'revoke_warning', 'revoke_na')) = 0 THEN 'failed'
+        ELSE 'completed_with_failures' END
+    FROM job_items WHERE job_id = $2) END,
+    completed_at = now()
+WHERE id = $2 AND completed_at IS NULL
 `
 
 type FinishJobParams struct {
@@ -303,13 +366,16 @@ type FinishJobParams struct {
 	ID     int64  `json:"id"`
 }
 
+// Ends a job: halted, or, when the workflow says it completed, the state its
+// items earned (see JobOutcome), so that a run recorded before job outcomes
+// existed, which says 'completed', ends as truthfully as a new one.
 func (q *Queries) FinishJob(ctx context.Context, arg FinishJobParams) error {
 	_, err := q.db.Exec(ctx, finishJob, arg.Status, arg.ID)
 	return err
 }
 
 const getJob = `-- name: GetJob :one
-SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source FROM jobs WHERE id = $1
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source, retry_of, window_size, children_per_run, step_deadline FROM jobs WHERE id = $1
 `
 
 func (q *Queries) GetJob(ctx context.Context, id int64) (Job, error) {
@@ -326,6 +392,10 @@ func (q *Queries) GetJob(ctx context.Context, id int64) (Job, error) {
 		&i.CompletedAt,
 		&i.CreatedAt,
 		&i.Source,
+		&i.RetryOf,
+		&i.WindowSize,
+		&i.ChildrenPerRun,
+		&i.StepDeadline,
 	)
 	return i, err
 }
@@ -357,6 +427,26 @@ func (q *Queries) GetJobItem(ctx context.Context, arg GetJobItemParams) (JobItem
 		&i.FinishedAt,
 	)
 	return i, err
+}
+
+const haltJobWithoutWorkflow = `-- name: HaltJobWithoutWorkflow :execrows
+WITH items AS (
+    UPDATE job_items SET state = 'halted', finished_at = now(),
+        last_error = 'the job was halted before this item started'
+    WHERE job_id = $1 AND state IN ('pending', 'in_progress')
+)
+UPDATE jobs SET status = 'halted', completed_at = now()
+WHERE id = $1 AND completed_at IS NULL
+`
+
+// Ends a job that has no workflow to halt: its unfinished items are halted,
+// which frees their devices, and the job is closed as halted.
+func (q *Queries) HaltJobWithoutWorkflow(ctx context.Context, id int64) (int64, error) {
+	result, err := q.db.Exec(ctx, haltJobWithoutWorkflow, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const haltPendingItems = `-- name: HaltPendingItems :execrows
@@ -487,10 +577,10 @@ func (q *Queries) ListJobItems(ctx context.Context, arg ListJobItemsParams) ([]L
 }
 
 const listJobs = `-- name: ListJobs :many
-SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source FROM jobs
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source, retry_of, window_size, children_per_run, step_deadline FROM jobs
 WHERE ($1::text = 'all'
        OR ($1 = 'active' AND status IN ('scheduled', 'running', 'halting'))
-       OR ($1 = 'closed' AND status IN ('completed', 'halted')))
+       OR ($1 = 'closed' AND status IN ('succeeded', 'completed_with_failures', 'failed', 'halted')))
 ORDER BY
   CASE WHEN $2::text = 'name' AND NOT $3::boolean THEN name END ASC,
   CASE WHEN $2 = 'name' AND $3 THEN name END DESC,
@@ -539,6 +629,10 @@ func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, erro
 			&i.CompletedAt,
 			&i.CreatedAt,
 			&i.Source,
+			&i.RetryOf,
+			&i.WindowSize,
+			&i.ChildrenPerRun,
+			&i.StepDeadline,
 		); err != nil {
 			return nil, err
 		}
@@ -636,25 +730,128 @@ func (q *Queries) RecordItemPrior(ctx context.Context, arg RecordItemPriorParams
 	return err
 }
 
-const startItemStep = `-- name: StartItemStep :exec
+const retryableJobItems = `-- name: RetryableJobItems :many
+SELECT device_id FROM job_items
+WHERE job_id = $1 AND state IN ('device_failure', 'ca_failure', 'halted')
+ORDER BY device_id
+`
+
+// The devices of a finished job that a retry runs again: those that failed
+// or were halted.
+func (q *Queries) RetryableJobItems(ctx context.Context, jobID int64) ([]string, error) {
+	rows, err := q.db.Query(ctx, retryableJobItems, jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var device_id string
+		if err := rows.Scan(&device_id); err != nil {
+			return nil, err
+		}
+		items = append(items, device_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const setJobRetryOf = `-- name: SetJobRetryOf :exec
+UPDATE jobs SET retry_of = $1 WHERE id = $2
+`
+
+type SetJobRetryOfParams struct {
+	RetryOf pgtype.Int8 `json:"retry_of"`
+	ID      int64       `json:"id"`
+}
+
+func (q *Queries) SetJobRetryOf(ctx context.Context, arg SetJobRetryOfParams) error {
+	_, err := q.db.Exec(ctx, setJobRetryOf, arg.RetryOf, arg.ID)
+	return err
+}
+
+const startItemStep = `-- name: StartItemStep :execrows
 UPDATE job_items
 SET step = $1, state = 'in_progress', started_at = coalesce(started_at, now()),
     step_status = step_status
         || CASE WHEN state = 'in_progress' AND step <> $1
-                THEN jsonb_build_object(step, jsonb_build_object('status', 'done', 'at', now())) ELSE '{}' END
-        || jsonb_build_object($1::text, jsonb_build_object('status', 'running', 'at', now()))
-WHERE job_id = $2 AND device_id = $3 AND state IN ('pending', 'in_progress')
+                THEN jsonb_build_object(step, coalesce(step_status->step, '{}') || jsonb_build_object('status', 'done', 'at', now())) ELSE '{}' END
+        || jsonb_build_object($1::text, jsonb_build_object('status', 'running', 'at', now(), 'attempts', $2::int))
+WHERE job_id = $3 AND device_id = $4 AND state IN ('pending', 'in_progress')
 `
 
 type StartItemStepParams struct {
 	Step     string `json:"step"`
+	Attempts int32  `json:"attempts"`
 	JobID    int64  `json:"job_id"`
 	DeviceID string `json:"device_id"`
 }
 
-// Moves an unfinished item onto step and records when; a finished item is
-// left alone, so a retried activity cannot reopen it.
-func (q *Queries) StartItemStep(ctx context.Context, arg StartItemStepParams) error {
-	_, err := q.db.Exec(ctx, startItemStep, arg.Step, arg.JobID, arg.DeviceID)
-	return err
+// Moves an unfinished item onto step and records when and which attempt of
+// the step this is; a finished item (one a halt ended before it started
+// included) is left alone, so a retried activity cannot reopen it, and no
+// row is updated.
+func (q *Queries) StartItemStep(ctx context.Context, arg StartItemStepParams) (int64, error) {
+	result, err := q.db.Exec(ctx, startItemStep,
+		arg.Step,
+		arg.Attempts,
+		arg.JobID,
+		arg.DeviceID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const unstartedJobs = `-- name: UnstartedJobs :many
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source, retry_of, window_size, children_per_run, step_deadline FROM jobs
+WHERE status = 'scheduled' AND started_at IS NULL AND created_at < $1 AND id > $2
+ORDER BY id
+LIMIT $3
+`
+
+type UnstartedJobsParams struct {
+	CreatedBefore time.Time `json:"created_before"`
+	AfterID       int64     `json:"after_id"`
+	PageSize      int32     `json:"page_size"`
+}
+
+// Jobs still scheduled, created before @created_before, that no workflow has
+// marked running: the reconciler checks that each has its workflow.
+func (q *Queries) UnstartedJobs(ctx context.Context, arg UnstartedJobsParams) ([]Job, error) {
+	rows, err := q.db.Query(ctx, unstartedJobs, arg.CreatedBefore, arg.AfterID, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Job{}
+	for rows.Next() {
+		var i Job
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.CertType,
+			&i.CreatedBy,
+			&i.Status,
+			&i.ScheduledAt,
+			&i.StartedAt,
+			&i.CompletedAt,
+			&i.CreatedAt,
+			&i.Source,
+			&i.RetryOf,
+			&i.WindowSize,
+			&i.ChildrenPerRun,
+			&i.StepDeadline,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

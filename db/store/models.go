@@ -138,16 +138,20 @@ type EstLabel struct {
 }
 
 type Job struct {
-	ID          int64       `json:"id"`
-	Name        string      `json:"name"`
-	CertType    string      `json:"cert_type"`
-	CreatedBy   string      `json:"created_by"`
-	Status      string      `json:"status"`
-	ScheduledAt time.Time   `json:"scheduled_at"`
-	StartedAt   *time.Time  `json:"started_at"`
-	CompletedAt *time.Time  `json:"completed_at"`
-	CreatedAt   time.Time   `json:"created_at"`
-	Source      pgtype.Text `json:"source"`
+	ID             int64         `json:"id"`
+	Name           string        `json:"name"`
+	CertType       string        `json:"cert_type"`
+	CreatedBy      string        `json:"created_by"`
+	Status         string        `json:"status"`
+	ScheduledAt    time.Time     `json:"scheduled_at"`
+	StartedAt      *time.Time    `json:"started_at"`
+	CompletedAt    *time.Time    `json:"completed_at"`
+	CreatedAt      time.Time     `json:"created_at"`
+	Source         pgtype.Text   `json:"source"`
+	RetryOf        pgtype.Int8   `json:"retry_of"`
+	WindowSize     int32         `json:"window_size"`
+	ChildrenPerRun int32         `json:"children_per_run"`
+	StepDeadline   time.Duration `json:"step_deadline"`
 }
 
 type JobItem struct {

@@ -202,7 +202,7 @@ func (q *Queries) GetRenewalPolicy(ctx context.Context, id int64) (RenewalPolicy
 }
 
 const jobsFromSource = `-- name: JobsFromSource :many
-SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source FROM jobs WHERE source LIKE $1::text || '%' ORDER BY id
+SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source, retry_of, window_size, children_per_run, step_deadline FROM jobs WHERE source LIKE $1::text || '%' ORDER BY id
 `
 
 func (q *Queries) JobsFromSource(ctx context.Context, prefix string) ([]Job, error) {
@@ -225,6 +225,10 @@ func (q *Queries) JobsFromSource(ctx context.Context, prefix string) ([]Job, err
 			&i.CompletedAt,
 			&i.CreatedAt,
 			&i.Source,
+			&i.RetryOf,
+			&i.WindowSize,
+			&i.ChildrenPerRun,
+			&i.StepDeadline,
 		); err != nil {
 			return nil, err
 		}

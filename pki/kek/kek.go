@@ -16,6 +16,10 @@ import (
 	"strings"
 )
 
+// ErrWrongKey is a sealed secret that does not open under this KEK: it was
+// sealed under another key, or it was changed.
+var ErrWrongKey = errors.New("wrong key-encryption key or tampered data")
+
 // KEK seals and opens secrets. The zero value is unusable; use Load or New.
 type KEK struct{ aead cipher.AEAD }
 
@@ -107,7 +111,7 @@ func (k *KEK) Open(sealed []byte, context string) ([]byte, error) {
 	nonce, ciphertext := sealed[:k.aead.NonceSize()], sealed[k.aead.NonceSize():]
 	plaintext, err := k.aead.Open(nil, nonce, ciphertext, []byte(context))
 	if err != nil {
-		return nil, fmt.Errorf("open sealed key %s: wrong key-encryption key or tampered data", context)
+		return nil, fmt.Errorf("open sealed key %s: %w", context, ErrWrongKey)
 	}
 	return plaintext, nil
 }

@@ -43,7 +43,10 @@ type Options struct {
 	// device certificate may carry them, in its CN or its SANs, or a device
 	// could pose as the server that devices enroll with and trust by its root.
 	ReservedNames []string
-	Logger        *slog.Logger
+	// KEKSource says where the key-encryption key came from (the variable or
+	// the key file), for the message when it does not open the CA's keys.
+	KEKSource string
+	Logger    *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -97,6 +100,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, keys *kek.KEK, opts Options) 
 		return nil, fmt.Errorf("built-in CA %q: issuing certificate: %w", opts.Name, err)
 	}
 	keyDER, err := keys.Open(row.IssuingKeySealed, keyContext(opts.Name, "issuing"))
+	if errors.Is(err, kek.ErrWrongKey) {
+		return nil, wrongKEK(err, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +110,27 @@ func Open(ctx context.Context, pool *pgxpool.Pool, keys *kek.KEK, opts Options) 
 		return nil, err
 	}
 	return c, nil
+}
+
+// wrongKEK explains a key-encryption key that does not open the CA this
+// database holds, and the ways out, before anything else starts.
+func wrongKEK(err error, opts Options) error {
+	source := opts.KEKSource
+	if source == "" {
+		source = "CERTFLEET_KEK or the key file"
+	}
+	return fmt.Errorf(`%w
+
+The built-in CA %q in this database was created under another key-encryption
+key than the one certfleet has now (%s). This happens when .data/ (which holds
+the key file) was deleted, or when a fresh clone points at a database that an
+earlier clone set up. Ways out:
+  - restore the original key: put its key file back (over any new one this start
+    created), or set CERTFLEET_KEK to it;
+  - point DATABASE_URL at a new database, which gets a CA of its own;
+  - development data only: 'make reset' drops the dev database and .data/,
+    and the next 'make run' starts afresh (every certificate, device and job is lost).`,
+		err, opts.Name, source)
 }
 
 func keyContext(name, role string) string { return "local-ca/" + name + "/" + role }

@@ -259,8 +259,14 @@ func TestReopenKeepsTheCAAndNeedsTheKEK(t *testing.T) {
 
 	wrong, err := kek.New([]byte(strings.Repeat("x", 32)))
 	require.NoError(t, err)
-	_, err = local.Open(ctx, pool, wrong, local.Options{})
+	_, err = local.Open(ctx, pool, wrong, local.Options{KEKSource: "key file .data/certfleet.kek"})
 	assert.ErrorContains(t, err, "wrong key-encryption key")
+	assert.ErrorIs(t, err, kek.ErrWrongKey)
+	// The message says what happened and names every way out.
+	for _, want := range []string{"open sealed key local-ca/default/issuing", "key file .data/certfleet.kek",
+		".data/ (which holds\nthe key file) was deleted", "CERTFLEET_KEK", "DATABASE_URL", "make reset"} {
+		assert.Contains(t, err.Error(), want)
+	}
 
 	var sealed []byte
 	require.NoError(t, pool.QueryRow(ctx, "SELECT issuing_key_sealed FROM local_cas").Scan(&sealed))

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Checks what `make run` and `make test` need, and says how to get what is
+# missing. Postgres itself is checked (and started) by scripts/postgres.sh.
+#
+#   scripts/prereqs.sh run|test
+set -uo pipefail
+what=${1:-run}
+missing=()
+
+need() { # need COMMAND HOW
+  command -v "$1" >/dev/null 2>&1 || missing+=("$1: $2")
+}
+
+need go "install Go from https://go.dev/dl/ (1.26 or later, as go.mod asks; 1.21 or later fetches it by itself) and put it on PATH"
+need curl "sudo apt-get install curl"
+need openssl "sudo apt-get install openssl"
+need jq "sudo apt-get install jq   (the quickstart reads the API's answers with it)"
+if [[ $what == test ]] || [[ ! -x bin/sqlc ]]; then
+  # sqlc is built with cgo (its Postgres parser is C).
+  [[ -x bin/sqlc ]] || need gcc "sudo apt-get install gcc   (sqlc, which 'make test' builds, needs cgo)"
+fi
+if ! command -v psql >/dev/null 2>&1 && ! command -v pg_ctlcluster >/dev/null 2>&1 && [[ -z ${DATABASE_URL:-}${CERTFLEET_TEST_ADMIN_URL:-} ]]; then
+  missing+=("Postgres: sudo apt-get install postgresql, or docker compose up -d postgres, or set DATABASE_URL (make run) / CERTFLEET_TEST_ADMIN_URL (make test) to a server you can reach")
+fi
+
+if ((${#missing[@]})); then
+  printf '\033[1;31mmake %s:\033[0m missing prerequisites (see README, Prerequisites):\n' "$what" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
