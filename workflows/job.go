@@ -206,6 +206,9 @@ func (j *job) shouldContinueAsNew(ctx workflow.Context) bool {
 // waiting until all have started so that none is lost to continue-as-new.
 func (j *job) startBatch(ctx workflow.Context) error {
 	room := min(j.in.Window-len(j.state.InFlight), j.in.ChildrenPerRun-j.started)
+	if workflow.GetVersion(ctx, versionStartInChunks, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		room = min(room, startChunk)
+	}
 	var items []activities.ItemRef
 	if err := workflow.ExecuteLocalActivity(ctx, acts.LoadItems, j.in.JobID, j.state.Cursor, room).Get(ctx, &items); err != nil {
 		return err
@@ -237,6 +240,16 @@ func (j *job) startBatch(ctx workflow.Context) error {
 	}
 	return nil
 }
+
+// startChunk bounds the children one batch starts: a halt arriving while a
+// batch starts still lets that batch start (and cancels it), so a smaller
+// batch makes a halt end the job in seconds, at the cost of a workflow task
+// per chunk while the window fills.
+const startChunk = 100
+
+// versionStartInChunks marks runs that start at most startChunk children
+// per batch.
+const versionStartInChunks = "start-in-chunks"
 
 // versionPromptHalt marks runs that act on a halt while a batch of children
 // is starting, instead of once all of them have started.
