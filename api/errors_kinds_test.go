@@ -24,16 +24,20 @@ import (
 	"github.com/certfleet/certfleet/renewal"
 )
 
-// downTemporal is a Temporal frontend that does not answer: no workflow
-// starts, and none is found.
-type downTemporal struct{ client.Client }
+// unreachableTemporal is a Temporal frontend that starts no workflow; asked
+// whether one exists, it answers describe: not found when it is down and
+// knows it, unavailable when it answers nothing at all.
+type unreachableTemporal struct {
+	client.Client
+	describe error
+}
 
-func (downTemporal) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
+func (unreachableTemporal) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
 	return nil, serviceerror.NewUnavailable("dial tcp 10.0.0.7:7233: connection refused")
 }
 
-func (downTemporal) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	return nil, serviceerror.NewNotFound("workflow not found")
+func (t unreachableTemporal) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return nil, t.describe
 }
 
 // failingCRLs cannot produce a CRL.
@@ -54,7 +58,7 @@ func TestEveryErrorKindThroughTheAPI(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	builtin, keys := testenv.BuiltinCA(t, pool, local.Options{})
 	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, CRLs: failingCRLs{},
-		Jobs: &jobs.Service{Pool: pool, Temporal: downTemporal{}, TaskQueue: "errors-test"}, Approver: builtin, Trust: trust.New(pool),
+		Jobs: &jobs.Service{Pool: pool, Temporal: unreachableTemporal{describe: serviceerror.NewNotFound("workflow not found")}, TaskQueue: "errors-test"}, Approver: builtin, Trust: trust.New(pool),
 		Revoker: builtin, Renewals: &renewal.Service{Pool: pool}, Credentials: &credentials.Store{Pool: pool, KEK: keys}})
 
 	// A device with a profile, to start a job for; a credential it uses, and

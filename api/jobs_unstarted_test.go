@@ -11,8 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/credentials"
@@ -23,18 +21,6 @@ import (
 	"github.com/certfleet/certfleet/renewal"
 )
 
-// silentTemporal is a Temporal frontend that answers nothing at all, so
-// whether a workflow started cannot be known.
-type silentTemporal struct{ client.Client }
-
-func (silentTemporal) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
-	return nil, serviceerror.NewUnavailable("dial tcp 10.0.0.7:7233: connection refused")
-}
-
-func (silentTemporal) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	return nil, serviceerror.NewUnavailable("dial tcp 10.0.0.7:7233: connection refused")
-}
-
 // TestCreateJobWhileTemporalIsSilent: POST /api/v1/jobs while Temporal
 // answers nothing is 503 with Retry-After and names the job it stored (the
 // reconciler starts it later); a start_at beyond the horizon is 400 naming
@@ -44,7 +30,7 @@ func TestCreateJobWhileTemporalIsSilent(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	builtin, keys := testenv.BuiltinCA(t, pool, local.Options{})
 	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool,
-		Jobs: &jobs.Service{Pool: pool, Temporal: silentTemporal{}, TaskQueue: "silent-test"}, Approver: builtin, Trust: trust.New(pool),
+		Jobs: &jobs.Service{Pool: pool, Temporal: unreachableTemporal{describe: serviceerror.NewUnavailable("dial tcp 10.0.0.7:7233: connection refused")}, TaskQueue: "silent-test"}, Approver: builtin, Trust: trust.New(pool),
 		Revoker: builtin, Renewals: &renewal.Service{Pool: pool}, Credentials: &credentials.Store{Pool: pool, KEK: keys}})
 	status, body := w.admin.do("POST", "/api/v1/profiles", cameraProfile)
 	require.Equal(t, http.StatusCreated, status, body)
