@@ -6,9 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -264,7 +266,7 @@ func (s *stack) estFactoryDevices(ctx context.Context, n int) (*devicePool, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := trust.New(s.pool).Add(ctx, trust.Upload{Name: "bench factory", PEM: pemCert(caCert), AutoRegister: true, NameMapping: "CN"}); err != nil {
+	if err := s.provenAnchor(ctx, caKey, trust.Upload{Name: "bench factory", PEM: pemCert(caCert), AutoRegister: true, NameMapping: "CN"}); err != nil {
 		return nil, err
 	}
 	out := make([]device, n)
@@ -280,6 +282,29 @@ func (s *stack) estFactoryDevices(ctx context.Context, n int) (*devicePool, erro
 		out[i].id, out[i].cert = id, tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
 	}
 	return &devicePool{devices: out}, nil
+}
+
+// provenAnchor uploads a trust anchor, proves possession of its key and
+// enables it, as an admin must before the anchor authenticates anything.
+func (s *stack) provenAnchor(ctx context.Context, key crypto.Signer, up trust.Upload) error {
+	anchors := trust.New(s.pool)
+	rows, err := anchors.Add(ctx, up)
+	if err != nil {
+		return err
+	}
+	code, err := anchors.Challenge(ctx, rows[0].ID)
+	if err != nil {
+		return err
+	}
+	digest := sha256.Sum256([]byte(code))
+	signature, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	if err := anchors.Prove(ctx, rows[0].ID, code, base64.StdEncoding.EncodeToString(signature)); err != nil {
+		return err
+	}
+	return anchors.SetEnabled(ctx, rows[0].ID, true)
 }
 
 // estPasswordDevices registers n devices with the same password (hashed once:
