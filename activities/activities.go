@@ -97,9 +97,9 @@ var errNoCertificate = errors.New("the device does not hold the new certificate 
 
 // startStep records that an item is now on the step its workflow named, and
 // which attempt of the step this is, so that job counts per step and retried
-// items are plain SQL. An item that already has its outcome (a halt ended it
-// before it started) fails the step with ErrItemClosed before anything is
-// contacted. An activity scheduled before items carried their step (by a
+// items are plain SQL. An item that already has its outcome when its first
+// step starts (a halt ended it before it started) fails the step with
+// ErrItemClosed before anything is contacted. An activity scheduled before items carried their step (by a
 // worker of an older version) has none to record, and leaves the item's
 // recorded step as it was.
 func (a *Activities) startStep(ctx context.Context, it Item) error {
@@ -114,7 +114,11 @@ func (a *Activities) startStep(ctx context.Context, it Item) error {
 	if err != nil {
 		return fmt.Errorf("record step %s of %s: %w", it.Step, it.DeviceID, err)
 	}
-	if n == 0 {
+	// Only the first step can find its item closed by a halt; a later step
+	// finding it closed is a retry of the step that closed it (RevokePrior
+	// records the outcome, and the worker may die before Temporal hears),
+	// which must run again to the same end.
+	if n == 0 && it.Step == vocab.StepCSR {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("item %s of job %d already has its outcome (the job was halted before it started); it is not contacted", it.DeviceID, it.JobID),
 			ErrItemClosed, nil)
