@@ -33,6 +33,11 @@ type Faults struct {
 	SlowMS *[2]int `json:"slow_ms,omitempty"`
 	// FlapFailures is how many calls answer 503 busy before the device recovers.
 	FlapFailures int `json:"flap_failures,omitempty"`
+	// KeyGenStuck leaves a camera's key generation unfinished for ever (the
+	// camera protocols make keys asynchronously).
+	KeyGenStuck bool `json:"keygen_stuck,omitempty"`
+	// AuthRefused makes a camera refuse every credential (401).
+	AuthRefused bool `json:"auth_refused,omitempty"`
 }
 
 // Rates give faults to a share of the fleet. Which devices get one is a
@@ -103,6 +108,25 @@ func (f *Fleet) Authenticate(id, credential string) bool {
 	want := secret.Derive(f.master, id)
 	return subtle.ConstantTimeCompare([]byte(credential), []byte(want)) == 1
 }
+
+// FaultsOf returns what is wrong with simulated device id now; an error for
+// an ID outside the fleet.
+func (f *Fleet) FaultsOf(id string) (Faults, error) {
+	d, err := f.device(id)
+	if err != nil {
+		return Faults{}, err
+	}
+	return f.faults(id, d), nil
+}
+
+// CameraAccount is the username and password every simulated camera (the
+// ONVIF and Axis modes) accepts.
+func (f *Fleet) CameraAccount() (username, password string) {
+	return CameraUsername, secret.Derive(f.master, "camera-password")
+}
+
+// CameraUsername is the account simulated cameras accept.
+const CameraUsername = "admin"
 
 // faults returns what is wrong with a device now.
 func (f *Fleet) faults(id string, d *simDevice) Faults {

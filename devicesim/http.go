@@ -19,12 +19,17 @@ import (
 //	GET /devices/{id}          a device's state
 //	PUT /devices/{id}/faults   set a device's faults (JSON Faults; {} clears them)
 //	PUT /faults                set the fleet's fault rates (JSON Rates)
-func (f *Fleet) Handler() http.Handler {
+//
+// Camera modes add their own protocols beside it.
+func (f *Fleet) Handler(cameras ...Protocol) http.Handler {
 	protocol := http.NewServeMux()
 	agentproto.Register(protocol, "/devices/{id}", f, f.Authenticate)
 
 	mux := http.NewServeMux()
-	mux.Handle("/devices/{id}/v1/", f.withFaults(protocol))
+	mux.Handle("/devices/{id}/v1/", f.WithFaults(protocol))
+	for _, camera := range cameras {
+		camera.Register(mux, f)
+	}
 	mux.HandleFunc("GET /devices/{id}", f.admin(f.state))
 	mux.HandleFunc("PUT /devices/{id}/faults", f.admin(f.setFaults))
 	mux.HandleFunc("PUT /faults", f.admin(f.setRates))
@@ -32,9 +37,16 @@ func (f *Fleet) Handler() http.Handler {
 	return mux
 }
 
-// withFaults plays the transport-level faults before the protocol runs:
-// dropped connections, latency, and flapping.
-func (f *Fleet) withFaults(next http.Handler) http.Handler {
+// Protocol is a simulated device protocol other than the agent's: it serves
+// every device of the fleet on mux, with the device ID as the {id} path value.
+type Protocol interface {
+	Register(mux *http.ServeMux, fleet *Fleet)
+}
+
+// WithFaults plays the transport-level faults before the protocol runs:
+// dropped connections, latency, and flapping. The device ID is the request's
+// {id} path value.
+func (f *Fleet) WithFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		d, err := f.device(id)

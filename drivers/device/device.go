@@ -6,6 +6,7 @@ package device
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"regexp"
 
 	"github.com/certfleet/certfleet/credentials/secret"
@@ -34,9 +35,18 @@ type Device struct {
 	// Credential is opened from the credential store for this call only; it
 	// never enters workflow history.
 	Credential secret.Secret
-	// TLSPin is the SHA-256 of the device's TLS certificate; nil until the
-	// first contact pins it.
+	// TLSPin is the SHA-256 of the device's TLS certificate (for the ssh
+	// driver, of its host key); nil until the first contact pins it.
 	TLSPin []byte
+	// Settings are the driver's own per-device settings (JSON), checked by
+	// the driver's SettingsChecker when the device is saved.
+	Settings json.RawMessage
+}
+
+// SettingsChecker is a driver with per-device settings: it checks them
+// before a device record holds them, so that a job never meets bad ones.
+type SettingsChecker interface {
+	CheckSettings(settings json.RawMessage) error
 }
 
 // Device errors are classified as all driver errors are (see package drivers).

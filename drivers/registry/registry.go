@@ -24,6 +24,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
+	"github.com/certfleet/certfleet/drivers/device/tlspin"
 	"github.com/certfleet/certfleet/errkind"
 )
 
@@ -43,7 +44,7 @@ type Registry struct {
 func New(pool *pgxpool.Pool, builtin *local.CA, creds *credentials.Store, deviceTimeout time.Duration) *Registry {
 	return &Registry{
 		pool: pool, builtin: builtin, credentials: creds,
-		devices: map[string]device.Driver{agent.DriverName: agent.New(agent.DBPins{Pool: pool}, deviceTimeout)},
+		devices: map[string]device.Driver{agent.DriverName: agent.New(tlspin.DBPins{Pool: pool}, deviceTimeout)},
 		est:     map[string]*est.Driver{},
 	}
 }

@@ -1,58 +1,43 @@
 // Package agent is the device driver for the agent protocol (package
 // agentproto): certfleet's client of `certfleet agent` on Linux devices and of
-// the simulated fleet. It pins each device's TLS certificate, trusting it on
-// the first answer (2xx) that accepted the device's credential, sends that
-// credential on every call, and never follows a redirect.
+// the simulated fleet. It sends the device's credential on every call over
+// package tlspin's pinned, redirect-refusing client.
 package agent
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/certfleet/certfleet/agentproto"
 	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/drivers/device/tlspin"
 	"github.com/certfleet/certfleet/pki"
 )
 
 // DriverName is how device records name this driver.
 const DriverName = "agent"
 
-// PinStore records the TLS pin of a device seen for the first time.
-type PinStore interface {
-	SavePin(ctx context.Context, deviceID string, pin []byte) error
-}
-
 // Driver speaks the agent protocol.
 type Driver struct {
-	pins    PinStore
+	client  *tlspin.Client
 	timeout time.Duration
-
-	mu         sync.Mutex
-	transports map[string]*http.Transport // by pin: one per device, or one for a whole simulated fleet
 }
 
 var _ device.Driver = (*Driver)(nil)
 
 // New returns a driver whose calls time out after timeout.
-func New(pins PinStore, timeout time.Duration) *Driver {
-	return &Driver{pins: pins, timeout: timeout, transports: map[string]*http.Transport{}}
+func New(pins tlspin.Store, timeout time.Duration) *Driver {
+	return &Driver{client: tlspin.New(pins), timeout: timeout}
 }
-
-// errPinMismatch is a device presenting another TLS certificate than the pinned one.
-var errPinMismatch = errors.New("the device's TLS certificate does not match its pin")
 
 // GenerateCSR asks the device for a CSR and checks that it is one.
 func (d *Driver) GenerateCSR(ctx context.Context, dev device.Device, req pki.CSRRequest) ([]byte, error) {
@@ -115,33 +100,13 @@ func (d *Driver) call(ctx context.Context, dev device.Device, method, path strin
 	req.Header.Set("Authorization", "Bearer "+credential)
 	req.Header.Set("Content-Type", "application/json")
 
-	transport, firstPin := d.transport(dev)
-	if firstPin != nil {
-		defer transport.CloseIdleConnections()
-	}
-	resp, err := (&http.Client{Transport: transport, CheckRedirect: refuseRedirects}).Do(req)
+	resp, err := d.client.Do(ctx, dev, req)
 	if err != nil {
-		if errors.Is(err, errPinMismatch) {
-			return device.Permanent(fmt.Errorf("device %s: %w", dev.ID, errPinMismatch))
-		}
-		return device.Transient(fmt.Errorf("device %s unreachable: %w", dev.ID, err))
+		return err
 	}
 	defer resp.Body.Close()
-	// Only an answer that accepted the credential pins the device: anyone on
-	// the path can answer 401 or 500 with a certificate of their own.
-	if firstPin != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if err := d.pins.SavePin(ctx, dev.ID, *firstPin); err != nil {
-			return device.Transient(fmt.Errorf("pin TLS certificate of device %s: %w", dev.ID, err))
-		}
-	}
 	return decodeResponse(dev.ID, resp, into)
 }
-
-// refuseRedirects makes the client return a redirect as the answer instead of
-// following it: following would send the credential, and for a 307 the body,
-// wherever the device points, and Go keeps the Authorization header on a
-// redirect to the same host at any port.
-func refuseRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // bearer is the token the agent protocol sends: a bearer credential, or one
 // derived per device (which the store hands out as bearer).
@@ -180,55 +145,4 @@ func decodeResponse(deviceID string, resp *http.Response, into any) error {
 		return device.Transient(err)
 	}
 	return device.Permanent(err)
-}
-
-// transport returns a transport that accepts only the device's pinned TLS
-// certificate. For a device not pinned yet it returns a one-off transport that
-// records what the device presents; the caller saves that pin once the call
-// succeeded with the device's credential accepted.
-func (d *Driver) transport(dev device.Device) (*http.Transport, *[]byte) {
-	if dev.TLSPin == nil {
-		var seen []byte
-		t := newTransport(func(cert *x509.Certificate) error {
-			sum := sha256.Sum256(cert.Raw)
-			seen = sum[:]
-			return nil
-		})
-		return t, &seen
-	}
-	key := hex.EncodeToString(dev.TLSPin)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if t, ok := d.transports[key]; ok {
-		return t, nil
-	}
-	pin := bytes.Clone(dev.TLSPin)
-	t := newTransport(func(cert *x509.Certificate) error {
-		if sum := sha256.Sum256(cert.Raw); !bytes.Equal(sum[:], pin) {
-			return errPinMismatch
-		}
-		return nil
-	})
-	d.transports[key] = t
-	return t, nil
-}
-
-// newTransport checks the peer's leaf certificate with check instead of a CA:
-// devices present self-signed certificates, and the pin is the trust.
-func newTransport(check func(*x509.Certificate) error) *http.Transport {
-	return &http.Transport{
-		TLSClientConfig: &tls.Config{
-			MinVersion:         tls.VersionTLS12,
-			InsecureSkipVerify: true, // replaced by VerifyConnection's pin check
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 {
-					return errPinMismatch
-				}
-				return check(cs.PeerCertificates[0])
-			},
-		},
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
 }

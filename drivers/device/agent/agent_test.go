@@ -21,6 +21,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
+	"github.com/certfleet/certfleet/drivers/device/tlspin"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/profiles"
@@ -77,7 +78,7 @@ func TestAgentAndSimulatorEndToEnd(t *testing.T) {
 		_, err := q.CreateDevice(ctx, store.CreateDeviceParams{ID: id, Name: id, DeviceType: "gateway", Mode: "OPERATIONAL", Driver: "agent"})
 		require.NoError(t, err)
 	}
-	driver := agent.New(agent.DBPins{Pool: pool}, 10*time.Second)
+	driver := agent.New(tlspin.DBPins{Pool: pool}, 10*time.Second)
 	devices := []device.Device{
 		{ID: "gw-1", Address: agentURL, Credential: agentSecret},
 		simDevice(simURL, "sim-00042"),

@@ -1,0 +1,141 @@
+// Package tlspin is the HTTPS client of device drivers that trust a device's
+// own TLS certificate by its SHA-256 pin: the first answer (2xx) that accepted
+// the device's credential pins the certificate the device presented, and a
+// different certificate afterwards is refused. It never follows a redirect.
+package tlspin
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/device"
+)
+
+// Store records the pin of a device seen for the first time.
+type Store interface {
+	SavePin(ctx context.Context, deviceID string, pin []byte) error
+}
+
+// ErrMismatch is a device presenting another TLS certificate than the pinned one.
+var ErrMismatch = errors.New("the device's TLS certificate does not match its pin")
+
+// Client sends requests to devices, one transport per pin.
+type Client struct {
+	pins Store
+
+	mu         sync.Mutex
+	transports map[string]*http.Transport // by pin: one per device, or one for a whole simulated fleet
+}
+
+// New returns a client that records first pins in pins.
+func New(pins Store) *Client {
+	return &Client{pins: pins, transports: map[string]*http.Transport{}}
+}
+
+// Do sends req to dev and returns the answer, redirects included as answers.
+// Its errors are classified: a pin mismatch is permanent, an unreachable
+// device transient.
+func (c *Client) Do(ctx context.Context, dev device.Device, req *http.Request) (*http.Response, error) {
+	transport, firstPin := c.transport(dev)
+	if firstPin != nil {
+		defer transport.CloseIdleConnections()
+	}
+	resp, err := (&http.Client{Transport: transport, CheckRedirect: refuseRedirects}).Do(req.WithContext(ctx))
+	if err != nil {
+		if errors.Is(err, ErrMismatch) {
+			return nil, device.Permanent(fmt.Errorf("device %s: %w", dev.ID, ErrMismatch))
+		}
+		return nil, device.Transient(fmt.Errorf("device %s unreachable: %w", dev.ID, err))
+	}
+	// Only an answer that accepted the credential pins the device: anyone on
+	// the path can answer 401 or 500 with a certificate of their own.
+	if firstPin != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if err := c.pins.SavePin(ctx, dev.ID, *firstPin); err != nil {
+			resp.Body.Close()
+			return nil, device.Transient(fmt.Errorf("pin TLS certificate of device %s: %w", dev.ID, err))
+		}
+	}
+	return resp, nil
+}
+
+// refuseRedirects makes the client return a redirect as the answer instead of
+// following it: following would send the credential, and for a 307 the body,
+// wherever the device points, and Go keeps the Authorization header on a
+// redirect to the same host at any port.
+func refuseRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// transport returns a transport that accepts only the device's pinned TLS
+// certificate. For a device not pinned yet it returns a one-off transport that
+// records what the device presents; Do saves that pin once a call succeeded
+// with the device's credential accepted.
+func (c *Client) transport(dev device.Device) (*http.Transport, *[]byte) {
+	if dev.TLSPin == nil {
+		var seen []byte
+		t := newTransport(func(cert *x509.Certificate) error {
+			sum := sha256.Sum256(cert.Raw)
+			seen = sum[:]
+			return nil
+		})
+		return t, &seen
+	}
+	key := hex.EncodeToString(dev.TLSPin)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.transports[key]; ok {
+		return t, nil
+	}
+	pin := bytes.Clone(dev.TLSPin)
+	t := newTransport(func(cert *x509.Certificate) error {
+		if sum := sha256.Sum256(cert.Raw); !bytes.Equal(sum[:], pin) {
+			return ErrMismatch
+		}
+		return nil
+	})
+	c.transports[key] = t
+	return t, nil
+}
+
+// newTransport checks the peer's leaf certificate with check instead of a CA:
+// devices present self-signed certificates, and the pin is the trust.
+func newTransport(check func(*x509.Certificate) error) *http.Transport {
+	return &http.Transport{
+		TLSClientConfig: &tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			InsecureSkipVerify: true, // replaced by VerifyConnection's pin check
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return ErrMismatch
+				}
+				return check(cs.PeerCertificates[0])
+			},
+		},
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+}
+
+// DBPins keeps pins in the devices table. A pin is set once: a device that
+// already has one keeps it, and a changed certificate must be re-pinned by an
+// operator.
+type DBPins struct{ Pool *pgxpool.Pool }
+
+// SavePin records pin as deviceID's if it has none yet.
+func (p DBPins) SavePin(ctx context.Context, deviceID string, pin []byte) error {
+	if _, err := store.New(p.Pool).PinDeviceTLS(ctx, store.PinDeviceTLSParams{ID: deviceID, TlsPin: pin}); err != nil {
+		return fmt.Errorf("save TLS pin of %s: %w", deviceID, err)
+	}
+	return nil
+}
