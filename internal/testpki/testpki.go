@@ -56,6 +56,17 @@ func (ca *CA) Issue(t testing.TB, tmpl *x509.Certificate) (*x509.Certificate, cr
 	return sign(t, tmpl, ca, key.Public(), ca.Key), key
 }
 
+// IssueCSR signs a TLS server certificate for the key and subject of a
+// CSR, with its DNS and IP names.
+func (ca *CA) IssueCSR(t testing.TB, csr *x509.CertificateRequest) *x509.Certificate {
+	t.Helper()
+	return sign(t, &x509.Certificate{
+		Subject: csr.Subject, DNSNames: csr.DNSNames, IPAddresses: csr.IPAddresses,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ca, csr.PublicKey, ca.Key)
+}
+
 // NewKey makes an ECDSA P-256 key.
 func NewKey(t testing.TB) crypto.Signer {
 	t.Helper()

@@ -1,0 +1,221 @@
+package ssh_test
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/certfleet/certfleet/credentials/secret"
+	"github.com/certfleet/certfleet/drivers/device"
+	sshdriver "github.com/certfleet/certfleet/drivers/device/ssh"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// pins is an in-memory pin store.
+type pins map[string][]byte
+
+func (p pins) SavePin(_ context.Context, id string, pin []byte) error {
+	if p[id] == nil {
+		p[id] = pin
+	}
+	return nil
+}
+
+// rig is a device on a real OpenSSH server and what a test needs to renew it.
+type rig struct {
+	t      *testing.T
+	sshd   *testenv.SSHD
+	host   *testenv.SSHHost
+	ca     *testpki.CA
+	driver *sshdriver.Driver
+	pins   pins
+	dev    device.Device
+}
+
+func newRig(t *testing.T, login string) *rig {
+	sshd := testenv.StartSSHD(t)
+	r := &rig{t: t, sshd: sshd, ca: testpki.NewCA(t, "certfleet test root"), pins: pins{}}
+	r.driver = sshdriver.New(r.pins, 20*time.Second)
+	switch login {
+	case "key":
+		r.host = testenv.NewSSHHost(t, "root")
+		r.dev.Credential = secret.Secret{Kind: secret.SSHKey, Value: sshd.ClientKey}
+	case "password":
+		r.host = testenv.NewSSHHost(t, sshd.PasswordUser)
+		r.dev.Credential = secret.Secret{Kind: secret.SSHPassword, Username: sshd.PasswordUser, Value: sshd.Password}
+	}
+	r.dev.ID, r.dev.Address, r.dev.Settings = "gw-ssh-1", sshd.Address, []byte(r.host.Settings())
+	return r
+}
+
+// device is the device as the next call sees it: with the pin saved so far.
+func (r *rig) device() device.Device {
+	dev := r.dev
+	dev.TLSPin = r.pins[dev.ID]
+	return dev
+}
+
+// renew makes a CSR on the device, issues it and installs it.
+func (r *rig) renew(subject pki.CSRSubject, key pki.KeySpec) (*x509.Certificate, error) {
+	r.t.Helper()
+	ctx := context.Background()
+	der, err := r.driver.GenerateCSR(ctx, r.device(), pki.CSRRequest{
+		CertType: pki.CertTypeTLS, Key: key, Subject: subject,
+		SANs: pki.CSRSANs{DNS: []string{"gw-ssh-1.example.net"}, IP: []string{"127.0.0.1"}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	csr, err := pki.ParseCSR(der)
+	require.NoError(r.t, err)
+	leaf := r.ca.IssueCSR(r.t, csr)
+	return leaf, r.driver.Install(ctx, r.device(), pki.CertTypeTLS, []*x509.Certificate{leaf, r.ca.Cert})
+}
+
+func (r *rig) current() *x509.Certificate {
+	r.t.Helper()
+	cert, err := r.driver.Current(context.Background(), r.device(), pki.CertTypeTLS)
+	require.NoError(r.t, err)
+	return cert
+}
+
+func TestRenewOverKeyLogin(t *testing.T) {
+	r := newRig(t, "key")
+	assert.Nil(t, r.current(), "a device without a certificate file holds none")
+	assert.Len(t, r.pins[r.dev.ID], 32, "the host key was pinned on first contact")
+
+	leaf, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1", Organization: "Example"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.NoError(t, err)
+	assert.True(t, leaf.Equal(r.current()), "Current reads the live certificate")
+	r.host.Served(leaf)
+
+	keyFile := filepath.Join(r.host.Root, "etc/ssl/private/device.key")
+	info, err := os.Stat(keyFile)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the key is private")
+	keyPub, err := exec.Command("openssl", "pkey", "-in", keyFile, "-pubout").Output()
+	require.NoError(t, err)
+	certPub, err := exec.Command("openssl", "x509", "-noout", "-pubkey", "-in", filepath.Join(r.host.Root, "etc/ssl/certs/device.pem")).Output()
+	require.NoError(t, err)
+	assert.Equal(t, string(certPub), string(keyPub), "the live key is the certificate's")
+	leftovers, _ := filepath.Glob(filepath.Join(r.host.Root, "etc/ssl/*/*.certfleet-*"))
+	assert.Empty(t, leftovers, "no pending, new or previous files remain")
+
+	// An RSA renewal replaces it, and a retried install of the same chain
+	// finds nothing pending: it refuses rather than installing twice.
+	second, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "rsa", Size: 2048})
+	require.NoError(t, err)
+	r.host.Served(second)
+	err = r.driver.Install(context.Background(), r.device(), pki.CertTypeTLS, []*x509.Certificate{second, r.ca.Cert})
+	require.Error(t, err)
+	assert.True(t, device.IsPermanent(err), "%v", err)
+	assert.Contains(t, err.Error(), "a new CSR is needed")
+	assert.True(t, second.Equal(r.current()))
+}
+
+func TestRenewOverPasswordLogin(t *testing.T) {
+	r := newRig(t, "password")
+	leaf, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 384})
+	require.NoError(t, err)
+	assert.True(t, leaf.Equal(r.current()))
+	r.host.Served(leaf)
+
+	wrong := r.dev
+	wrong.Credential.Value = "not-the-password"
+	r.dev = wrong
+	_, err = r.driver.GenerateCSR(context.Background(), r.device(), pki.CSRRequest{CertType: pki.CertTypeTLS, Key: pki.KeySpec{Algorithm: "ecdsa", Size: 256}, Subject: pki.CSRSubject{CommonName: "x"}})
+	require.Error(t, err)
+	assert.True(t, device.IsPermanent(err), "a refused credential will not be accepted on retry: %v", err)
+	assert.NotContains(t, err.Error(), "not-the-password")
+}
+
+func TestFailingReloadRollsBack(t *testing.T) {
+	r := newRig(t, "key")
+	first, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.NoError(t, err)
+	r.host.Served(first)
+
+	r.host.FailReload(true)
+	_, err = r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.Error(t, err)
+	assert.True(t, device.IsPermanent(err), "%v", err)
+	assert.Contains(t, err.Error(), "previous certificate and key restored")
+	assert.True(t, first.Equal(r.current()), "the previous certificate is back in place")
+	r.host.Served(first)
+	keyPub, err := exec.Command("openssl", "pkey", "-in", filepath.Join(r.host.Root, "etc/ssl/private/device.key"), "-pubout").Output()
+	require.NoError(t, err)
+	certPub, err := exec.Command("openssl", "x509", "-noout", "-pubkey", "-in", filepath.Join(r.host.Root, "etc/ssl/certs/device.pem")).Output()
+	require.NoError(t, err)
+	assert.Equal(t, string(certPub), string(keyPub), "the previous key is back with its certificate")
+
+	// Once the service reloads again, the pending key is still there: the
+	// same certificate installs without a new CSR.
+	r.host.FailReload(false)
+	leaf, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.NoError(t, err)
+	r.host.Served(leaf)
+}
+
+func TestChangedHostKeyIsRefused(t *testing.T) {
+	r := newRig(t, "key")
+	require.Nil(t, r.current())
+	r.sshd.NewHostKey()
+	r.sshd.Restart()
+	_, err := r.driver.Current(context.Background(), r.device(), pki.CertTypeTLS)
+	require.Error(t, err)
+	assert.True(t, device.IsPermanent(err), "%v", err)
+	assert.Contains(t, err.Error(), "host key does not match its pin")
+}
+
+func TestHostileValuesStayText(t *testing.T) {
+	r := newRig(t, "key")
+	marker := fmt.Sprintf("/tmp/cf%d", time.Now().UnixNano()%1e6) // short: a CN holds 64 characters
+	t.Cleanup(func() { os.Remove(marker) })
+	hostile := "x';touch " + marker + ";'$(touch " + marker + ")`id` \"/+=\\"
+	leaf, err := r.renew(pki.CSRSubject{CommonName: hostile, Organization: "O'Brien & Sons $(id)"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.NoError(t, err)
+	assert.Equal(t, hostile, leaf.Subject.CommonName, "the subject reached openssl as text")
+	assert.Equal(t, []string{"O'Brien & Sons $(id)"}, leaf.Subject.Organization)
+	assert.NoFileExists(t, marker, "nothing in a device value ran on the device")
+
+	_, err = r.driver.GenerateCSR(context.Background(), r.device(), pki.CSRRequest{
+		CertType: pki.CertTypeTLS, Key: pki.KeySpec{Algorithm: "ecdsa", Size: 256},
+		Subject: pki.CSRSubject{CommonName: "x"}, SANs: pki.CSRSANs{DNS: []string{"a.example,IP:10.0.0.1"}},
+	})
+	require.Error(t, err)
+	assert.True(t, device.IsPermanent(err))
+}
+
+func TestSettings(t *testing.T) {
+	for name, raw := range map[string]string{
+		"empty":            ``,
+		"no recipe":        `{"recipes":{}}`,
+		"unknown type":     `{"recipes":{"ssh":{"key_path":"/k","cert_path":"/c"}}}`,
+		"relative path":    `{"recipes":{"tls":{"key_path":"k.pem","cert_path":"/c"}}}`,
+		"path with space":  `{"recipes":{"tls":{"key_path":"/etc/my key","cert_path":"/c"}}}`,
+		"path with dotdot": `{"recipes":{"tls":{"key_path":"/etc/../k","cert_path":"/c"}}}`,
+		"same file":        `{"recipes":{"tls":{"key_path":"/k","cert_path":"/k"}}}`,
+		"unknown field":    `{"recipes":{"tls":{"key_path":"/k","cert_path":"/c","script":"rm -rf /"}}}`,
+		"newline reload":   `{"recipes":{"tls":{"key_path":"/k","cert_path":"/c","reload":["a\nb"]}}}`,
+	} {
+		assert.Error(t, (&sshdriver.Driver{}).CheckSettings([]byte(raw)), name)
+	}
+	assert.NoError(t, (&sshdriver.Driver{}).CheckSettings([]byte(`{"recipes":{"tls":{"key_path":"/etc/uhttpd.key","cert_path":"/etc/uhttpd.crt","reload":["/etc/init.d/uhttpd","restart"]}}}`)))
+	for _, bad := range []string{"https://h", "ssh://root@h", "ssh://h:0", "ssh://h/x", "ssh://:22"} {
+		_, err := sshdriver.ParseAddress(bad)
+		assert.Error(t, err, bad)
+	}
+	addr, err := sshdriver.ParseAddress("ssh://gw.example:2222")
+	require.NoError(t, err)
+	assert.Equal(t, "gw.example:2222", addr)
+}
