@@ -204,7 +204,7 @@ func (a *Activities) deviceOf(ctx context.Context, row store.Device) (device.Dev
 	if err != nil {
 		return device.Device{}, nil, classify(err, ErrDevicePermanent)
 	}
-	dev := device.Device{ID: row.ID, Address: row.Address, TLSPin: row.TlsPin}
+	dev := device.Device{ID: row.ID, Address: row.Address, TLSPin: row.TlsPin, Settings: row.DriverSettings}
 	switch {
 	case row.CredentialID.Valid:
 		dev.Credential, err = a.Credentials.ForDevice(ctx, row.CredentialID.Int64, row.ID, row.Address)

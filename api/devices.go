@@ -2,8 +2,8 @@ package api
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +23,8 @@ type deviceBody struct {
 	Address    string `json:"address"`
 	// Credential names a credential of the store; never the secret itself.
 	Credential string `json:"credential"`
+	// DriverSettings are the driver's own settings, e.g. the ssh driver's recipes.
+	DriverSettings json.RawMessage `json:"driver_settings,omitempty"`
 	// EnrollmentOTP comes only from a bulk registration CSV, never from or to JSON.
 	EnrollmentOTP string `json:"-"`
 }
@@ -42,7 +44,10 @@ type deviceView struct {
 
 func viewDevice(d store.Device, credentialNames map[int64]string) deviceView {
 	return deviceView{
-		deviceBody:          deviceBody{ID: d.ID, Name: d.Name, DeviceType: d.DeviceType, Driver: d.Driver, Address: d.Address, Credential: credentialNames[d.CredentialID.Int64]},
+		deviceBody:          deviceBody{
+			ID: d.ID, Name: d.Name, DeviceType: d.DeviceType, Driver: d.Driver, Address: d.Address,
+			Credential: credentialNames[d.CredentialID.Int64], DriverSettings: d.DriverSettings,
+		},
 		LegacyCredentialRef: d.CredentialRef,
 		Mode:                d.Mode, TLSPinned: d.TlsPin != nil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
@@ -88,8 +93,10 @@ func (b *deviceBody) checkAll(known catalog) []error {
 	case !slices.Contains(drivers, b.Driver):
 		errs = append(errs, fieldError("driver", "want one of %v (%s: the device enrolls itself)", drivers, device.SelfEnrolling))
 	}
-	if u, err := url.Parse(b.Address); b.Address != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
-		errs = append(errs, fieldError("address", "want https://host[:port][/path]"))
+	if len(b.DriverSettings) > 16<<10 {
+		errs = append(errs, fieldError("driver_settings", "at most 16 KiB"))
+	} else if err := known.drivers.CheckDevice(b.Driver, b.Address, b.DriverSettings); err != nil {
+		errs = append(errs, err)
 	}
 	if len(b.Credential) > 128 {
 		errs = append(errs, fieldError("credential", "the name of a stored credential (POST /api/v1/credentials), never the secret itself"))
@@ -114,7 +121,7 @@ func (s *server) createDevice(c *gin.Context) {
 		}
 		row, err = q.CreateDevice(c.Request.Context(), store.CreateDeviceParams{
 			ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Mode: "NEW",
-			Driver: body.Driver, Address: body.Address, CredentialID: credentialID,
+			Driver: body.Driver, Address: body.Address, CredentialID: credentialID, DriverSettings: body.DriverSettings,
 		})
 		return []string{body.ID}, gin.H{"credential": body.Credential, "address": body.Address}, err
 	})
@@ -148,7 +155,7 @@ func (s *server) updateDevice(c *gin.Context) {
 		}
 		row, err = q.UpdateDevice(c.Request.Context(), store.UpdateDeviceParams{
 			ID: body.ID, Name: strings.TrimSpace(body.Name), DeviceType: body.DeviceType, Driver: body.Driver,
-			Address: body.Address, CredentialID: credentialID,
+			Address: body.Address, CredentialID: credentialID, DriverSettings: body.DriverSettings,
 		})
 		return []string{body.ID}, gin.H{"credential": body.Credential, "address": body.Address}, err
 	})

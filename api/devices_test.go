@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -52,4 +53,41 @@ func TestClearTLSPin(t *testing.T) {
 	var details map[string]string
 	require.NoError(t, json.Unmarshal(rows[0].Details, &details))
 	assert.Equal(t, hex.EncodeToString(pin), details["previous_pin"])
+}
+
+// TestDeviceDriverSettings: the registry checks a device's address and
+// settings as its driver reads them; a refused device is not created.
+func TestDeviceDriverSettings(t *testing.T) {
+	w := newAPIWorld(t)
+	recipe := map[string]any{"recipes": map[string]any{"tls": map[string]any{
+		"key_path": "/etc/ssl/private/gw.key", "cert_path": "/etc/ssl/certs/gw.pem", "reload": []string{"systemctl", "reload", "nginx"},
+	}}}
+	device := func(id, driver, address string, settings any) map[string]any {
+		return map[string]any{"id": id, "name": id, "device_type": "gateway", "driver": driver, "address": address, "driver_settings": settings}
+	}
+	for name, tc := range map[string]struct {
+		body  map[string]any
+		field string
+	}{
+		"ssh without recipe":  {device("gw-1", "ssh", "ssh://10.0.0.1", nil), "driver_settings"},
+		"ssh with https":      {device("gw-1", "ssh", "https://10.0.0.1", recipe), "address"},
+		"ssh with user":       {device("gw-1", "ssh", "ssh://root@10.0.0.1", recipe), "address"},
+		"ssh with bad path":   {device("gw-1", "ssh", "ssh://10.0.0.1", map[string]any{"recipes": map[string]any{"tls": map[string]any{"key_path": "/a b", "cert_path": "/c"}}}), "driver_settings"},
+		"agent with settings": {device("gw-1", "agent", "https://10.0.0.1", recipe), "driver_settings"},
+		"agent with ssh":      {device("gw-1", "agent", "ssh://10.0.0.1", nil), "address"},
+		"settings not object": {device("gw-1", "ssh", "ssh://10.0.0.1", "recipes"), "driver_settings"},
+	} {
+		status, body := w.admin.do("POST", "/api/v1/devices", tc.body)
+		assert.Equal(t, http.StatusBadRequest, status, "%s: %v", name, body)
+		assert.Contains(t, fmt.Sprint(body), tc.field, name)
+	}
+	status, _ := w.admin.do("GET", "/api/v1/devices/gw-1", nil)
+	assert.Equal(t, http.StatusNotFound, status, "no refused device was created")
+
+	status, body := w.admin.do("POST", "/api/v1/devices", device("gw-1", "ssh", "ssh://10.0.0.1:2222", recipe))
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	status, body = w.admin.do("GET", "/api/v1/devices/gw-1", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "ssh://10.0.0.1:2222", body["address"])
+	assert.Equal(t, "/etc/ssl/certs/gw.pem", body["driver_settings"].(map[string]any)["recipes"].(map[string]any)["tls"].(map[string]any)["cert_path"])
 }

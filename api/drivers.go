@@ -15,4 +15,7 @@ type Drivers interface {
 	// CheckCASettings refuses a CA driver's settings that cannot work, with
 	// an errkind.Invalid naming the field.
 	CheckCASettings(ctx context.Context, driver string, settings json.RawMessage) error
+	// CheckDevice refuses a device address or driver settings its driver
+	// cannot use, with an errkind.Invalid naming the field.
+	CheckDevice(driver, address string, settings json.RawMessage) error
 }

@@ -1,6 +1,6 @@
 -- name: CreateDevice :one
-INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
-VALUES (@id, @name, @device_type, @mode, @driver, @address, @credential_id)
+INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id, driver_settings)
+VALUES (@id, @name, @device_type, @mode, @driver, @address, @credential_id, COALESCE(@driver_settings::jsonb, '{}'))
 RETURNING *;
 
 -- name: GetDevice :one
@@ -31,7 +31,7 @@ LIMIT @page_size;
 
 -- name: UpdateDevice :one
 UPDATE devices
-SET name = @name, device_type = @device_type, driver = @driver, address = @address,
+SET name = @name, device_type = @device_type, driver = @driver, address = @address, driver_settings = COALESCE(@driver_settings::jsonb, '{}'),
     credential_id = @credential_id, credential_ref = CASE WHEN @credential_id::bigint IS NULL THEN credential_ref ELSE '' END,
     updated_at = now()
 WHERE id = @id

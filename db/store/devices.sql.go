@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -49,7 +50,7 @@ func (q *Queries) AssignProfileToDevices(ctx context.Context, arg AssignProfileT
 }
 
 const clearDeviceTLSPin = `-- name: ClearDeviceTLSPin :one
-UPDATE devices SET tls_pin = NULL, updated_at = now() WHERE id = $1 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
+UPDATE devices SET tls_pin = NULL, updated_at = now() WHERE id = $1 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings
 `
 
 func (q *Queries) ClearDeviceTLSPin(ctx context.Context, id string) (Device, error) {
@@ -70,24 +71,26 @@ func (q *Queries) ClearDeviceTLSPin(ctx context.Context, id string) (Device, err
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
 		&i.CredentialID,
+		&i.DriverSettings,
 	)
 	return i, err
 }
 
 const createDevice = `-- name: CreateDevice :one
-INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
+INSERT INTO devices (id, name, device_type, mode, driver, address, credential_id, driver_settings)
+VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8::jsonb, '{}'))
+RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings
 `
 
 type CreateDeviceParams struct {
-	ID           string      `json:"id"`
-	Name         string      `json:"name"`
-	DeviceType   string      `json:"device_type"`
-	Mode         string      `json:"mode"`
-	Driver       string      `json:"driver"`
-	Address      string      `json:"address"`
-	CredentialID pgtype.Int8 `json:"credential_id"`
+	ID             string          `json:"id"`
+	Name           string          `json:"name"`
+	DeviceType     string          `json:"device_type"`
+	Mode           string          `json:"mode"`
+	Driver         string          `json:"driver"`
+	Address        string          `json:"address"`
+	CredentialID   pgtype.Int8     `json:"credential_id"`
+	DriverSettings json.RawMessage `json:"driver_settings"`
 }
 
 func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Device, error) {
@@ -99,6 +102,7 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Dev
 		arg.Driver,
 		arg.Address,
 		arg.CredentialID,
+		arg.DriverSettings,
 	)
 	var i Device
 	err := row.Scan(
@@ -116,6 +120,7 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Dev
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
 		&i.CredentialID,
+		&i.DriverSettings,
 	)
 	return i, err
 }
@@ -145,7 +150,7 @@ func (q *Queries) ExistingDevices(ctx context.Context, ids []string) ([]string, 
 }
 
 const getDevice = `-- name: GetDevice :one
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id FROM devices WHERE id = $1
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices WHERE id = $1
 `
 
 func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
@@ -166,12 +171,13 @@ func (q *Queries) GetDevice(ctx context.Context, id string) (Device, error) {
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
 		&i.CredentialID,
+		&i.DriverSettings,
 	)
 	return i, err
 }
 
 const getDeviceForUpdate = `-- name: GetDeviceForUpdate :one
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id FROM devices WHERE id = $1 FOR UPDATE
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetDeviceForUpdate(ctx context.Context, id string) (Device, error) {
@@ -192,12 +198,13 @@ func (q *Queries) GetDeviceForUpdate(ctx context.Context, id string) (Device, er
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
 		&i.CredentialID,
+		&i.DriverSettings,
 	)
 	return i, err
 }
 
 const listDevices = `-- name: ListDevices :many
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id FROM devices
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices
 WHERE ($1::text IS NULL OR device_type = $1)
   AND ($2::text IS NULL OR mode = $2)
   AND ($3::text IS NULL OR driver = $3)
@@ -244,6 +251,7 @@ func (q *Queries) ListDevices(ctx context.Context, arg ListDevicesParams) ([]Dev
 			&i.FactoryCertSha256,
 			&i.FactoryAnchorID,
 			&i.CredentialID,
+			&i.DriverSettings,
 		); err != nil {
 			return nil, err
 		}
@@ -273,7 +281,7 @@ func (q *Queries) PinDeviceTLS(ctx context.Context, arg PinDeviceTLSParams) (int
 }
 
 const setDeviceMode = `-- name: SetDeviceMode :one
-UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
+UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings
 `
 
 type SetDeviceModeParams struct {
@@ -299,26 +307,28 @@ func (q *Queries) SetDeviceMode(ctx context.Context, arg SetDeviceModeParams) (D
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
 		&i.CredentialID,
+		&i.DriverSettings,
 	)
 	return i, err
 }
 
 const updateDevice = `-- name: UpdateDevice :one
 UPDATE devices
-SET name = $1, device_type = $2, driver = $3, address = $4,
-    credential_id = $5, credential_ref = CASE WHEN $5::bigint IS NULL THEN credential_ref ELSE '' END,
+SET name = $1, device_type = $2, driver = $3, address = $4, driver_settings = COALESCE($5::jsonb, '{}'),
+    credential_id = $6, credential_ref = CASE WHEN $6::bigint IS NULL THEN credential_ref ELSE '' END,
     updated_at = now()
-WHERE id = $6
-RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id
+WHERE id = $7
+RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings
 `
 
 type UpdateDeviceParams struct {
-	Name         string      `json:"name"`
-	DeviceType   string      `json:"device_type"`
-	Driver       string      `json:"driver"`
-	Address      string      `json:"address"`
-	CredentialID pgtype.Int8 `json:"credential_id"`
-	ID           string      `json:"id"`
+	Name           string          `json:"name"`
+	DeviceType     string          `json:"device_type"`
+	Driver         string          `json:"driver"`
+	Address        string          `json:"address"`
+	DriverSettings json.RawMessage `json:"driver_settings"`
+	CredentialID   pgtype.Int8     `json:"credential_id"`
+	ID             string          `json:"id"`
 }
 
 func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Device, error) {
@@ -327,6 +337,7 @@ func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Dev
 		arg.DeviceType,
 		arg.Driver,
 		arg.Address,
+		arg.DriverSettings,
 		arg.CredentialID,
 		arg.ID,
 	)
@@ -346,6 +357,7 @@ func (q *Queries) UpdateDevice(ctx context.Context, arg UpdateDeviceParams) (Dev
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
 		&i.CredentialID,
+		&i.DriverSettings,
 	)
 	return i, err
 }

@@ -236,7 +236,7 @@ func (q *Queries) EnrollmentCredentials(ctx context.Context, deviceID string) ([
 }
 
 const getDeviceByFactoryCert = `-- name: GetDeviceByFactoryCert :one
-SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id FROM devices WHERE factory_cert_sha256 = $1
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices WHERE factory_cert_sha256 = $1
 `
 
 func (q *Queries) GetDeviceByFactoryCert(ctx context.Context, factoryCertSha256 []byte) (Device, error) {
@@ -257,6 +257,7 @@ func (q *Queries) GetDeviceByFactoryCert(ctx context.Context, factoryCertSha256 
 		&i.FactoryCertSha256,
 		&i.FactoryAnchorID,
 		&i.CredentialID,
+		&i.DriverSettings,
 	)
 	return i, err
 }

@@ -91,7 +91,8 @@ type Device struct {
 	Driver     string `json:"driver"`
 	Address    string `json:"address"`
 	// legacy env:/file:/derived:env: reference awaiting import into credentials
-	CredentialRef     string          `json:"credential_ref"`
+	CredentialRef string `json:"credential_ref"`
+	// trust-on-first-use pin (SHA-256) of the device's TLS certificate, or of its SSH host key for the ssh driver
 	TlsPin            []byte          `json:"tls_pin"`
 	Labels            json.RawMessage `json:"labels"`
 	CreatedAt         time.Time       `json:"created_at"`
@@ -99,6 +100,7 @@ type Device struct {
 	FactoryCertSha256 []byte          `json:"factory_cert_sha256"`
 	FactoryAnchorID   pgtype.Int8     `json:"factory_anchor_id"`
 	CredentialID      pgtype.Int8     `json:"credential_id"`
+	DriverSettings    json.RawMessage `json:"driver_settings"`
 }
 
 type DeviceProfile struct {

@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"net/url"
 	"regexp"
 
 	"github.com/certfleet/certfleet/credentials/secret"
@@ -47,6 +49,22 @@ type Device struct {
 // before a device record holds them, so that a job never meets bad ones.
 type SettingsChecker interface {
 	CheckSettings(settings json.RawMessage) error
+}
+
+// AddressChecker is a driver whose device addresses are not https URLs.
+type AddressChecker interface {
+	CheckAddress(address string) error
+}
+
+// HTTPSAddress checks the address of a device reached over HTTPS: its base URL.
+type HTTPSAddress struct{}
+
+// CheckAddress wants https://host[:port][/path].
+func (HTTPSAddress) CheckAddress(address string) error {
+	if u, err := url.Parse(address); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return errors.New("want https://host[:port][/path]")
+	}
+	return nil
 }
 
 // Device errors are classified as all driver errors are (see package drivers).

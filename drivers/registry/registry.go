@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
+	"github.com/certfleet/certfleet/drivers/device/ssh"
 	"github.com/certfleet/certfleet/drivers/device/tlspin"
 	"github.com/certfleet/certfleet/errkind"
 )
@@ -40,11 +42,14 @@ type Registry struct {
 }
 
 // New returns the registry: the built-in CA, EST CAs as profiles configure
-// them with credentials from creds, and the agent device driver.
+// them with credentials from creds, and the device drivers.
 func New(pool *pgxpool.Pool, builtin *local.CA, creds *credentials.Store, deviceTimeout time.Duration) *Registry {
 	return &Registry{
 		pool: pool, builtin: builtin, credentials: creds,
-		devices: map[string]device.Driver{agent.DriverName: agent.New(tlspin.DBPins{Pool: pool}, deviceTimeout)},
+		devices: map[string]device.Driver{
+			agent.DriverName: agent.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
+			ssh.DriverName:   ssh.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
+		},
 		est:     map[string]*est.Driver{},
 	}
 }
@@ -86,6 +91,33 @@ func (r *Registry) CheckCASettings(ctx context.Context, driver string, raw json.
 		return r.checkCredential(ctx, settings.Credential, credentials.Password, credentials.TLSClient)
 	}
 	return errkind.Invalid("ca_driver", "want one of %v", r.CADrivers())
+}
+
+// CheckDevice checks a device's address and driver settings as its driver
+// reads them: an ssh://host address and recipes for the ssh driver, an https
+// URL and no settings for the drivers that speak HTTPS.
+func (r *Registry) CheckDevice(driver, address string, settings json.RawMessage) error {
+	d, ok := r.devices[driver]
+	if !ok {
+		return nil // the caller refuses an unknown driver; a self-enrolling device has neither
+	}
+	check, ok := d.(device.AddressChecker)
+	if !ok {
+		check = device.HTTPSAddress{}
+	}
+	if err := check.CheckAddress(address); address != "" && err != nil {
+		return errkind.Invalid("address", "%v", err)
+	}
+	if checker, ok := d.(device.SettingsChecker); ok {
+		if err := checker.CheckSettings(settings); err != nil {
+			return errkind.Invalid("driver_settings", "%v", err)
+		}
+		return nil
+	}
+	if s := strings.TrimSpace(string(settings)); s != "" && s != "{}" && s != "null" {
+		return errkind.Invalid("driver_settings", "driver %s takes no settings", driver)
+	}
+	return nil
 }
 
 func (r *Registry) checkCredential(ctx context.Context, name string, kinds ...credentials.Kind) error {
