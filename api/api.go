@@ -13,6 +13,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/renewal"
@@ -45,6 +46,8 @@ type Deps struct {
 	Credentials *credentials.Store
 	// Drivers lists the drivers and checks their settings.
 	Drivers Drivers
+	// Inventory reads what devices hold.
+	Inventory *inventory.Service
 }
 
 // server holds what the /api/v1 handlers need.
@@ -55,6 +58,7 @@ type server struct {
 	trust       *trust.Store
 	revoker     Revoker
 	renewals    *renewal.Service
+	inventory   *inventory.Service
 	credentials *credentials.Store
 	drivers     Drivers
 }
@@ -80,7 +84,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/crl/:file", crl(deps.CRLs))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory}
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r
@@ -106,6 +110,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.POST("/devices/:id/disable", operator, s.setDeviceEnabled(false))
 	v1.POST("/devices/:id/enable", operator, s.setDeviceEnabled(true))
 	v1.DELETE("/devices/:id/tls-pin", admin, s.clearTLSPin)
+	v1.POST("/devices/:id/inventory", operator, s.discoverDevice)
 	s.credentialRoutes(v1, admin)
 
 	v1.POST("/profile-assignments", operator, s.assignProfile)

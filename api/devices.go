@@ -44,7 +44,7 @@ type deviceView struct {
 
 func viewDevice(d store.Device, credentialNames map[int64]string) deviceView {
 	return deviceView{
-		deviceBody:          deviceBody{
+		deviceBody: deviceBody{
 			ID: d.ID, Name: d.Name, DeviceType: d.DeviceType, Driver: d.Driver, Address: d.Address,
 			Credential: credentialNames[d.CredentialID.Int64], DriverSettings: d.DriverSettings,
 		},
@@ -252,4 +252,15 @@ func (s *server) clearTLSPin(c *gin.Context) {
 		return []string{before.ID}, gin.H{"previous_pin": hex.EncodeToString(before.TlsPin)}, err
 	})
 	s.respondDevice(c, http.StatusOK, row, err)
+}
+
+// discoverDevice reads the certificates a device holds through its driver
+// and records those the inventory did not know.
+func (s *server) discoverDevice(c *gin.Context) {
+	found, err := s.inventory.Discover(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"device_id": c.Param("id"), "certificates": found})
 }

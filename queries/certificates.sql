@@ -69,3 +69,11 @@ SELECT
 
 -- name: DevicesOfCertificates :many
 SELECT id, device_id, cert_type FROM certificates WHERE id = ANY(@ids::bigint[]);
+
+-- name: RecordDiscoveredCertificate :one
+-- A certificate a device was found holding, recorded as the device's unless
+-- the inventory knows it already (by fingerprint, or by issuer and serial).
+INSERT INTO certificates (device_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der)
+VALUES (@device_id, @cert_type, @issuer, @serial_hex, @subject, @sha256, @not_before, @not_after, @der)
+ON CONFLICT DO NOTHING
+RETURNING *;

@@ -47,3 +47,6 @@ SELECT id FROM devices WHERE id = ANY(@ids::text[]);
 INSERT INTO device_profiles (device_id, cert_type, profile_id)
 SELECT unnest(@device_ids::text[]), @cert_type, @profile_id
 ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id;
+
+-- name: DeviceCertTypes :many
+SELECT cert_type FROM device_profiles WHERE device_id = @device_id ORDER BY cert_type;

@@ -19,6 +19,18 @@ if [[ $what == test ]] || [[ ! -x bin/sqlc ]]; then
   # sqlc is built with cgo (its Postgres parser is C).
   [[ -x bin/sqlc ]] || need gcc "sudo apt-get install gcc   (sqlc, which 'make test' builds, needs cgo)"
 fi
+# The ssh driver's tests log in to a real OpenSSH server they start on a
+# loopback port; installing the package does not start Debian's own sshd
+# where services are not started (containers, CI).
+if [[ $what == test ]] && [[ ! -x /usr/sbin/sshd ]]; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing openssh-server for the ssh driver's tests" >&2
+    { apt-get install -y -q openssh-server || { apt-get update -q && apt-get install -y -q openssh-server; }; } >/dev/null ||
+      missing+=("sshd: apt-get install openssh-server failed")
+  else
+    missing+=("sshd: sudo apt-get install openssh-server   (the ssh driver's tests start their own on a loopback port)")
+  fi
+fi
 if ! command -v psql >/dev/null 2>&1 && ! command -v pg_ctlcluster >/dev/null 2>&1 && [[ -z ${DATABASE_URL:-}${CERTFLEET_TEST_ADMIN_URL:-} ]]; then
   missing+=("Postgres: sudo apt-get install postgresql, or docker compose up -d postgres, or set DATABASE_URL (make run) / CERTFLEET_TEST_ADMIN_URL (make test) to a server you can reach")
 fi

@@ -33,5 +33,6 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(any) }) {
 	w.RegisterWorkflow(workflows.CertificateJob)
 	w.RegisterWorkflow(workflows.DeviceCertificate)
 	w.RegisterWorkflow(workflows.Enrollment)
+	w.RegisterWorkflow(workflows.DeviceInventory)
 	w.RegisterWorkflow(renewal.RenewalSweep)
 }

@@ -38,6 +38,11 @@ func EnrollmentWorkflowID(deviceID, operation, credential string, csr *x509.Cert
 	return "est/" + deviceID + "/" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// InventoryWorkflowID is the workflow ID of a device's discovery of the
+// certificates it holds: inventory/<deviceID>. Requests made while one runs
+// join it.
+func InventoryWorkflowID(deviceID string) string { return "inventory/" + deviceID }
+
 // RenewalScheduleID is the ID of the Temporal Schedule of renewal policy
 // policyID: renewal/<policyID>.
 func RenewalScheduleID(policyID int64) string {

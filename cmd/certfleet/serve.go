@@ -23,6 +23,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/est"
+	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
@@ -103,7 +104,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	g, ctx := errgroup.WithContext(ctx)
 	deps := api.Deps{
 		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
-		Approver: builtinCA, Revoker: builtinCA, CRLs: builtinCA, Trust: trust.New(pool), Logger: logger,
+		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
+		Approver:  builtinCA, Revoker: builtinCA, CRLs: builtinCA, Trust: trust.New(pool), Logger: logger,
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,
 			"temporal": func(ctx context.Context) error {

@@ -428,6 +428,60 @@ func (q *Queries) MarkCertificateSuperseded(ctx context.Context, id int64) error
 	return err
 }
 
+const recordDiscoveredCertificate = `-- name: RecordDiscoveredCertificate :one
+INSERT INTO certificates (device_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT DO NOTHING
+RETURNING id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der, status, revoked_at, revocation_reason, created_at
+`
+
+type RecordDiscoveredCertificateParams struct {
+	DeviceID  pgtype.Text `json:"device_id"`
+	CertType  string      `json:"cert_type"`
+	Issuer    string      `json:"issuer"`
+	SerialHex string      `json:"serial_hex"`
+	Subject   string      `json:"subject"`
+	Sha256    []byte      `json:"sha256"`
+	NotBefore time.Time   `json:"not_before"`
+	NotAfter  time.Time   `json:"not_after"`
+	Der       []byte      `json:"der"`
+}
+
+// A certificate a device was found holding, recorded as the device's unless
+// the inventory knows it already (by fingerprint, or by issuer and serial).
+func (q *Queries) RecordDiscoveredCertificate(ctx context.Context, arg RecordDiscoveredCertificateParams) (Certificate, error) {
+	row := q.db.QueryRow(ctx, recordDiscoveredCertificate,
+		arg.DeviceID,
+		arg.CertType,
+		arg.Issuer,
+		arg.SerialHex,
+		arg.Subject,
+		arg.Sha256,
+		arg.NotBefore,
+		arg.NotAfter,
+		arg.Der,
+	)
+	var i Certificate
+	err := row.Scan(
+		&i.ID,
+		&i.DeviceID,
+		&i.ProfileID,
+		&i.CertType,
+		&i.Issuer,
+		&i.SerialHex,
+		&i.Subject,
+		&i.Sha256,
+		&i.NotBefore,
+		&i.NotAfter,
+		&i.Der,
+		&i.Status,
+		&i.RevokedAt,
+		&i.RevocationReason,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const revokeCertificate = `-- name: RevokeCertificate :execrows
 UPDATE certificates
 SET status = 'revoked', revoked_at = now(), revocation_reason = $1

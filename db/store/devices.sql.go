@@ -125,6 +125,30 @@ func (q *Queries) CreateDevice(ctx context.Context, arg CreateDeviceParams) (Dev
 	return i, err
 }
 
+const deviceCertTypes = `-- name: DeviceCertTypes :many
+SELECT cert_type FROM device_profiles WHERE device_id = $1 ORDER BY cert_type
+`
+
+func (q *Queries) DeviceCertTypes(ctx context.Context, deviceID string) ([]string, error) {
+	rows, err := q.db.Query(ctx, deviceCertTypes, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var cert_type string
+		if err := rows.Scan(&cert_type); err != nil {
+			return nil, err
+		}
+		items = append(items, cert_type)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const existingDevices = `-- name: ExistingDevices :many
 SELECT id FROM devices WHERE id = ANY($1::text[])
 `
