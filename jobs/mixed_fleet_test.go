@@ -54,8 +54,11 @@ func (f *fleet) addGateway(t *testing.T, id string) gateway {
 
 func (f *fleet) gatewayProfile(t *testing.T) int64 {
 	t.Helper()
-	q := store.New(f.pool)
-	row, err := q.CreateProfile(context.Background(), store.CreateProfileParams{
+	var id int64
+	if f.pool.QueryRow(context.Background(), `SELECT id FROM profiles WHERE name = 'gateways'`).Scan(&id) == nil {
+		return id
+	}
+	row, err := store.New(f.pool).CreateProfile(context.Background(), store.CreateProfileParams{
 		Name: "gateways", CertType: "tls", DeviceType: "gateway",
 		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr","pattern":"gw-[0-9]+"}]`),
 		SanRules:     json.RawMessage(`[]`), ExtraAttributes: json.RawMessage(`[]`),
@@ -215,4 +218,52 @@ func (f *fleet) assertNoSecretIn(t *testing.T, jobIDs []int64, devices []string,
 	for _, needle := range needles {
 		assert.NotContains(t, haystack.String(), needle, "a secret leaked into a history or a job error")
 	}
+}
+
+// TestGatewayFaults: a gateway whose reload fails ends as a device failure
+// with its previous certificate back in place and served; a gateway that
+// presents another host key ends as a device failure without being touched.
+// Neither is retried: both are permanent.
+func TestGatewayFaults(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, 1)
+	failing := f.addGateway(t, "gw-00001")
+	replaced := f.addGateway(t, "gw-00002")
+	f.startWorker(t)
+	devices := []string{failing.id, replaced.id}
+	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "first", CertType: "tls", CreatedBy: "test", DeviceIDs: devices}, nil)
+	require.NoError(t, err)
+	require.Equal(t, 2, f.wait(t, job.ID, 3*time.Minute).Outcomes.RevokeNA, "%v", f.states(t, job.ID))
+	before := map[string]store.Certificate{}
+	for _, id := range devices {
+		before[id] = f.activeCertificate(t, id)
+	}
+
+	failing.host.FailReload(true)
+	replaced.sshd.NewHostKey()
+	replaced.sshd.Restart()
+	job, err = f.jobs.Create(ctx, jobs.Spec{Name: "faults", CertType: "tls", CreatedBy: "test", DeviceIDs: devices}, nil)
+	require.NoError(t, err)
+	progress := f.wait(t, job.ID, 3*time.Minute)
+	assert.Equal(t, 2, progress.Outcomes.DeviceFailure, "%+v", progress.Outcomes)
+	for id, want := range map[string]string{failing.id: "reload failed, previous certificate and key restored", replaced.id: "host key does not match its pin"} {
+		item, err := store.New(f.pool).GetJobItem(ctx, store.GetJobItemParams{JobID: job.ID, DeviceID: id})
+		require.NoError(t, err)
+		assert.Equal(t, "device_failure", item.State, id)
+		assert.Contains(t, item.LastError, want, id)
+	}
+	item, err := store.New(f.pool).GetJobItem(ctx, store.GetJobItemParams{JobID: job.ID, DeviceID: failing.id})
+	require.NoError(t, err)
+	assert.Equal(t, "install", item.Step, "the failing gateway got as far as the install")
+	served, err := x509.ParseCertificate(before[failing.id].Der)
+	require.NoError(t, err)
+	failing.host.Served(served)
+	data, err := os.ReadFile(filepath.Join(failing.host.Root, "etc/ssl/certs/device.pem"))
+	require.NoError(t, err)
+	live, err := pki.ParseCertificatesPEM(data)
+	require.NoError(t, err)
+	assert.True(t, served.Equal(live[0]), "the previous certificate is the live file again")
+	served, err = x509.ParseCertificate(before[replaced.id].Der)
+	require.NoError(t, err)
+	replaced.host.Served(served)
 }
