@@ -30,6 +30,7 @@ import (
 	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
+	"github.com/certfleet/certfleet/pki"
 )
 
 // TestNoSecretInHistoriesLogsOrDatabase runs the real binary through what
@@ -87,9 +88,24 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 		api.call("POST", "/api/v1/devices", map[string]any{"id": id, "name": id, "device_type": "camera",
 			"address": simURL + "/devices/" + id, "credential": "fleet"}, http.StatusCreated)
 	}
+	// A gateway on a real OpenSSH server, logged in to with a password.
+	sshd := testenv.StartSSHD(t)
+	host := testenv.NewSSHHost(t, sshd.PasswordUser)
+	api.call("POST", "/api/v1/credentials", map[string]any{"name": "gw-login", "kind": "ssh_password", "username": sshd.PasswordUser, "secret": sshd.Password}, http.StatusCreated)
+	api.call("POST", "/api/v1/credentials", map[string]any{"name": "gw-key", "kind": "ssh_key", "secret": sshd.ClientKey}, http.StatusCreated)
+	api.call("POST", "/api/v1/devices", map[string]any{"id": "gw-1", "name": "gateway", "device_type": "camera",
+		"address": sshd.Address, "credential": "gw-login", "driver": "ssh", "driver_settings": json.RawMessage(host.Settings())}, http.StatusCreated)
+	devices = append(devices, "gw-1")
 	api.call("POST", "/api/v1/profile-assignments", map[string]any{"profile_id": profile["id"], "device_ids": devices}, http.StatusOK)
 	job := api.call("POST", "/api/v1/jobs", map[string]any{"name": "leak test", "cert_type": "tls", "device_ids": devices}, http.StatusCreated)
 	waitJobDone(t, ctx, tc, fmt.Sprint(job["workflow_id"]))
+	items := api.call("GET", fmt.Sprintf("/api/v1/jobs/%v/items", job["id"]), nil, http.StatusOK)["items"].([]any)
+	require.Len(t, items, 3)
+	for _, item := range items {
+		item := item.(map[string]any)
+		assert.Equal(t, "revoke_na", item["state"], "%v: every device took its credential and its certificate: %v", item["device_id"], item["last_error"])
+	}
+	host.Served(certificateOf(t, api, "gw-1"))
 
 	api.call("POST", "/api/v1/est-labels", map[string]any{"label": "cams", "is_default": true, "profile_id": profile["id"]}, http.StatusCreated)
 	api.call("POST", "/api/v1/devices/import", "id,name,device_type,enrollment_otp\r\nest-1,EST 1,camera,"+otp+"\r\nest-2,EST 2,camera,\r\n", http.StatusOK)
@@ -100,8 +116,14 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 	secrets := map[string]string{"fleet master secret": fleetSecret, "upstream password": upstreamSecret,
 		"bearer credential": bearerSecret, "rotated bearer credential": "rotated-" + bearerSecret,
 		"OTP": otp, "device password": devicePassword, "API token": token, "KEK (base64)": kekB64, "KEK": string(kekRaw)}
-	for _, id := range devices {
+	for _, id := range devices[:2] {
 		secrets["derived credential of "+id] = secret.Derive(fleetSecret, id)
+	}
+	secrets["SSH password"] = sshd.Password
+	for i, line := range strings.Split(sshd.ClientKey, "\n") {
+		if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
+			secrets[fmt.Sprintf("SSH key, line %d", i+1)] = line
+		}
 	}
 	places := map[string][]byte{
 		"workflow histories": allHistories(t, ctx, tc),
@@ -127,6 +149,14 @@ type leakTestClient struct {
 
 func (c leakTestClient) call(method, path string, body any, want int) map[string]any {
 	c.t.Helper()
+	var out map[string]any
+	_ = json.Unmarshal(c.send(method, path, body, want), &out)
+	return out
+}
+
+// send makes a request and returns the answer's body, which must have status want.
+func (c leakTestClient) send(method, path string, body any, want int) []byte {
+	c.t.Helper()
 	var reader io.Reader
 	if s, ok := body.(string); ok {
 		reader = strings.NewReader(s)
@@ -143,9 +173,7 @@ func (c leakTestClient) call(method, path string, body any, want int) map[string
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	require.Equal(c.t, want, resp.StatusCode, "%s %s: %s", method, path, data)
-	var out map[string]any
-	_ = json.Unmarshal(data, &out)
-	return out
+	return data
 }
 
 // waitJobDone waits for the job's workflow, across continue-as-new, to end.
@@ -202,4 +230,16 @@ func pgDump(t *testing.T, ctx context.Context, databaseURL string) []byte {
 	out, err := exec.CommandContext(ctx, "pg_dump", "--no-owner", databaseURL).Output()
 	require.NoError(t, err, "pg_dump")
 	return out
+}
+
+// certificateOf is the device's active certificate, read through the API.
+func certificateOf(t *testing.T, api leakTestClient, deviceID string) *x509.Certificate {
+	t.Helper()
+	list := api.call("GET", "/api/v1/certificates?device_id="+deviceID+"&status=active", nil, http.StatusOK)
+	certs := list["items"].([]any)
+	require.NotEmpty(t, certs)
+	id := certs[0].(map[string]any)["id"]
+	chain, err := pki.ParseCertificatesPEM(api.send("GET", fmt.Sprintf("/api/v1/certificates/%v/pem", id), nil, http.StatusOK))
+	require.NoError(t, err)
+	return chain[0]
 }
