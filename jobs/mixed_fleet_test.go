@@ -19,6 +19,9 @@ import (
 
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/devicesim"
+	axissim "github.com/certfleet/certfleet/devicesim/axis"
+	onvifsim "github.com/certfleet/certfleet/devicesim/onvif"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
@@ -70,6 +73,24 @@ func (f *fleet) gatewayProfile(t *testing.T) int64 {
 	return row.ID
 }
 
+// makeCamera turns simulated device id into a camera of driver, reached at
+// the simulator's path for it with the cameras' password credential.
+func (f *fleet) makeCamera(t *testing.T, id, driver, path string) {
+	t.Helper()
+	ctx := context.Background()
+	q := store.New(f.pool)
+	var credID int64
+	if f.pool.QueryRow(ctx, `SELECT id FROM credentials WHERE name = 'cameras'`).Scan(&credID) != nil {
+		username, password := devicesim.CameraAccount(fleetSecret)
+		cred, err := f.creds.Create(ctx, q, credentials.Spec{Name: "cameras", Kind: credentials.Password, Username: username, Secret: password}, "test")
+		require.NoError(t, err)
+		credID = cred.ID
+	}
+	_, err := f.pool.Exec(ctx, `UPDATE devices SET driver = $2, address = $3, credential_id = $4 WHERE id = $1`,
+		id, driver, f.simURL+strings.ReplaceAll(path, "{id}", id), credID)
+	require.NoError(t, err)
+}
+
 // factoryCertificate puts a self-signed certificate on the gateway and
 // starts its TLS service with it, as a device found in the field has.
 func (g gateway) factoryCertificate(t *testing.T) *x509.Certificate {
@@ -116,16 +137,18 @@ func (f *fleet) verify(t *testing.T, der []byte) {
 }
 
 // TestMixedFleetJob is the acceptance run of the device drivers: a gateway
-// on a real OpenSSH server, found holding a factory certificate, and agents
-// from the simulator. Discovery records the gateway's factory certificate;
+// on a real OpenSSH server, found holding a factory certificate, agents, an
+// ONVIF camera and an Axis camera from the simulator. Discovery records the gateway's factory certificate;
 // the first job puts a certificate from the built-in CA on every device
 // (openssl verifies each, and the gateway's TLS service serves its own after
 // the reload); the second renews them all again and revokes the first
 // ones. No credential appears in any workflow history or job error.
 func TestMixedFleetJob(t *testing.T) {
 	ctx := context.Background()
-	f := newFleet(t, 2)
-	f.assign(t, f.normal, 1, 2)
+	f := newFleet(t, 4)
+	f.assign(t, f.normal, 1, 4)
+	f.makeCamera(t, "sim-00003", "onvif", onvifsim.DevicePath)
+	f.makeCamera(t, "sim-00004", "axis", axissim.Prefix)
 	gw := f.addGateway(t, "gw-00001")
 	factory := gw.factoryCertificate(t)
 	f.startWorker(t)
@@ -145,7 +168,7 @@ func TestMixedFleetJob(t *testing.T) {
 		filepath.Join("device-inventory", "discovered.json"): testenv.History(t, f.temporal, inventoryID, testenv.Runs(t, f.temporal, inventoryID)[0]),
 	})
 
-	devices := []string{"sim-00001", "sim-00002", gw.id}
+	devices := []string{"sim-00001", "sim-00002", "sim-00003", "sim-00004", gw.id}
 	run := func(name string) int64 {
 		job, err := f.jobs.Create(ctx, jobs.Spec{Name: name, CertType: "tls", CreatedBy: "test", DeviceIDs: devices}, nil)
 		require.NoError(t, err)
@@ -181,7 +204,8 @@ func TestMixedFleetJob(t *testing.T) {
 	require.NoError(t, err)
 	gw.host.Served(leaf)
 
-	f.assertNoSecretIn(t, []int64{first, second}, devices, []string{gw.sshd.ClientKey, fleetSecret})
+	_, cameraPassword := devicesim.CameraAccount(fleetSecret)
+	f.assertNoSecretIn(t, []int64{first, second}, devices, []string{gw.sshd.ClientKey, fleetSecret, cameraPassword})
 }
 
 // assertNoSecretIn greps the histories of the jobs' workflows and the items'

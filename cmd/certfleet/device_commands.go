@@ -17,6 +17,8 @@ import (
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/deviceagent"
 	"github.com/certfleet/certfleet/devicesim"
+	axissim "github.com/certfleet/certfleet/devicesim/axis"
+	onvifsim "github.com/certfleet/certfleet/devicesim/onvif"
 )
 
 var agentSettings = []config.Setting{
@@ -106,8 +108,10 @@ func runDevicesim(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("devicesim TLS certificate: %w", err)
 	}
 	fleet := devicesim.New(count, values["prefix"], secret)
-	logger.Info("simulating devices", "count", count, "first", fleet.DeviceID(1), "last", fleet.DeviceID(count))
-	return serveHTTP(ctx, "device simulator", values["listen"], fleet.Handler(), serverTLS(cert), 10*time.Second, logger)
+	username, _ := fleet.CameraAccount()
+	logger.Info("simulating devices", "count", count, "first", fleet.DeviceID(1), "last", fleet.DeviceID(count),
+		"agent", "/devices/{id}", "onvif", onvifsim.DevicePath, "axis", axissim.Prefix, "camera_username", username)
+	return serveHTTP(ctx, "device simulator", values["listen"], fleet.Handler(onvifsim.New(), axissim.New()), serverTLS(cert), 10*time.Second, logger)
 }
 
 func commandLogger(level string, w io.Writer) (*slog.Logger, error) {

@@ -25,6 +25,8 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
+	"github.com/certfleet/certfleet/drivers/device/axis"
+	"github.com/certfleet/certfleet/drivers/device/onvif"
 	"github.com/certfleet/certfleet/drivers/device/ssh"
 	"github.com/certfleet/certfleet/drivers/device/tlspin"
 	"github.com/certfleet/certfleet/errkind"
@@ -49,6 +51,8 @@ func New(pool *pgxpool.Pool, builtin *local.CA, creds *credentials.Store, device
 		devices: map[string]device.Driver{
 			agent.DriverName: agent.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
 			ssh.DriverName:   ssh.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
+			onvif.DriverName: onvif.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
+			axis.DriverName:  axis.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
 		},
 		est:     map[string]*est.Driver{},
 	}
