@@ -50,3 +50,11 @@ ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_i
 
 -- name: DeviceCertTypes :many
 SELECT cert_type FROM device_profiles WHERE device_id = @device_id ORDER BY cert_type;
+
+-- name: RepinDeviceTLS :execrows
+-- Moves a device's pin to a certificate the inventory holds as the device's
+-- (one certfleet installed on it), never to anything else. A pin another
+-- call moved already counts as moved.
+UPDATE devices d SET tls_pin = @new_pin, updated_at = now()
+WHERE d.id = @device_id AND (d.tls_pin = @old_pin OR d.tls_pin = @new_pin)
+  AND EXISTS (SELECT 1 FROM certificates c WHERE c.sha256 = @new_pin AND c.device_id = d.id AND c.status <> 'revoked');

@@ -304,6 +304,29 @@ func (q *Queries) PinDeviceTLS(ctx context.Context, arg PinDeviceTLSParams) (int
 	return result.RowsAffected(), nil
 }
 
+const repinDeviceTLS = `-- name: RepinDeviceTLS :execrows
+UPDATE devices d SET tls_pin = $1, updated_at = now()
+WHERE d.id = $2 AND (d.tls_pin = $3 OR d.tls_pin = $1)
+  AND EXISTS (SELECT 1 FROM certificates c WHERE c.sha256 = $1 AND c.device_id = d.id AND c.status <> 'revoked')
+`
+
+type RepinDeviceTLSParams struct {
+	NewPin   []byte `json:"new_pin"`
+	DeviceID string `json:"device_id"`
+	OldPin   []byte `json:"old_pin"`
+}
+
+// Moves a device's pin to a certificate the inventory holds as the device's
+// (one certfleet installed on it), never to anything else. A pin another
+// call moved already counts as moved.
+func (q *Queries) RepinDeviceTLS(ctx context.Context, arg RepinDeviceTLSParams) (int64, error) {
+	result, err := q.db.Exec(ctx, repinDeviceTLS, arg.NewPin, arg.DeviceID, arg.OldPin)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const setDeviceMode = `-- name: SetDeviceMode :one
 UPDATE devices SET mode = $1, updated_at = now() WHERE id = $2 RETURNING id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings
 `

@@ -54,7 +54,7 @@ func New(pool *pgxpool.Pool, builtin *local.CA, creds *credentials.Store, device
 			onvif.DriverName: onvif.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
 			axis.DriverName:  axis.New(tlspin.DBPins{Pool: pool}, deviceTimeout),
 		},
-		est:     map[string]*est.Driver{},
+		est: map[string]*est.Driver{},
 	}
 }
 

@@ -13,18 +13,13 @@
 package axis
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -43,27 +38,21 @@ const DriverName = "axis"
 const AliasPrefix = "certfleet-"
 
 // Driver speaks VAPIX to Axis cameras.
+//
+// A camera serves HTTPS with the certificate bound to HTTPS, so after a TLS
+// install it presents another certificate than its pin; the pinned client
+// (package tlspin) moves the pin to it, as the inventory holds it as the
+// camera's.
 type Driver struct {
 	client  *tlspin.Client
-	pins    tlspin.Store
 	timeout time.Duration
-}
-
-// PinReplacer is a pin store that can move a device's pin. A camera serves
-// HTTPS with the certificate bound to HTTPS, so after Install binds a new one
-// the camera presents another certificate than its pin. When the store given
-// to New is a PinReplacer and the camera presents exactly the leaf just
-// installed, Install moves the pin to it; otherwise the pin stays, and the
-// next call to the camera fails as a pin mismatch until an operator re-pins.
-type PinReplacer interface {
-	ReplacePin(ctx context.Context, deviceID string, old, new []byte) error
 }
 
 var _ device.Driver = (*Driver)(nil)
 
 // New returns a driver whose operations time out after timeout each.
 func New(pins tlspin.Store, timeout time.Duration) *Driver {
-	return &Driver{client: tlspin.New(pins), pins: pins, timeout: timeout}
+	return &Driver{client: tlspin.New(pins), timeout: timeout}
 }
 
 // use is how a certificate type is bound on a camera.
@@ -238,12 +227,6 @@ func (d *Driver) Install(ctx context.Context, dev device.Device, certType string
 			return err
 		}
 	}
-	if certType == pki.CertTypeTLS {
-		if err := d.repin(ctx, s, leaf); err != nil {
-			return err
-		}
-	}
-
 	// Delete what certfleet installed before: the previous binding, and any
 	// issued certfleet certificate of the type left unbound.
 	inUse, err := s.boundAliases(ctx, certType)
@@ -291,56 +274,6 @@ func (d *Driver) Current(ctx context.Context, dev device.Device, certType string
 		return nil, device.Permanent(fmt.Errorf("camera %s: certificate %s is not PEM: %v", dev.ID, alias, err))
 	}
 	return parsed[0], nil
-}
-
-// repin moves the device's pin to leaf if the store can and the camera
-// presents leaf now. The probe trusts nothing it sees: it only compares what
-// the camera presents with the certificate certfleet just installed, whose key
-// the camera proves it holds in the handshake.
-func (d *Driver) repin(ctx context.Context, s *session, leaf *x509.Certificate) error {
-	replacer, ok := d.pins.(PinReplacer)
-	if !ok {
-		return nil
-	}
-	presented, err := presentedCertificate(ctx, s.dev.Address)
-	if err != nil || !presented.Equal(leaf) {
-		return nil // the camera has not switched (yet); the pin stays
-	}
-	sum := sha256.Sum256(leaf.Raw)
-	if bytes.Equal(s.dev.TLSPin, sum[:]) {
-		return nil
-	}
-	if err := replacer.ReplacePin(ctx, s.dev.ID, s.dev.TLSPin, sum[:]); err != nil {
-		return device.Transient(fmt.Errorf("camera %s: move TLS pin to the new HTTPS certificate: %w", s.dev.ID, err))
-	}
-	return nil
-}
-
-// presentedCertificate is the certificate a TLS server presents at address (a URL).
-func presentedCertificate(ctx context.Context, address string) (*x509.Certificate, error) {
-	u, err := url.Parse(address)
-	if err != nil || u.Scheme != "https" {
-		return nil, fmt.Errorf("address %q is not an https URL", address)
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "443")
-	}
-	dialer := &tls.Dialer{Config: &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: true, // compared with the installed leaf by the caller
-		ServerName:         u.Hostname(),
-	}}
-	conn, err := dialer.DialContext(ctx, "tcp", host)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		return nil, errors.New("no certificate presented")
-	}
-	return certs[0], nil
 }
 
 func aliasPrefix(certType string) string { return AliasPrefix + certType + "-" }

@@ -19,21 +19,25 @@ import (
 	"github.com/certfleet/certfleet/pki"
 )
 
-// replacingPins is a pin store that can move a pin.
-type replacingPins struct {
+// repinningPins is a pin store that moves a pin to a certificate it holds
+// as the device's, as the inventory does (tlspin.DBPins).
+type repinningPins struct {
 	memPins
+	issued   map[[32]byte]bool
 	replaced int
 }
 
-func (p *replacingPins) ReplacePin(_ context.Context, id string, old, pin []byte) error {
+func (p *repinningPins) Repin(_ context.Context, id string, old, seen []byte) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if old != nil && !bytes.Equal(p.pins[id], old) {
-		return nil
+	if (!bytes.Equal(p.pins[id], old) && !bytes.Equal(p.pins[id], seen)) || !p.issued[[32]byte(seen)] {
+		return false, nil
 	}
-	p.pins[id] = pin
-	p.replaced++
-	return nil
+	if !bytes.Equal(p.pins[id], seen) {
+		p.pins[id] = seen
+		p.replaced++
+	}
+	return true, nil
 }
 
 // A camera that serves HTTPS with the certificate bound to HTTPS, as a real one does.
@@ -50,14 +54,18 @@ func startRealisticCamera(t *testing.T, id string) *simEnv {
 	return &simEnv{fleet: fleet, sim: sim, srv: srv}
 }
 
+// TestPinFollowsTheNewHTTPSCertificate: a camera serves the certificate
+// certfleet bound to HTTPS; the next call moves the pin to it because the
+// inventory holds it as the camera's, and a store that cannot move pins
+// refuses the camera as a changed one.
 func TestPinFollowsTheNewHTTPSCertificate(t *testing.T) {
 	ctx := context.Background()
 	ca := newTestCA(t)
-	for _, canReplace := range []bool{true, false} {
+	for _, canRepin := range []bool{true, false} {
 		env := startRealisticCamera(t, "cam-00001")
-		pins := &replacingPins{}
+		pins := &repinningPins{issued: map[[32]byte]bool{}}
 		var store tlspin.Store = pins
-		if !canReplace {
+		if !canRepin {
 			store = &pins.memPins
 		}
 		driver := axis.New(store, 5*time.Second)
@@ -70,24 +78,30 @@ func TestPinFollowsTheNewHTTPSCertificate(t *testing.T) {
 		der, err := driver.GenerateCSR(ctx, dev, csrRequest(dev.ID, pki.CertTypeTLS, p256))
 		require.NoError(t, err)
 		chain := ca.issue(t, der)
+		want := sha256.Sum256(chain[0].Raw)
+		pins.issued[want] = true
 		require.NoError(t, driver.Install(ctx, dev, pki.CertTypeTLS, chain))
 
-		want := sha256.Sum256(chain[0].Raw)
-		dev.TLSPin = pins.get(dev.ID)
-		if !canReplace {
-			assert.NotEqual(t, want[:], dev.TLSPin, "a store that cannot replace keeps the old pin")
-			// A fresh client (a real camera's web server restart drops the pooled connections).
-			_, err = axis.New(store, 5*time.Second).Current(ctx, dev, pki.CertTypeTLS)
+		// A fresh client: a real camera's web server restart drops the pooled connections.
+		driver = axis.New(store, 5*time.Second)
+		current, err := driver.Current(ctx, dev, pki.CertTypeTLS)
+		if !canRepin {
 			requirePermanent(t, err, "the camera now presents another certificate than its pin")
 			continue
 		}
-		assert.Equal(t, want[:], dev.TLSPin, "the pin moved to the installed leaf")
-		assert.Equal(t, 1, pins.replaced)
-		driver = axis.New(store, 5*time.Second)
-		current, err := driver.Current(ctx, dev, pki.CertTypeTLS)
 		require.NoError(t, err)
 		assert.True(t, chain[0].Equal(current))
+		assert.Equal(t, want[:], pins.get(dev.ID), "the pin moved to the installed leaf")
+		assert.Equal(t, 1, pins.replaced)
+		dev.TLSPin = pins.get(dev.ID)
 		require.NoError(t, driver.Install(ctx, dev, pki.CertTypeTLS, chain), "a retried install with the new pin")
 		assert.Equal(t, 1, pins.replaced)
+
+		// A certificate the inventory does not hold as the camera's is refused.
+		delete(pins.issued, want)
+		pins.pins[dev.ID] = make([]byte, 32)
+		dev.TLSPin = pins.get(dev.ID)
+		_, err = axis.New(store, 5*time.Second).Current(ctx, dev, pki.CertTypeTLS)
+		requirePermanent(t, err, "does not match its pin")
 	}
 }

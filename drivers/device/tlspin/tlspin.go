@@ -28,8 +28,23 @@ type Store interface {
 	SavePin(ctx context.Context, deviceID string, pin []byte) error
 }
 
+// Repinner is a Store that moves a device's pin from old to seen (or finds it
+// moved already) when seen is the fingerprint of a certificate the inventory
+// holds as that device's:
+// a camera whose HTTPS certificate certfleet replaced presents the new one,
+// whose key only the camera has, and must stay reachable.
+type Repinner interface {
+	Repin(ctx context.Context, deviceID string, old, seen []byte) (bool, error)
+}
+
 // ErrMismatch is a device presenting another TLS certificate than the pinned one.
 var ErrMismatch = errors.New("the device's TLS certificate does not match its pin")
+
+// mismatch is ErrMismatch with the fingerprint of what the device presented.
+type mismatch struct{ seen []byte }
+
+func (m *mismatch) Error() string { return ErrMismatch.Error() }
+func (m *mismatch) Unwrap() error { return ErrMismatch }
 
 // Client sends requests to devices, one transport per pin.
 type Client struct {
@@ -48,11 +63,18 @@ func New(pins Store) *Client {
 // Its errors are classified: a pin mismatch is permanent, an unreachable
 // device transient.
 func (c *Client) Do(ctx context.Context, dev device.Device, req *http.Request) (*http.Response, error) {
-	transport, firstPin := c.transport(dev)
-	if firstPin != nil {
-		defer transport.CloseIdleConnections()
+	resp, firstPin, err := c.send(ctx, dev, req)
+	var m *mismatch
+	if errors.As(err, &m) {
+		if dev, err = c.repin(ctx, dev, m.seen, err); err == nil {
+			if req.GetBody != nil {
+				if req.Body, err = req.GetBody(); err != nil {
+					return nil, device.Permanent(err)
+				}
+			}
+			resp, firstPin, err = c.send(ctx, dev, req)
+		}
 	}
-	resp, err := (&http.Client{Transport: transport, CheckRedirect: refuseRedirects}).Do(req.WithContext(ctx))
 	if err != nil {
 		if errors.Is(err, ErrMismatch) {
 			return nil, device.Permanent(fmt.Errorf("device %s: %w", dev.ID, ErrMismatch))
@@ -68,6 +90,34 @@ func (c *Client) Do(ctx context.Context, dev device.Device, req *http.Request) (
 		}
 	}
 	return resp, nil
+}
+
+// send sends req over the transport of dev's pin, or of a first contact.
+func (c *Client) send(ctx context.Context, dev device.Device, req *http.Request) (*http.Response, *[]byte, error) {
+	transport, firstPin := c.transport(dev)
+	if firstPin != nil {
+		defer transport.CloseIdleConnections()
+	}
+	resp, err := (&http.Client{Transport: transport, CheckRedirect: refuseRedirects}).Do(req.WithContext(ctx))
+	return resp, firstPin, err
+}
+
+// repin moves dev's pin to seen if the store holds seen as a certificate of
+// dev, and returns dev with its new pin; otherwise it returns mismatchErr.
+func (c *Client) repin(ctx context.Context, dev device.Device, seen []byte, mismatchErr error) (device.Device, error) {
+	repinner, ok := c.pins.(Repinner)
+	if !ok {
+		return dev, mismatchErr
+	}
+	moved, err := repinner.Repin(ctx, dev.ID, dev.TLSPin, seen)
+	if err != nil {
+		return dev, device.Transient(fmt.Errorf("move the TLS pin of device %s: %w", dev.ID, err))
+	}
+	if !moved {
+		return dev, mismatchErr
+	}
+	dev.TLSPin = seen
+	return dev, nil
 }
 
 // refuseRedirects makes the client return a redirect as the answer instead of
@@ -99,7 +149,7 @@ func (c *Client) transport(dev device.Device) (*http.Transport, *[]byte) {
 	pin := bytes.Clone(dev.TLSPin)
 	t := newTransport(func(cert *x509.Certificate) error {
 		if sum := sha256.Sum256(cert.Raw); !bytes.Equal(sum[:], pin) {
-			return ErrMismatch
+			return &mismatch{seen: sum[:]}
 		}
 		return nil
 	})
@@ -131,6 +181,16 @@ func newTransport(check func(*x509.Certificate) error) *http.Transport {
 // already has one keeps it, and a changed certificate must be re-pinned by an
 // operator.
 type DBPins struct{ Pool *pgxpool.Pool }
+
+// Repin moves deviceID's pin from old to seen if the inventory holds seen
+// as the fingerprint of a certificate of deviceID that is not revoked.
+func (p DBPins) Repin(ctx context.Context, deviceID string, old, seen []byte) (bool, error) {
+	n, err := store.New(p.Pool).RepinDeviceTLS(ctx, store.RepinDeviceTLSParams{DeviceID: deviceID, OldPin: old, NewPin: seen})
+	if err != nil {
+		return false, fmt.Errorf("move TLS pin of %s: %w", deviceID, err)
+	}
+	return n == 1, nil
+}
 
 // SavePin records pin as deviceID's if it has none yet.
 func (p DBPins) SavePin(ctx context.Context, deviceID string, pin []byte) error {
