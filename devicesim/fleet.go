@@ -121,8 +121,13 @@ func (f *Fleet) FaultsOf(id string) (Faults, error) {
 
 // CameraAccount is the username and password every simulated camera (the
 // ONVIF and Axis modes) accepts.
-func (f *Fleet) CameraAccount() (username, password string) {
-	return CameraUsername, secret.Derive(f.master, "camera-password")
+func (f *Fleet) CameraAccount() (username, password string) { return CameraAccount(f.master) }
+
+// CameraAccount is the account of the simulated cameras of the fleet whose
+// master secret is master: the password derives from it as a device's
+// credential does (secret.Derive), from the name "camera-password".
+func CameraAccount(master string) (username, password string) {
+	return CameraUsername, secret.Derive(master, "camera-password")
 }
 
 // CameraUsername is the account simulated cameras accept.

@@ -19,6 +19,9 @@ var rules = []struct {
 	{"drivers/ca/est", []string{"est"}, "the EST CA driver shares the wire codec (estwire), not the server"},
 	{"agentproto", []string{"drivers"}, "the agent protocol is below the drivers that speak it"},
 	{"devicesim", []string{"drivers"}, "the simulated fleet speaks the agent protocol, as a device does"},
+	{"devicesim/onvif", []string{"drivers"}, "simulated ONVIF cameras share the wire types (onvifwire) with the driver, not the driver"},
+	{"devicesim/axis", []string{"drivers"}, "simulated Axis cameras share the wire types (vapixwire) with the driver, not the driver"},
+	{"onvifwire", []string{"drivers", "devicesim"}, "the ONVIF wire types are below both ends"},
 	{"deviceagent", []string{"drivers"}, "the device agent speaks the agent protocol, as a device does"},
 	{"cmd/certfleetctl", []string{"db", "drivers", "workflows", "jobs"}, "the command line goes through the API, never to the database"},
 }
