@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -290,4 +291,76 @@ func TestGatewayFaults(t *testing.T) {
 	served, err = x509.ParseCertificate(before[replaced.id].Der)
 	require.NoError(t, err)
 	replaced.host.Served(served)
+}
+
+// TestCameraFaults: ONVIF and Axis cameras whose key generation is stuck are
+// retried as transient until the step's deadline, a camera that refuses the
+// credential fails at once as permanent, and each keeps the certificate it
+// had: a job never leaves a camera without a working certificate.
+func TestCameraFaults(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, 4)
+	f.assign(t, f.normal, 1, 4)
+	for id, driver := range map[string]string{"sim-00001": "onvif", "sim-00002": "axis", "sim-00003": "onvif", "sim-00004": "axis"} {
+		path := map[string]string{"onvif": onvifsim.DevicePath, "axis": axissim.Prefix}[driver]
+		f.makeCamera(t, id, driver, path)
+	}
+	f.startWorker(t)
+	devices := ids(1, 4)
+	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "first", CertType: "tls", CreatedBy: "test", DeviceIDs: devices}, nil)
+	require.NoError(t, err)
+	progress := f.wait(t, job.ID, 3*time.Minute)
+	require.Equal(t, 4, progress.Outcomes.Succeeded+progress.Outcomes.RevokeNA, "%v", f.states(t, job.ID))
+	before := map[string]store.Certificate{}
+	for _, id := range devices {
+		before[id] = f.activeCertificate(t, id)
+	}
+
+	faults := map[string]map[string]any{
+		"sim-00001": {"keygen_stuck": true}, "sim-00002": {"keygen_stuck": true},
+		"sim-00003": {"auth_refused": true}, "sim-00004": {"auth_refused": true},
+	}
+	for id, fault := range faults {
+		f.admin(t, http.MethodPut, "/devices/"+id+"/faults", fault).Body.Close()
+	}
+	start := time.Now()
+	job, err = f.jobs.Create(ctx, jobs.Spec{Name: "faults", CertType: "tls", CreatedBy: "test", DeviceIDs: devices, StepDeadline: 8 * time.Second}, nil)
+	require.NoError(t, err)
+	progress = f.wait(t, job.ID, 3*time.Minute)
+	assert.Equal(t, 4, progress.Outcomes.DeviceFailure, "%+v", progress.Outcomes)
+	for id, want := range map[string]string{"sim-00001": "", "sim-00002": "", "sim-00003": "NotAuthorized", "sim-00004": "refused"} {
+		item, err := store.New(f.pool).GetJobItem(ctx, store.GetJobItemParams{JobID: job.ID, DeviceID: id})
+		require.NoError(t, err)
+		assert.Equal(t, "device_failure", item.State, id)
+		assert.Equal(t, "csr", item.Step, id)
+		assert.Contains(t, item.LastError, want, id)
+		var steps map[string]struct {
+			Attempts int `json:"attempts"`
+		}
+		require.NoError(t, json.Unmarshal(item.StepStatus, &steps))
+		switch {
+		case id == "sim-00002":
+			assert.Greater(t, steps["csr"].Attempts, 1, "%s: a busy key generation is retried", id)
+		case id == "sim-00001":
+			// The ONVIF driver waits up to 30 s for the key within one try:
+			// the 8 s deadline ends the first.
+			assert.GreaterOrEqual(t, steps["csr"].Attempts, 1, id)
+		default:
+			assert.Equal(t, 1, steps["csr"].Attempts, "%s: a refused credential is not retried", id)
+		}
+	}
+	assert.Less(t, time.Since(start), time.Minute, "the stuck cameras gave up at the step's deadline")
+
+	// Every camera still holds, and is recorded with, the certificate it had.
+	for id := range faults {
+		f.admin(t, http.MethodPut, "/devices/"+id+"/faults", map[string]any{}).Body.Close()
+	}
+	acts := f.activities()
+	for _, id := range devices {
+		found, err := acts.DiscoverCertificates(ctx, id)
+		require.NoError(t, err)
+		require.Len(t, found, 1)
+		assert.Equal(t, before[id].ID, found[0].CertificateID, "%s holds its certificate from the first job", id)
+		assert.Equal(t, before[id].ID, f.activeCertificate(t, id).ID)
+	}
 }

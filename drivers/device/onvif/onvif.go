@@ -54,7 +54,8 @@ type Option func(*Driver)
 
 // WithKeyPoll sets how often the driver asks whether a new key is ready
 // (default 1s), and for how long before it gives up with a transient error
-// (default 2m).
+// (default 30s: well inside a job step's one-minute try, so that the step
+// retries a camera still generating instead of timing out).
 func WithKeyPoll(interval, limit time.Duration) Option {
 	return func(d *Driver) { d.poll, d.keyWait = interval, limit }
 }
@@ -62,7 +63,7 @@ func WithKeyPoll(interval, limit time.Duration) Option {
 // New returns a driver whose calls each time out after timeout.
 func New(pins tlspin.Store, timeout time.Duration, opts ...Option) *Driver {
 	recorder := &pinRecorder{Store: pins, seen: map[string][]byte{}}
-	d := &Driver{client: tlspin.New(recorder), pins: recorder, timeout: timeout, poll: time.Second, keyWait: 2 * time.Minute, now: time.Now}
+	d := &Driver{client: tlspin.New(recorder), pins: recorder, timeout: timeout, poll: time.Second, keyWait: 30 * time.Second, now: time.Now}
 	for _, opt := range opts {
 		opt(d)
 	}
@@ -86,6 +87,15 @@ func (p *pinRecorder) SavePin(ctx context.Context, deviceID string, pin []byte) 
 	defer p.mu.Unlock()
 	p.seen[deviceID] = pin
 	return nil
+}
+
+// Repin passes a pin move on to the store, if it moves pins (tlspin.Repinner).
+func (p *pinRecorder) Repin(ctx context.Context, deviceID string, old, seen []byte) (bool, error) {
+	repinner, ok := p.Store.(tlspin.Repinner)
+	if !ok {
+		return false, nil
+	}
+	return repinner.Repin(ctx, deviceID, old, seen)
 }
 
 func (p *pinRecorder) take(deviceID string) []byte {
