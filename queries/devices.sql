@@ -20,6 +20,9 @@ ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_i
 -- name: PinDeviceTLS :execrows
 UPDATE devices SET tls_pin = @tls_pin, updated_at = now() WHERE id = @id AND tls_pin IS NULL;
 
+-- name: GetDeviceTLSPin :one
+SELECT tls_pin FROM devices WHERE id = @id;
+
 -- name: ListDevices :many
 SELECT * FROM devices
 WHERE (sqlc.narg(device_type)::text IS NULL OR device_type = sqlc.narg(device_type))
@@ -32,6 +35,8 @@ LIMIT @page_size;
 -- name: UpdateDevice :one
 UPDATE devices
 SET name = @name, device_type = @device_type, driver = @driver, address = @address, driver_settings = COALESCE(@driver_settings::jsonb, '{}'),
+    -- A pin means a TLS certificate to one driver and a host key to another.
+    tls_pin = CASE WHEN driver = @driver THEN tls_pin END,
     credential_id = @credential_id, credential_ref = CASE WHEN @credential_id::bigint IS NULL THEN credential_ref ELSE '' END,
     updated_at = now()
 WHERE id = @id
@@ -52,9 +57,12 @@ ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_i
 SELECT cert_type FROM device_profiles WHERE device_id = @device_id ORDER BY cert_type;
 
 -- name: RepinDeviceTLS :execrows
--- Moves a device's pin to a certificate the inventory holds as the device's
--- (one certfleet installed on it), never to anything else. A pin another
--- call moved already counts as moved.
+-- Moves a device's pin to a valid TLS certificate certfleet issued to the
+-- device (one it installed there), never to anything else: not to a
+-- certificate discovery recorded, which the device only reported. A pin
+-- another call moved already counts as moved.
 UPDATE devices d SET tls_pin = @new_pin, updated_at = now()
 WHERE d.id = @device_id AND (d.tls_pin = @old_pin OR d.tls_pin = @new_pin)
-  AND EXISTS (SELECT 1 FROM certificates c WHERE c.sha256 = @new_pin AND c.device_id = d.id AND c.status <> 'revoked');
+  AND EXISTS (SELECT 1 FROM certificates c
+              WHERE c.sha256 = @new_pin AND c.device_id = d.id AND c.cert_type = 'tls' AND c.profile_id IS NOT NULL
+                AND c.status = 'active' AND c.not_after > now());

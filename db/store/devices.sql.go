@@ -227,6 +227,17 @@ func (q *Queries) GetDeviceForUpdate(ctx context.Context, id string) (Device, er
 	return i, err
 }
 
+const getDeviceTLSPin = `-- name: GetDeviceTLSPin :one
+SELECT tls_pin FROM devices WHERE id = $1
+`
+
+func (q *Queries) GetDeviceTLSPin(ctx context.Context, id string) ([]byte, error) {
+	row := q.db.QueryRow(ctx, getDeviceTLSPin, id)
+	var tls_pin []byte
+	err := row.Scan(&tls_pin)
+	return tls_pin, err
+}
+
 const listDevices = `-- name: ListDevices :many
 SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices
 WHERE ($1::text IS NULL OR device_type = $1)
@@ -307,7 +318,9 @@ func (q *Queries) PinDeviceTLS(ctx context.Context, arg PinDeviceTLSParams) (int
 const repinDeviceTLS = `-- name: RepinDeviceTLS :execrows
 UPDATE devices d SET tls_pin = $1, updated_at = now()
 WHERE d.id = $2 AND (d.tls_pin = $3 OR d.tls_pin = $1)
-  AND EXISTS (SELECT 1 FROM certificates c WHERE c.sha256 = $1 AND c.device_id = d.id AND c.status <> 'revoked')
+  AND EXISTS (SELECT 1 FROM certificates c
+              WHERE c.sha256 = $1 AND c.device_id = d.id AND c.cert_type = 'tls' AND c.profile_id IS NOT NULL
+                AND c.status = 'active' AND c.not_after > now())
 `
 
 type RepinDeviceTLSParams struct {
@@ -316,9 +329,10 @@ type RepinDeviceTLSParams struct {
 	OldPin   []byte `json:"old_pin"`
 }
 
-// Moves a device's pin to a certificate the inventory holds as the device's
-// (one certfleet installed on it), never to anything else. A pin another
-// call moved already counts as moved.
+// Moves a device's pin to a valid TLS certificate certfleet issued to the
+// device (one it installed there), never to anything else: not to a
+// certificate discovery recorded, which the device only reported. A pin
+// another call moved already counts as moved.
 func (q *Queries) RepinDeviceTLS(ctx context.Context, arg RepinDeviceTLSParams) (int64, error) {
 	result, err := q.db.Exec(ctx, repinDeviceTLS, arg.NewPin, arg.DeviceID, arg.OldPin)
 	if err != nil {
@@ -362,6 +376,8 @@ func (q *Queries) SetDeviceMode(ctx context.Context, arg SetDeviceModeParams) (D
 const updateDevice = `-- name: UpdateDevice :one
 UPDATE devices
 SET name = $1, device_type = $2, driver = $3, address = $4, driver_settings = COALESCE($5::jsonb, '{}'),
+    -- A pin means a TLS certificate to one driver and a host key to another.
+    tls_pin = CASE WHEN driver = $3 THEN tls_pin END,
     credential_id = $6, credential_ref = CASE WHEN $6::bigint IS NULL THEN credential_ref ELSE '' END,
     updated_at = now()
 WHERE id = $7

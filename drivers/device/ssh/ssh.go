@@ -4,8 +4,8 @@
 // live files, checks it against the pending key, swaps the files, runs the
 // recipe's reload command and puts the previous files back if the reload
 // fails. Device values reach the device as quoted arguments, never as shell
-// text. The host key is pinned on first contact, as the agent's TLS
-// certificate is.
+// text. The host key is pinned on first contact, before the credential is
+// sent, and a changed one is refused.
 package ssh
 
 import (
@@ -276,8 +276,8 @@ func (c *conn) run(ctx context.Context, cmd string, stdin []byte) ([]byte, error
 	return stdout.Bytes(), nil
 }
 
-// connect dials the device, checks its host key against the pin, logs in
-// with its credential, and pins the host key of a device seen the first time.
+// connect dials the device, checks its host key against the pin (pinning the
+// key of a device seen the first time), and logs in with its credential.
 func (d *Driver) connect(ctx context.Context, dev device.Device) (*conn, error) {
 	addr, err := ParseAddress(dev.Address)
 	if err != nil {
@@ -287,17 +287,27 @@ func (d *Driver) connect(ctx context.Context, dev device.Device) (*conn, error) 
 	if err != nil {
 		return nil, device.Permanent(fmt.Errorf("device %s: %w", dev.ID, err))
 	}
-	var seen []byte
-	config.HostKeyCallback = func(_ string, _ net.Addr, key gossh.PublicKey) error {
-		sum := sha256.Sum256(key.Marshal())
-		if dev.TLSPin != nil && subtle.ConstantTimeCompare(sum[:], dev.TLSPin) != 1 {
-			return errHostKeyChanged
-		}
-		seen = sum[:]
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
+	config.HostKeyCallback = func(_ string, _ net.Addr, key gossh.PublicKey) error {
+		sum := sha256.Sum256(key.Marshal())
+		if dev.TLSPin != nil {
+			if subtle.ConstantTimeCompare(sum[:], dev.TLSPin) != 1 {
+				return errHostKeyChanged
+			}
+			return nil
+		}
+		// A first contact pins the key before the credential is sent, as
+		// ssh's accept-new does; a device another contact pinned meanwhile
+		// must show that key.
+		if err := d.pins.SavePin(ctx, dev.ID, sum[:]); err != nil {
+			if errors.Is(err, tlspin.ErrMismatch) {
+				return errHostKeyChanged
+			}
+			return fmt.Errorf("pin host key: %w", err)
+		}
+		return nil
+	}
 	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, device.Transient(fmt.Errorf("device %s unreachable: %w", dev.ID, err))
@@ -311,12 +321,6 @@ func (d *Driver) connect(ctx context.Context, dev device.Device) (*conn, error) 
 		return nil, handshakeError(dev, err)
 	}
 	_ = raw.SetDeadline(time.Time{})
-	if dev.TLSPin == nil {
-		if err := d.pins.SavePin(ctx, dev.ID, seen); err != nil {
-			sshConn.Close()
-			return nil, device.Transient(fmt.Errorf("pin host key of device %s: %w", dev.ID, err))
-		}
-	}
 	return &conn{client: gossh.NewClient(sshConn, chans, reqs), device: dev.ID}, nil
 }
 

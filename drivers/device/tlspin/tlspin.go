@@ -52,11 +52,24 @@ type Client struct {
 
 	mu         sync.Mutex
 	transports map[string]*http.Transport // by pin: one per device, or one for a whole simulated fleet
+	// learned are the pins this client saved, by device: the calls that
+	// follow a first contact in the same step hold the device to its pin,
+	// though the step read the device before it had one. They are forgotten
+	// after learnedFor, so that a pin an operator cleared is not kept here.
+	learned map[string]learnedPin
 }
+
+type learnedPin struct {
+	pin []byte
+	at  time.Time
+}
+
+// learnedFor outlasts a job step's try (a minute).
+const learnedFor = 5 * time.Minute
 
 // New returns a client that records first pins in pins.
 func New(pins Store) *Client {
-	return &Client{pins: pins, transports: map[string]*http.Transport{}}
+	return &Client{pins: pins, transports: map[string]*http.Transport{}, learned: map[string]learnedPin{}}
 }
 
 // Do sends req to dev and returns the answer, redirects included as answers.
@@ -86,20 +99,48 @@ func (c *Client) Do(ctx context.Context, dev device.Device, req *http.Request) (
 	if firstPin != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if err := c.pins.SavePin(ctx, dev.ID, *firstPin); err != nil {
 			resp.Body.Close()
+			if errors.Is(err, ErrMismatch) {
+				return nil, device.Permanent(fmt.Errorf("device %s: another contact pinned another certificate: %w", dev.ID, err))
+			}
 			return nil, device.Transient(fmt.Errorf("pin TLS certificate of device %s: %w", dev.ID, err))
 		}
+		c.learn(dev.ID, *firstPin)
 	}
 	return resp, nil
 }
 
 // send sends req over the transport of dev's pin, or of a first contact.
 func (c *Client) send(ctx context.Context, dev device.Device, req *http.Request) (*http.Response, *[]byte, error) {
+	if dev.TLSPin == nil {
+		dev.TLSPin = c.recall(dev.ID)
+	}
 	transport, firstPin := c.transport(dev)
 	if firstPin != nil {
 		defer transport.CloseIdleConnections()
 	}
 	resp, err := (&http.Client{Transport: transport, CheckRedirect: refuseRedirects}).Do(req.WithContext(ctx))
 	return resp, firstPin, err
+}
+
+func (c *Client) learn(deviceID string, pin []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for id, l := range c.learned {
+		if now.Sub(l.at) > learnedFor {
+			delete(c.learned, id)
+		}
+	}
+	c.learned[deviceID] = learnedPin{pin: pin, at: now}
+}
+
+func (c *Client) recall(deviceID string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l, ok := c.learned[deviceID]; ok && time.Since(l.at) <= learnedFor {
+		return l.pin
+	}
+	return nil
 }
 
 // repin moves dev's pin to seen if the store holds seen as a certificate of
@@ -192,9 +233,26 @@ func (p DBPins) Repin(ctx context.Context, deviceID string, old, seen []byte) (b
 	return n == 1, nil
 }
 
-// SavePin records pin as deviceID's if it has none yet.
+// SavePin records pin as deviceID's if it has none yet. If another contact
+// pinned the device meanwhile, pin must be that one: ErrMismatch otherwise.
 func (p DBPins) SavePin(ctx context.Context, deviceID string, pin []byte) error {
-	if _, err := store.New(p.Pool).PinDeviceTLS(ctx, store.PinDeviceTLSParams{ID: deviceID, TlsPin: pin}); err != nil {
+	q := store.New(p.Pool)
+	n, err := q.PinDeviceTLS(ctx, store.PinDeviceTLSParams{ID: deviceID, TlsPin: pin})
+	if err != nil || n == 1 {
+		return wrapSave(deviceID, err)
+	}
+	stored, err := q.GetDeviceTLSPin(ctx, deviceID)
+	if err != nil {
+		return wrapSave(deviceID, err)
+	}
+	if !bytes.Equal(stored, pin) {
+		return ErrMismatch
+	}
+	return nil
+}
+
+func wrapSave(deviceID string, err error) error {
+	if err != nil {
 		return fmt.Errorf("save TLS pin of %s: %w", deviceID, err)
 	}
 	return nil
