@@ -64,13 +64,12 @@ func (d *Driver) CheckAddress(address string) error {
 // errHostKeyChanged is a device presenting another host key than its pin.
 var errHostKeyChanged = errors.New("the device's SSH host key does not match its pin; if the device was replaced, re-pin it (DELETE /api/v1/devices/{id}/tls-pin)")
 
-// Exit statuses of the install script, which classify its failures.
-const (
-	exitNothingPending = 10 // no pending key or no upload: a new CSR is needed
-	exitMismatch       = 11 // the certificate is not for the pending key
-	exitWrite          = 12 // a file could not be written (disk full, permissions)
-	exitReloadFailed   = 13 // the reload failed and the previous files are back
-)
+// exitWrite is the install script's status for a file it could not write
+// (disk full, permissions): worth another try. Its other statuses (10: no
+// pending key or upload, 11: certificate not for the pending key, 13: reload
+// failed and the previous files are back, 14: reload failed and the restored
+// files do not match) are refusals.
+const exitWrite = 12
 
 // GenerateCSR has the device's openssl make a key beside the live one and
 // print a CSR for it.
@@ -124,35 +123,55 @@ func pendingKey(r Recipe) string { return r.KeyPath + ".certfleet-pending" }
 
 // installScript swaps in the uploaded files. Its text is constant; paths and
 // the reload command come as arguments ($1…), so nothing a device record
-// holds is read as shell.
+// holds is read as shell. Files are replaced by rename, keeping the owner and
+// mode of the file they replace. Backups left by a try that died mid-swap are
+// put back first, unless the live pair they would replace is consistent.
 const installScript = `set -u
 cert=$1 key=$2 chain=$3 openssl=$4
 shift 4
 pending="$key.certfleet-pending"
 fail() { code=$1; shift; echo "$*" >&2; exit "$code"; }
+pub() { "$openssl" x509 -noout -pubkey -in "$1" 2>/dev/null; }
+keypub() { "$openssl" pkey -pubout -in "$1" 2>/dev/null; }
+consistent() { [ -f "$cert" ] && [ -f "$key" ] && a=$(pub "$cert") && b=$(keypub "$key") && [ "$a" = "$b" ]; }
+restore() {
+	for f in "$cert" "$key" ${chain:+"$chain"}; do
+		if [ -f "$f.certfleet-prev" ]; then mv -f "$f.certfleet-prev" "$f"; else rm -f "$f"; fi
+	done
+}
+# replace LIVE NEW MODE: NEW's content in place of LIVE, with LIVE's owner
+# and mode, or MODE for a file that did not exist.
+replace() {
+	if [ -f "$1" ]; then cp -p "$1" "$1.certfleet-tmp" || return 1
+	else : > "$1.certfleet-tmp" && chmod "$3" "$1.certfleet-tmp" || return 1; fi
+	cat "$2" > "$1.certfleet-tmp" && mv -f "$1.certfleet-tmp" "$1"
+}
+if [ -f "$cert.certfleet-prev" ] || [ -f "$key.certfleet-prev" ]; then
+	if consistent; then rm -f "$cert.certfleet-prev" "$key.certfleet-prev" ${chain:+"$chain.certfleet-prev"}; else restore; fi
+fi
 [ -f "$cert.certfleet-new" ] && [ -f "$pending" ] || fail 10 "no pending key or no uploaded certificate; a new CSR is needed"
 if [ -n "$chain" ]; then [ -f "$chain.certfleet-new" ] || fail 10 "no uploaded chain"; fi
-a=$("$openssl" x509 -noout -pubkey -in "$cert.certfleet-new") || fail 11 "openssl cannot read the uploaded certificate"
-b=$("$openssl" pkey -pubout -in "$pending") || fail 11 "openssl cannot read the pending key"
+a=$(pub "$cert.certfleet-new") || fail 11 "openssl cannot read the uploaded certificate"
+b=$(keypub "$pending") || fail 11 "openssl cannot read the pending key"
 [ "$a" = "$b" ] || fail 11 "the uploaded certificate is not for the pending key"
 umask 077
 backup() {
 	if [ -f "$1" ]; then cp -p "$1" "$1.certfleet-prev" || fail 12 "cannot back up $1"
 	else rm -f "$1.certfleet-prev"; fi
 }
-restore() {
-	for f in "$cert" "$key" ${chain:+"$chain"}; do
-		if [ -f "$f.certfleet-prev" ]; then mv -f "$f.certfleet-prev" "$f"; else rm -f "$f"; fi
-	done
-}
 backup "$cert"; backup "$key"; [ -z "$chain" ] || backup "$chain"
-if ! { cp "$pending" "$key.certfleet-tmp" && mv -f "$key.certfleet-tmp" "$key" && mv -f "$cert.certfleet-new" "$cert" &&
-	{ [ -z "$chain" ] || mv -f "$chain.certfleet-new" "$chain"; }; }; then
+if ! { replace "$key" "$pending" 600 && replace "$cert" "$cert.certfleet-new" 644 &&
+	{ [ -z "$chain" ] || replace "$chain" "$chain.certfleet-new" 644; }; }; then
 	restore; fail 12 "cannot put the new files in place; the previous ones are back"
 fi
-if [ $# -gt 0 ] && ! out=$("$@" 2>&1); then
+rm -f "$cert.certfleet-new" ${chain:+"$chain.certfleet-new"}
+# The reload is bounded so that it ends within the step's one-minute try.
+bounded() { if command -v timeout >/dev/null 2>&1; then timeout 30 "$@"; else "$@"; fi; }
+if [ $# -gt 0 ] && ! out=$(bounded "$@" 2>&1); then
+	had_previous=false; [ -f "$cert.certfleet-prev" ] && had_previous=true
 	restore
-	"$@" >/dev/null 2>&1
+	bounded "$@" >/dev/null 2>&1
+	if $had_previous && ! consistent; then fail 14 "reload failed, and the restored certificate and key do not match: $out"; fi
 	fail 13 "reload failed, previous certificate and key restored: $out"
 fi
 rm -f "$pending" "$cert.certfleet-prev" "$key.certfleet-prev" ${chain:+"$chain.certfleet-prev"}

@@ -111,11 +111,20 @@ func TestRenewOverKeyLogin(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(r.host.Root, "etc/ssl/*/*.certfleet-*"))
 	assert.Empty(t, leftovers, "no pending, new or previous files remain")
 
-	// An RSA renewal replaces it, and a retried install of the same chain
+	certInfo, err := os.Stat(filepath.Join(r.host.Root, "etc/ssl/certs/device.pem"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), certInfo.Mode().Perm(), "a new certificate file is readable")
+
+	// An RSA renewal replaces it, keeping the key file's mode (a service may
+	// read it through its group), and a retried install of the same chain
 	// finds nothing pending: it refuses rather than installing twice.
+	require.NoError(t, os.Chmod(keyFile, 0o640))
 	second, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "rsa", Size: 2048})
 	require.NoError(t, err)
 	r.host.Served(second)
+	info, err = os.Stat(keyFile)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), info.Mode().Perm(), "the key file keeps its mode")
 	err = r.driver.Install(context.Background(), r.device(), pki.CertTypeTLS, []*x509.Certificate{second, r.ca.Cert})
 	require.Error(t, err)
 	assert.True(t, device.IsPermanent(err), "%v", err)
@@ -164,6 +173,36 @@ func TestFailingReloadRollsBack(t *testing.T) {
 	leaf, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
 	require.NoError(t, err)
 	r.host.Served(leaf)
+}
+
+// TestInterruptedInstallIsRepaired: a try that died between swapping the key
+// and the certificate left backups and a live pair that does not match; the
+// next try puts the backups back before it installs.
+func TestInterruptedInstallIsRepaired(t *testing.T) {
+	r := newRig(t, "key")
+	first, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.NoError(t, err)
+	keyFile := filepath.Join(r.host.Root, "etc/ssl/private/device.key")
+	certFile := filepath.Join(r.host.Root, "etc/ssl/certs/device.pem")
+	for _, f := range []string{keyFile, certFile} {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(f+".certfleet-prev", data, 0o600))
+	}
+	// The dead try had moved a new key in.
+	out, err := exec.Command("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyFile).CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	r.host.FailReload(true)
+	_, err = r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "previous certificate and key restored")
+	assert.True(t, first.Equal(r.current()))
+	keyPub, err := exec.Command("openssl", "pkey", "-in", keyFile, "-pubout").Output()
+	require.NoError(t, err)
+	certPub, err := exec.Command("openssl", "x509", "-noout", "-pubkey", "-in", certFile).Output()
+	require.NoError(t, err)
+	assert.Equal(t, string(certPub), string(keyPub), "the repaired pair matches")
 }
 
 func TestChangedHostKeyIsRefused(t *testing.T) {
