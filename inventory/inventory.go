@@ -66,7 +66,7 @@ func (s *Service) Discover(ctx context.Context, id string) ([]activities.Discove
 	case errors.As(err, &app) && app.Type() == activities.ErrDevicePermanent:
 		return nil, errkind.Conflict("device %s: %s", id, app.Message())
 	case err != nil:
-		return nil, errkind.Unavailable(err, "the device could not be read: %v", err)
+		return nil, errkind.Unavailable(err, "device %s could not be read; the run %s in the Temporal UI says why", id, workflows.InventoryWorkflowID(id))
 	}
 	return found, nil
 }
