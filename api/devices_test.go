@@ -91,3 +91,26 @@ func TestDeviceDriverSettings(t *testing.T) {
 	assert.Equal(t, "ssh://10.0.0.1:2222", body["address"])
 	assert.Equal(t, "/etc/ssl/certs/gw.pem", body["driver_settings"].(map[string]any)["recipes"].(map[string]any)["tls"].(map[string]any)["cert_path"])
 }
+
+// TestInventoryRefusals: reading what a device holds is an operator's call,
+// for a device certfleet can reach.
+func TestInventoryRefusals(t *testing.T) {
+	ctx := context.Background()
+	w := newAPIWorld(t)
+	q := store.New(w.pool)
+	for id, driver := range map[string]string{"gw-1": "agent", "est-1": "est", "gw-2": "agent"} {
+		_, err := q.CreateDevice(ctx, store.CreateDeviceParams{ID: id, Name: id, DeviceType: "camera", Mode: "OPERATIONAL", Driver: driver})
+		require.NoError(t, err)
+	}
+	_, err := q.SetDeviceMode(ctx, store.SetDeviceModeParams{ID: "gw-2", Mode: "DISABLED"})
+	require.NoError(t, err)
+	status, _ := w.auditor.do("POST", "/api/v1/devices/gw-1/inventory", nil)
+	assert.Equal(t, http.StatusForbidden, status)
+	for path, want := range map[string]int{"gw-9": http.StatusNotFound, "est-1": http.StatusConflict, "gw-2": http.StatusConflict} {
+		status, body := w.operator.do("POST", "/api/v1/devices/"+path+"/inventory", nil)
+		assert.Equal(t, want, status, "%s: %v", path, body)
+	}
+	var n int
+	require.NoError(t, w.pool.QueryRow(ctx, `SELECT count(*) FROM certificates`).Scan(&n))
+	assert.Zero(t, n, "nothing was recorded")
+}

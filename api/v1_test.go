@@ -20,6 +20,7 @@ import (
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/internal/testenv"
@@ -89,6 +90,9 @@ func newAPIWorldWith(t *testing.T, pool *pgxpool.Pool, deps api.Deps) apiWorld {
 	t.Helper()
 	if deps.Drivers == nil { // enough to list drivers and check their settings
 		deps.Drivers = registry.New(pool, nil, nil, time.Second)
+	}
+	if deps.Inventory == nil { // enough for the refusals before a workflow starts
+		deps.Inventory = &inventory.Service{Pool: pool}
 	}
 	srv := httptest.NewServer(api.New(deps))
 	t.Cleanup(srv.Close)
