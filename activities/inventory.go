@@ -25,7 +25,7 @@ type Discovered struct {
 	Issuer        string    `json:"issuer,omitempty"`
 	NotAfter      time.Time `json:"not_after,omitzero"`
 	// New: recorded by this discovery; false for a certificate the inventory knew.
-	New   bool   `json:"new,omitempty"`
+	New   bool   `json:"new"`
 	Error string `json:"error,omitempty"`
 }
 

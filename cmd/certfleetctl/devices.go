@@ -91,6 +91,23 @@ func devicesAssign(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
+// devicesInventory reads what a device holds through its driver; the API
+// records the certificates the inventory did not know.
+func devicesInventory(ctx context.Context, c *cli, args []string) error {
+	ids, err := flags("devices inventory", args, 1, nil)
+	if err != nil {
+		return err
+	}
+	var result struct {
+		Certificates []map[string]any `json:"certificates"`
+	}
+	if err := c.api.JSON(ctx, http.MethodPost, "/api/v1/devices/"+url.PathEscape(ids[0])+"/inventory", nil, &result); err != nil {
+		return err
+	}
+	return c.print(result.Certificates, column{"CERT TYPE", "cert_type"}, column{"CERTIFICATE", "certificate_id"},
+		column{"SUBJECT", "subject"}, column{"ISSUER", "issuer"}, column{"NOT AFTER", "not_after"}, column{"NEW", "new"}, column{"PROBLEM", "error"})
+}
+
 func setIf(q url.Values, key, value string) {
 	if value != "" {
 		q.Set(key, value)

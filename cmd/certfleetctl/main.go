@@ -24,6 +24,7 @@ Commands:
   devices list [-type T] [-mode M] [-driver D] [-limit N]
   devices import FILE.csv                 (- reads standard input)
   devices assign -profile ID DEVICE…
+  devices inventory DEVICE                (what the device holds now, recorded)
   certs list [-device D] [-status S] [-expiring-before TIME] [-limit N]
   certs expiring [-days 30]
   certs pem ID
@@ -63,7 +64,8 @@ type command func(ctx context.Context, c *cli, args []string) error
 
 var commands = map[string]command{
 	"devices list": devicesList, "devices import": devicesImport, "devices assign": devicesAssign,
-	"certs list": certsList, "certs expiring": certsExpiring, "certs pem": certsPEM, "certs revoke": certsRevoke,
+	"devices inventory": devicesInventory,
+	"certs list":        certsList, "certs expiring": certsExpiring, "certs pem": certsPEM, "certs revoke": certsRevoke,
 	"jobs list": jobsList, "jobs create": jobsCreate, "jobs watch": jobsWatch, "jobs items": jobsItems,
 	"jobs halt": jobsHalt, "jobs retry": jobsRetry,
 	"approvals list": approvalsList, "approvals approve": approvalsDecide(true), "approvals reject": approvalsDecide(false),

@@ -25,6 +25,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
 	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/trust"
 )
@@ -70,7 +71,8 @@ func TestDailyTasksThroughTheAPI(t *testing.T) {
 	testenv.StartWorker(t, tc, taskQueue, testenv.Activities(pool, builtin, creds), nil)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(api.New(api.Deps{Logger: quiet, Pool: pool, Credentials: creds, Drivers: registry.New(pool, builtin, creds, time.Second),
-		Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}, Approver: builtin, Revoker: builtin, Trust: trust.New(pool)}))
+		Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}, Approver: builtin, Revoker: builtin, Trust: trust.New(pool),
+		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}}))
 	t.Cleanup(srv.Close)
 	token, err := auth.Create(ctx, store.New(pool), "ctl", auth.Admin, "test")
 	require.NoError(t, err)
@@ -103,6 +105,9 @@ func TestDailyTasksThroughTheAPI(t *testing.T) {
 	assert.Contains(t, watched, "3/3")
 	assert.Contains(t, watched, "revoke_na 3", "each first certificate has nothing to revoke:\n%s", watched)
 	assert.Contains(t, c.ok("", "jobs", "items", "1"), "sim-00002")
+	held := c.ok("", "devices", "inventory", "sim-00002")
+	assert.Regexp(t, `(?m)^CERT TYPE\s+CERTIFICATE\s+SUBJECT`, held)
+	assert.Regexp(t, `(?m)^tls\s+\d+\s+CN=sim-00002\s.*\sfalse\s`, held, "the device holds the certificate the job issued, which the inventory knew:\n%s", held)
 
 	certs := c.ok("", "certs", "expiring", "-days", "365")
 	assert.Equal(t, 4, strings.Count(certs, "\n"), "three certificates expire within a year:\n%s", certs)
