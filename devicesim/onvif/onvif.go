@@ -5,7 +5,9 @@
 // UsernameToken digests. Keys are real; each camera starts with a factory
 // key, self-signed certificate and path assigned to its TLS server. Faults of
 // the fleet apply: AuthRefused, KeyGenStuck, CSRFailure, InstallFailure, and
-// the transport faults through Fleet.WithFaults.
+// the transport faults through Fleet.WithFaults. Per camera, a test can skew
+// its clock (SetClockSkew; GetSystemDateAndTime is answered unauthenticated
+// on that clock) and require HTTP Digest as well (RequireHTTPDigest).
 package onvif
 
 import (
@@ -32,6 +34,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/devicesim"
+	"github.com/certfleet/certfleet/httpdigest"
 	"github.com/certfleet/certfleet/onvifwire"
 	"github.com/certfleet/certfleet/pki"
 )
@@ -53,19 +56,124 @@ const (
 // maxSkew is how far a UsernameToken's Created may be from the camera's clock.
 const maxSkew = 5 * time.Minute
 
+// DigestRealm is the HTTP Digest realm of cameras that require HTTP Digest.
+const DigestRealm = "ONVIF camera"
+
 // Cameras simulates the fleet's devices as ONVIF cameras.
 type Cameras struct {
-	now func() time.Time
+	now    func() time.Time
+	digest *httpdigest.Server
 
 	mu      sync.Mutex
 	cameras map[string]*camera
+	skew    map[string]time.Duration  // by camera: how far its clock is off
+	digests map[string]bool           // by camera: HTTP Digest required
+	calls   map[string]map[string]int // by camera and operation (local name)
 }
 
 var _ devicesim.Protocol = (*Cameras)(nil)
 
 // New returns the ONVIF camera mode; mount it with fleet.Handler(onvif.New()).
 func New() *Cameras {
-	return &Cameras{now: time.Now, cameras: map[string]*camera{}}
+	return &Cameras{now: time.Now, digest: httpdigest.NewServer(DigestRealm), cameras: map[string]*camera{},
+		skew: map[string]time.Duration{}, digests: map[string]bool{}, calls: map[string]map[string]int{}}
+}
+
+// SetClockSkew sets camera id's clock d ahead of the simulator's (behind
+// when negative): GetSystemDateAndTime tells that time, and UsernameTokens
+// are checked against it.
+func (c *Cameras) SetClockSkew(id string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d == 0 {
+		delete(c.skew, id)
+		return
+	}
+	c.skew[id] = d
+}
+
+// RequireHTTPDigest makes camera id require HTTP Digest (RFC 7616) on its
+// SOAP endpoints, besides the UsernameToken, for every operation but
+// GetSystemDateAndTime.
+func (c *Cameras) RequireHTTPDigest(id string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !on {
+		delete(c.digests, id)
+		return
+	}
+	c.digests[id] = true
+}
+
+// Calls returns how many requests of each operation (by local name) camera
+// id received, authenticated or not, since the last ResetCalls.
+func (c *Cameras) Calls(id string) map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for op, n := range c.calls[id] {
+		out[op] = n
+	}
+	return out
+}
+
+// ResetCalls forgets camera id's call counts.
+func (c *Cameras) ResetCalls(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.calls, id)
+}
+
+func (c *Cameras) count(id, op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls[id] == nil {
+		c.calls[id] = map[string]int{}
+	}
+	c.calls[id][op]++
+}
+
+// clock is camera id's time now.
+func (c *Cameras) clock(id string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now().Add(c.skew[id])
+}
+
+func (c *Cameras) digestRequired(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.digests[id]
+}
+
+// preAuth are the operations cameras answer without authentication.
+var preAuth = map[xml.Name]bool{name(onvifwire.NSTds, "GetSystemDateAndTime"): true}
+
+// authenticate checks HTTP Digest where the camera requires it, then the
+// UsernameToken against the camera's clock; it answers the refusals.
+func (c *Cameras) authenticate(w http.ResponseWriter, r *http.Request, fleet *devicesim.Fleet, id string, faults devicesim.Faults, env *onvifwire.Envelope) bool {
+	if preAuth[env.Op] {
+		return true
+	}
+	username, password := fleet.CameraAccount()
+	if c.digestRequired(id) {
+		switch c.digest.Verify(r, username, password) {
+		case httpdigest.OK:
+		case httpdigest.Stale:
+			c.digest.Challenge(w, true)
+			writeFault(w, &fault{onvifwire.NotAuthorized(), http.StatusUnauthorized})
+			return false
+		default:
+			c.digest.Challenge(w, false)
+			writeFault(w, &fault{onvifwire.NotAuthorized(), http.StatusUnauthorized})
+			return false
+		}
+	}
+	if faults.AuthRefused || env.Security.Verify(username, password, c.clock(id), maxSkew) != nil {
+		writeFault(w, &fault{onvifwire.NotAuthorized(), http.StatusBadRequest})
+		return false
+	}
+	return true
 }
 
 // Register serves every device of fleet as a camera on mux.
@@ -328,9 +436,8 @@ func (c *Cameras) handler(fleet *devicesim.Fleet, ops map[xml.Name]op) http.Hand
 			writeFault(w, sender([]string{"InvalidArgVal"}, "a request cannot be a fault"))
 			return
 		}
-		username, password := fleet.CameraAccount()
-		if faults.AuthRefused || env.Security.Verify(username, password, c.now(), maxSkew) != nil {
-			writeFault(w, &fault{onvifwire.NotAuthorized(), http.StatusBadRequest})
+		c.count(id, env.Op.Local)
+		if !c.authenticate(w, r, fleet, id, faults, env) {
 			return
 		}
 		cam, err := c.camera(id)
@@ -383,6 +490,11 @@ var deviceOps = map[xml.Name]op{
 		return &onvifwire.GetServicesResponse{Service: []onvifwire.Service{
 			{Namespace: onvifwire.NSTds, XAddr: base + "/device_service", Version: onvifwire.OnvifVersion{Major: 25, Minor: 12}},
 			{Namespace: onvifwire.NSTas, XAddr: base + "/advancedsecurity_service", Version: onvifwire.OnvifVersion{Major: 25, Minor: 12}},
+		}}, nil
+	}),
+	name(onvifwire.NSTds, "GetSystemDateAndTime"): opOf(func(rq *request, _ *onvifwire.GetSystemDateAndTime) (any, *fault) {
+		return &onvifwire.GetSystemDateAndTimeResponse{SystemDateAndTime: onvifwire.SystemDateTime{
+			DateTimeType: "NTP", TimeZone: &onvifwire.TimeZone{TZ: "UTC0"}, UTCDateTime: onvifwire.NewDateTime(rq.c.clock(rq.id)),
 		}}, nil
 	}),
 	name(onvifwire.NSTds, "GetNetworkInterfaces"): opOf(func(rq *request, _ *onvifwire.GetNetworkInterfaces) (any, *fault) {

@@ -160,6 +160,7 @@ func FuzzSimulator(f *testing.F) {
 	}
 	f.Add(true, s.signed(f, &onvifwire.GetServices{IncludeCapability: true}))
 	f.Add(true, s.signed(f, &onvifwire.GetNetworkInterfaces{}))
+	f.Add(true, mustMarshal(f, &onvifwire.GetSystemDateAndTime{}))
 	f.Add(false, []byte(`<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault/></s:Body></s:Envelope>`))
 	f.Add(false, []byte(`<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>`))
 	f.Add(true, []byte{})

@@ -4,8 +4,10 @@
 // uploads the issued chain as a certification path and assigns it to the
 // camera's TLS server (cert type tls) or to an EAP-TLS 802.1X configuration
 // of its network interface (cert type ieee8021x), over SOAP 1.2 with a
-// WS-Security UsernameToken (password digest) on package tlspin's pinned,
-// redirect-refusing client.
+// WS-Security UsernameToken (password digest) created on the camera's clock
+// (GetSystemDateAndTime, asked unauthenticated first), answering an HTTP
+// Digest challenge where the camera asks for one, on package tlspin's
+// pinned, redirect-refusing client.
 // docs/onvif.md lists the calls in order.
 package onvif
 
@@ -26,6 +28,7 @@ import (
 	"github.com/certfleet/certfleet/credentials/secret"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/tlspin"
+	"github.com/certfleet/certfleet/httpdigest"
 	"github.com/certfleet/certfleet/onvifwire"
 	"github.com/certfleet/certfleet/pki"
 )
@@ -45,6 +48,7 @@ type Driver struct {
 	poll    time.Duration // between GetKeyStatus calls
 	keyWait time.Duration // how long a key may stay "generating"
 	now     func() time.Time
+	xaddrs  *serviceCache
 }
 
 var _ device.Driver = (*Driver)(nil)
@@ -60,10 +64,18 @@ func WithKeyPoll(interval, limit time.Duration) Option {
 	return func(d *Driver) { d.poll, d.keyWait = interval, limit }
 }
 
+// WithServiceCache sets for how long the driver remembers a device's
+// Advanced Security address from GetServices (default 5 minutes; 0 asks
+// every operation), and for how many devices at most (default 4096).
+func WithServiceCache(ttl time.Duration, max int) Option {
+	return func(d *Driver) { d.xaddrs = newServiceCache(ttl, max) }
+}
+
 // New returns a driver whose calls each time out after timeout.
 func New(pins tlspin.Store, timeout time.Duration, opts ...Option) *Driver {
 	recorder := &pinRecorder{Store: pins, seen: map[string][]byte{}}
-	d := &Driver{client: tlspin.New(recorder), pins: recorder, timeout: timeout, poll: time.Second, keyWait: 30 * time.Second, now: time.Now}
+	d := &Driver{client: tlspin.New(recorder), pins: recorder, timeout: timeout, poll: time.Second, keyWait: 30 * time.Second, now: time.Now,
+		xaddrs: newServiceCache(defaultServiceTTL, defaultServiceMax)}
 	for _, opt := range opts {
 		opt(d)
 	}
@@ -113,15 +125,21 @@ const caAlias = aliasPrefix + "ca"
 // alias is the alias of what certfleet creates for certType.
 func alias(certType string) string { return aliasPrefix + certType }
 
-// session is one driver call's view of a camera: where its services are.
+// session is one driver call's view of a camera: where its services are,
+// how far its clock is off ours, and its HTTP Digest challenge if it asked.
 type session struct {
-	d        *Driver
-	dev      device.Device
-	username string
-	password string
-	security string // the Advanced Security service's address
-	certType string
-	iface    string // the network interface of 802.1X, once looked up
+	d         *Driver
+	dev       device.Device
+	username  string
+	password  string
+	security  string        // the Advanced Security service's address
+	cacheKey  string        // of security in the driver's service cache
+	cached    bool          // security came from the cache
+	offset    time.Duration // the camera's clock minus ours
+	challenge *httpdigest.Challenge
+	nc        uint32 // requests made with challenge's nonce
+	certType  string
+	iface     string // the network interface of 802.1X, once looked up
 }
 
 func (d *Driver) open(ctx context.Context, dev device.Device, certType string) (*session, error) {
@@ -141,10 +159,28 @@ func (d *Driver) open(ctx context.Context, dev device.Device, certType string) (
 	if err != nil || base.Scheme != "https" || base.Host == "" || base.User != nil {
 		return nil, device.Permanent(fmt.Errorf("device %s: address %q is not an https URL of the device service", dev.ID, dev.Address))
 	}
-	s := &session{d: d, dev: dev, certType: certType, username: dev.Credential.Username, password: dev.Credential.Value}
-	var services onvifwire.GetServicesResponse
-	if err := s.call(ctx, dev.Address, onvifwire.NSTds, "GetServices", &onvifwire.GetServices{}, &services); err != nil {
+	s := &session{d: d, dev: dev, certType: certType, username: dev.Credential.Username, password: dev.Credential.Value,
+		cacheKey: dev.ID + "\x00" + dev.Address}
+	if s.offset, err = s.clockOffset(ctx); err != nil {
 		return nil, err
+	}
+	if xaddr, ok := d.xaddrs.get(s.cacheKey, d.now()); ok {
+		s.security, s.cached = xaddr, true
+		return s, nil
+	}
+	if s.security, err = s.securityService(ctx, base); err != nil {
+		return nil, err
+	}
+	d.xaddrs.put(s.cacheKey, s.security, d.now())
+	return s, nil
+}
+
+// securityService asks GetServices for the Advanced Security service's
+// address, which must be on the device's own scheme, host and port.
+func (s *session) securityService(ctx context.Context, base *url.URL) (string, error) {
+	var services onvifwire.GetServicesResponse
+	if err := s.call(ctx, s.dev.Address, onvifwire.NSTds, "GetServices", &onvifwire.GetServices{}, &services); err != nil {
+		return "", err
 	}
 	for _, svc := range services.Service {
 		if strings.TrimSpace(svc.Namespace) != onvifwire.NSTas {
@@ -152,13 +188,12 @@ func (d *Driver) open(ctx context.Context, dev device.Device, certType string) (
 		}
 		addr, err := url.Parse(strings.TrimSpace(svc.XAddr))
 		if err != nil || addr.Scheme != base.Scheme || addr.Host != base.Host || addr.User != nil {
-			return nil, device.Permanent(fmt.Errorf("device %s: GetServices: the Advanced Security service is at %q, not on %s://%s; certfleet sends the credential only to the device's own address",
-				dev.ID, svc.XAddr, base.Scheme, base.Host))
+			return "", device.Permanent(fmt.Errorf("device %s: GetServices: the Advanced Security service is at %q, not on %s://%s; certfleet sends the credential only to the device's own address",
+				s.dev.ID, svc.XAddr, base.Scheme, base.Host))
 		}
-		s.security = addr.String()
-		return s, nil
+		return addr.String(), nil
 	}
-	return nil, device.Permanent(fmt.Errorf("device %s: GetServices: the device offers no Advanced Security service (%s)", dev.ID, onvifwire.NSTas))
+	return "", device.Permanent(fmt.Errorf("device %s: GetServices: the device offers no Advanced Security service (%s)", s.dev.ID, onvifwire.NSTas))
 }
 
 // GenerateCSR has the camera make a key pair and a CSR for it.
@@ -694,34 +729,134 @@ func (s *session) tidy(ctx context.Context, certType string) error {
 	return nil
 }
 
-// call sends one SOAP request to addr and decodes the answer into into; its
-// errors are classified and name the device and the operation.
+// call sends one SOAP request with a UsernameToken to addr and decodes the
+// answer into into; its errors are classified and name the device and the
+// operation.
+// A failed call to a remembered Advanced Security address forgets it: the
+// next operation asks GetServices again.
 func (s *session) call(ctx context.Context, addr, ns, op string, body, into any) error {
-	security, err := onvifwire.NewSecurity(s.username, s.password, s.d.now())
-	if err != nil {
-		return device.Transient(fmt.Errorf("device %s: %s: nonce: %w", s.dev.ID, op, err))
+	err := s.exchange(ctx, addr, ns, op, body, into)
+	if err != nil && s.cached && addr == s.security {
+		s.d.xaddrs.drop(s.cacheKey)
 	}
-	payload, err := onvifwire.Marshal(security, body)
-	if err != nil {
-		return device.Permanent(fmt.Errorf("device %s: %s: encode: %w", s.dev.ID, op, err))
-	}
+	return err
+}
+
+func (s *session) exchange(ctx context.Context, addr, ns, op string, body, into any) error {
 	ctx, cancel := context.WithTimeout(ctx, s.d.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr, bytes.NewReader(payload))
+	resp, err := s.send(ctx, addr, ns, op, true, body)
 	if err != nil {
-		return device.Permanent(fmt.Errorf("device %s: %s: address %q: %w", s.dev.ID, op, addr, err))
-	}
-	action := onvifwire.Action(ns, op)
-	req.Header.Set("Content-Type", onvifwire.ContentTypeFor(action))
-	resp, err := s.d.client.Do(ctx, s.dev, req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err) // classified by tlspin; it names the device
-	}
-	if s.dev.TLSPin == nil {
-		s.dev.TLSPin = s.d.pins.take(s.dev.ID)
+		return err
 	}
 	defer resp.Body.Close()
 	return decodeAnswer(s.dev.ID, op, resp, into)
+}
+
+// clockOffset asks the camera's clock with GetSystemDateAndTime, which
+// cameras answer without authentication, and returns how far it is ahead
+// of ours: UsernameTokens are created on the camera's clock, which a camera
+// with a drifted clock would otherwise refuse as stale. A camera that does
+// not tell its UTC time (a fault, a malformed answer, no UTCDateTime) is
+// taken to keep ours; the calls that follow show whether it does. Only
+// failing to reach it stops the operation.
+func (s *session) clockOffset(ctx context.Context) (time.Duration, error) {
+	const op = "GetSystemDateAndTime"
+	ctx, cancel := context.WithTimeout(ctx, s.d.timeout)
+	defer cancel()
+	sent := s.d.now()
+	resp, err := s.send(ctx, s.dev.Address, onvifwire.NSTds, op, false, &onvifwire.GetSystemDateAndTime{})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	received := s.d.now()
+	var answer onvifwire.GetSystemDateAndTimeResponse
+	if err := decodeAnswer(s.dev.ID, op, resp, &answer); err != nil {
+		if !device.IsPermanent(err) {
+			return 0, err // busy: the step retries
+		}
+		return 0, nil
+	}
+	camera, err := answer.SystemDateAndTime.UTCDateTime.UTC()
+	if err != nil {
+		return 0, nil
+	}
+	// The camera tells whole seconds: take the middle of its second, and
+	// of our round trip.
+	return camera.Add(500 * time.Millisecond).Sub(sent.Add(received.Sub(sent) / 2)), nil
+}
+
+// maxDigestRounds bounds the 401s one request may be answered with: the
+// first challenge, then stale nonces.
+const maxDigestRounds = 3
+
+// send POSTs one SOAP request to addr, with a UsernameToken when sign, and
+// returns the answer. A 401 with an HTTP Digest challenge is answered with
+// the same credential (never Basic); a 401 to that answer is a refused
+// credential (permanent), unless the camera only says the nonce went stale.
+// A 401 without a Digest challenge is returned for decodeAnswer to refuse.
+func (s *session) send(ctx context.Context, addr, ns, op string, sign bool, body any) (*http.Response, error) {
+	for round := 0; ; round++ {
+		req, err := s.request(ctx, addr, ns, op, sign, body)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := s.d.client.Do(ctx, s.dev, req)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err) // classified by tlspin; it names the device
+		}
+		if s.dev.TLSPin == nil {
+			s.dev.TLSPin = s.d.pins.take(s.dev.ID)
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			return resp, nil
+		}
+		challenge, err := httpdigest.Choose(httpdigest.ChallengeValues(resp.Header))
+		if err != nil {
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, onvifwire.MaxMessage))
+		resp.Body.Close()
+		switch {
+		case round > 0 && !challenge.Stale:
+			return nil, device.Permanent(fmt.Errorf("device %s: %s: credential refused (HTTP 401 to an HTTP Digest answer)", s.dev.ID, op))
+		case round >= maxDigestRounds:
+			return nil, device.Permanent(fmt.Errorf("device %s: %s: the camera keeps answering HTTP 401 with a stale HTTP Digest nonce", s.dev.ID, op))
+		}
+		s.challenge, s.nc = challenge, 0
+	}
+}
+
+// request builds one POST of a SOAP envelope: a fresh UsernameToken on the
+// camera's clock when sign, and an HTTP Digest answer once the camera
+// challenged the session.
+func (s *session) request(ctx context.Context, addr, ns, op string, sign bool, body any) (*http.Request, error) {
+	var security *onvifwire.Security
+	if sign {
+		var err error
+		if security, err = onvifwire.NewSecurity(s.username, s.password, s.d.now().Add(s.offset)); err != nil {
+			return nil, device.Transient(fmt.Errorf("device %s: %s: nonce: %w", s.dev.ID, op, err))
+		}
+	}
+	payload, err := onvifwire.Marshal(security, body)
+	if err != nil {
+		return nil, device.Permanent(fmt.Errorf("device %s: %s: encode: %w", s.dev.ID, op, err))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr, bytes.NewReader(payload))
+	if err != nil {
+		return nil, device.Permanent(fmt.Errorf("device %s: %s: address %q: %w", s.dev.ID, op, addr, err))
+	}
+	req.Header.Set("Content-Type", onvifwire.ContentTypeFor(onvifwire.Action(ns, op)))
+	if s.challenge != nil {
+		s.nc++
+		auth, err := s.challenge.Authorize(http.MethodPost, req.URL.RequestURI(), s.username, s.password, s.nc, httpdigest.NewCnonce())
+		if err != nil {
+			return nil, device.Permanent(fmt.Errorf("device %s: %s: HTTP Digest: %w", s.dev.ID, op, err))
+		}
+		req.Header.Set("Authorization", auth)
+	}
+	return req, nil
 }
 
 // decodeAnswer reads a SOAP answer: into on success, a classified error otherwise.
