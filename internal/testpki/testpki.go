@@ -56,15 +56,25 @@ func (ca *CA) Issue(t testing.TB, tmpl *x509.Certificate) (*x509.Certificate, cr
 	return sign(t, tmpl, ca, key.Public(), ca.Key), key
 }
 
-// IssueCSR signs a TLS server certificate for the key and subject of a
-// CSR, with its DNS and IP names.
+// IssueCSR signs a TLS (server and client) certificate for the key and
+// subject of a CSR, with its DNS and IP names.
 func (ca *CA) IssueCSR(t testing.TB, csr *x509.CertificateRequest) *x509.Certificate {
 	t.Helper()
 	return sign(t, &x509.Certificate{
 		Subject: csr.Subject, DNSNames: csr.DNSNames, IPAddresses: csr.IPAddresses,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}, ca, csr.PublicKey, ca.Key)
+}
+
+// Chain signs a DER CSR as IssueCSR does and returns the leaf and this CA.
+func (ca *CA) Chain(t testing.TB, csrDER []byte) []*x509.Certificate {
+	t.Helper()
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		t.Fatalf("CSR: %v", err)
+	}
+	return []*x509.Certificate{ca.IssueCSR(t, csr), ca.Cert}
 }
 
 // NewKey makes an ECDSA P-256 key.

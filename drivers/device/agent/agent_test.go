@@ -3,8 +3,6 @@ package agent_test
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,40 +15,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certfleet/certfleet/db/store"
-	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
 	"github.com/certfleet/certfleet/drivers/device/tlspin"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
-	"github.com/certfleet/certfleet/profiles"
 )
 
-// issuer is the built-in CA with a TLS profile that takes CN and DNS SANs from the CSR.
-type issuer struct {
-	ca      *local.CA
-	profile pki.Profile
-	n       int
-}
+// issuer takes devices through CSR, issuance and install.
+type issuer struct{ *testenv.Issuer }
 
-func newIssuer(t *testing.T, pool *pgxpool.Pool) *issuer {
-	t.Helper()
-	c, _ := testenv.BuiltinCA(t, pool, local.Options{})
-	row, err := store.New(pool).CreateProfile(context.Background(), store.CreateProfileParams{
-		Name: "devices", CertType: pki.CertTypeTLS, DeviceType: "gateway",
-		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"}]`), SanRules: json.RawMessage(`[{"type":"dns","rule":"from_csr"}]`),
-		ExtraAttributes: json.RawMessage(`[]`), KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256,384]},{"algorithm":"rsa","sizes":[2048]}]`),
-		Validity: 30 * 24 * time.Hour, RenewBefore: 24 * time.Hour, CaDriver: "local", CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
-	})
-	require.NoError(t, err)
-	profile, err := profiles.FromRow(row)
-	require.NoError(t, err)
-	return &issuer{ca: c, profile: profile}
+func newIssuer(t *testing.T, pool *pgxpool.Pool) issuer {
+	return issuer{testenv.NewIssuer(t, pool, "gateway")}
 }
 
 // renew takes a device through CSR, issuance and install, and returns the leaf.
-func (is *issuer) renew(t *testing.T, d device.Driver, dev device.Device, key pki.KeySpec) (*x509.Certificate, error) {
+func (is issuer) renew(t *testing.T, d device.Driver, dev device.Device, key pki.KeySpec) (*x509.Certificate, error) {
 	t.Helper()
 	ctx := context.Background()
 	der, err := d.GenerateCSR(ctx, dev, pki.CSRRequest{
@@ -58,13 +38,8 @@ func (is *issuer) renew(t *testing.T, d device.Driver, dev device.Device, key pk
 		Subject: pki.CSRSubject{CommonName: dev.ID}, SANs: pki.CSRSANs{DNS: []string{dev.ID + ".example.net"}},
 	})
 	require.NoError(t, err)
-	csr, err := pki.ParseCSR(der)
-	require.NoError(t, err)
-	is.n++
-	result, err := is.ca.Submit(ctx, ca.Request{CSR: csr, Profile: is.profile, IdempotencyKey: fmt.Sprintf("%s/%d", dev.ID, is.n)})
-	require.NoError(t, err)
-	require.Equal(t, ca.Issued, result.Status, result.Reason)
-	return result.Certificate, d.Install(ctx, dev, pki.CertTypeTLS, []*x509.Certificate{result.Certificate, result.Chain[0]})
+	chain := is.Issue(t, dev.ID, der)
+	return chain[0], d.Install(ctx, dev, pki.CertTypeTLS, chain[:2])
 }
 
 func TestAgentAndSimulatorEndToEnd(t *testing.T) {
@@ -109,7 +84,7 @@ func TestAgentAndSimulatorEndToEnd(t *testing.T) {
 	log, err := os.ReadFile(filepath.Join(agentDir, "reload.log"))
 	require.NoError(t, err)
 	assert.Equal(t, "reloaded tls\n", string(log))
-	_, root := is.ca.Certificates()
+	_, root := is.CA.Certificates()
 	rootPEM := filepath.Join(agentDir, "root.pem")
 	require.NoError(t, os.WriteFile(rootPEM, pki.EncodeCertificatesPEM(root), 0o600))
 	out, err := exec.Command("openssl", "verify", "-CAfile", rootPEM, "-untrusted", filepath.Join(current, "chain.pem"), filepath.Join(current, "cert.pem")).CombinedOutput()

@@ -35,7 +35,7 @@ func TestFaultClasses(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	is := newIssuer(t, pool)
 	simURL, _ := startSim(t, 20)
-	driver := agent.New(&memPins{}, 800*time.Millisecond)
+	driver := agent.New(&testenv.MemPins{}, 800*time.Millisecond)
 	dev := func(n string) device.Device { return simDevice(simURL, "sim-000"+n) }
 	setFaults := func(n string, faults string) {
 		resp := admin(t, simURL, http.MethodPut, "/devices/sim-000"+n+"/faults", json.RawMessage(faults))
@@ -115,7 +115,7 @@ func TestFaultRatesAreStablePerDevice(t *testing.T) {
 	}
 	assert.InDelta(t, 100, failing, 35, "about 10%% of 1,000 devices")
 
-	driver := agent.New(&memPins{}, 5*time.Second)
+	driver := agent.New(&testenv.MemPins{}, 5*time.Second)
 	for i := 1; i <= 50; i++ {
 		resp := admin(t, simURL, http.MethodGet, "/devices/"+id(i), nil)
 		var state struct {
@@ -146,7 +146,7 @@ func adminWithToken(t *testing.T, base, token string) *http.Response {
 // the agent's directory exactly as it was.
 func TestAgentRefusesBadRequests(t *testing.T) {
 	agentURL, agentDir, _ := startAgent(t)
-	driver := agent.New(&memPins{}, 5*time.Second)
+	driver := agent.New(&testenv.MemPins{}, 5*time.Second)
 	_, err := driver.GenerateCSR(context.Background(), device.Device{ID: "gw", Address: agentURL, Credential: agentSecret}, ecRequest)
 	require.NoError(t, err, "a pending key exists, so installs reach the key check")
 	before := snapshot(t, agentDir)

@@ -1,14 +1,12 @@
 package agent_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,22 +30,6 @@ var agentSecret = secret.Secret{Kind: secret.Bearer, Value: agentCredential}
 // under a derived credential.
 func simCredential(id string) secret.Secret {
 	return secret.Secret{Kind: secret.Bearer, Value: secret.Derive(fleetSecret, id)}
-}
-
-// memPins keeps TLS pins in memory, for tests that do not look at them.
-type memPins struct {
-	mu   sync.Mutex
-	pins map[string][]byte
-}
-
-func (p *memPins) SavePin(_ context.Context, id string, pin []byte) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pins == nil {
-		p.pins = map[string][]byte{}
-	}
-	p.pins[id] = pin
-	return nil
 }
 
 // startAgent runs `certfleet agent` with a reload command that logs each

@@ -13,6 +13,7 @@ import (
 
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
+	"github.com/certfleet/certfleet/internal/testenv"
 )
 
 // TestRedirectsAreNotFollowed: a device that redirects, even with 307 to the
@@ -33,7 +34,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	}))
 	defer redirecting.Close()
 
-	pins := &memPins{}
+	pins := &testenv.MemPins{}
 	driver := agent.New(pins, 5*time.Second)
 	for name, dev := range map[string]device.Device{
 		"first contact": {ID: "gw-redirect", Address: redirecting.URL, Credential: agentSecret},
@@ -46,7 +47,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	}
 	assert.Zero(t, reached.Load(), "the redirect target received no request")
 	assert.Zero(t, withCredential.Load(), "the redirect target received no credential")
-	assert.Empty(t, pins.pins, "a redirect pins nothing")
+	assert.Nil(t, pins.Get("gw-redirect"), "a redirect pins nothing")
 }
 
 // TestPinOnlyAfterTheCredentialWasAccepted: answers that did not accept the
@@ -57,7 +58,7 @@ func TestPinOnlyAfterTheCredentialWasAccepted(t *testing.T) {
 	}))
 	defer failing.Close()
 	simURL, _ := startSim(t, 3)
-	pins := &memPins{}
+	pins := &testenv.MemPins{}
 	driver := agent.New(pins, 5*time.Second)
 	ctx := context.Background()
 
@@ -69,9 +70,9 @@ func TestPinOnlyAfterTheCredentialWasAccepted(t *testing.T) {
 	_, err = driver.GenerateCSR(ctx, device.Device{ID: "gw-500", Address: failing.URL, Credential: agentSecret}, ecRequest)
 	require.Error(t, err)
 	assert.False(t, device.IsPermanent(err), "a 500 is transient: %v", err)
-	assert.Empty(t, pins.pins, "neither a 401 nor a 500 pins the device")
+	assert.Nil(t, pins.Get("sim-00001"), "neither a 401 nor a 500 pins the device")
 
 	_, err = driver.GenerateCSR(ctx, simDevice(simURL, "sim-00001"), ecRequest)
 	require.NoError(t, err)
-	assert.Equal(t, map[string][]byte{"sim-00001": pinOf(t, simURL)}, pins.pins, "the first accepted call pins the device")
+	assert.Equal(t, pinOf(t, simURL), pins.Get("sim-00001"), "the first accepted call pins the device")
 }

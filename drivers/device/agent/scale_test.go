@@ -16,6 +16,7 @@ import (
 
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/agent"
+	"github.com/certfleet/certfleet/internal/testenv"
 )
 
 // TestSimulatorAtScale: one devicesim process serves 10,000 virtual devices,
@@ -24,7 +25,7 @@ import (
 func TestSimulatorAtScale(t *testing.T) {
 	const devices, concurrent, limitMB = 10_000, 200, 500
 	simURL, proc := startSim(t, devices)
-	driver := agent.New(&memPins{}, 30*time.Second)
+	driver := agent.New(&testenv.MemPins{}, 30*time.Second)
 	pin := pinOf(t, simURL)
 	dev := func(n int) device.Device {
 		d := simDevice(simURL, fmt.Sprintf("sim-%05d", n))

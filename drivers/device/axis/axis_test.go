@@ -3,8 +3,6 @@ package axis_test
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -12,58 +10,27 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/certfleet/certfleet/db/store"
 	axissim "github.com/certfleet/certfleet/devicesim/axis"
-	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/axis"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
-	"github.com/certfleet/certfleet/profiles"
 )
 
-// issuer is the built-in CA with a profile that takes CN and DNS SANs from the CSR.
-type issuer struct {
-	ca      *local.CA
-	profile pki.Profile
-	n       int
-}
+// issuer takes cameras through CSR, issuance and install.
+type issuer struct{ *testenv.Issuer }
 
-func newIssuer(t *testing.T, pool *pgxpool.Pool) *issuer {
-	t.Helper()
-	c, _ := testenv.BuiltinCA(t, pool, local.Options{})
-	row, err := store.New(pool).CreateProfile(context.Background(), store.CreateProfileParams{
-		Name: "cameras", CertType: pki.CertTypeTLS, DeviceType: "camera",
-		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"}]`), SanRules: json.RawMessage(`[{"type":"dns","rule":"from_csr"}]`),
-		ExtraAttributes: json.RawMessage(`[]`), KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256,384]},{"algorithm":"rsa","sizes":[2048]}]`),
-		Validity: 30 * 24 * time.Hour, RenewBefore: 24 * time.Hour, CaDriver: "local", CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
-	})
-	require.NoError(t, err)
-	profile, err := profiles.FromRow(row)
-	require.NoError(t, err)
-	return &issuer{ca: c, profile: profile}
-}
-
-// issue has the built-in CA sign a CSR, returning leaf and chain.
-func (is *issuer) issue(t *testing.T, devID string, der []byte) []*x509.Certificate {
-	t.Helper()
-	csr, err := pki.ParseCSR(der)
-	require.NoError(t, err)
-	is.n++
-	result, err := is.ca.Submit(context.Background(), ca.Request{CSR: csr, Profile: is.profile, IdempotencyKey: fmt.Sprintf("%s/%d", devID, is.n)})
-	require.NoError(t, err)
-	require.Equal(t, ca.Issued, result.Status, result.Reason)
-	return append([]*x509.Certificate{result.Certificate}, result.Chain...)
+func newIssuer(t *testing.T, pool *pgxpool.Pool) issuer {
+	return issuer{testenv.NewIssuer(t, pool, "camera")}
 }
 
 // renew takes a camera through CSR, issuance and install.
-func (is *issuer) renew(t *testing.T, d *axis.Driver, dev device.Device, certType string, key pki.KeySpec) []*x509.Certificate {
+func (is issuer) renew(t *testing.T, d *axis.Driver, dev device.Device, certType string, key pki.KeySpec) []*x509.Certificate {
 	t.Helper()
 	ctx := context.Background()
 	der, err := d.GenerateCSR(ctx, dev, csrRequest(dev.ID, certType, key))
 	require.NoError(t, err)
-	chain := is.issue(t, dev.ID, der)
+	chain := is.IssueAs(t, certType, dev.ID, der)
 	require.NoError(t, d.Install(ctx, dev, certType, chain))
 	return chain
 }
@@ -73,7 +40,7 @@ func TestDriverAndSimulatorEndToEnd(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	is := newIssuer(t, pool)
 	env := newSim(t)
-	pins := &memPins{}
+	pins := &testenv.MemPins{}
 	driver := axis.New(pins, 10*time.Second)
 	dev := env.device("cam-00007")
 
@@ -85,8 +52,8 @@ func TestDriverAndSimulatorEndToEnd(t *testing.T) {
 	none, err := driver.Current(ctx, dev, pki.CertTypeIEEE8021X)
 	require.NoError(t, err)
 	assert.Nil(t, none)
-	assert.Equal(t, env.pinOf(), pins.get(dev.ID), "pinned on the first answer that accepted the credential")
-	dev.TLSPin = pins.get(dev.ID)
+	assert.Equal(t, env.pinOf(), pins.Get(dev.ID), "pinned on the first answer that accepted the credential")
+	dev.TLSPin = pins.Get(dev.ID)
 
 	// First renewal.
 	der, err := driver.GenerateCSR(ctx, dev, csrRequest(dev.ID, pki.CertTypeTLS, p256))
@@ -100,7 +67,7 @@ func TestDriverAndSimulatorEndToEnd(t *testing.T) {
 	assert.Equal(t, []string{"certfleet-tls-1", axissim.FactoryAlias}, st.Certificates)
 	assert.Equal(t, axissim.FactoryAlias, st.HTTPS, "nothing is bound before Install")
 
-	first := is.issue(t, dev.ID, der)
+	first := is.Issue(t, dev.ID, der)
 	require.NoError(t, driver.Install(ctx, dev, pki.CertTypeTLS, first))
 	current, err := driver.Current(ctx, dev, pki.CertTypeTLS)
 	require.NoError(t, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/axis"
 	"github.com/certfleet/certfleet/httpdigest"
+	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/vapixwire"
 )
@@ -50,7 +51,7 @@ func TestStaleNonceIsAnsweredAgain(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	driver := axis.New(&memPins{}, 5*time.Second)
+	driver := axis.New(&testenv.MemPins{}, 5*time.Second)
 	dev := device.Device{ID: "cam-stale", Address: srv.URL, Credential: secret.Secret{Kind: secret.Password, Username: "root", Value: password}}
 	current, err := driver.Current(context.Background(), dev, pki.CertTypeTLS)
 	require.NoError(t, err)
@@ -79,7 +80,7 @@ func TestBasicOnlyCameraIsRefused(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer srv.Close()
-	driver := axis.New(&memPins{}, 5*time.Second)
+	driver := axis.New(&testenv.MemPins{}, 5*time.Second)
 	dev := device.Device{ID: "cam-basic", Address: srv.URL, Credential: secret.Secret{Kind: secret.Password, Username: "root", Value: "pw"}}
 	_, err := driver.Current(context.Background(), dev, pki.CertTypeTLS)
 	requirePermanent(t, err)

@@ -16,6 +16,8 @@ import (
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/axis"
 	"github.com/certfleet/certfleet/drivers/device/tlspin"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -35,13 +37,13 @@ func requireTransient(t *testing.T, err error, msgAndArgs ...any) {
 func TestInstallWithoutDatabase(t *testing.T) {
 	ctx := context.Background()
 	env := newSim(t)
-	ca := newTestCA(t)
-	driver := axis.New(&memPins{}, 10*time.Second)
+	ca := testpki.NewCA(t, "test CA")
+	driver := axis.New(&testenv.MemPins{}, 10*time.Second)
 	dev := env.device("cam-00001")
 
 	der, err := driver.GenerateCSR(ctx, dev, csrRequest(dev.ID, pki.CertTypeTLS, pki.KeySpec{Algorithm: "ecdsa", Size: 384}))
 	require.NoError(t, err)
-	chain := ca.issue(t, der)
+	chain := ca.Chain(t, der)
 	require.NoError(t, driver.Install(ctx, dev, pki.CertTypeTLS, chain))
 	require.NoError(t, driver.Install(ctx, dev, pki.CertTypeTLS, chain), "idempotent")
 	current, err := driver.Current(ctx, dev, pki.CertTypeTLS)
@@ -49,14 +51,14 @@ func TestInstallWithoutDatabase(t *testing.T) {
 	assert.True(t, chain[0].Equal(current))
 
 	// A certificate for a key the camera does not hold.
-	other := newTestCA(t)
-	requirePermanent(t, driver.Install(ctx, dev, pki.CertTypeTLS, []*x509.Certificate{other.cert}), "no key on the camera")
+	other := testpki.NewCA(t, "test CA")
+	requirePermanent(t, driver.Install(ctx, dev, pki.CertTypeTLS, []*x509.Certificate{other.Cert}), "no key on the camera")
 }
 
 func TestCredentialProblemsArePermanent(t *testing.T) {
 	ctx := context.Background()
 	env := newSim(t)
-	driver := axis.New(&memPins{}, 10*time.Second)
+	driver := axis.New(&testenv.MemPins{}, 10*time.Second)
 	req := csrRequest("cam-00002", pki.CertTypeTLS, p256)
 
 	wrong := env.device("cam-00002")
@@ -88,8 +90,8 @@ func TestCredentialProblemsArePermanent(t *testing.T) {
 func TestCameraFaults(t *testing.T) {
 	ctx := context.Background()
 	env := newSim(t)
-	ca := newTestCA(t)
-	driver := axis.New(&memPins{}, 5*time.Second)
+	ca := testpki.NewCA(t, "test CA")
+	driver := axis.New(&testenv.MemPins{}, 5*time.Second)
 
 	stuck := env.device("cam-00010")
 	env.setFaults(t, stuck.ID, devicesim.Faults{KeyGenStuck: true})
@@ -108,7 +110,7 @@ func TestCameraFaults(t *testing.T) {
 	der, err := driver.GenerateCSR(ctx, installFails, csrRequest(installFails.ID, pki.CertTypeTLS, p256))
 	require.NoError(t, err)
 	env.setFaults(t, installFails.ID, devicesim.Faults{InstallFailure: true})
-	requirePermanent(t, driver.Install(ctx, installFails, pki.CertTypeTLS, ca.issue(t, der)))
+	requirePermanent(t, driver.Install(ctx, installFails, pki.CertTypeTLS, ca.Chain(t, der)))
 	st := env.state(t, installFails.ID)
 	assert.Equal(t, "default", st.HTTPS, "nothing bound after a refused install")
 
@@ -132,7 +134,7 @@ func TestCameraFaults(t *testing.T) {
 func TestRequestsTheCameraCannotServe(t *testing.T) {
 	ctx := context.Background()
 	env := newSim(t)
-	driver := axis.New(&memPins{}, 5*time.Second)
+	driver := axis.New(&testenv.MemPins{}, 5*time.Second)
 	dev := env.device("cam-00020")
 
 	for name, req := range map[string]pki.CSRRequest{
@@ -153,7 +155,7 @@ func TestRequestsTheCameraCannotServe(t *testing.T) {
 func TestChangedPinIsPermanent(t *testing.T) {
 	ctx := context.Background()
 	env := newSim(t)
-	driver := axis.New(&memPins{}, 5*time.Second)
+	driver := axis.New(&testenv.MemPins{}, 5*time.Second)
 	dev := env.device("cam-00030")
 	sum := sha256.Sum256([]byte("another certificate"))
 	dev.TLSPin = sum[:]
@@ -168,7 +170,7 @@ func TestChangedPinIsPermanent(t *testing.T) {
 
 func TestTimeoutIsTransient(t *testing.T) {
 	env := newSim(t)
-	driver := axis.New(&memPins{}, 200*time.Millisecond)
+	driver := axis.New(&testenv.MemPins{}, 200*time.Millisecond)
 	dev := env.device("cam-00040")
 	env.setFaults(t, dev.ID, devicesim.Faults{SlowMS: &[2]int{800, 800}})
 	_, err := driver.Current(context.Background(), dev, pki.CertTypeTLS)

@@ -14,6 +14,7 @@ import (
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/axis"
+	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/pki"
 )
 
@@ -44,7 +45,7 @@ func FuzzAnswers(f *testing.F) {
 		_, _ = w.Write(b)
 	}))
 	f.Cleanup(srv.Close)
-	driver := axis.New(&memPins{}, 2*time.Second)
+	driver := axis.New(&testenv.MemPins{}, 2*time.Second)
 	dev := device.Device{ID: "cam-fuzz", Address: srv.URL, Credential: secret.Secret{Kind: secret.Password, Username: "root", Value: "hunter2-secret"}}
 
 	f.Fuzz(func(t *testing.T, code uint16, answer []byte, csr bool) {

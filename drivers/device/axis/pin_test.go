@@ -16,25 +16,26 @@ import (
 	axissim "github.com/certfleet/certfleet/devicesim/axis"
 	"github.com/certfleet/certfleet/drivers/device/axis"
 	"github.com/certfleet/certfleet/drivers/device/tlspin"
+	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
 )
 
 // repinningPins is a pin store that moves a pin to a certificate it holds
 // as the device's, as the inventory does (tlspin.DBPins).
 type repinningPins struct {
-	memPins
+	testenv.MemPins
 	issued   map[[32]byte]bool
 	replaced int
 }
 
 func (p *repinningPins) Repin(_ context.Context, id string, old, seen []byte) (bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if (!bytes.Equal(p.pins[id], old) && !bytes.Equal(p.pins[id], seen)) || !p.issued[[32]byte(seen)] {
+	current := p.Get(id)
+	if (!bytes.Equal(current, old) && !bytes.Equal(current, seen)) || !p.issued[[32]byte(seen)] {
 		return false, nil
 	}
-	if !bytes.Equal(p.pins[id], seen) {
-		p.pins[id] = seen
+	if !bytes.Equal(current, seen) {
+		p.Set(id, seen)
 		p.replaced++
 	}
 	return true, nil
@@ -60,24 +61,24 @@ func startRealisticCamera(t *testing.T, id string) *simEnv {
 // refuses the camera as a changed one.
 func TestPinFollowsTheNewHTTPSCertificate(t *testing.T) {
 	ctx := context.Background()
-	ca := newTestCA(t)
+	ca := testpki.NewCA(t, "test CA")
 	for _, canRepin := range []bool{true, false} {
 		env := startRealisticCamera(t, "cam-00001")
 		pins := &repinningPins{issued: map[[32]byte]bool{}}
 		var store tlspin.Store = pins
 		if !canRepin {
-			store = &pins.memPins
+			store = &pins.MemPins
 		}
 		driver := axis.New(store, 5*time.Second)
 		dev := env.device("cam-00001")
 		_, err := driver.Current(ctx, dev, pki.CertTypeTLS)
 		require.NoError(t, err)
-		dev.TLSPin = pins.get(dev.ID)
+		dev.TLSPin = pins.Get(dev.ID)
 		require.NotNil(t, dev.TLSPin)
 
 		der, err := driver.GenerateCSR(ctx, dev, csrRequest(dev.ID, pki.CertTypeTLS, p256))
 		require.NoError(t, err)
-		chain := ca.issue(t, der)
+		chain := ca.Chain(t, der)
 		want := sha256.Sum256(chain[0].Raw)
 		pins.issued[want] = true
 		require.NoError(t, driver.Install(ctx, dev, pki.CertTypeTLS, chain))
@@ -91,16 +92,16 @@ func TestPinFollowsTheNewHTTPSCertificate(t *testing.T) {
 		}
 		require.NoError(t, err)
 		assert.True(t, chain[0].Equal(current))
-		assert.Equal(t, want[:], pins.get(dev.ID), "the pin moved to the installed leaf")
+		assert.Equal(t, want[:], pins.Get(dev.ID), "the pin moved to the installed leaf")
 		assert.Equal(t, 1, pins.replaced)
-		dev.TLSPin = pins.get(dev.ID)
+		dev.TLSPin = pins.Get(dev.ID)
 		require.NoError(t, driver.Install(ctx, dev, pki.CertTypeTLS, chain), "a retried install with the new pin")
 		assert.Equal(t, 1, pins.replaced)
 
 		// A certificate the inventory does not hold as the camera's is refused.
 		delete(pins.issued, want)
-		pins.pins[dev.ID] = make([]byte, 32)
-		dev.TLSPin = pins.get(dev.ID)
+		pins.Set(dev.ID, make([]byte, 32))
+		dev.TLSPin = pins.Get(dev.ID)
 		_, err = axis.New(store, 5*time.Second).Current(ctx, dev, pki.CertTypeTLS)
 		requirePermanent(t, err, "does not match its pin")
 	}

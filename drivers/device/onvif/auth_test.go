@@ -24,7 +24,7 @@ import (
 )
 
 // renew takes dev through a whole TLS renewal and checks the camera serves the result.
-func renew(t *testing.T, is *issuer, d device.Driver, dev device.Device) {
+func renew(t *testing.T, is issuer, d device.Driver, dev device.Device) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := d.Current(ctx, dev, pki.CertTypeTLS)
@@ -164,7 +164,7 @@ func TestServiceAddressCached(t *testing.T) {
 	assert.Equal(t, 1, sim.cams.Calls(dev.ID)["GetServices"], "asked again after the failure")
 
 	// Without the cache every operation asks.
-	uncached := onvif.New(&memPins{}, 10*time.Second, onvif.WithServiceCache(0, 0))
+	uncached := onvif.New(&testenv.MemPins{}, 10*time.Second, onvif.WithServiceCache(0, 0))
 	sim.cams.ResetCalls(dev.ID)
 	for range 2 {
 		_, err = uncached.Current(ctx, dev, pki.CertTypeTLS)

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,44 +15,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/certfleet/certfleet/credentials/secret"
-	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/devicesim"
 	onvifsim "github.com/certfleet/certfleet/devicesim/onvif"
-	"github.com/certfleet/certfleet/drivers/ca"
-	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/drivers/device/onvif"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/onvifwire"
 	"github.com/certfleet/certfleet/pki"
-	"github.com/certfleet/certfleet/profiles"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 const master = "fleet-master-secret-0123456789"
-
-// memPins keeps TLS pins in memory.
-type memPins struct {
-	mu   sync.Mutex
-	pins map[string][]byte
-}
-
-func (p *memPins) SavePin(_ context.Context, id string, pin []byte) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pins == nil {
-		p.pins = map[string][]byte{}
-	}
-	p.pins[id] = pin
-	return nil
-}
-
-func (p *memPins) get(id string) []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pins[id]
-}
 
 // simFleet is a fleet of simulated ONVIF cameras on an ephemeral port.
 type simFleet struct {
@@ -116,41 +87,16 @@ func (s *simFleet) certfleetObjects(t *testing.T, id string) (keys, certs, paths
 	return keys, certs, paths
 }
 
-func newDriver() (*onvif.Driver, *memPins) {
-	pins := &memPins{}
+func newDriver() (*onvif.Driver, *testenv.MemPins) {
+	pins := &testenv.MemPins{}
 	return onvif.New(pins, 10*time.Second, onvif.WithKeyPoll(time.Millisecond, 50*time.Millisecond)), pins
 }
 
-// issuer is the built-in CA with a TLS profile that takes CN and DNS SANs from the CSR.
-type issuer struct {
-	ca       *local.CA
-	profile  pki.Profile
-	profile8 pki.Profile // for ieee8021x
-	n        int
-}
+// issuer takes cameras through CSR and issuance.
+type issuer struct{ *testenv.Issuer }
 
-func newIssuer(t *testing.T, pool *pgxpool.Pool) *issuer {
-	t.Helper()
-	c, _ := testenv.BuiltinCA(t, pool, local.Options{})
-	row, err := store.New(pool).CreateProfile(context.Background(), store.CreateProfileParams{
-		Name: "cameras", CertType: pki.CertTypeTLS, DeviceType: "camera",
-		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"}]`), SanRules: json.RawMessage(`[{"type":"dns","rule":"from_csr"},{"type":"ip","rule":"from_csr"}]`),
-		ExtraAttributes: json.RawMessage(`[]`), KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256,384]},{"algorithm":"rsa","sizes":[2048]}]`),
-		Validity: 30 * 24 * time.Hour, RenewBefore: 24 * time.Hour, CaDriver: "local", CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
-	})
-	require.NoError(t, err)
-	profile, err := profiles.FromRow(row)
-	require.NoError(t, err)
-	row, err = store.New(pool).CreateProfile(context.Background(), store.CreateProfileParams{
-		Name: "cameras-8021x", CertType: pki.CertTypeIEEE8021X, DeviceType: "camera",
-		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"}]`), SanRules: json.RawMessage(`[{"type":"dns","rule":"from_csr"},{"type":"ip","rule":"from_csr"}]`),
-		ExtraAttributes: json.RawMessage(`[]`), KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256,384]},{"algorithm":"rsa","sizes":[2048]}]`),
-		Validity: 30 * 24 * time.Hour, RenewBefore: 24 * time.Hour, CaDriver: "local", CaSettings: json.RawMessage(`{}`), MaxCaWait: time.Hour,
-	})
-	require.NoError(t, err)
-	profile8, err := profiles.FromRow(row)
-	require.NoError(t, err)
-	return &issuer{ca: c, profile: profile, profile8: profile8}
+func newIssuer(t *testing.T, pool *pgxpool.Pool) issuer {
+	return issuer{testenv.NewIssuer(t, pool, "camera")}
 }
 
 func csrRequest(dev device.Device, key pki.KeySpec) pki.CSRRequest {
@@ -166,17 +112,13 @@ func csrRequestFor(dev device.Device, certType string, key pki.KeySpec) pki.CSRR
 }
 
 // issue takes a device through CSR and issuance, and returns the chain.
-func (is *issuer) issue(t *testing.T, d device.Driver, dev device.Device, key pki.KeySpec) []*x509.Certificate {
+func (is issuer) issue(t *testing.T, d device.Driver, dev device.Device, key pki.KeySpec) []*x509.Certificate {
 	t.Helper()
 	return is.issueFor(t, d, dev, pki.CertTypeTLS, key)
 }
 
-func (is *issuer) issueFor(t *testing.T, d device.Driver, dev device.Device, certType string, key pki.KeySpec) []*x509.Certificate {
+func (is issuer) issueFor(t *testing.T, d device.Driver, dev device.Device, certType string, key pki.KeySpec) []*x509.Certificate {
 	t.Helper()
-	profile := is.profile
-	if certType == pki.CertTypeIEEE8021X {
-		profile = is.profile8
-	}
 	der, err := d.GenerateCSR(context.Background(), dev, csrRequestFor(dev, certType, key))
 	require.NoError(t, err)
 	csr, err := pki.ParseCSR(der)
@@ -186,11 +128,7 @@ func (is *issuer) issueFor(t *testing.T, d device.Driver, dev device.Device, cer
 	assert.Equal(t, key, spec)
 	assert.Equal(t, dev.ID, csr.Subject.CommonName)
 	assert.Equal(t, []string{dev.ID + ".example.net"}, csr.DNSNames)
-	is.n++
-	result, err := is.ca.Submit(context.Background(), ca.Request{CSR: csr, Profile: profile, IdempotencyKey: fmt.Sprintf("%s/%d", dev.ID, is.n)})
-	require.NoError(t, err)
-	require.Equal(t, ca.Issued, result.Status, result.Reason)
-	return append([]*x509.Certificate{result.Certificate}, result.Chain...)
+	return is.IssueAs(t, certType, dev.ID, der)
 }
 
 func TestDriverAndSimulatorEndToEnd(t *testing.T) {
@@ -205,8 +143,8 @@ func TestDriverAndSimulatorEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, factory, "a camera comes with a factory certificate")
 	assert.Equal(t, dev.ID, factory.Subject.CommonName)
-	require.Len(t, pins.get(dev.ID), 32, "pinned on first use")
-	dev.TLSPin = pins.get(dev.ID)
+	require.Len(t, pins.Get(dev.ID), 32, "pinned on first use")
+	dev.TLSPin = pins.Get(dev.ID)
 
 	// First renewal, ECDSA: replaces the factory path, which stays.
 	chain := is.issue(t, driver, dev, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
@@ -419,7 +357,7 @@ func TestErrorClasses(t *testing.T) {
 		dev := sim.device(13)
 		dev.TLSPin = bytes.Repeat([]byte{7}, 32)
 		permanent(t, csr(dev), "does not match its pin")
-		assert.Nil(t, pins.get(dev.ID))
+		assert.Nil(t, pins.Get(dev.ID))
 	})
 	t.Run("CSRFailure", func(t *testing.T) {
 		dev := sim.device(14)
@@ -450,7 +388,7 @@ func TestErrorClasses(t *testing.T) {
 	t.Run("Slow", func(t *testing.T) {
 		dev := sim.device(24)
 		sim.setFaults(t, dev.ID, `{"slow_ms":[1000,1000]}`)
-		impatient := onvif.New(&memPins{}, 300*time.Millisecond)
+		impatient := onvif.New(&testenv.MemPins{}, 300*time.Millisecond)
 		_, err := impatient.Current(ctx, dev, pki.CertTypeTLS)
 		transient(t, err)
 	})

@@ -21,16 +21,6 @@ import (
 	"github.com/certfleet/certfleet/pki"
 )
 
-// pins is an in-memory pin store.
-type pins map[string][]byte
-
-func (p pins) SavePin(_ context.Context, id string, pin []byte) error {
-	if p[id] == nil {
-		p[id] = pin
-	}
-	return nil
-}
-
 // rig is a device on a real OpenSSH server and what a test needs to renew it.
 type rig struct {
 	t      *testing.T
@@ -38,13 +28,13 @@ type rig struct {
 	host   *testenv.SSHHost
 	ca     *testpki.CA
 	driver *sshdriver.Driver
-	pins   pins
+	pins   *testenv.MemPins
 	dev    device.Device
 }
 
 func newRig(t *testing.T, login string) *rig {
 	sshd := testenv.StartSSHD(t)
-	r := &rig{t: t, sshd: sshd, ca: testpki.NewCA(t, "certfleet test root"), pins: pins{}}
+	r := &rig{t: t, sshd: sshd, ca: testpki.NewCA(t, "certfleet test root"), pins: &testenv.MemPins{}}
 	r.driver = sshdriver.New(r.pins, 20*time.Second)
 	switch login {
 	case "key":
@@ -61,7 +51,7 @@ func newRig(t *testing.T, login string) *rig {
 // device is the device as the next call sees it: with the pin saved so far.
 func (r *rig) device() device.Device {
 	dev := r.dev
-	dev.TLSPin = r.pins[dev.ID]
+	dev.TLSPin = r.pins.Get(dev.ID)
 	return dev
 }
 
@@ -92,7 +82,7 @@ func (r *rig) current() *x509.Certificate {
 func TestRenewOverKeyLogin(t *testing.T) {
 	r := newRig(t, "key")
 	assert.Nil(t, r.current(), "a device without a certificate file holds none")
-	assert.Len(t, r.pins[r.dev.ID], 32, "the host key was pinned on first contact")
+	assert.Len(t, r.pins.Get(r.dev.ID), 32, "the host key was pinned on first contact")
 
 	leaf, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1", Organization: "Example"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
 	require.NoError(t, err)
