@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/certfleet/certfleet/credentials/secret"
+	"github.com/certfleet/certfleet/devicesim"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
@@ -54,7 +55,7 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 
 	databaseURL := testenv.EmptyDatabase(t)
 	temporalAddr, tc := testenv.Temporal(t, testenv.TemporalOptions{})
-	simURL, _ := testenv.DeviceSim(t, 2, fleetSecret)
+	simURL, _ := testenv.DeviceSim(t, 4, fleetSecret)
 	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "TEMPORAL_ADDRESS=" + temporalAddr,
 		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_KEK=" + kekB64,
@@ -96,11 +97,20 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 	api.call("POST", "/api/v1/devices", map[string]any{"id": "gw-1", "name": "gateway", "device_type": "camera",
 		"address": sshd.Address, "credential": "gw-login", "driver": "ssh", "driver_settings": json.RawMessage(host.Settings())}, http.StatusCreated)
 	devices = append(devices, "gw-1")
+	// Cameras of the simulated fleet, over ONVIF and VAPIX, with the cameras' password.
+	cameraUser, cameraPassword := devicesim.CameraAccount(fleetSecret)
+	api.call("POST", "/api/v1/credentials", map[string]any{"name": "cameras", "kind": "password", "username": cameraUser, "secret": cameraPassword}, http.StatusCreated)
+	for id, address := range map[string]string{"sim-00003": simURL + "/onvif/sim-00003/device_service", "sim-00004": simURL + "/axis/sim-00004"} {
+		driver := map[string]string{"sim-00003": "onvif", "sim-00004": "axis"}[id]
+		api.call("POST", "/api/v1/devices", map[string]any{"id": id, "name": id, "device_type": "camera",
+			"address": address, "credential": "cameras", "driver": driver}, http.StatusCreated)
+		devices = append(devices, id)
+	}
 	api.call("POST", "/api/v1/profile-assignments", map[string]any{"profile_id": profile["id"], "device_ids": devices}, http.StatusOK)
 	job := api.call("POST", "/api/v1/jobs", map[string]any{"name": "leak test", "cert_type": "tls", "device_ids": devices}, http.StatusCreated)
 	waitJobDone(t, ctx, tc, fmt.Sprint(job["workflow_id"]))
 	items := api.call("GET", fmt.Sprintf("/api/v1/jobs/%v/items", job["id"]), nil, http.StatusOK)["items"].([]any)
-	require.Len(t, items, 3)
+	require.Len(t, items, len(devices))
 	for _, item := range items {
 		item := item.(map[string]any)
 		assert.Equal(t, "revoke_na", item["state"], "%v: every device took its credential and its certificate: %v", item["device_id"], item["last_error"])
@@ -120,6 +130,7 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 		secrets["derived credential of "+id] = secret.Derive(fleetSecret, id)
 	}
 	secrets["SSH password"] = sshd.Password
+	secrets["camera password"] = cameraPassword
 	for i, line := range strings.Split(sshd.ClientKey, "\n") {
 		if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
 			secrets[fmt.Sprintf("SSH key, line %d", i+1)] = line
