@@ -22,8 +22,7 @@ type session struct {
 	d          *Driver
 	dev        device.Device
 	user, pass string
-	challenge  *httpdigest.Challenge
-	nc         uint32
+	digest     httpdigest.Session
 }
 
 // errStatus is a camera answer other than 2xx, classified by newStatusError.
@@ -53,13 +52,8 @@ func (s *session) do(ctx context.Context, op, method, path, contentType string, 
 			req.Header.Set("Content-Type", contentType)
 		}
 		req.Header.Set("Accept", "application/json, application/soap+xml")
-		if s.challenge != nil {
-			s.nc++
-			auth, err := s.challenge.Authorize(method, req.URL.RequestURI(), s.user, s.pass, s.nc, httpdigest.NewCnonce())
-			if err != nil {
-				return 0, nil, device.Permanent(fmt.Errorf("camera %s: %s: %w", s.dev.ID, op, err))
-			}
-			req.Header.Set("Authorization", auth)
+		if err := s.digest.Authorize(req, s.user, s.pass); err != nil {
+			return 0, nil, device.Permanent(fmt.Errorf("camera %s: %s: %w", s.dev.ID, op, err))
 		}
 		resp, err := s.d.client.Do(ctx, s.dev, req)
 		if err != nil {
@@ -74,18 +68,9 @@ func (s *session) do(ctx context.Context, op, method, path, contentType string, 
 			return resp.StatusCode, data, nil
 		}
 		// 401: answer the challenge, once; again only if the camera says our nonce went stale.
-		answered := s.challenge != nil && attempt > 0
-		challenge, err := httpdigest.Choose(resp.Header.Values("WWW-Authenticate"))
-		if err != nil {
-			return 0, nil, device.Permanent(fmt.Errorf("camera %s: %s: cannot authenticate: %w", s.dev.ID, op, err))
+		if err := s.digest.Challenged(resp.Header, attempt); err != nil {
+			return 0, nil, device.Permanent(fmt.Errorf("camera %s: %s: user %q: %w", s.dev.ID, op, s.user, err))
 		}
-		if answered && !challenge.Stale {
-			return 0, nil, device.Permanent(fmt.Errorf("camera %s: %s: the camera refused the credential of user %q (HTTP 401 to a Digest answer)", s.dev.ID, op, s.user))
-		}
-		if attempt >= 3 {
-			return 0, nil, device.Permanent(fmt.Errorf("camera %s: %s: the camera keeps answering 401 with a stale nonce", s.dev.ID, op))
-		}
-		s.challenge, s.nc = challenge, 0
 	}
 }
 

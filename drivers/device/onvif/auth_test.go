@@ -121,7 +121,7 @@ func TestHTTPDigest(t *testing.T) {
 		_, err := driver.GenerateCSR(context.Background(), dev, csrRequest(dev, pki.KeySpec{Algorithm: "ecdsa", Size: 256}))
 		require.Error(t, err)
 		assert.True(t, device.IsPermanent(err), "%v", err)
-		assert.Contains(t, err.Error(), "credential refused (HTTP 401 to an HTTP Digest answer)")
+		assert.Contains(t, err.Error(), "refused the credential (HTTP 401 to an HTTP Digest answer)")
 		assert.NotContains(t, err.Error(), "not-the-password")
 		assert.Equal(t, 2, sim.cams.Calls(dev.ID)["GetServices"], "one challenge, one answer, no retries")
 	})

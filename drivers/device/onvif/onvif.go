@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,18 +129,17 @@ func alias(certType string) string { return aliasPrefix + certType }
 // session is one driver call's view of a camera: where its services are,
 // how far its clock is off ours, and its HTTP Digest challenge if it asked.
 type session struct {
-	d         *Driver
-	dev       device.Device
-	username  string
-	password  string
-	security  string        // the Advanced Security service's address
-	cacheKey  string        // of security in the driver's service cache
-	cached    bool          // security came from the cache
-	offset    time.Duration // the camera's clock minus ours
-	challenge *httpdigest.Challenge
-	nc        uint32 // requests made with challenge's nonce
-	certType  string
-	iface     string // the network interface of 802.1X, once looked up
+	d        *Driver
+	dev      device.Device
+	username string
+	password string
+	security string        // the Advanced Security service's address
+	cacheKey string        // of security in the driver's service cache
+	cached   bool          // security came from the cache
+	offset   time.Duration // the camera's clock minus ours
+	digest   httpdigest.Session
+	certType string
+	iface    string // the network interface of 802.1X, once looked up
 }
 
 func (d *Driver) open(ctx context.Context, dev device.Device, certType string) (*session, error) {
@@ -787,10 +787,6 @@ func (s *session) clockOffset(ctx context.Context) (time.Duration, error) {
 	return camera.Add(500 * time.Millisecond).Sub(sent.Add(received.Sub(sent) / 2)), nil
 }
 
-// maxDigestRounds bounds the 401s one request may be answered with: the
-// first challenge, then stale nonces.
-const maxDigestRounds = 3
-
 // send POSTs one SOAP request to addr, with a UsernameToken when sign, and
 // returns the answer. A 401 with an HTTP Digest challenge is answered with
 // the same credential (never Basic); a 401 to that answer is a refused
@@ -812,19 +808,15 @@ func (s *session) send(ctx context.Context, addr, ns, op string, sign bool, body
 		if resp.StatusCode != http.StatusUnauthorized {
 			return resp, nil
 		}
-		challenge, err := httpdigest.Choose(httpdigest.ChallengeValues(resp.Header))
-		if err != nil {
-			return resp, nil
+		err = s.digest.Challenged(resp.Header, round)
+		if err != nil && !errors.Is(err, httpdigest.ErrRefused) && !errors.Is(err, httpdigest.ErrStaleLoop) {
+			return resp, nil // no Digest challenge: decodeAnswer refuses the credential
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, onvifwire.MaxMessage))
 		resp.Body.Close()
-		switch {
-		case round > 0 && !challenge.Stale:
-			return nil, device.Permanent(fmt.Errorf("device %s: %s: credential refused (HTTP 401 to an HTTP Digest answer)", s.dev.ID, op))
-		case round >= maxDigestRounds:
-			return nil, device.Permanent(fmt.Errorf("device %s: %s: the camera keeps answering HTTP 401 with a stale HTTP Digest nonce", s.dev.ID, op))
+		if err != nil {
+			return nil, device.Permanent(fmt.Errorf("device %s: %s: %w", s.dev.ID, op, err))
 		}
-		s.challenge, s.nc = challenge, 0
 	}
 }
 
@@ -848,13 +840,8 @@ func (s *session) request(ctx context.Context, addr, ns, op string, sign bool, b
 		return nil, device.Permanent(fmt.Errorf("device %s: %s: address %q: %w", s.dev.ID, op, addr, err))
 	}
 	req.Header.Set("Content-Type", onvifwire.ContentTypeFor(onvifwire.Action(ns, op)))
-	if s.challenge != nil {
-		s.nc++
-		auth, err := s.challenge.Authorize(http.MethodPost, req.URL.RequestURI(), s.username, s.password, s.nc, httpdigest.NewCnonce())
-		if err != nil {
-			return nil, device.Permanent(fmt.Errorf("device %s: %s: HTTP Digest: %w", s.dev.ID, op, err))
-		}
-		req.Header.Set("Authorization", auth)
+	if err := s.digest.Authorize(req, s.username, s.password); err != nil {
+		return nil, device.Permanent(fmt.Errorf("device %s: %s: HTTP Digest: %w", s.dev.ID, op, err))
 	}
 	return req, nil
 }
