@@ -43,6 +43,55 @@ type Device struct {
 	// Settings are the driver's own per-device settings (JSON), checked by
 	// the driver's SettingsChecker when the device is saved.
 	Settings json.RawMessage
+	// Uses say, by certificate type, what the device uses the certificate
+	// for and which CA certificates it must trust for that use, as the
+	// profiles assigned to it say. A type without an entry has its default
+	// use (DefaultBinding) and no extra trust.
+	Uses map[string]Use
+}
+
+// Use is what a device uses a certificate for.
+type Use struct {
+	// Binding is the service the certificate is bound to: BindingHTTPS,
+	// BindingIEEE8021X or BindingMQTT.
+	Binding string
+	// Trust are CA certificates the device must trust for this use, beyond
+	// the issuing chain: the RADIUS server's CA for 802.1X, the broker's for
+	// MQTT. Drivers that can install CA certificates install them.
+	Trust []*x509.Certificate
+}
+
+// Bindings of a certificate on a device.
+const (
+	BindingHTTPS     = "https"     // the device's web server (TLS server)
+	BindingIEEE8021X = "ieee8021x" // network access (EAP-TLS supplicant)
+	BindingMQTT      = "mqtt"      // the device's MQTT client
+)
+
+// UseOf is how dev uses its certificate of certType: its profile's use, or
+// the type's default binding with no extra trust.
+func (dev Device) UseOf(certType string) Use {
+	if u, ok := dev.Uses[certType]; ok && u.Binding != "" {
+		return u
+	}
+	return Use{Binding: DefaultBinding(certType), Trust: dev.Uses[certType].Trust}
+}
+
+// DefaultBinding is the binding of a certificate type when its profile names
+// none: HTTPS for TLS certificates, 802.1X for 802.1X ones.
+func DefaultBinding(certType string) string {
+	if certType == pki.CertTypeIEEE8021X {
+		return BindingIEEE8021X
+	}
+	return BindingHTTPS
+}
+
+// Bindings lists the bindings a certificate of certType may have.
+func Bindings(certType string) []string {
+	if certType == pki.CertTypeIEEE8021X {
+		return []string{BindingIEEE8021X}
+	}
+	return []string{BindingHTTPS, BindingMQTT}
 }
 
 // SettingsChecker is a driver with per-device settings: it checks them
