@@ -205,6 +205,9 @@ func (a *Activities) deviceOf(ctx context.Context, row store.Device) (device.Dev
 		return device.Device{}, nil, classify(err, ErrDevicePermanent)
 	}
 	dev := device.Device{ID: row.ID, Address: row.Address, TLSPin: row.TlsPin, Settings: row.DriverSettings}
+	if dev.Uses, err = a.uses(ctx, row.ID); err != nil {
+		return device.Device{}, nil, err
+	}
 	switch {
 	case row.CredentialID.Valid:
 		dev.Credential, err = a.Credentials.ForDevice(ctx, row.CredentialID.Int64, row.ID, row.Address)
@@ -216,6 +219,26 @@ func (a *Activities) deviceOf(ctx context.Context, row store.Device) (device.Dev
 			"which was not imported into the credential store; bind a stored credential to it", row.ID, row.CredentialRef), ErrDevicePermanent, nil)
 	}
 	return dev, driver, err
+}
+
+// uses are what the device's profiles say it uses each certificate for.
+func (a *Activities) uses(ctx context.Context, deviceID string) (map[string]device.Use, error) {
+	rows, err := a.queries().DeviceUses(ctx, deviceID)
+	if err != nil {
+		return nil, fmt.Errorf("read the profiles of %s: %w", deviceID, err)
+	}
+	uses := make(map[string]device.Use, len(rows))
+	for _, r := range rows {
+		use := device.Use{Binding: r.Binding}
+		if r.DeviceTrust != "" {
+			if use.Trust, err = pki.ParseCertificatesPEM([]byte(r.DeviceTrust)); err != nil {
+				return nil, temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("the device trust of the %s profile of %s: %v", r.CertType, deviceID, err), ErrDevicePermanent, nil)
+			}
+		}
+		uses[r.CertType] = use
+	}
+	return uses, nil
 }
 
 func (a *Activities) profile(ctx context.Context, id int64) (pki.Profile, error) {

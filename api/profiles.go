@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/profiles"
 )
@@ -35,6 +36,10 @@ type profileBody struct {
 	CASettings      json.RawMessage      `json:"ca_settings"`
 	ApprovalMode    bool                 `json:"approval_mode"`
 	MaxCAWaitHours  int                  `json:"max_ca_wait_hours"`
+	// Binding is what the certificate is for on the device; DeviceTrust the
+	// CA certificates (PEM) the device must trust for that use.
+	Binding     string `json:"binding"`
+	DeviceTrust string `json:"device_trust"`
 }
 
 // profileView is a profile as the API shows it.
@@ -58,6 +63,7 @@ func viewProfile(row store.Profile) (profileView, error) {
 			SubjectRules: p.SubjectRules, SANRules: p.SANRules, ExtraAttributes: p.ExtraAttributes, KeyAlgorithms: p.KeyAlgorithms,
 			ValidityDays: int(row.Validity / day), RenewBeforeDays: int(row.RenewBefore / day),
 			CADriver: row.CaDriver, CASettings: row.CaSettings, ApprovalMode: row.ApprovalMode, MaxCAWaitHours: int(row.MaxCaWait / time.Hour),
+			Binding: cmp.Or(row.Binding, device.DefaultBinding(row.CertType)), DeviceTrust: row.DeviceTrust,
 		},
 		Archived: row.ArchivedAt != nil, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
 	}, nil
@@ -84,6 +90,9 @@ func (b *profileBody) check(known catalog) error {
 	if b.MaxCAWaitHours < 1 || b.MaxCAWaitHours > 365*24 {
 		return fieldError("max_ca_wait_hours", "1 to 8760")
 	}
+	if err := b.checkUse(); err != nil {
+		return err
+	}
 	b.CADriver = cmp.Or(b.CADriver, known.drivers.CADrivers()[0])
 	if len(b.CASettings) == 0 || string(b.CASettings) == "null" {
 		b.CASettings = json.RawMessage(`{}`)
@@ -97,6 +106,34 @@ func (b *profileBody) check(known catalog) error {
 		field, _, _ := strings.Cut(first, ":")
 		return fieldError(strings.TrimSpace(field), "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
+	return nil
+}
+
+// maxDeviceTrust bounds the CA certificates a profile asks devices to trust.
+const maxDeviceTrust = 16
+
+// checkUse checks the binding against the certificate type (filling in the
+// type's default) and the device trust: CA certificates, valid now, in PEM.
+func (b *profileBody) checkUse() error {
+	b.Binding = cmp.Or(b.Binding, device.DefaultBinding(b.CertType))
+	if bindings := device.Bindings(b.CertType); !slices.Contains(bindings, b.Binding) {
+		return fieldError("binding", "a %s certificate binds to one of %v", b.CertType, bindings)
+	}
+	if strings.TrimSpace(b.DeviceTrust) == "" {
+		b.DeviceTrust = ""
+		return nil
+	}
+	certs, err := pki.ParseCertificatesPEM([]byte(b.DeviceTrust))
+	if err != nil || len(certs) > maxDeviceTrust {
+		return fieldError("device_trust", "1 to %d CA certificates in PEM", maxDeviceTrust)
+	}
+	now := time.Now()
+	for _, c := range certs {
+		if !c.IsCA || !c.BasicConstraintsValid || now.After(c.NotAfter) || now.Before(c.NotBefore) {
+			return fieldError("device_trust", "%q is not a CA certificate valid now", c.Subject.String())
+		}
+	}
+	b.DeviceTrust = string(pki.EncodeCertificatesPEM(certs...))
 	return nil
 }
 
@@ -117,6 +154,7 @@ func (b profileBody) params() store.CreateProfileParams {
 		SubjectRules: rules, SanRules: sans, ExtraAttributes: extra, KeyAlgorithms: keys,
 		Validity: time.Duration(b.ValidityDays) * day, RenewBefore: time.Duration(b.RenewBeforeDays) * day,
 		CaDriver: b.CADriver, CaSettings: b.CASettings, ApprovalMode: b.ApprovalMode, MaxCaWait: time.Duration(b.MaxCAWaitHours) * time.Hour,
+		Binding: b.Binding, DeviceTrust: b.DeviceTrust,
 	}
 }
 
@@ -188,6 +226,7 @@ func (s *server) updateProfile(c *gin.Context) {
 			ID: id, Name: p.Name, CertType: p.CertType, DeviceType: p.DeviceType, SubjectRules: p.SubjectRules,
 			SanRules: p.SanRules, ExtraAttributes: p.ExtraAttributes, KeyAlgorithms: p.KeyAlgorithms, Validity: p.Validity,
 			RenewBefore: p.RenewBefore, CaDriver: p.CaDriver, CaSettings: p.CaSettings, ApprovalMode: p.ApprovalMode, MaxCaWait: p.MaxCaWait,
+			Binding: p.Binding, DeviceTrust: p.DeviceTrust,
 		})
 		return []string{strconv.FormatInt(id, 10)}, gin.H{"name": p.Name}, err
 	})

@@ -66,3 +66,10 @@ WHERE d.id = @device_id AND (d.tls_pin = @old_pin OR d.tls_pin = @new_pin)
   AND EXISTS (SELECT 1 FROM certificates c
               WHERE c.sha256 = @new_pin AND c.device_id = d.id AND c.cert_type = 'tls' AND c.profile_id IS NOT NULL
                 AND c.status = 'active' AND c.not_after > now());
+
+-- name: DeviceUses :many
+-- What the device uses each certificate type for, as its profiles say.
+SELECT dp.cert_type, p.binding, p.device_trust
+FROM device_profiles dp JOIN profiles p ON p.id = dp.profile_id
+WHERE dp.device_id = @device_id
+ORDER BY dp.cert_type;

@@ -1,8 +1,10 @@
 -- name: CreateProfile :one
 INSERT INTO profiles (name, cert_type, device_type, subject_rules, san_rules, extra_attributes,
-                      key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait)
+                      key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait,
+                      binding, device_trust)
 VALUES (@name, @cert_type, @device_type, @subject_rules, @san_rules, @extra_attributes,
-        @key_algorithms, @validity, @renew_before, @ca_driver, @ca_settings, @approval_mode, @max_ca_wait)
+        @key_algorithms, @validity, @renew_before, @ca_driver, @ca_settings, @approval_mode, @max_ca_wait,
+        @binding, @device_trust)
 RETURNING *;
 
 -- name: GetProfile :one
@@ -22,7 +24,8 @@ UPDATE profiles
 SET name = @name, cert_type = @cert_type, device_type = @device_type, subject_rules = @subject_rules,
     san_rules = @san_rules, extra_attributes = @extra_attributes, key_algorithms = @key_algorithms,
     validity = @validity, renew_before = @renew_before, ca_driver = @ca_driver, ca_settings = @ca_settings,
-    approval_mode = @approval_mode, max_ca_wait = @max_ca_wait, updated_at = now()
+    approval_mode = @approval_mode, max_ca_wait = @max_ca_wait, binding = @binding, device_trust = @device_trust,
+    updated_at = now()
 WHERE id = @id
 RETURNING *;
 

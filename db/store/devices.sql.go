@@ -149,6 +149,40 @@ func (q *Queries) DeviceCertTypes(ctx context.Context, deviceID string) ([]strin
 	return items, nil
 }
 
+const deviceUses = `-- name: DeviceUses :many
+SELECT dp.cert_type, p.binding, p.device_trust
+FROM device_profiles dp JOIN profiles p ON p.id = dp.profile_id
+WHERE dp.device_id = $1
+ORDER BY dp.cert_type
+`
+
+type DeviceUsesRow struct {
+	CertType    string `json:"cert_type"`
+	Binding     string `json:"binding"`
+	DeviceTrust string `json:"device_trust"`
+}
+
+// What the device uses each certificate type for, as its profiles say.
+func (q *Queries) DeviceUses(ctx context.Context, deviceID string) ([]DeviceUsesRow, error) {
+	rows, err := q.db.Query(ctx, deviceUses, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DeviceUsesRow{}
+	for rows.Next() {
+		var i DeviceUsesRow
+		if err := rows.Scan(&i.CertType, &i.Binding, &i.DeviceTrust); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const existingDevices = `-- name: ExistingDevices :many
 SELECT id FROM devices WHERE id = ANY($1::text[])
 `

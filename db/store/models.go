@@ -211,6 +211,8 @@ type Profile struct {
 	ArchivedAt      *time.Time      `json:"archived_at"`
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
+	Binding         string          `json:"binding"`
+	DeviceTrust     string          `json:"device_trust"`
 }
 
 type RenewalPolicy struct {

@@ -15,10 +15,12 @@ import (
 
 const createProfile = `-- name: CreateProfile :one
 INSERT INTO profiles (name, cert_type, device_type, subject_rules, san_rules, extra_attributes,
-                      key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait)
+                      key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait,
+                      binding, device_trust)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $11, $12, $13)
-RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at
+        $7, $8, $9, $10, $11, $12, $13,
+        $14, $15)
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust
 `
 
 type CreateProfileParams struct {
@@ -35,6 +37,8 @@ type CreateProfileParams struct {
 	CaSettings      json.RawMessage `json:"ca_settings"`
 	ApprovalMode    bool            `json:"approval_mode"`
 	MaxCaWait       time.Duration   `json:"max_ca_wait"`
+	Binding         string          `json:"binding"`
+	DeviceTrust     string          `json:"device_trust"`
 }
 
 func (q *Queries) CreateProfile(ctx context.Context, arg CreateProfileParams) (Profile, error) {
@@ -52,6 +56,8 @@ func (q *Queries) CreateProfile(ctx context.Context, arg CreateProfileParams) (P
 		arg.CaSettings,
 		arg.ApprovalMode,
 		arg.MaxCaWait,
+		arg.Binding,
+		arg.DeviceTrust,
 	)
 	var i Profile
 	err := row.Scan(
@@ -72,12 +78,14 @@ func (q *Queries) CreateProfile(ctx context.Context, arg CreateProfileParams) (P
 		&i.ArchivedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Binding,
+		&i.DeviceTrust,
 	)
 	return i, err
 }
 
 const getProfile = `-- name: GetProfile :one
-SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at FROM profiles WHERE id = $1
+SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust FROM profiles WHERE id = $1
 `
 
 func (q *Queries) GetProfile(ctx context.Context, id int64) (Profile, error) {
@@ -101,12 +109,14 @@ func (q *Queries) GetProfile(ctx context.Context, id int64) (Profile, error) {
 		&i.ArchivedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Binding,
+		&i.DeviceTrust,
 	)
 	return i, err
 }
 
 const listProfiles = `-- name: ListProfiles :many
-SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at FROM profiles
+SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust FROM profiles
 WHERE ($1::text = 'all' OR ($1 = 'active' AND archived_at IS NULL) OR ($1 = 'archived' AND archived_at IS NOT NULL))
   AND ($2::text IS NULL OR device_type = $2)
   AND ($3::text IS NULL OR cert_type = $3)
@@ -156,6 +166,8 @@ func (q *Queries) ListProfiles(ctx context.Context, arg ListProfilesParams) ([]P
 			&i.ArchivedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Binding,
+			&i.DeviceTrust,
 		); err != nil {
 			return nil, err
 		}
@@ -170,7 +182,7 @@ func (q *Queries) ListProfiles(ctx context.Context, arg ListProfilesParams) ([]P
 const setProfileArchived = `-- name: SetProfileArchived :one
 UPDATE profiles SET archived_at = CASE WHEN $1::boolean THEN coalesce(archived_at, now()) END, updated_at = now()
 WHERE id = $2
-RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust
 `
 
 type SetProfileArchivedParams struct {
@@ -199,6 +211,8 @@ func (q *Queries) SetProfileArchived(ctx context.Context, arg SetProfileArchived
 		&i.ArchivedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Binding,
+		&i.DeviceTrust,
 	)
 	return i, err
 }
@@ -208,9 +222,10 @@ UPDATE profiles
 SET name = $1, cert_type = $2, device_type = $3, subject_rules = $4,
     san_rules = $5, extra_attributes = $6, key_algorithms = $7,
     validity = $8, renew_before = $9, ca_driver = $10, ca_settings = $11,
-    approval_mode = $12, max_ca_wait = $13, updated_at = now()
-WHERE id = $14
-RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at
+    approval_mode = $12, max_ca_wait = $13, binding = $14, device_trust = $15,
+    updated_at = now()
+WHERE id = $16
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust
 `
 
 type UpdateProfileParams struct {
@@ -227,6 +242,8 @@ type UpdateProfileParams struct {
 	CaSettings      json.RawMessage `json:"ca_settings"`
 	ApprovalMode    bool            `json:"approval_mode"`
 	MaxCaWait       time.Duration   `json:"max_ca_wait"`
+	Binding         string          `json:"binding"`
+	DeviceTrust     string          `json:"device_trust"`
 	ID              int64           `json:"id"`
 }
 
@@ -245,6 +262,8 @@ func (q *Queries) UpdateProfile(ctx context.Context, arg UpdateProfileParams) (P
 		arg.CaSettings,
 		arg.ApprovalMode,
 		arg.MaxCaWait,
+		arg.Binding,
+		arg.DeviceTrust,
 		arg.ID,
 	)
 	var i Profile
@@ -266,6 +285,8 @@ func (q *Queries) UpdateProfile(ctx context.Context, arg UpdateProfileParams) (P
 		&i.ArchivedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Binding,
+		&i.DeviceTrust,
 	)
 	return i, err
 }

@@ -32,6 +32,9 @@ type Recipe struct {
 	KeyPath   string `json:"key_path"`
 	CertPath  string `json:"cert_path"`
 	ChainPath string `json:"chain_path,omitempty"`
+	// TrustPath gets the CA certificates the profile asks the device to
+	// trust (its device_trust: the RADIUS server's CA, say), when it names any.
+	TrustPath string `json:"trust_path,omitempty"`
 	// Reload is the command, as arguments, that makes the service take the
 	// new files; it must fail when the service cannot. Empty: nothing to reload.
 	Reload []string `json:"reload,omitempty"`
@@ -74,17 +77,19 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 }
 
 func (r Recipe) check() error {
-	paths := []struct{ name, value string }{{"key_path", r.KeyPath}, {"cert_path", r.CertPath}, {"chain_path", r.ChainPath}}
+	paths := []struct{ name, value string }{{"key_path", r.KeyPath}, {"cert_path", r.CertPath}, {"chain_path", r.ChainPath}, {"trust_path", r.TrustPath}}
+	seen := map[string]bool{}
 	for _, p := range paths {
-		if p.value == "" && p.name == "chain_path" {
+		if p.value == "" && (p.name == "chain_path" || p.name == "trust_path") {
 			continue
 		}
 		if !remotePath.MatchString(p.value) || path.Clean(p.value) != p.value {
 			return fmt.Errorf("%s: want a clean absolute path of A-Z a-z 0-9 . _ / + @ -, got %q", p.name, p.value)
 		}
-	}
-	if r.KeyPath == r.CertPath || r.KeyPath == r.ChainPath || (r.ChainPath != "" && r.CertPath == r.ChainPath) {
-		return errors.New("key_path, cert_path and chain_path: want three different files")
+		if seen[p.value] {
+			return fmt.Errorf("%s: %s is named twice; each file is a different one", p.name, p.value)
+		}
+		seen[p.value] = true
 	}
 	if r.OpenSSL != "" && !remotePath.MatchString(r.OpenSSL) && r.OpenSSL != "openssl" {
 		return fmt.Errorf("openssl: want \"openssl\" or an absolute path, got %q", r.OpenSSL)

@@ -127,15 +127,15 @@ func pendingKey(r Recipe) string { return r.KeyPath + ".certfleet-pending" }
 // mode of the file they replace. Backups left by a try that died mid-swap are
 // put back first, unless the live pair they would replace is consistent.
 const installScript = `set -u
-cert=$1 key=$2 chain=$3 openssl=$4
-shift 4
+cert=$1 key=$2 chain=$3 trust=$4 openssl=$5
+shift 5
 pending="$key.certfleet-pending"
 fail() { code=$1; shift; echo "$*" >&2; exit "$code"; }
 pub() { "$openssl" x509 -noout -pubkey -in "$1" 2>/dev/null; }
 keypub() { "$openssl" pkey -pubout -in "$1" 2>/dev/null; }
 consistent() { [ -f "$cert" ] && [ -f "$key" ] && a=$(pub "$cert") && b=$(keypub "$key") && [ "$a" = "$b" ]; }
 restore() {
-	for f in "$cert" "$key" ${chain:+"$chain"}; do
+	for f in "$cert" "$key" ${chain:+"$chain"} ${trust:+"$trust"}; do
 		if [ -f "$f.certfleet-prev" ]; then mv -f "$f.certfleet-prev" "$f"; else rm -f "$f"; fi
 	done
 }
@@ -147,10 +147,11 @@ replace() {
 	cat "$2" > "$1.certfleet-tmp" && mv -f "$1.certfleet-tmp" "$1"
 }
 if [ -f "$cert.certfleet-prev" ] || [ -f "$key.certfleet-prev" ]; then
-	if consistent; then rm -f "$cert.certfleet-prev" "$key.certfleet-prev" ${chain:+"$chain.certfleet-prev"}; else restore; fi
+	if consistent; then rm -f "$cert.certfleet-prev" "$key.certfleet-prev" ${chain:+"$chain.certfleet-prev"} ${trust:+"$trust.certfleet-prev"}; else restore; fi
 fi
 [ -f "$cert.certfleet-new" ] && [ -f "$pending" ] || fail 10 "no pending key or no uploaded certificate; a new CSR is needed"
 if [ -n "$chain" ]; then [ -f "$chain.certfleet-new" ] || fail 10 "no uploaded chain"; fi
+if [ -n "$trust" ]; then [ -f "$trust.certfleet-new" ] || fail 10 "no uploaded trust"; fi
 a=$(pub "$cert.certfleet-new") || fail 11 "openssl cannot read the uploaded certificate"
 b=$(keypub "$pending") || fail 11 "openssl cannot read the pending key"
 [ "$a" = "$b" ] || fail 11 "the uploaded certificate is not for the pending key"
@@ -159,12 +160,13 @@ backup() {
 	if [ -f "$1" ]; then cp -p "$1" "$1.certfleet-prev" || fail 12 "cannot back up $1"
 	else rm -f "$1.certfleet-prev"; fi
 }
-backup "$cert"; backup "$key"; [ -z "$chain" ] || backup "$chain"
+backup "$cert"; backup "$key"; [ -z "$chain" ] || backup "$chain"; [ -z "$trust" ] || backup "$trust"
 if ! { replace "$key" "$pending" 600 && replace "$cert" "$cert.certfleet-new" 644 &&
-	{ [ -z "$chain" ] || replace "$chain" "$chain.certfleet-new" 644; }; }; then
+	{ [ -z "$chain" ] || replace "$chain" "$chain.certfleet-new" 644; } &&
+	{ [ -z "$trust" ] || replace "$trust" "$trust.certfleet-new" 644; }; }; then
 	restore; fail 12 "cannot put the new files in place; the previous ones are back"
 fi
-rm -f "$cert.certfleet-new" ${chain:+"$chain.certfleet-new"}
+rm -f "$cert.certfleet-new" ${chain:+"$chain.certfleet-new"} ${trust:+"$trust.certfleet-new"}
 # The reload is bounded so that it ends within the step's one-minute try.
 bounded() { if command -v timeout >/dev/null 2>&1; then timeout 30 "$@"; else "$@"; fi; }
 if [ $# -gt 0 ] && ! out=$(bounded "$@" 2>&1); then
@@ -174,7 +176,7 @@ if [ $# -gt 0 ] && ! out=$(bounded "$@" 2>&1); then
 	if $had_previous && ! consistent; then fail 14 "reload failed, and the restored certificate and key do not match: $out"; fi
 	fail 13 "reload failed, previous certificate and key restored: $out"
 fi
-rm -f "$pending" "$cert.certfleet-prev" "$key.certfleet-prev" ${chain:+"$chain.certfleet-prev"}
+rm -f "$pending" "$cert.certfleet-prev" "$key.certfleet-prev" ${chain:+"$chain.certfleet-prev"} ${trust:+"$trust.certfleet-prev"}
 `
 
 // Install uploads chain beside the live files and swaps it in.
@@ -193,14 +195,22 @@ func (d *Driver) Install(ctx context.Context, dev device.Device, certType string
 		uploads[recipe.CertPath] = pki.EncodeCertificatesPEM(chain[0])
 		uploads[recipe.ChainPath] = pki.EncodeCertificatesPEM(chain[1:]...)
 	}
-	for _, path := range []string{recipe.CertPath, recipe.ChainPath} {
+	trustPath := ""
+	if trust := dev.UseOf(certType).Trust; len(trust) > 0 {
+		if recipe.TrustPath == "" {
+			return device.Permanent(fmt.Errorf("device %s: its profile asks it to trust %d CA certificates, and its %s recipe has no trust_path to write them to", dev.ID, len(trust), certType))
+		}
+		trustPath = recipe.TrustPath
+		uploads[trustPath] = pki.EncodeCertificatesPEM(trust...)
+	}
+	for _, path := range []string{recipe.CertPath, recipe.ChainPath, trustPath} {
 		if data, ok := uploads[path]; ok {
 			if _, err := conn.run(ctx, command("umask 022 && cat > ", path+".certfleet-new"), data); err != nil {
 				return classify(dev, "upload "+path, err)
 			}
 		}
 	}
-	args := append([]string{"sh", "-c", installScript, "certfleet-install", recipe.CertPath, recipe.KeyPath, recipe.ChainPath, recipe.OpenSSL}, recipe.Reload...)
+	args := append([]string{"sh", "-c", installScript, "certfleet-install", recipe.CertPath, recipe.KeyPath, recipe.ChainPath, trustPath, recipe.OpenSSL}, recipe.Reload...)
 	if _, err := conn.run(ctx, command("", args...), nil); err != nil {
 		return classify(dev, "install", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,4 +248,29 @@ func TestSettings(t *testing.T) {
 	addr, err := sshdriver.ParseAddress("ssh://gw.example:2222")
 	require.NoError(t, err)
 	assert.Equal(t, "gw.example:2222", addr)
+}
+
+// TestDeviceTrust: the CA certificates a profile asks the device to trust
+// go to the recipe's trust_path with the certificate; a recipe without one
+// refuses rather than leave the device without them.
+func TestDeviceTrust(t *testing.T) {
+	r := newRig(t, "key")
+	radius := testpki.NewCA(t, "RADIUS CA").Cert
+	r.dev.Uses = map[string]device.Use{pki.CertTypeTLS: {Trust: []*x509.Certificate{radius}}}
+	_, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.Error(t, err)
+	assert.True(t, device.IsPermanent(err))
+	assert.Contains(t, err.Error(), "no trust_path")
+
+	trustFile := filepath.Join(r.host.Root, "etc/ssl/certs/radius-ca.pem")
+	r.dev.Settings = []byte(strings.Replace(r.host.Settings(), `"reload"`, `"trust_path":"`+trustFile+`","reload"`, 1))
+	leaf, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.NoError(t, err)
+	r.host.Served(leaf)
+	data, err := os.ReadFile(trustFile)
+	require.NoError(t, err)
+	trusted, err := pki.ParseCertificatesPEM(data)
+	require.NoError(t, err)
+	require.Len(t, trusted, 1)
+	assert.True(t, radius.Equal(trusted[0]), "the device trusts the RADIUS CA")
 }
