@@ -364,13 +364,20 @@ type Dot1XConfiguration struct {
 	Outer   Dot1XStage `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Outer"`
 }
 
-// Dot1XStage is tas:Dot1XStage; EAP-TLS uses an identity and a certification path.
+// Dot1XStage is tas:Dot1XStage; EAP-TLS uses an identity and a certification
+// path. CertPathValidationPolicyID (an attribute, Advanced Security 18.12 and
+// later) names the certification path validation policy the device
+// validates the authentication server's certificate with: the place the
+// schema gives for the authentication server's CA certificates (its trust
+// anchors). tas:Dot1XConfiguration has no CA certificate ID element of its
+// own (unlike the device service's deprecated tt:Dot1XConfiguration).
 type Dot1XStage struct {
-	Method              string      `xml:"Method,attr"`
-	Identity            string      `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Identity,omitempty"`
-	CertificationPathID string      `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertificationPathID,omitempty"`
-	PassphraseID        string      `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl PassphraseID,omitempty"`
-	Inner               *Dot1XStage `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Inner,omitempty"`
+	Method                     string      `xml:"Method,attr"`
+	CertPathValidationPolicyID string      `xml:"CertPathValidationPolicyID,attr,omitempty"`
+	Identity                   string      `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Identity,omitempty"`
+	CertificationPathID        string      `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertificationPathID,omitempty"`
+	PassphraseID               string      `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl PassphraseID,omitempty"`
+	Inner                      *Dot1XStage `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Inner,omitempty"`
 }
 
 // AddDot1XConfiguration stores an 802.1X configuration.
@@ -457,4 +464,74 @@ type DeleteNetworkInterfaceDot1XConfiguration struct {
 type DeleteNetworkInterfaceDot1XConfigurationResponse struct {
 	XMLName      xml.Name `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl DeleteNetworkInterfaceDot1XConfigurationResponse"`
 	RebootNeeded bool     `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl RebootNeeded"`
+}
+
+// ---- Certification path validation policies (cert-based client auth) ----
+
+// CertPathValidationParameters is tas:CertPathValidationParameters; certfleet
+// sends it empty (the defaults).
+type CertPathValidationParameters struct {
+	RequireTLSWWWClientAuthExtendedKeyUsage *bool `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl RequireTLSWWWClientAuthExtendedKeyUsage,omitempty"`
+	UseDeltaCRLs                            *bool `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl UseDeltaCRLs,omitempty"`
+}
+
+// TrustAnchor is tas:TrustAnchor: a certificate of the keystore to trust.
+type TrustAnchor struct {
+	CertificateID string `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertificateID"`
+}
+
+// CertPathValidationPolicy is tas:CertPathValidationPolicy, in schema order.
+type CertPathValidationPolicy struct {
+	CertPathValidationPolicyID string                       `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertPathValidationPolicyID"`
+	Alias                      string                       `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Alias,omitempty"`
+	Parameters                 CertPathValidationParameters `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Parameters"`
+	TrustAnchor                []TrustAnchor                `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl TrustAnchor"`
+}
+
+// CreateCertPathValidationPolicy stores a policy of trust anchors.
+type CreateCertPathValidationPolicy struct {
+	XMLName     xml.Name                     `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CreateCertPathValidationPolicy"`
+	Alias       string                       `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Alias,omitempty"`
+	Parameters  CertPathValidationParameters `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl Parameters"`
+	TrustAnchor []TrustAnchor                `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl TrustAnchor"`
+}
+
+// CreateCertPathValidationPolicyResponse names it.
+type CreateCertPathValidationPolicyResponse struct {
+	XMLName                    xml.Name `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CreateCertPathValidationPolicyResponse"`
+	CertPathValidationPolicyID string   `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertPathValidationPolicyID"`
+}
+
+// GetCertPathValidationPolicy reads one.
+type GetCertPathValidationPolicy struct {
+	XMLName                    xml.Name `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl GetCertPathValidationPolicy"`
+	CertPathValidationPolicyID string   `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertPathValidationPolicyID"`
+}
+
+// GetCertPathValidationPolicyResponse holds it.
+type GetCertPathValidationPolicyResponse struct {
+	XMLName                  xml.Name                 `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl GetCertPathValidationPolicyResponse"`
+	CertPathValidationPolicy CertPathValidationPolicy `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertPathValidationPolicy"`
+}
+
+// GetAllCertPathValidationPolicies lists the policies.
+type GetAllCertPathValidationPolicies struct {
+	XMLName xml.Name `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl GetAllCertPathValidationPolicies"`
+}
+
+// GetAllCertPathValidationPoliciesResponse lists them.
+type GetAllCertPathValidationPoliciesResponse struct {
+	XMLName                  xml.Name                   `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl GetAllCertPathValidationPoliciesResponse"`
+	CertPathValidationPolicy []CertPathValidationPolicy `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertPathValidationPolicy"`
+}
+
+// DeleteCertPathValidationPolicy deletes one.
+type DeleteCertPathValidationPolicy struct {
+	XMLName                    xml.Name `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl DeleteCertPathValidationPolicy"`
+	CertPathValidationPolicyID string   `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl CertPathValidationPolicyID"`
+}
+
+// DeleteCertPathValidationPolicyResponse is empty.
+type DeleteCertPathValidationPolicyResponse struct {
+	XMLName xml.Name `xml:"http://www.onvif.org/ver10/advancedsecurity/wsdl DeleteCertPathValidationPolicyResponse"`
 }

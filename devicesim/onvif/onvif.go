@@ -191,6 +191,15 @@ type camera struct {
 	assigned []string
 	dot1x    map[string]*dot1x
 	onIface  string // the 802.1X configuration set on the interface
+	policies map[string]*policy
+}
+
+// policy is a certification path validation policy: the trust anchors an
+// 802.1X configuration validates the authentication server with.
+type policy struct {
+	id, alias string
+	seq       int
+	anchors   []string // certificate IDs
 }
 
 type dot1x struct {
@@ -260,6 +269,7 @@ func (c *Cameras) camera(id string) (*camera, error) {
 		paths:    map[string]*path{FactoryPathID: {id: FactoryPathID, alias: factoryAlias, seq: 3, certIDs: []string{FactoryCertID}}},
 		assigned: []string{FactoryPathID},
 		dot1x:    map[string]*dot1x{},
+		policies: map[string]*policy{},
 	}
 	c.cameras[id] = cam
 	return cam, nil
@@ -279,6 +289,47 @@ type Inventory struct {
 	// Dot1X lists the 802.1X configurations; Dot1XOnInterface is the one in use.
 	Dot1X            []onvifwire.Dot1XConfiguration
 	Dot1XOnInterface string
+	// Policies are the certification path validation policies; an 802.1X
+	// configuration names the one it validates the authentication server
+	// with (Outer's CertPathValidationPolicyID).
+	Policies []PolicyInfo
+}
+
+// PolicyInfo describes a certification path validation policy.
+type PolicyInfo struct {
+	ID, Alias string
+	// TrustAnchors are the IDs of its trust anchor certificates, in order.
+	TrustAnchors []string
+}
+
+// Dot1XCACertificateIDs returns the certificate IDs the 802.1X configuration
+// on the interface trusts for the authentication server: the trust anchors
+// of the policy its outer stage names (nil without one).
+func (inv Inventory) Dot1XCACertificateIDs() []string {
+	for _, d := range inv.Dot1X {
+		if d.Dot1XID != inv.Dot1XOnInterface || d.Outer.CertPathValidationPolicyID == "" {
+			continue
+		}
+		for _, p := range inv.Policies {
+			if p.ID == d.Outer.CertPathValidationPolicyID {
+				return append([]string(nil), p.TrustAnchors...)
+			}
+		}
+	}
+	return nil
+}
+
+// Dot1XCACertificates returns the certificates Dot1XCACertificateIDs names.
+func (inv Inventory) Dot1XCACertificates() []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, id := range inv.Dot1XCACertificateIDs() {
+		for _, c := range inv.Certs {
+			if c.ID == id {
+				out = append(out, c.Cert)
+			}
+		}
+	}
+	return out
 }
 
 // KeyInfo describes a key.
@@ -319,6 +370,9 @@ func (c *Cameras) Inventory(id string) (Inventory, error) {
 		inv.Dot1X = append(inv.Dot1X, d.conf)
 	}
 	inv.Dot1XOnInterface = cam.onIface
+	for _, p := range cam.sortedPolicies() {
+		inv.Policies = append(inv.Policies, PolicyInfo{ID: p.id, Alias: p.alias, TrustAnchors: append([]string(nil), p.anchors...)})
+	}
 	return inv, nil
 }
 
@@ -344,6 +398,15 @@ func (cam *camera) sortedDot1X() []*dot1x {
 	out := make([]*dot1x, 0, len(cam.dot1x))
 	for _, d := range cam.dot1x {
 		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+func (cam *camera) sortedPolicies() []*policy {
+	out := make([]*policy, 0, len(cam.policies))
+	for _, p := range cam.policies {
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out
@@ -531,6 +594,10 @@ func init() {
 	add("SetNetworkInterfaceDot1XConfiguration", opOf(setIfaceDot1X))
 	add("GetNetworkInterfaceDot1XConfiguration", opOf(getIfaceDot1X))
 	add("DeleteNetworkInterfaceDot1XConfiguration", opOf(deleteIfaceDot1X))
+	add("CreateCertPathValidationPolicy", opOf(createPolicy))
+	add("GetCertPathValidationPolicy", opOf(getPolicy))
+	add("GetAllCertPathValidationPolicies", opOf(getAllPolicies))
+	add("DeleteCertPathValidationPolicy", opOf(deletePolicy))
 }
 
 // maxKeys bounds a camera's keystore, as real cameras do.
@@ -767,6 +834,13 @@ func deleteCertificate(rq *request, b *onvifwire.DeleteCertificate) (any, *fault
 			}
 		}
 	}
+	for _, p := range rq.cam.policies {
+		for _, id := range p.anchors {
+			if id == ct.id {
+				return nil, invalidArg("ReferenceExists", "certificate %s is a trust anchor of certification path validation policy %s", ct.id, p.id)
+			}
+		}
+	}
 	delete(rq.cam.certs, ct.id)
 	return &onvifwire.DeleteCertificateResponse{}, nil
 }
@@ -976,6 +1050,13 @@ func addDot1X(rq *request, b *onvifwire.AddDot1XConfiguration) (any, *fault) {
 	if f := rq.checkServable(p); f != nil {
 		return nil, f
 	}
+	if id := strings.TrimSpace(conf.Outer.CertPathValidationPolicyID); id != "" {
+		pol, f := rq.policy(id)
+		if f != nil {
+			return nil, f
+		}
+		conf.Outer.CertPathValidationPolicyID = pol.id
+	}
 	if len(rq.cam.dot1x) >= maxDot1X {
 		return nil, &fault{&onvifwire.Fault{Code: onvifwire.Receiver, Subcodes: []string{"Action", "MaximumNumberOfDot1XConfigurationsReached"}, Reason: "too many 802.1X configurations"}, http.StatusBadRequest}
 	}
@@ -1054,4 +1135,78 @@ func deleteIfaceDot1X(rq *request, b *onvifwire.DeleteNetworkInterfaceDot1XConfi
 	}
 	rq.cam.onIface = ""
 	return &onvifwire.DeleteNetworkInterfaceDot1XConfigurationResponse{}, nil
+}
+
+// ---- Certification path validation policies ----
+
+// maxPolicies is how many certification path validation policies a camera keeps.
+const maxPolicies = 8
+
+func createPolicy(rq *request, b *onvifwire.CreateCertPathValidationPolicy) (any, *fault) {
+	if len(b.TrustAnchor) == 0 {
+		return nil, invalidArg("TrustAnchor", "a certification path validation policy needs a trust anchor")
+	}
+	var anchors []string
+	for _, a := range b.TrustAnchor {
+		ct, f := rq.cert(a.CertificateID)
+		if f != nil {
+			return nil, f
+		}
+		anchors = append(anchors, ct.id)
+	}
+	if len(rq.cam.policies) >= maxPolicies {
+		return nil, &fault{&onvifwire.Fault{Code: onvifwire.Receiver, Subcodes: []string{"Action", "MaximumNumberOfCertPathValidationPoliciesReached"},
+			Reason: "too many certification path validation policies"}, http.StatusBadRequest}
+	}
+	id, seq := rq.cam.newID("CertPathValidationPolicy")
+	rq.cam.policies[id] = &policy{id: id, alias: b.Alias, seq: seq, anchors: anchors}
+	return &onvifwire.CreateCertPathValidationPolicyResponse{CertPathValidationPolicyID: id}, nil
+}
+
+func (rq *request) policy(id string) (*policy, *fault) {
+	p, ok := rq.cam.policies[strings.TrimSpace(id)]
+	if !ok {
+		return nil, invalidArg("CertPathValidationPolicyID", "no certification path validation policy %q", id)
+	}
+	return p, nil
+}
+
+func wirePolicy(p *policy) onvifwire.CertPathValidationPolicy {
+	out := onvifwire.CertPathValidationPolicy{CertPathValidationPolicyID: p.id, Alias: p.alias}
+	for _, id := range p.anchors {
+		out.TrustAnchor = append(out.TrustAnchor, onvifwire.TrustAnchor{CertificateID: id})
+	}
+	return out
+}
+
+func getPolicy(rq *request, b *onvifwire.GetCertPathValidationPolicy) (any, *fault) {
+	p, f := rq.policy(b.CertPathValidationPolicyID)
+	if f != nil {
+		return nil, f
+	}
+	return &onvifwire.GetCertPathValidationPolicyResponse{CertPathValidationPolicy: wirePolicy(p)}, nil
+}
+
+func getAllPolicies(rq *request, _ *onvifwire.GetAllCertPathValidationPolicies) (any, *fault) {
+	resp := &onvifwire.GetAllCertPathValidationPoliciesResponse{}
+	for _, p := range rq.cam.sortedPolicies() {
+		resp.CertPathValidationPolicy = append(resp.CertPathValidationPolicy, wirePolicy(p))
+	}
+	return resp, nil
+}
+
+func deletePolicy(rq *request, b *onvifwire.DeleteCertPathValidationPolicy) (any, *fault) {
+	p, f := rq.policy(b.CertPathValidationPolicyID)
+	if f != nil {
+		return nil, f
+	}
+	for _, d := range rq.cam.dot1x {
+		for st := &d.conf.Outer; st != nil; st = st.Inner {
+			if st.CertPathValidationPolicyID == p.id {
+				return nil, invalidArg("ReferenceExists", "certification path validation policy %s is in 802.1X configuration %s", p.id, d.conf.Dot1XID)
+			}
+		}
+	}
+	delete(rq.cam.policies, p.id)
+	return &onvifwire.DeleteCertPathValidationPolicyResponse{}, nil
 }

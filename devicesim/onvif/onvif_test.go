@@ -155,6 +155,9 @@ func FuzzSimulator(f *testing.F) {
 		&onvifwire.GetNetworkInterfaceDot1XConfiguration{Token: onvif.InterfaceToken},
 		&onvifwire.DeleteNetworkInterfaceDot1XConfiguration{Token: onvif.InterfaceToken},
 		&onvifwire.DeleteDot1XConfiguration{Dot1XID: "Dot1X9"},
+		&onvifwire.CreateCertPathValidationPolicy{Alias: "certfleet/ieee8021x", TrustAnchor: []onvifwire.TrustAnchor{{CertificateID: onvif.FactoryCertID}}},
+		&onvifwire.GetAllCertPathValidationPolicies{},
+		&onvifwire.DeleteCertPathValidationPolicy{CertPathValidationPolicyID: "CertPathValidationPolicy4"},
 	} {
 		f.Add(false, s.signed(f, body))
 	}

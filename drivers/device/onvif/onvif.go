@@ -7,7 +7,11 @@
 // WS-Security UsernameToken (password digest) created on the camera's clock
 // (GetSystemDateAndTime, asked unauthenticated first), answering an HTTP
 // Digest challenge where the camera asks for one, on package tlspin's
-// pinned, redirect-refusing client.
+// pinned, redirect-refusing client. It honours the device's use of each
+// certificate type (device.Use): https and ieee8021x bindings as above, with
+// an 802.1X use's Trust installed as the trust anchors of a certification
+// path validation policy the 802.1X configuration names; mqtt, and bindings
+// that do not fit the type, are refused permanently.
 // docs/onvif.md lists the calls in order.
 package onvif
 
@@ -123,6 +127,11 @@ func (p *pinRecorder) take(deviceID string) []byte {
 // public-key entries the camera makes for them.
 const caAlias = aliasPrefix + "ca"
 
+// trustAlias is the alias of the CA certificates certfleet uploads for a
+// use's Trust (the RADIUS server's CA for 802.1X), and of their public-key
+// entries.
+const trustAlias = aliasPrefix + "trust"
+
 // alias is the alias of what certfleet creates for certType.
 func alias(certType string) string { return aliasPrefix + certType }
 
@@ -139,13 +148,37 @@ type session struct {
 	offset   time.Duration // the camera's clock minus ours
 	digest   httpdigest.Session
 	certType string
-	iface    string // the network interface of 802.1X, once looked up
+	use      device.Use                    // what the certificate is bound to, and the CAs to trust for it
+	iface    string                        // the network interface of 802.1X, once looked up
+	conf     *onvifwire.Dot1XConfiguration // the interface's 802.1X configuration, once looked up
+}
+
+// checkUse refuses a binding the onvif driver cannot make for certType:
+// MQTT (the Advanced Security service has no MQTT client certificate), and
+// any binding that does not fit the certificate type.
+func checkUse(dev device.Device, certType string) (device.Use, error) {
+	use := dev.UseOf(certType)
+	if use.Binding == device.BindingMQTT {
+		return use, device.Permanent(fmt.Errorf("device %s: %s certificate bound to %q: the %s driver cannot bind a certificate to the camera's MQTT client (ONVIF Advanced Security has no MQTT client certificate assignment); bind it to %s",
+			dev.ID, certType, use.Binding, DriverName, device.DefaultBinding(certType)))
+	}
+	for _, b := range device.Bindings(certType) {
+		if b == use.Binding {
+			return use, nil
+		}
+	}
+	return use, device.Permanent(fmt.Errorf("device %s: the %s driver cannot bind a %s certificate to %q (it binds %s certificates to %s)",
+		dev.ID, DriverName, certType, use.Binding, certType, device.DefaultBinding(certType)))
 }
 
 func (d *Driver) open(ctx context.Context, dev device.Device, certType string) (*session, error) {
 	if certType != pki.CertTypeTLS && certType != pki.CertTypeIEEE8021X {
 		return nil, device.Permanent(fmt.Errorf("device %s: the onvif driver installs %s and %s certificates, not %q",
 			dev.ID, pki.CertTypeTLS, pki.CertTypeIEEE8021X, certType))
+	}
+	use, err := checkUse(dev, certType)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case dev.Credential.IsZero():
@@ -159,7 +192,7 @@ func (d *Driver) open(ctx context.Context, dev device.Device, certType string) (
 	if err != nil || base.Scheme != "https" || base.Host == "" || base.User != nil {
 		return nil, device.Permanent(fmt.Errorf("device %s: address %q is not an https URL of the device service", dev.ID, dev.Address))
 	}
-	s := &session{d: d, dev: dev, certType: certType, username: dev.Credential.Username, password: dev.Credential.Value,
+	s := &session{d: d, dev: dev, certType: certType, use: use, username: dev.Credential.Username, password: dev.Credential.Value,
 		cacheKey: dev.ID + "\x00" + dev.Address}
 	if s.offset, err = s.clockOffset(ctx); err != nil {
 		return nil, err
@@ -438,13 +471,14 @@ func (d *Driver) Current(ctx context.Context, dev device.Device, certType string
 // (assigned to the TLS server, or in the 802.1X configuration of the network
 // interface) and their leaves.
 func (s *session) boundLeaves(ctx context.Context) ([]string, []*x509.Certificate, error) {
-	if s.certType == pki.CertTypeTLS {
+	if s.use.Binding == device.BindingHTTPS {
 		return s.assignedLeaves(ctx)
 	}
 	conf, err := s.dot1xOnInterface(ctx)
 	if err != nil || conf == nil || conf.Outer.CertificationPathID == "" {
 		return nil, nil, err
 	}
+	s.conf = conf
 	id := conf.Outer.CertificationPathID
 	p, err := s.path(ctx, id)
 	if err != nil {
@@ -504,8 +538,8 @@ func (s *session) dot1xOnInterface(ctx context.Context) (*onvifwire.Dot1XConfigu
 }
 
 // bind puts path pathID in use for the session's certificate type.
-func (s *session) bind(ctx context.Context, bound []string, pathID string, leaf *x509.Certificate) error {
-	if s.certType == pki.CertTypeTLS {
+func (s *session) bind(ctx context.Context, bound []string, pathID, policyID string, leaf *x509.Certificate) error {
+	if s.use.Binding == device.BindingHTTPS {
 		if len(bound) > 0 {
 			req := &onvifwire.ReplaceServerCertificateAssignment{OldCertificationPathID: bound[0], NewCertificationPathID: pathID}
 			return s.call(ctx, s.security, onvifwire.NSTas, "ReplaceServerCertificateAssignment", req, &onvifwire.ReplaceServerCertificateAssignmentResponse{})
@@ -524,7 +558,7 @@ func (s *session) bind(ctx context.Context, bound []string, pathID string, leaf 
 	var added onvifwire.AddDot1XConfigurationResponse
 	req := &onvifwire.AddDot1XConfiguration{Dot1XConfiguration: onvifwire.Dot1XConfiguration{
 		Alias: alias(s.certType),
-		Outer: onvifwire.Dot1XStage{Method: onvifwire.EAPTLS, Identity: identity, CertificationPathID: pathID},
+		Outer: onvifwire.Dot1XStage{Method: onvifwire.EAPTLS, CertPathValidationPolicyID: policyID, Identity: identity, CertificationPathID: pathID},
 	}}
 	if err := s.call(ctx, s.security, onvifwire.NSTas, "AddDot1XConfiguration", req, &added); err != nil {
 		return err
@@ -537,32 +571,34 @@ func (s *session) bind(ctx context.Context, bound []string, pathID string, leaf 
 		&onvifwire.SetNetworkInterfaceDot1XConfiguration{Token: token, Dot1XID: added.Dot1XID}, &set)
 }
 
-// pathsInUse returns the paths the camera uses for the session's type. For
-// 802.1X it first deletes certfleet's configurations the interface does not use.
-func (s *session) pathsInUse(ctx context.Context) (map[string]bool, error) {
-	inUse := map[string]bool{}
-	if s.certType == pki.CertTypeTLS {
+// pathsInUse returns the paths the camera uses for the session's type, and
+// (for 802.1X) the certification path validation policies its remaining
+// 802.1X configurations name. For 802.1X it first deletes certfleet's
+// configurations the interface does not use.
+func (s *session) pathsInUse(ctx context.Context) (map[string]bool, map[string]bool, error) {
+	inUse, policies := map[string]bool{}, map[string]bool{}
+	if s.use.Binding == device.BindingHTTPS {
 		var assigned onvifwire.GetAssignedServerCertificatesResponse
 		if err := s.call(ctx, s.security, onvifwire.NSTas, "GetAssignedServerCertificates", &onvifwire.GetAssignedServerCertificates{}, &assigned); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, id := range assigned.CertificationPathID {
 			inUse[id] = true
 		}
-		return inUse, nil
+		return inUse, policies, nil
 	}
 	current, err := s.dot1xOnInterface(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var all onvifwire.GetAllDot1XConfigurationsResponse
 	if err := s.call(ctx, s.security, onvifwire.NSTas, "GetAllDot1XConfigurations", &onvifwire.GetAllDot1XConfigurations{}, &all); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, c := range all.Configuration {
 		if c.Alias == alias(s.certType) && (current == nil || c.Dot1XID != current.Dot1XID) {
 			if err := s.call(ctx, s.security, onvifwire.NSTas, "DeleteDot1XConfiguration", &onvifwire.DeleteDot1XConfiguration{Dot1XID: c.Dot1XID}, &onvifwire.DeleteDot1XConfigurationResponse{}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			continue
 		}
@@ -570,14 +606,22 @@ func (s *session) pathsInUse(ctx context.Context) (map[string]bool, error) {
 			if stage.CertificationPathID != "" {
 				inUse[stage.CertificationPathID] = true
 			}
+			if stage.CertPathValidationPolicyID != "" {
+				policies[stage.CertPathValidationPolicyID] = true
+			}
 		}
 	}
-	return inUse, nil
+	return inUse, policies, nil
 }
 
 // Install uploads chain (leaf first), makes it a certification path and puts
-// it in place of the TLS server's, then deletes what certfleet had installed
-// before. Run again, it finds the leaf in place and only tidies up.
+// it in place of the TLS server's (binding https) or in a new 802.1X
+// configuration of the network interface (binding ieee8021x), then deletes
+// what certfleet had installed before. For 802.1X, the use's Trust
+// certificates and the chain's CA certificates become the trust anchors of a
+// certification path validation policy that the configuration validates the
+// authentication server with. Run again, it finds the leaf (and its trust)
+// in place and only tidies up.
 func (d *Driver) Install(ctx context.Context, dev device.Device, certType string, chain []*x509.Certificate) error {
 	if len(chain) == 0 {
 		return device.Permanent(fmt.Errorf("device %s: install: empty chain", dev.ID))
@@ -590,40 +634,49 @@ func (d *Driver) Install(ctx context.Context, dev device.Device, certType string
 	if err != nil {
 		return err
 	}
+	inPlace := false
 	for _, leaf := range leaves {
 		if leaf.Equal(chain[0]) {
-			return s.tidy(ctx, certType)
+			inPlace = true
 		}
+	}
+	trust := s.trust()
+	if inPlace && len(trust) == 0 {
+		return s.tidy(ctx)
 	}
 	ks, err := s.keystore(ctx)
 	if err != nil {
 		return err
 	}
+	if inPlace {
+		ok, err := s.trustInPlace(ctx, ks, chain, trust)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return s.tidy(ctx)
+		}
+	}
 	// Upload what the camera does not hold yet; a retried Install finds
 	// what the first attempt uploaded.
 	ids := make([]string, len(chain))
 	for i, cert := range chain {
-		if id := ks.find(cert); id != "" {
-			ids[i] = id
-			continue
-		}
-		req := &onvifwire.UploadCertificate{Certificate: base64.StdEncoding.EncodeToString(cert.Raw), Alias: alias(certType)}
+		var err error
 		if i == 0 {
-			yes := true
-			req.PrivateKeyRequired = &yes
-			req.KeyAlias = alias(certType)
+			ids[i], err = s.upload(ctx, ks, cert, alias(certType), true)
 		} else {
 			// A CA certificate's public key becomes a key entry of its own.
-			req.Alias, req.KeyAlias = caAlias, caAlias
+			ids[i], err = s.upload(ctx, ks, cert, caAlias, false)
 		}
-		var resp onvifwire.UploadCertificateResponse
-		if err := s.call(ctx, s.security, onvifwire.NSTas, "UploadCertificate", req, &resp); err != nil {
+		if err != nil {
 			return err
 		}
-		if resp.CertificateID == "" {
-			return device.Permanent(fmt.Errorf("device %s: UploadCertificate returned no CertificateID", dev.ID))
+	}
+	var policyID string
+	if len(trust) > 0 {
+		if policyID, err = s.trustPolicy(ctx, ks, ids[1:], trust); err != nil {
+			return err
 		}
-		ids[i] = resp.CertificateID
 	}
 	if err := s.loadPaths(ctx, ks); err != nil {
 		return err
@@ -640,10 +693,186 @@ func (d *Driver) Install(ctx context.Context, dev device.Device, certType string
 		}
 		pathID = resp.CertificationPathID
 	}
-	if err := s.bind(ctx, bound, pathID, chain[0]); err != nil {
+	if err := s.bind(ctx, bound, pathID, policyID, chain[0]); err != nil {
 		return err
 	}
-	return s.tidy(ctx, certType)
+	return s.tidy(ctx)
+}
+
+// trust returns the CA certificates the use asks the camera to trust, where
+// the driver installs them: for 802.1X (the authentication server's CAs).
+// For https they are ignored: certfleet does not manage the TLS server's
+// client authentication.
+func (s *session) trust() []*x509.Certificate {
+	if s.use.Binding != device.BindingIEEE8021X {
+		return nil
+	}
+	var out []*x509.Certificate
+	for _, c := range s.use.Trust {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// upload returns the ID of the camera's copy of cert, uploading it (with
+// alias for the certificate and its key entry) when the camera holds none.
+func (s *session) upload(ctx context.Context, ks *keystore, cert *x509.Certificate, certAlias string, leaf bool) (string, error) {
+	if id := ks.find(cert); id != "" {
+		return id, nil
+	}
+	req := &onvifwire.UploadCertificate{Certificate: base64.StdEncoding.EncodeToString(cert.Raw), Alias: certAlias, KeyAlias: certAlias}
+	if leaf {
+		yes := true
+		req.PrivateKeyRequired = &yes
+	}
+	var resp onvifwire.UploadCertificateResponse
+	if err := s.call(ctx, s.security, onvifwire.NSTas, "UploadCertificate", req, &resp); err != nil {
+		return "", err
+	}
+	if resp.CertificateID == "" {
+		return "", device.Permanent(fmt.Errorf("device %s: UploadCertificate returned no CertificateID", s.dev.ID))
+	}
+	ks.certs = append(ks.certs, onvifwire.X509Certificate{CertificateID: resp.CertificateID, KeyID: resp.KeyID, Alias: certAlias,
+		CertificateContent: base64.StdEncoding.EncodeToString(cert.Raw)})
+	return resp.CertificateID, nil
+}
+
+// trustAnchors returns the IDs of the camera's copies of trust and of the
+// issuing chain's CA certificates (caIDs), uploading the trust certificates
+// it does not hold (alias certfleet/trust), without repeats.
+func (s *session) trustAnchors(ctx context.Context, ks *keystore, caIDs []string, trust []*x509.Certificate, upload bool) ([]string, error) {
+	var anchors []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			anchors = append(anchors, id)
+		}
+	}
+	for _, cert := range trust {
+		id := ks.find(cert)
+		if id == "" && upload {
+			var err error
+			if id, err = s.upload(ctx, ks, cert, trustAlias, false); err != nil {
+				return nil, err
+			}
+		}
+		if id == "" {
+			return nil, nil
+		}
+		add(id)
+	}
+	for _, id := range caIDs {
+		add(id)
+	}
+	return anchors, nil
+}
+
+// trustPolicy returns a certfleet certification path validation policy
+// whose trust anchors are exactly trust and the chain's CA certificates,
+// making one when the camera has none.
+func (s *session) trustPolicy(ctx context.Context, ks *keystore, caIDs []string, trust []*x509.Certificate) (string, error) {
+	anchors, err := s.trustAnchors(ctx, ks, caIDs, trust, true)
+	if err != nil {
+		return "", err
+	}
+	policies, err := s.policies(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range policies {
+		if p.Alias == alias(s.certType) && sameSet(anchorIDs(p), anchors) {
+			return p.CertPathValidationPolicyID, nil
+		}
+	}
+	req := &onvifwire.CreateCertPathValidationPolicy{Alias: alias(s.certType)}
+	for _, id := range anchors {
+		req.TrustAnchor = append(req.TrustAnchor, onvifwire.TrustAnchor{CertificateID: id})
+	}
+	var resp onvifwire.CreateCertPathValidationPolicyResponse
+	if err := s.call(ctx, s.security, onvifwire.NSTas, "CreateCertPathValidationPolicy", req, &resp); err != nil {
+		return "", err
+	}
+	if resp.CertPathValidationPolicyID == "" {
+		return "", device.Permanent(fmt.Errorf("device %s: CreateCertPathValidationPolicy returned no CertPathValidationPolicyID", s.dev.ID))
+	}
+	return resp.CertPathValidationPolicyID, nil
+}
+
+// trustInPlace reports whether the interface's 802.1X configuration already
+// validates the authentication server with exactly trust and chain's CA
+// certificates.
+func (s *session) trustInPlace(ctx context.Context, ks *keystore, chain, trust []*x509.Certificate) (bool, error) {
+	if s.conf == nil || s.conf.Outer.CertPathValidationPolicyID == "" {
+		return false, nil
+	}
+	var caIDs []string
+	for _, ca := range chain[1:] {
+		id := ks.find(ca)
+		if id == "" {
+			return false, nil
+		}
+		caIDs = append(caIDs, id)
+	}
+	want, err := s.trustAnchors(ctx, ks, caIDs, trust, false)
+	if err != nil || want == nil {
+		return false, err
+	}
+	policies, err := s.policies(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range policies {
+		if p.CertPathValidationPolicyID == s.conf.Outer.CertPathValidationPolicyID {
+			return sameSet(anchorIDs(p), want), nil
+		}
+	}
+	return false, nil
+}
+
+// policies lists the camera's certification path validation policies. When
+// optional, a camera without them (ActionNotSupported) has none.
+func (s *session) policies(ctx context.Context, optional bool) ([]onvifwire.CertPathValidationPolicy, error) {
+	var resp onvifwire.GetAllCertPathValidationPoliciesResponse
+	req := &onvifwire.GetAllCertPathValidationPolicies{}
+	if optional {
+		err := s.exchange(ctx, s.security, onvifwire.NSTas, "GetAllCertPathValidationPolicies", req, &resp)
+		var f *onvifwire.Fault
+		if err != nil && errors.As(err, &f) && f.Has("ActionNotSupported") {
+			return nil, nil
+		}
+		if err != nil && s.cached {
+			s.d.xaddrs.drop(s.cacheKey)
+		}
+		return resp.CertPathValidationPolicy, err
+	}
+	err := s.call(ctx, s.security, onvifwire.NSTas, "GetAllCertPathValidationPolicies", req, &resp)
+	return resp.CertPathValidationPolicy, err
+}
+
+func anchorIDs(p onvifwire.CertPathValidationPolicy) []string {
+	out := make([]string, 0, len(p.TrustAnchor))
+	for _, a := range p.TrustAnchor {
+		out = append(out, strings.TrimSpace(a.CertificateID))
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	in := map[string]bool{}
+	for _, x := range a {
+		in[x] = true
+	}
+	other := map[string]bool{}
+	for _, x := range b {
+		if !in[x] {
+			return false
+		}
+		other[x] = true
+	}
+	return len(in) == len(other)
 }
 
 // find returns the ID of the camera's copy of cert.
@@ -678,13 +907,18 @@ func slicesEqual(a, b []string) bool {
 	return true
 }
 
-// tidy deletes what certfleet created for certType and nothing uses any
-// more: for 802.1X its configurations not on the interface, then its paths
-// not in use, then its certificates (and CA certificates) in no path, then its keys of certType
-// and the public-key entries of its CA certificates that no certificate
+// tidy deletes what certfleet created for the session's certificate type
+// and nothing uses any more: for 802.1X its configurations not on the
+// interface and its certification path validation policies no remaining
+// configuration names, then its paths not in use, then its certificates (and
+// CA certificates, and for 802.1X trust certificates) in no remaining path
+// and no remaining policy's trust anchors, then its keys of certType and the
+// public-key entries of its CA (and trust) certificates that no certificate
 // certifies any more. A camera's own (factory) objects are kept.
-func (s *session) tidy(ctx context.Context, certType string) error {
-	inUse, err := s.pathsInUse(ctx)
+func (s *session) tidy(ctx context.Context) error {
+	certType := s.certType
+	dot1x := s.use.Binding == device.BindingIEEE8021X
+	inUse, policiesInUse, err := s.pathsInUse(ctx)
 	if err != nil {
 		return err
 	}
@@ -695,7 +929,23 @@ func (s *session) tidy(ctx context.Context, certType string) error {
 	if err := s.loadPaths(ctx, ks); err != nil {
 		return err
 	}
+	policies, err := s.policies(ctx, true)
+	if err != nil {
+		return err
+	}
 	usedCerts := map[string]bool{}
+	for _, p := range policies {
+		if dot1x && p.Alias == alias(certType) && !policiesInUse[p.CertPathValidationPolicyID] {
+			req := &onvifwire.DeleteCertPathValidationPolicy{CertPathValidationPolicyID: p.CertPathValidationPolicyID}
+			if err := s.call(ctx, s.security, onvifwire.NSTas, "DeleteCertPathValidationPolicy", req, &onvifwire.DeleteCertPathValidationPolicyResponse{}); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, id := range anchorIDs(p) {
+			usedCerts[id] = true
+		}
+	}
 	for _, id := range ks.order {
 		p := ks.paths[id]
 		if !inUse[id] && p.Alias == alias(certType) {
@@ -708,9 +958,10 @@ func (s *session) tidy(ctx context.Context, certType string) error {
 			usedCerts[c] = true
 		}
 	}
+	caMine := func(a string) bool { return a == caAlias || (dot1x && a == trustAlias) }
 	certifiedKeys := map[string]bool{}
 	for _, c := range ks.certs {
-		if !usedCerts[c.CertificateID] && (c.Alias == alias(certType) || c.Alias == caAlias) {
+		if !usedCerts[c.CertificateID] && (c.Alias == alias(certType) || caMine(c.Alias)) {
 			if err := s.call(ctx, s.security, onvifwire.NSTas, "DeleteCertificate", &onvifwire.DeleteCertificate{CertificateID: c.CertificateID}, &onvifwire.DeleteCertificateResponse{}); err != nil {
 				return err
 			}
@@ -719,7 +970,7 @@ func (s *session) tidy(ctx context.Context, certType string) error {
 		certifiedKeys[c.KeyID] = true
 	}
 	for _, k := range ks.keys {
-		mine := k.Alias == alias(certType) || (k.Alias == caAlias && (k.HasPrivateKey == nil || !*k.HasPrivateKey))
+		mine := k.Alias == alias(certType) || (caMine(k.Alias) && (k.HasPrivateKey == nil || !*k.HasPrivateKey))
 		if mine && !certifiedKeys[k.KeyID] {
 			if err := s.call(ctx, s.security, onvifwire.NSTas, "DeleteKey", &onvifwire.DeleteKey{KeyID: k.KeyID}, &onvifwire.DeleteKeyResponse{}); err != nil {
 				return err
