@@ -3,7 +3,8 @@
 // the Certificate Management API (Device Configuration REST, cert.v1) for
 // keys, CSRs, certificates and CA certificates, and the SOAP web services at
 // /vapix/services that bind a certificate to HTTPS (Axis web server
-// service) and to IEEE 802.1X (ONVIF device service). docs/vapix.md lists the
+// service) and to IEEE 802.1X (ONVIF device service), and the MQTT client API
+// (mqtt.go) that binds one to the MQTT client. docs/vapix.md lists the
 // calls in the order the driver makes them, and where they are documented.
 package vapixwire
 

@@ -1,6 +1,7 @@
 package vapixwire
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -94,4 +95,31 @@ func FuzzDecode(f *testing.F) {
 		}
 		_, _ = ParseSubject(strings.ToValidUTF8(string(data), ""))
 	})
+}
+
+// The MQTT client API's field names, as documented (docs/vapix.md).
+func TestMQTTWire(t *testing.T) {
+	keep := true
+	data, err := json.Marshal(MQTTClientConfig{
+		Server: MQTTServer{Protocol: MQTTProtocolSSL, Host: "broker", Port: 8883}, KeepExistingPassword: &keep,
+		SSL: &MQTTSSL{ValidateServerCert: true, CACertID: "ca", ClientCertID: "cert"},
+	})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"server":{"protocol":"ssl","host":"broker","port":8883},"keepExistingPassword":true,
+		"ssl":{"validateServerCert":true,"CACertID":"ca","clientCertID":"cert"}}`, string(data))
+
+	resp, err := DecodeMQTTResponse([]byte(`{"apiVersion":"1.0","context":"c","method":"getClientStatus","data":{"status":{"state":"active","connectionStatus":"connected"},"config":{"server":{"host":"b"}}}}`))
+	require.NoError(t, err)
+	var st MQTTClientStatus
+	require.NoError(t, json.Unmarshal(resp.Data, &st))
+	assert.Equal(t, "active", st.Status.State)
+	assert.Equal(t, "b", st.Config.Server.Host)
+
+	resp, err = DecodeMQTTResponse([]byte(`{"apiVersion":"1.0","method":"configureClient","error":{"code":2104,"message":"bad"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, MQTTCodeInvalidParameter, resp.Error.Code)
+	_, err = DecodeMQTTResponse([]byte(`{"status":"success"}`))
+	assert.Error(t, err)
+	_, err = DecodeMQTTResponse([]byte(`<html>`))
+	assert.Error(t, err)
 }

@@ -1,11 +1,13 @@
 // Package axis is the Axis camera mode of the simulated fleet: every fleet
 // device is also a virtual Axis camera below /axis/{id}, speaking the VAPIX
-// calls of package vapixwire (Certificate Management REST API, and the SOAP
-// services that bind a certificate to HTTPS and IEEE 802.1X) behind HTTP
+// calls of package vapixwire (Certificate Management REST API, the SOAP
+// services that bind a certificate to HTTPS and IEEE 802.1X, and the MQTT
+// client API that names the MQTT client certificate) behind HTTP
 // Digest authentication with the fleet's camera account. Each camera makes
 // real keys and CSRs, keeps certificates by alias, CA certificates and
 // bindings in memory, and starts with a factory self-signed certificate bound
-// to HTTPS. The fleet's faults apply: AuthRefused, KeyGenStuck, CSRFailure,
+// to HTTPS and an MQTT client configured for a TLS broker without a client
+// certificate. The fleet's faults apply: AuthRefused, KeyGenStuck, CSRFailure,
 // InstallFailure, and the transport faults of devicesim.Fleet.WithFaults.
 package axis
 
@@ -70,6 +72,7 @@ type camera struct {
 	cas   map[string]*x509.Certificate
 	tls   vapixwire.WebServerTlsConfiguration
 	dot1x vapixwire.Dot1XConfiguration
+	mqtt  mqttClient
 	calls map[string]int
 }
 
@@ -81,12 +84,29 @@ type keyCert struct {
 
 // State is what a camera holds, for tests and the admin view.
 type State struct {
-	Certificates   []string          `json:"certificates"`    // aliases, sorted
-	CACertificates []string          `json:"ca_certificates"` // aliases, sorted
-	HTTPS          string            `json:"https"`           // alias bound to HTTPS
-	Dot1X          string            `json:"ieee8021x"`       // alias bound to IEEE 802.1X, or ""
+	Certificates   []string          `json:"certificates"`              // aliases, sorted
+	CACertificates []string          `json:"ca_certificates"`           // aliases, sorted
+	HTTPS          string            `json:"https"`                     // alias bound to HTTPS
+	Dot1X          string            `json:"ieee8021x"`                 // alias bound to IEEE 802.1X, or ""
+	Dot1XCAs       []string          `json:"ieee8021x_ca_certificates"` // CA certificates that authenticate the network
+	MQTT           MQTTState         `json:"mqtt"`
 	Calls          map[string]int    `json:"calls"`
-	Subjects       map[string]string `json:"subjects"` // alias → subject of its certificate
+	Subjects       map[string]string `json:"subjects"`    // alias → subject of its certificate
+	CASubjects     map[string]string `json:"ca_subjects"` // CA alias → subject of the CA certificate
+}
+
+// MQTTState is the camera's MQTT client configuration.
+type MQTTState struct {
+	Protocol           string `json:"protocol"`
+	Host               string `json:"host"`
+	Port               int    `json:"port"`
+	ClientID           string `json:"client_id"`
+	Username           string `json:"username"`
+	Password           string `json:"-"`                    // never shown by the admin view
+	ClientCert         string `json:"client_certificate"`   // ssl.clientCertID
+	CACert             string `json:"ca_certificate"`       // ssl.CACertID
+	ValidateServerCert bool   `json:"validate_server_cert"` // ssl.validateServerCert
+	Active             bool   `json:"active"`
 }
 
 // State returns camera id's state, creating the camera on first use.
@@ -97,13 +117,15 @@ func (s *Simulator) State(id string) (State, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := State{HTTPS: first(c.tls.CertificateSet.Certificates.ID), Calls: map[string]int{}, Subjects: map[string]string{}}
+	st := State{HTTPS: first(c.tls.CertificateSet.Certificates.ID), Calls: map[string]int{}, Subjects: map[string]string{}, CASubjects: map[string]string{},
+		Dot1XCAs: slices.Clone(c.dot1x.CACertificateID), MQTT: c.mqtt.state()}
 	for alias, kc := range c.certs {
 		st.Certificates = append(st.Certificates, alias)
 		st.Subjects[alias] = kc.cert.Subject.String()
 	}
-	for alias := range c.cas {
+	for alias, cert := range c.cas {
 		st.CACertificates = append(st.CACertificates, alias)
+		st.CASubjects[alias] = cert.Subject.String()
 	}
 	slices.Sort(st.Certificates)
 	slices.Sort(st.CACertificates)
@@ -140,6 +162,29 @@ func (s *Simulator) TLSCertificate(id string) (*tls.Certificate, error) {
 	return &tls.Certificate{Certificate: [][]byte{kc.cert.Raw}, PrivateKey: kc.key, Leaf: kc.cert}, nil
 }
 
+// AddCACertificate puts a CA certificate on camera id under alias, as an
+// operator would through the camera's web interface: a CA certificate that
+// is the camera's own, not certfleet's.
+func (s *Simulator) AddCACertificate(id, alias string, cert *x509.Certificate) error {
+	c, err := s.camera(id)
+	if err != nil {
+		return err
+	}
+	if err := checkAlias(alias); err != nil {
+		return err
+	}
+	if !cert.IsCA {
+		return fmt.Errorf("%s is not a CA certificate", cert.Subject)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, taken := c.cas[alias]; taken {
+		return fmt.Errorf("camera %s: CA alias %q is taken", id, alias)
+	}
+	c.cas[alias] = cert
+	return nil
+}
+
 // camera returns camera id, making it with its factory certificate on first use.
 func (s *Simulator) camera(id string) (*camera, error) {
 	s.mu.Lock()
@@ -166,6 +211,7 @@ func (s *Simulator) camera(id string) (*camera, error) {
 			CertificateSet:     vapixwire.CertificateSet{Certificates: vapixwire.IDs{ID: []string{FactoryAlias}}},
 		},
 		dot1x: vapixwire.Dot1XConfiguration{Dot1XConfigurationToken: vapixwire.Dot1XWiredToken, Identity: id, EAPMethod: vapixwire.EAPMethodTLS},
+		mqtt:  factoryMQTT(id),
 		calls: map[string]int{},
 	}
 	s.cameras[id] = c
@@ -206,6 +252,7 @@ func (s *Simulator) Register(mux *http.ServeMux, fleet *devicesim.Fleet) {
 	api.HandleFunc("GET "+base+"/ca_certificates/{alias}", h.rest(h.getCACertificate))
 	api.HandleFunc("DELETE "+base+"/ca_certificates/{alias}", h.rest(h.deleteCACertificate))
 	api.HandleFunc("POST "+Prefix+vapixwire.PathServices, h.soap)
+	api.HandleFunc("POST "+Prefix+vapixwire.PathMQTTClient, h.mqtt)
 	api.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, vapixwire.CodeNotFound, "no such VAPIX resource")
 	})
@@ -480,6 +527,9 @@ func (c *camera) inUse(alias string) string {
 	if m := c.dot1x.EAPMethodConfiguration; m != nil && m.TLSConfiguration != nil && m.TLSConfiguration.CertificateID == alias {
 		return "IEEE 802.1X"
 	}
+	if ssl := c.mqtt.config.SSL; ssl != nil && ssl.ClientCertID == alias {
+		return "MQTT"
+	}
 	return ""
 }
 
@@ -542,7 +592,8 @@ func (h *handler) deleteCACertificate(c *camera, _ devicesim.Faults, r *http.Req
 	if _, ok := c.cas[alias]; !ok {
 		return 0, nil, refuse(http.StatusNotFound, vapixwire.CodeNotFound, "no CA certificate %q", alias)
 	}
-	if slices.Contains(c.tls.CertificateSet.CACertificates.ID, alias) || slices.Contains(c.dot1x.CACertificateID, alias) {
+	if slices.Contains(c.tls.CertificateSet.CACertificates.ID, alias) || slices.Contains(c.dot1x.CACertificateID, alias) ||
+		(c.mqtt.config.SSL != nil && c.mqtt.config.SSL.CACertID == alias) {
 		return 0, nil, refuse(http.StatusConflict, vapixwire.CodeRefused, "CA certificate %q is in use", alias)
 	}
 	delete(c.cas, alias)

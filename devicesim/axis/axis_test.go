@@ -192,6 +192,7 @@ func FuzzRequests(f *testing.F) {
 	f.Add(uint8(3), []byte(`{"data":{"alias":"ca","certificate":""}}`))
 	f.Add(uint8(4), []byte(`<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><GetWebServerTlsConfiguration xmlns="http://www.axis.com/vapix/ws/webserver"/></e:Body></e:Envelope>`))
 	f.Add(uint8(4), []byte(`<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><SetDot1XConfiguration xmlns="http://www.onvif.org/ver10/device/wsdl"><Dot1XConfiguration><Dot1XConfigurationToken xmlns="http://www.onvif.org/ver10/schema">EAPTLS_WIRED</Dot1XConfigurationToken><EAPMethod xmlns="http://www.onvif.org/ver10/schema">13</EAPMethod></Dot1XConfiguration></SetDot1XConfiguration></e:Body></e:Envelope>`))
+	f.Add(uint8(6), []byte(`{"apiVersion":"1.0","method":"configureClient","params":{"server":{"protocol":"ssl","host":"b"},"keepExistingPassword":true,"ssl":{"validateServerCert":false,"clientCertID":"default"}}}`))
 	r := newRig(f)
 	endpoints := []struct{ method, path string }{
 		{http.MethodPost, vapixwire.PathCreateCertificate},
@@ -200,6 +201,7 @@ func FuzzRequests(f *testing.F) {
 		{http.MethodPost, vapixwire.PathCACertificates},
 		{http.MethodPost, vapixwire.PathServices},
 		{http.MethodDelete, vapixwire.PathCertificate("a")},
+		{http.MethodPost, vapixwire.PathMQTTClient},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		r.t = t

@@ -3,13 +3,17 @@
 // calls in order). The camera makes the key and the CSR itself
 // (create_certificate, get_csr), certfleet replaces the self-signed
 // certificate with the issued one, uploads the chain's CA certificates, and
-// binds the alias to HTTPS or IEEE 802.1X. It authenticates with HTTP Digest
-// (never Basic) over package tlspin's pinned, redirect-refusing client.
+// binds the alias to the use the device's profile gives the type
+// (device.Device.UseOf): HTTPS, IEEE 802.1X or the MQTT client, with the
+// use's trust CA certificates uploaded and referenced where the service
+// validates its peer. It authenticates with HTTP Digest (never Basic) over
+// package tlspin's pinned, redirect-refusing client.
 //
 // Everything certfleet creates on a camera is named certfleet-<certType>-<n>
-// (keys with certificates) or certfleet-ca-<fingerprint> (CA certificates);
-// the driver deletes only unbound certificates of the first kind, never the
-// camera's own.
+// (keys with certificates), certfleet-ca-<fingerprint> (CA certificates of
+// issuing chains) or certfleet-trust-<fingerprint> (trust CA certificates);
+// the driver deletes only unbound certificates of the first kind and
+// unreferenced ones of the last, never the camera's own.
 package axis
 
 import (
@@ -18,8 +22,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,25 +61,75 @@ func New(pins tlspin.Store, timeout time.Duration) *Driver {
 	return &Driver{client: tlspin.New(pins), timeout: timeout}
 }
 
-// use is how a certificate type is bound on a camera.
-type use struct {
-	name  string
-	bound func(ctx context.Context, s *session) (string, error)
-	bind  func(ctx context.Context, s *session, alias string, caAliases []string) error
+// binding is a service of the camera a certificate can be bound to.
+type binding struct {
+	key  string // device.Binding…
+	name string // for messages
+	// read returns the alias bound to the service ("" for none) and the CA
+	// certificates its configuration references.
+	read func(ctx context.Context, s *session) (bindState, error)
+	// bind makes alias the service's certificate, with the issuing chain's
+	// CA aliases and, when trust is not nil, the trust CA aliases as the CA
+	// certificates that authenticate the peer (nil: the camera's stay). It
+	// changes nothing when the camera already has that.
+	bind func(ctx context.Context, s *session, alias string, chainCAs, trust []string) error
+	// trusts: the service validates a peer, so the use's Trust is uploaded
+	// and referenced. maxTrust bounds how many it can reference (0: any).
+	trusts   bool
+	maxTrust int
 }
 
-var uses = map[string]use{
-	pki.CertTypeTLS:       {name: "HTTPS", bound: boundHTTPS, bind: bindHTTPS},
-	pki.CertTypeIEEE8021X: {name: "IEEE 802.1X", bound: boundDot1X, bind: bindDot1X},
+type bindState struct {
+	alias string
+	cas   []string
 }
 
-func useOf(devID, certType string) (use, error) {
-	u, ok := uses[certType]
-	if !ok {
-		return use{}, device.Permanent(fmt.Errorf("camera %s: the axis driver binds certificates of type %s (HTTPS) and %s (IEEE 802.1X), not %q",
-			devID, pki.CertTypeTLS, pki.CertTypeIEEE8021X, certType))
+var bindings = map[string]binding{
+	device.BindingHTTPS:     {key: device.BindingHTTPS, name: "HTTPS", read: readHTTPS, bind: bindHTTPS},
+	device.BindingIEEE8021X: {key: device.BindingIEEE8021X, name: "IEEE 802.1X", read: readDot1X, bind: bindDot1X, trusts: true},
+	device.BindingMQTT:      {key: device.BindingMQTT, name: "MQTT client", read: readMQTT, bind: bindMQTT, trusts: true, maxTrust: 1},
+}
+
+// bindingOrder is the order bindings are read in.
+var bindingOrder = []string{device.BindingHTTPS, device.BindingIEEE8021X, device.BindingMQTT}
+
+// useOf is the binding and use of certType on dev; a type or binding the
+// driver does not offer, or a binding that does not fit the type, is a
+// permanent error.
+func useOf(dev device.Device, certType string) (binding, device.Use, error) {
+	if certType != pki.CertTypeTLS && certType != pki.CertTypeIEEE8021X {
+		return binding{}, device.Use{}, device.Permanent(fmt.Errorf("camera %s: the axis driver binds certificates of type %s (HTTPS or MQTT client) and %s (IEEE 802.1X), not %q",
+			dev.ID, pki.CertTypeTLS, pki.CertTypeIEEE8021X, certType))
 	}
-	return u, nil
+	u := dev.UseOf(certType)
+	b, ok := bindings[u.Binding]
+	if !ok || !slices.Contains(device.Bindings(certType), u.Binding) {
+		return binding{}, device.Use{}, device.Permanent(fmt.Errorf("camera %s: a certificate of type %s cannot be bound to %q; its bindings are %s",
+			dev.ID, certType, u.Binding, strings.Join(device.Bindings(certType), ", ")))
+	}
+	for _, c := range u.Trust {
+		if c == nil {
+			return binding{}, device.Use{}, device.Permanent(fmt.Errorf("camera %s: the %s use of %s has an empty trust certificate", dev.ID, u.Binding, certType))
+		}
+	}
+	if b.trusts && b.maxTrust > 0 && len(distinct(u.Trust)) > b.maxTrust {
+		return binding{}, device.Use{}, device.Permanent(fmt.Errorf("camera %s: the Axis %s validates its peer with %d CA certificate (ssl.CACertID), the profile's %s use trusts %d",
+			dev.ID, b.name, b.maxTrust, u.Binding, len(distinct(u.Trust))))
+	}
+	return b, u, nil
+}
+
+// distinct drops repeated certificates.
+func distinct(certs []*x509.Certificate) []*x509.Certificate {
+	seen := map[string]bool{}
+	var out []*x509.Certificate
+	for _, c := range certs {
+		if fp := fingerprint(c); !seen[fp] {
+			seen[fp] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // open starts an operation: it checks the credential and sets the timeout.
@@ -96,7 +152,8 @@ func (d *Driver) open(ctx context.Context, dev device.Device) (*session, context
 // Unbound certfleet certificates of the type, left by earlier attempts, are
 // deleted first.
 func (d *Driver) GenerateCSR(ctx context.Context, dev device.Device, req pki.CSRRequest) ([]byte, error) {
-	if _, err := useOf(dev.ID, req.CertType); err != nil {
+	b, _, err := useOf(dev, req.CertType)
+	if err != nil {
 		return nil, err
 	}
 	keyType, ok := vapixwire.KeyType(req.Key)
@@ -121,7 +178,7 @@ func (d *Driver) GenerateCSR(ctx context.Context, dev device.Device, req pki.CSR
 	if err != nil {
 		return nil, err
 	}
-	inUse, err := s.boundAliases(ctx, req.CertType)
+	inUse, _, err := s.inUse(ctx, b.key)
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +226,13 @@ func (d *Driver) GenerateCSR(ctx context.Context, dev device.Device, req pki.CSR
 }
 
 // Install replaces the self-signed certificate of the key the leaf is for
-// with the leaf, adds the chain's other certificates as CA certificates, binds
-// the key to the use of certType, and deletes the certfleet certificate bound
-// before. A leaf already bound is a success: Install may be retried.
+// with the leaf, adds the chain's other certificates as CA certificates, adds
+// the use's trust CA certificates, binds the key (and the trust) to the use of
+// certType, and deletes the certfleet certificate bound before and the
+// certfleet trust CA certificates nothing references any more. A leaf already
+// bound is a success: Install may be retried.
 func (d *Driver) Install(ctx context.Context, dev device.Device, certType string, chain []*x509.Certificate) error {
-	u, err := useOf(dev.ID, certType)
+	b, u, err := useOf(dev, certType)
 	if err != nil {
 		return err
 	}
@@ -207,9 +266,15 @@ func (d *Driver) Install(ctx context.Context, dev device.Device, certType string
 		return device.Permanent(fmt.Errorf("camera %s holds no %s* key for this certificate; generate a new CSR", dev.ID, prefix))
 	}
 
-	caAliases, err := s.addCAs(ctx, chain[1:])
+	caAliases, err := s.addCAs(ctx, chain[1:], "ca")
 	if err != nil {
 		return err
+	}
+	var trust []string // nil: the binding's CA certificates stay as the camera has them
+	if b.trusts && len(u.Trust) > 0 {
+		if trust, err = s.addCAs(ctx, distinct(u.Trust), "trust"); err != nil {
+			return err
+		}
 	}
 	if !onCamera.Equal(leaf) {
 		_, _, err := rest[json.RawMessage](ctx, s, "replace certificate of "+alias, http.MethodPatch, vapixwire.PathCertificate(alias),
@@ -218,18 +283,18 @@ func (d *Driver) Install(ctx context.Context, dev device.Device, certType string
 			return err
 		}
 	}
-	previous, err := u.bound(ctx, s)
+	before, err := b.read(ctx, s)
 	if err != nil {
 		return err
 	}
-	if previous != alias {
-		if err := u.bind(ctx, s, alias, caAliases); err != nil {
-			return err
-		}
+	previous := before.alias
+	if err := b.bind(ctx, s, alias, caAliases, trust); err != nil {
+		return err
 	}
-	// Delete what certfleet installed before: the previous binding, and any
-	// issued certfleet certificate of the type left unbound.
-	inUse, err := s.boundAliases(ctx, certType)
+	// Delete what certfleet installed before: the previous binding, any
+	// issued certfleet certificate of the type left unbound, and the
+	// certfleet trust CA certificates no binding references.
+	inUse, referenced, err := s.inUse(ctx, b.key)
 	if err != nil {
 		return err
 	}
@@ -244,12 +309,12 @@ func (d *Driver) Install(ctx context.Context, dev device.Device, certType string
 			}
 		}
 	}
-	return nil
+	return s.deleteUnreferencedTrust(ctx, referenced)
 }
 
 // Current returns the certificate bound to the use of certType, or nil.
 func (d *Driver) Current(ctx context.Context, dev device.Device, certType string) (*x509.Certificate, error) {
-	u, err := useOf(dev.ID, certType)
+	b, _, err := useOf(dev, certType)
 	if err != nil {
 		return nil, err
 	}
@@ -258,10 +323,11 @@ func (d *Driver) Current(ctx context.Context, dev device.Device, certType string
 		return nil, err
 	}
 	defer cancel()
-	alias, err := u.bound(ctx, s)
-	if err != nil || alias == "" {
+	st, err := b.read(ctx, s)
+	if err != nil || st.alias == "" {
 		return nil, err
 	}
+	alias := st.alias
 	c, status, err := rest[vapixwire.Certificate](ctx, s, "read certificate "+alias, http.MethodGet, vapixwire.PathCertificate(alias), nil)
 	if status == http.StatusNotFound {
 		return nil, nil
@@ -325,9 +391,10 @@ func (s *session) deleteCertificate(ctx context.Context, alias string) error {
 	return err
 }
 
-// addCAs uploads the CA certificates the camera does not hold yet and returns
-// the aliases of all of them.
-func (s *session) addCAs(ctx context.Context, cas []*x509.Certificate) ([]string, error) {
+// addCAs uploads the CA certificates the camera does not hold yet, as
+// certfleet-<kind>-<fingerprint>, and returns the aliases of all of them (a
+// certificate the camera holds already, under any alias, keeps its alias).
+func (s *session) addCAs(ctx context.Context, cas []*x509.Certificate, kind string) ([]string, error) {
 	if len(cas) == 0 {
 		return nil, nil
 	}
@@ -348,7 +415,7 @@ func (s *session) addCAs(ctx context.Context, cas []*x509.Certificate) ([]string
 			aliases = append(aliases, alias)
 			continue
 		}
-		alias := AliasPrefix + "ca-" + fp[:16]
+		alias := AliasPrefix + kind + "-" + fp[:16]
 		_, _, err := rest[json.RawMessage](ctx, s, "add CA certificate "+alias, http.MethodPost, vapixwire.PathCACertificates,
 			vapixwire.CACertificate{Alias: alias, Certificate: string(pki.EncodeCertificatesPEM(ca))})
 		if err != nil {
@@ -365,24 +432,65 @@ func fingerprint(cert *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// boundAliases are the aliases bound to any use. The use of certType must be
-// readable; another use the camera does not offer (a SOAP fault) counts as
-// binding nothing.
-func (s *session) boundAliases(ctx context.Context, certType string) (map[string]bool, error) {
-	bound := map[string]bool{}
-	for t, u := range uses {
-		alias, err := u.bound(ctx, s)
+// inUse reads every binding: the aliases bound and the CA certificates
+// referenced. The binding required must be readable; another one the camera
+// does not offer (a permanent error: a SOAP fault, no MQTT client API)
+// counts as binding and referencing nothing. cas is nil when a binding other
+// than one the camera lacks (HTTP 404) could not be read: what it references
+// is unknown.
+func (s *session) inUse(ctx context.Context, required string) (certs, cas map[string]bool, err error) {
+	certs, cas = map[string]bool{}, map[string]bool{}
+	partial := false
+	for _, key := range bindingOrder {
+		st, err := bindings[key].read(ctx, s)
 		if err != nil {
-			if t != certType && device.IsPermanent(err) {
+			if key != required && device.IsPermanent(err) {
+				var status *errStatus
+				if !errors.As(err, &status) || status.status != http.StatusNotFound {
+					partial = true
+				}
 				continue
 			}
-			return nil, err
+			return nil, nil, err
 		}
-		if alias != "" {
-			bound[alias] = true
+		if st.alias != "" {
+			certs[st.alias] = true
+		}
+		for _, ca := range st.cas {
+			cas[ca] = true
 		}
 	}
-	return bound, nil
+	if partial {
+		cas = nil
+	}
+	return certs, cas, nil
+}
+
+// trustPrefix starts the alias of the trust CA certificates certfleet uploads.
+const trustPrefix = AliasPrefix + "trust-"
+
+// deleteUnreferencedTrust deletes the certfleet trust CA certificates that no
+// binding references. A camera that refuses because something else uses one
+// (409) keeps it. Without the references of every binding (nil) nothing is
+// deleted: a later install cleans up.
+func (s *session) deleteUnreferencedTrust(ctx context.Context, referenced map[string]bool) error {
+	if referenced == nil {
+		return nil
+	}
+	list, _, err := rest[[]vapixwire.CACertificate](ctx, s, "list CA certificates", http.MethodGet, vapixwire.PathCACertificates, nil)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if !strings.HasPrefix(c.Alias, trustPrefix) || referenced[c.Alias] {
+			continue
+		}
+		_, status, err := rest[json.RawMessage](ctx, s, "delete CA certificate "+c.Alias, http.MethodDelete, vapixwire.PathCACertificate(c.Alias), nil)
+		if err != nil && status != http.StatusNotFound && status != http.StatusConflict {
+			return err
+		}
+	}
+	return nil
 }
 
 func webServerTLS(ctx context.Context, s *session) (*vapixwire.WebServerTlsConfiguration, error) {
@@ -396,23 +504,28 @@ func webServerTLS(ctx context.Context, s *session) (*vapixwire.WebServerTlsConfi
 	return &body.GetWebServerTlsConfigurationResponse.Configuration, nil
 }
 
-func boundHTTPS(ctx context.Context, s *session) (string, error) {
+func readHTTPS(ctx context.Context, s *session) (bindState, error) {
 	cfg, err := webServerTLS(ctx, s)
 	if err != nil {
-		return "", err
+		return bindState{}, err
 	}
+	st := bindState{cas: slices.Concat(cfg.CertificateSet.CACertificates.ID, cfg.CertificateSet.TrustedCertificates.ID)}
 	if ids := cfg.CertificateSet.Certificates.ID; len(ids) > 0 {
-		return ids[0], nil
+		st.alias = ids[0]
 	}
-	return "", nil
+	return st, nil
 }
 
-// bindHTTPS changes the web server's certificate and keeps the rest of its
-// TLS configuration (ciphers, connection policies).
-func bindHTTPS(ctx context.Context, s *session, alias string, caAliases []string) error {
+// bindHTTPS changes the web server's certificate, with the chain's CA
+// certificates, and keeps the rest of its TLS configuration (ciphers,
+// connection policies). HTTPS validates no peer: there is no trust to bind.
+func bindHTTPS(ctx context.Context, s *session, alias string, caAliases, _ []string) error {
 	cfg, err := webServerTLS(ctx, s)
 	if err != nil {
 		return err
+	}
+	if ids := cfg.CertificateSet.Certificates.ID; len(ids) > 0 && ids[0] == alias {
+		return nil
 	}
 	cfg.CertificateSet.Certificates.ID = []string{alias}
 	cfg.CertificateSet.CACertificates.ID = caAliases
@@ -431,29 +544,44 @@ func dot1X(ctx context.Context, s *session) (*vapixwire.Dot1XConfiguration, erro
 	return &body.GetDot1XConfigurationResponse.Dot1XConfiguration, nil
 }
 
-func boundDot1X(ctx context.Context, s *session) (string, error) {
+func readDot1X(ctx context.Context, s *session) (bindState, error) {
 	cfg, err := dot1X(ctx, s)
 	if err != nil {
-		return "", err
+		return bindState{}, err
 	}
+	return bindState{alias: dot1XCertificate(cfg), cas: cfg.CACertificateID}, nil
+}
+
+func dot1XCertificate(cfg *vapixwire.Dot1XConfiguration) string {
 	if m := cfg.EAPMethodConfiguration; m != nil && m.TLSConfiguration != nil {
-		return m.TLSConfiguration.CertificateID, nil
+		return m.TLSConfiguration.CertificateID
 	}
-	return "", nil
+	return ""
 }
 
 // bindDot1X makes the wired 802.1X configuration EAP-TLS with the alias as
-// client certificate, keeping its identity and the CA certificates that
-// authenticate the network (which are the network's, not the issuing chain).
-func bindDot1X(ctx context.Context, s *session, alias string, _ []string) error {
+// client certificate, keeping its identity. The CA certificates that
+// authenticate the network (the RADIUS server's, not the issuing chain) become
+// the trust aliases when the use has trust, and stay as they are otherwise.
+func bindDot1X(ctx context.Context, s *session, alias string, _, trust []string) error {
 	cfg, err := dot1X(ctx, s)
 	if err != nil {
 		return err
 	}
+	if cfg.EAPMethod == vapixwire.EAPMethodTLS && dot1XCertificate(cfg) == alias && (trust == nil || sameSet(cfg.CACertificateID, trust)) {
+		return nil
+	}
 	cfg.EAPMethod = vapixwire.EAPMethodTLS
 	cfg.EAPMethodConfiguration = &vapixwire.EAPMethodConfiguration{TLSConfiguration: &vapixwire.TLSConfiguration{CertificateID: alias}}
+	if trust != nil {
+		cfg.CACertificateID = trust
+	}
 	_, err = s.soap(ctx, "bind "+alias+" to IEEE 802.1X", vapixwire.Body{SetDot1XConfiguration: &vapixwire.SetDot1XConfiguration{Dot1XConfiguration: *cfg}})
 	return err
+}
+
+func sameSet(a, b []string) bool {
+	return slices.Equal(slices.Compact(slices.Sorted(slices.Values(a))), slices.Compact(slices.Sorted(slices.Values(b))))
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -26,6 +26,8 @@ func FuzzAnswers(f *testing.F) {
 	f.Add(uint16(400), []byte(`{"status":"error","error":{"code":2100,"message":"bad"}}`), true)
 	f.Add(uint16(503), []byte(`busy`), false)
 	f.Add(uint16(302), []byte(``), true)
+	f.Add(uint16(200), []byte(`{"apiVersion":"1.0","method":"getClientStatus","data":{"config":{"server":{"host":"b"},"ssl":{"clientCertID":"a"}}}} `), false)
+	f.Add(uint16(200), []byte(`{"apiVersion":"1.0","error":{"code":1100,"message":"internal"}}`), false)
 	f.Add(uint16(200), []byte(`{"status":"success","data":"-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----"}`), true)
 
 	var mu sync.Mutex
@@ -61,7 +63,11 @@ func FuzzAnswers(f *testing.F) {
 		if csr {
 			_, err = driver.GenerateCSR(ctx, dev, pki.CSRRequest{CertType: pki.CertTypeTLS, Key: p256, Subject: pki.CSRSubject{CommonName: "x"}})
 		} else {
-			_, err = driver.Current(ctx, dev, pki.CertTypeTLS)
+			d := dev
+			if len(answer)%2 == 1 { // odd answers go to the MQTT client's certificate
+				d.Uses = map[string]device.Use{pki.CertTypeTLS: {Binding: device.BindingMQTT}}
+			}
+			_, err = driver.Current(ctx, d, pki.CertTypeTLS)
 		}
 		if err == nil {
 			return
