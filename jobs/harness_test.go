@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -45,6 +46,7 @@ type fleet struct {
 	jobs     *jobs.Service
 	normal   int64
 	approval int64
+	trust    *x509.Certificate // what the gateways' profile asks them to trust
 }
 
 func newFleet(t *testing.T, devices int) *fleet {

@@ -24,6 +24,7 @@ import (
 	axissim "github.com/certfleet/certfleet/devicesim/axis"
 	onvifsim "github.com/certfleet/certfleet/devicesim/onvif"
 	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki"
@@ -46,9 +47,10 @@ func (f *fleet) addGateway(t *testing.T, id string) gateway {
 	q := store.New(f.pool)
 	cred, err := f.creds.Create(ctx, q, credentials.Spec{Name: "ssh-" + id, Kind: credentials.SSHKey, Secret: g.sshd.ClientKey}, "test")
 	require.NoError(t, err)
+	settings := strings.Replace(g.host.Settings(), `"reload"`, `"trust_path":"`+g.trustFile()+`","reload"`, 1)
 	_, err = q.CreateDevice(ctx, store.CreateDeviceParams{
 		ID: id, Name: "Gateway " + id, DeviceType: "gateway", Mode: "OPERATIONAL", Driver: "ssh", Address: g.sshd.Address,
-		CredentialID: pgtype.Int8{Int64: cred.ID, Valid: true}, DriverSettings: json.RawMessage(g.host.Settings()),
+		CredentialID: pgtype.Int8{Int64: cred.ID, Valid: true}, DriverSettings: json.RawMessage(settings),
 	})
 	require.NoError(t, err)
 	profile := f.gatewayProfile(t)
@@ -68,10 +70,20 @@ func (f *fleet) gatewayProfile(t *testing.T) int64 {
 		SanRules:     json.RawMessage(`[]`), ExtraAttributes: json.RawMessage(`[]`),
 		KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256]}]`),
 		Validity:      90 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CaDriver: "local",
-		CaSettings: json.RawMessage(`{}`), MaxCaWait: 10 * time.Minute,
+		CaSettings: json.RawMessage(`{}`), MaxCaWait: 10 * time.Minute, DeviceTrust: string(pki.EncodeCertificatesPEM(f.gatewayTrust(t))),
 	})
 	require.NoError(t, err)
 	return row.ID
+}
+
+// gatewayTrust is the CA the gateways' profile asks them to trust (a
+// broker's, say), made once per fleet.
+func (f *fleet) gatewayTrust(t *testing.T) *x509.Certificate {
+	t.Helper()
+	if f.trust == nil {
+		f.trust = testpki.NewCA(t, "Broker CA").Cert
+	}
+	return f.trust
 }
 
 // makeCamera turns simulated device id into a camera of driver, reached at
@@ -91,6 +103,10 @@ func (f *fleet) makeCamera(t *testing.T, id, driver, path string) {
 		id, driver, f.simURL+strings.ReplaceAll(path, "{id}", id), credID)
 	require.NoError(t, err)
 }
+
+// trustFile is where the gateway's recipe writes the CA certificates its
+// profile asks it to trust.
+func (g gateway) trustFile() string { return filepath.Join(g.host.Root, "etc/ssl/certs/trusted.pem") }
 
 // factoryCertificate puts a self-signed certificate on the gateway and
 // starts its TLS service with it, as a device found in the field has.
@@ -204,6 +220,11 @@ func TestMixedFleetJob(t *testing.T) {
 	leaf, err = x509.ParseCertificate(f.activeCertificate(t, gw.id).Der)
 	require.NoError(t, err)
 	gw.host.Served(leaf)
+	data, err := os.ReadFile(gw.trustFile())
+	require.NoError(t, err)
+	trusted, err := pki.ParseCertificatesPEM(data)
+	require.NoError(t, err)
+	assert.True(t, f.gatewayTrust(t).Equal(trusted[0]), "the gateway trusts the CA its profile names")
 
 	_, cameraPassword := devicesim.CameraAccount(fleetSecret)
 	f.assertNoSecretIn(t, []int64{first, second}, devices, []string{gw.sshd.ClientKey, fleetSecret, cameraPassword})
