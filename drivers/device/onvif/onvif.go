@@ -438,20 +438,25 @@ func (s *session) assignedLeaves(ctx context.Context) ([]string, []*x509.Certifi
 	}
 	var leaves []*x509.Certificate
 	for _, id := range assigned.CertificationPathID {
-		p, err := s.path(ctx, id)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(p.CertificateID) == 0 {
-			return nil, nil, device.Permanent(fmt.Errorf("device %s: GetCertificationPath %s: the path holds no certificate", s.dev.ID, id))
-		}
-		leaf, err := s.certificate(ctx, p.CertificateID[0])
+		leaf, err := s.pathLeaf(ctx, id)
 		if err != nil {
 			return nil, nil, err
 		}
 		leaves = append(leaves, leaf)
 	}
 	return assigned.CertificationPathID, leaves, nil
+}
+
+// pathLeaf is the first certificate of certification path id.
+func (s *session) pathLeaf(ctx context.Context, id string) (*x509.Certificate, error) {
+	p, err := s.path(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.CertificateID) == 0 {
+		return nil, device.Permanent(fmt.Errorf("device %s: GetCertificationPath %s: the path holds no certificate", s.dev.ID, id))
+	}
+	return s.certificate(ctx, p.CertificateID[0])
 }
 
 // Current returns the leaf of the path assigned to the camera's TLS server.
@@ -480,14 +485,7 @@ func (s *session) boundLeaves(ctx context.Context) ([]string, []*x509.Certificat
 	}
 	s.conf = conf
 	id := conf.Outer.CertificationPathID
-	p, err := s.path(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(p.CertificateID) == 0 {
-		return nil, nil, device.Permanent(fmt.Errorf("device %s: GetCertificationPath %s: the path holds no certificate", s.dev.ID, id))
-	}
-	leaf, err := s.certificate(ctx, p.CertificateID[0])
+	leaf, err := s.pathLeaf(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
