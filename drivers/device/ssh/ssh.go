@@ -65,7 +65,8 @@ func (d *Driver) CheckAddress(address string) error {
 var errHostKeyChanged = errors.New("the device's SSH host key does not match its pin; if the device was replaced, re-pin it (DELETE /api/v1/devices/{id}/tls-pin)")
 
 // exitWrite is the install script's status for a file it could not write
-// (disk full, permissions): worth another try. Its other statuses (10: no
+// (disk full, permissions) or another install holding the device: worth
+// another try. Its other statuses (10: no
 // pending key or upload, 11: certificate not for the pending key, 13: reload
 // failed and the previous files are back, 14: reload failed and the restored
 // files do not match) are refusals.
@@ -124,8 +125,10 @@ func pendingKey(r Recipe) string { return r.KeyPath + ".certfleet-pending" }
 // installScript swaps in the uploaded files. Its text is constant; paths and
 // the reload command come as arguments ($1…), so nothing a device record
 // holds is read as shell. Files are replaced by rename, keeping the owner and
-// mode of the file they replace. Backups left by a try that died mid-swap are
-// put back first, unless the live pair they would replace is consistent.
+// mode of the file they replace. A lock beside the key keeps a retry from
+// overlapping a try still running (a lock older than five minutes is
+// stale). Backups left by a try that died mid-swap are put back first,
+// unless the live pair they would replace is consistent.
 const installScript = `set -u
 cert=$1 key=$2 chain=$3 trust=$4 openssl=$5
 shift 5
@@ -146,6 +149,14 @@ replace() {
 	else : > "$1.certfleet-tmp" && chmod "$3" "$1.certfleet-tmp" || return 1; fi
 	cat "$2" > "$1.certfleet-tmp" && mv -f "$1.certfleet-tmp" "$1"
 }
+# One install at a time: a try that outlived its step may still be running.
+lock="$key.certfleet-lock"
+if ! mkdir "$lock" 2>/dev/null; then
+	since=$(cat "$lock/since" 2>/dev/null || echo 0)
+	[ $(( $(date +%s) - since )) -ge 300 ] || fail 12 "another install is running on this device"
+fi
+date +%s > "$lock/since"
+trap 'rm -rf "$lock"' EXIT
 if [ -f "$cert.certfleet-prev" ] || [ -f "$key.certfleet-prev" ]; then
 	if consistent; then rm -f "$cert.certfleet-prev" "$key.certfleet-prev" ${chain:+"$chain.certfleet-prev"} ${trust:+"$trust.certfleet-prev"}; else restore; fi
 fi

@@ -196,6 +196,26 @@ func TestInterruptedInstallIsRepaired(t *testing.T) {
 	assert.Equal(t, string(certPub), string(keyPub), "the repaired pair matches")
 }
 
+// TestOverlappingInstallWaits: while another install holds the device's
+// lock the install is transient; a lock older than five minutes is stale.
+func TestOverlappingInstallWaits(t *testing.T) {
+	r := newRig(t, "key")
+	lock := filepath.Join(r.host.Root, "etc/ssl/private/device.key.certfleet-lock")
+	require.NoError(t, os.Mkdir(lock, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(lock, "since"), []byte(fmt.Sprint(time.Now().Unix())), 0o600))
+	_, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.Error(t, err)
+	assert.False(t, device.IsPermanent(err), "another install running is worth another try: %v", err)
+	assert.Contains(t, err.Error(), "another install is running")
+	assert.Nil(t, r.current(), "nothing was installed")
+
+	require.NoError(t, os.WriteFile(filepath.Join(lock, "since"), []byte(fmt.Sprint(time.Now().Add(-10*time.Minute).Unix())), 0o600))
+	leaf, err := r.renew(pki.CSRSubject{CommonName: "gw-ssh-1"}, pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	require.NoError(t, err)
+	assert.True(t, leaf.Equal(r.current()))
+	assert.NoDirExists(t, lock, "the lock goes with the install")
+}
+
 func TestChangedHostKeyIsRefused(t *testing.T) {
 	r := newRig(t, "key")
 	require.Nil(t, r.current())
