@@ -27,10 +27,13 @@ type CSRResponse struct {
 	CSR string `json:"csr"`
 }
 
-// InstallRequest carries the chain to install, leaf first, in PEM.
+// InstallRequest carries the chain to install, leaf first, in PEM, and the
+// CA certificates the device must trust for the certificate's use (the
+// RADIUS server's CA for 802.1X, say), in PEM, when its profile names any.
 type InstallRequest struct {
 	CertType string `json:"cert_type"`
 	Chain    string `json:"chain"`
+	Trust    string `json:"trust,omitempty"`
 }
 
 // InstallResponse confirms an install.
@@ -83,7 +86,7 @@ func Refuse(status int, code, format string, args ...any) *Error {
 // empty for an agent that is one device.
 type Backend interface {
 	GenerateCSR(ctx context.Context, deviceID string, req pki.CSRRequest) ([]byte, error)
-	Install(ctx context.Context, deviceID, certType string, chain []*x509.Certificate) (reloaded bool, err error)
+	Install(ctx context.Context, deviceID, certType string, chain, trust []*x509.Certificate) (reloaded bool, err error)
 	// Current returns the installed chain, leaf first, or nil.
 	Current(ctx context.Context, deviceID, certType string) ([]*x509.Certificate, error)
 }

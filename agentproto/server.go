@@ -3,6 +3,7 @@ package agentproto
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -72,7 +73,12 @@ func (s server) install(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, Refuse(http.StatusBadRequest, CodeBadRequest, "chain: %v", err))
 		return
 	}
-	reloaded, err := s.backend.Install(r.Context(), id, req.CertType, chain)
+	trust, err := parseTrust(req.Trust)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	reloaded, err := s.backend.Install(r.Context(), id, req.CertType, chain, trust)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -135,4 +141,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// parseTrust reads an install's trust: CA certificates in PEM, or none.
+func parseTrust(data string) ([]*x509.Certificate, error) {
+	if data == "" {
+		return nil, nil
+	}
+	trust, err := pki.ParseCertificatesPEM([]byte(data))
+	if err != nil {
+		return nil, Refuse(http.StatusBadRequest, CodeBadRequest, "trust: %v", err)
+	}
+	for _, c := range trust {
+		if !c.IsCA || !c.BasicConstraintsValid {
+			return nil, Refuse(http.StatusBadRequest, CodeBadRequest, "trust: %q is not a CA certificate", c.Subject.String())
+		}
+	}
+	return trust, nil
 }

@@ -80,7 +80,7 @@ func (a *Agent) GenerateCSR(_ context.Context, _ string, req pki.CSRRequest) ([]
 }
 
 // Install puts chain in place with the pending key, or changes nothing.
-func (a *Agent) Install(ctx context.Context, _ string, certType string, chain []*x509.Certificate) (bool, error) {
+func (a *Agent) Install(ctx context.Context, _ string, certType string, chain, trust []*x509.Certificate) (bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	typeDir := filepath.Join(a.dir, certType)
@@ -91,7 +91,7 @@ func (a *Agent) Install(ctx context.Context, _ string, certType string, chain []
 	if err := agentproto.CheckInstall(chain, pending, time.Now()); err != nil {
 		return false, err
 	}
-	gen, err := a.writeGeneration(typeDir, chain, pending)
+	gen, err := a.writeGeneration(typeDir, chain, trust, pending)
 	if err != nil {
 		return false, err
 	}
@@ -127,7 +127,10 @@ func (a *Agent) Current(_ context.Context, _ string, certType string) ([]*x509.C
 	return pki.ParseCertificatesPEM(data)
 }
 
-func (a *Agent) writeGeneration(typeDir string, chain []*x509.Certificate, key crypto.Signer) (string, error) {
+// writeGeneration writes a generation's files; trust.pem, the CA
+// certificates the device must trust for this certificate's use, only when
+// there are any.
+func (a *Agent) writeGeneration(typeDir string, chain, trust []*x509.Certificate, key crypto.Signer) (string, error) {
 	gen := fmt.Sprintf("gen-%d", time.Now().UnixNano())
 	genDir := filepath.Join(typeDir, gen)
 	if err := os.Mkdir(genDir, 0o700); err != nil {
@@ -142,6 +145,9 @@ func (a *Agent) writeGeneration(typeDir string, chain []*x509.Certificate, key c
 		"chain.pem":     pki.EncodeCertificatesPEM(chain[1:]...),
 		"fullchain.pem": pki.EncodeCertificatesPEM(chain...),
 		"key.pem":       pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}
+	if len(trust) > 0 {
+		files["trust.pem"] = pki.EncodeCertificatesPEM(trust...)
 	}
 	for name, data := range files {
 		if err := writeFileAtomic(filepath.Join(genDir, name), data); err != nil {

@@ -70,6 +70,7 @@ type simDevice struct {
 	flapsLeft int
 	pending   map[string]crypto.Signer
 	installed map[string][]*x509.Certificate
+	trust     map[string][]*x509.Certificate // the CA certificates installed to trust, by type
 	calls     map[string]int
 }
 
@@ -94,7 +95,8 @@ func (f *Fleet) device(id string) (*simDevice, error) {
 	defer f.mu.Unlock()
 	d, ok := f.devices[id]
 	if !ok {
-		d = &simDevice{pending: map[string]crypto.Signer{}, installed: map[string][]*x509.Certificate{}, calls: map[string]int{}}
+		d = &simDevice{pending: map[string]crypto.Signer{}, installed: map[string][]*x509.Certificate{},
+			trust: map[string][]*x509.Certificate{}, calls: map[string]int{}}
 		if faults := f.rates.faultsFor(id); faults.FlapFailures > 0 {
 			d.flapsLeft = faults.FlapFailures
 		}
@@ -190,7 +192,7 @@ func (f *Fleet) GenerateCSR(_ context.Context, id string, req pki.CSRRequest) ([
 }
 
 // Install checks and installs a chain with the pending key.
-func (f *Fleet) Install(_ context.Context, id, certType string, chain []*x509.Certificate) (bool, error) {
+func (f *Fleet) Install(_ context.Context, id, certType string, chain, trust []*x509.Certificate) (bool, error) {
 	d, err := f.device(id)
 	if err != nil {
 		return false, err
@@ -204,6 +206,7 @@ func (f *Fleet) Install(_ context.Context, id, certType string, chain []*x509.Ce
 		return false, err
 	}
 	d.installed[certType] = chain
+	d.trust[certType] = trust
 	delete(d.pending, certType)
 	d.calls["install"]++
 	return true, nil

@@ -102,7 +102,9 @@ type State struct {
 	Faults       Faults                 `json:"faults"`
 	PendingKeys  map[string]string      `json:"pending_keys"`
 	Certificates map[string]Certificate `json:"certificates"`
-	Calls        map[string]int         `json:"calls"`
+	// Trust are the subjects of the CA certificates installed to trust, by type.
+	Trust map[string][]string `json:"trust"`
+	Calls map[string]int      `json:"calls"`
 }
 
 // Certificate describes an installed certificate.
@@ -122,7 +124,7 @@ func (f *Fleet) state(w http.ResponseWriter, r *http.Request) {
 	}
 	faults := f.faults(id, d)
 	d.mu.Lock()
-	s := State{ID: id, Faults: faults, PendingKeys: map[string]string{}, Certificates: map[string]Certificate{}, Calls: map[string]int{}}
+	s := State{ID: id, Faults: faults, PendingKeys: map[string]string{}, Certificates: map[string]Certificate{}, Trust: map[string][]string{}, Calls: map[string]int{}}
 	for certType, key := range d.pending {
 		spec, _ := pki.SpecOf(key.Public())
 		s.PendingKeys[certType] = spec.String()
@@ -131,6 +133,11 @@ func (f *Fleet) state(w http.ResponseWriter, r *http.Request) {
 		s.Certificates[certType] = Certificate{
 			Subject: chain[0].Subject.String(), Serial: chain[0].SerialNumber.Text(16),
 			SHA256: hex.EncodeToString(pki.Fingerprint(chain[0])), NotAfter: chain[0].NotAfter,
+		}
+	}
+	for certType, trust := range d.trust {
+		for _, c := range trust {
+			s.Trust[certType] = append(s.Trust[certType], c.Subject.String())
 		}
 	}
 	for op, n := range d.calls {

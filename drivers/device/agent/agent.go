@@ -55,6 +55,9 @@ func (d *Driver) GenerateCSR(ctx context.Context, dev device.Device, req pki.CSR
 // Install sends the chain to the device.
 func (d *Driver) Install(ctx context.Context, dev device.Device, certType string, chain []*x509.Certificate) error {
 	req := agentproto.InstallRequest{CertType: certType, Chain: string(pki.EncodeCertificatesPEM(chain...))}
+	if trust := dev.UseOf(certType).Trust; len(trust) > 0 {
+		req.Trust = string(pki.EncodeCertificatesPEM(trust...))
+	}
 	var resp agentproto.InstallResponse
 	return d.call(ctx, dev, http.MethodPost, agentproto.PathInstall, req, &resp)
 }
