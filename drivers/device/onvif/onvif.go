@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/certfleet/certfleet/credentials/secret"
@@ -48,7 +47,6 @@ const aliasPrefix = "certfleet/"
 // Driver speaks ONVIF Advanced Security.
 type Driver struct {
 	client  *tlspin.Client
-	pins    *pinRecorder
 	timeout time.Duration
 	poll    time.Duration // between GetKeyStatus calls
 	keyWait time.Duration // how long a key may stay "generating"
@@ -78,49 +76,12 @@ func WithServiceCache(ttl time.Duration, max int) Option {
 
 // New returns a driver whose calls each time out after timeout.
 func New(pins tlspin.Store, timeout time.Duration, opts ...Option) *Driver {
-	recorder := &pinRecorder{Store: pins, seen: map[string][]byte{}}
-	d := &Driver{client: tlspin.New(recorder), pins: recorder, timeout: timeout, poll: time.Second, keyWait: 30 * time.Second, now: time.Now,
+	d := &Driver{client: tlspin.New(pins), timeout: timeout, poll: time.Second, keyWait: 30 * time.Second, now: time.Now,
 		xaddrs: newServiceCache(defaultServiceTTL, defaultServiceMax)}
 	for _, opt := range opts {
 		opt(d)
 	}
 	return d
-}
-
-// pinRecorder passes first pins on to the store and keeps them until the
-// session that made the first contact takes them: the rest of its calls then
-// hold the camera to that certificate too.
-type pinRecorder struct {
-	tlspin.Store
-	mu   sync.Mutex
-	seen map[string][]byte
-}
-
-func (p *pinRecorder) SavePin(ctx context.Context, deviceID string, pin []byte) error {
-	if err := p.Store.SavePin(ctx, deviceID, pin); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seen[deviceID] = pin
-	return nil
-}
-
-// Repin passes a pin move on to the store, if it moves pins (tlspin.Repinner).
-func (p *pinRecorder) Repin(ctx context.Context, deviceID string, old, seen []byte) (bool, error) {
-	repinner, ok := p.Store.(tlspin.Repinner)
-	if !ok {
-		return false, nil
-	}
-	return repinner.Repin(ctx, deviceID, old, seen)
-}
-
-func (p *pinRecorder) take(deviceID string) []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pin := p.seen[deviceID]
-	delete(p.seen, deviceID)
-	return pin
 }
 
 // caAlias is the alias of the CA certificates certfleet uploads, and of the
@@ -1050,9 +1011,6 @@ func (s *session) send(ctx context.Context, addr, ns, op string, sign bool, body
 		resp, err := s.d.client.Do(ctx, s.dev, req)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err) // classified by tlspin; it names the device
-		}
-		if s.dev.TLSPin == nil {
-			s.dev.TLSPin = s.d.pins.take(s.dev.ID)
 		}
 		if resp.StatusCode != http.StatusUnauthorized {
 			return resp, nil
