@@ -79,6 +79,11 @@ type EST struct {
 	Wait time.Duration
 	// RateLimit is requests per second per client address; 0 turns it off.
 	RateLimit float64
+	// SCEPAddr is where SCEP is served over plain HTTP, beside /scep on the
+	// EST listener; empty turns it off. SCEP protects its messages itself,
+	// and many SCEP clients cannot check a TLS certificate before they have
+	// the CA.
+	SCEPAddr string
 }
 
 // Setting describes one configuration value: its flag, its environment variable,
@@ -115,6 +120,7 @@ var Settings = []Setting{
 	{"est-hosts", "CERTFLEET_EST_HOSTS", "localhost,127.0.0.1", "comma-separated names and IP addresses in the EST server's TLS certificate, which the built-in CA issues at start"},
 	{"est-wait", "CERTFLEET_EST_WAIT", "5s", "how long an EST request waits for the CA before it is answered 202 with Retry-After"},
 	{"est-rate-limit", "CERTFLEET_EST_RATE_LIMIT", "20", "EST requests per second per client address, with bursts of twice that; 0 turns the limit off"},
+	{"scep-addr", "CERTFLEET_SCEP_ADDR", ":8081", "listen address of the SCEP server over plain HTTP (SCEP is also served over HTTPS under /scep on the EST listener, with the same limits); empty turns it off"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
 }
@@ -270,10 +276,13 @@ func temporalTLSFromValues(get func(flag string) string) (TemporalTLS, error) {
 }
 
 func estFromValues(get func(flag string) string) (EST, error) {
-	est := EST{Addr: get("est-addr")}
+	est := EST{Addr: get("est-addr"), SCEPAddr: get("scep-addr")}
 	var errs []error
 	if _, _, err := net.SplitHostPort(est.Addr); est.Addr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("est-addr: %w", err))
+	}
+	if _, _, err := net.SplitHostPort(est.SCEPAddr); est.SCEPAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("scep-addr: %w", err))
 	}
 	for _, h := range strings.Split(get("est-hosts"), ",") {
 		if h = strings.TrimSpace(h); h != "" {

@@ -4,19 +4,14 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/certfleet/certfleet/activities"
-	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/estwire"
-	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
@@ -41,9 +36,12 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		}
 		// The key of the device's own request: the OTP is spent on it, so
 		// that a retry of the request, even re-signed, finds the OTP its own.
-		key := workflows.EnrollmentWorkflowID(c.device.ID, op, c.credential, csr)
-		if err := s.admit(ctx, l, c, op, csr, key); err != nil {
+		key := workflows.EnrollmentWorkflowID(runProtocol, c.Device.ID, op, c.Credential, csr)
+		if err := s.Admit(ctx, l, c, csr, key); err != nil {
 			return err
+		}
+		if op == opServerKeyGen && l.Policy.ApprovalMode {
+			return refuse(http.StatusBadRequest, "serverkeygen is not offered under a profile in approval mode: certfleet would have to keep the key until approval")
 		}
 		var serverKey []byte
 		if op == opServerKeyGen {
@@ -51,15 +49,15 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 				return err
 			}
 		}
-		if err := s.bind(ctx, c, key); err != nil {
+		if err := s.Bind(ctx, c, key); err != nil {
 			return err
 		}
-		e := activities.Enrollment{Key: key, DeviceID: c.device.ID, ProfileID: l.profile.ID, CertType: l.profile.CertType, CSR: csr.Raw, IdentityField: l.row.IdentityField}
-		run := RunInfo{Operation: op, Label: l.row.Label, Profile: l.profile.Name, ExpectPending: l.policy.ApprovalMode}
+		e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType, CSR: csr.Raw, IdentityField: l.Row.IdentityField}
+		run := enroll.RunInfo{Protocol: runProtocol, Operation: op, Label: l.Row.Label, Profile: l.Profile.Name, ExpectPending: l.Policy.ApprovalMode}
 		if serverKey != nil {
 			// Each generated key is an enrollment of its own (a CA request
 			// is for one key pair), discarded if it is not delivered.
-			e.Key, e.ServerKeyGen = workflows.EnrollmentWorkflowID(c.device.ID, op, c.credential, csr), true
+			e.Key, e.ServerKeyGen = workflows.EnrollmentWorkflowID(runProtocol, c.Device.ID, op, c.Credential, csr), true
 			return s.serverKeyGen(w, r, e, run, serverKey)
 		}
 		sub, err := s.Enroller.Enroll(ctx, e, run)
@@ -69,6 +67,9 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		return s.respond(w, r, sub)
 	}
 }
+
+// runProtocol prefixes EST enrollments' workflow IDs and is their CertJobId.
+const runProtocol = "est"
 
 // readCSR reads a base64 PKCS#10 body, wrapped or not, with or without
 // Content-Transfer-Encoding (RFC 8951), and checks its signature.
@@ -105,95 +106,6 @@ func ParseCSRBody(body []byte) (*x509.CertificateRequest, error) {
 	return csr, nil
 }
 
-// admit checks that the caller may have this CSR signed: the device is
-// enabled and of the label's type, the CSR names the device the credential
-// belongs to (and, renewing, the certificate it renews), the profile's policy
-// accepts it, and the device type's factory mode rule holds.
-func (s *Server) admit(ctx context.Context, l label, c caller, op string, csr *x509.CertificateRequest, key string) error {
-	d := c.device
-	if d.Mode == "DISABLED" {
-		return refuse(http.StatusForbidden, "device %s is disabled", d.ID)
-	}
-	if d.DeviceType != l.profile.DeviceType {
-		return refuse(http.StatusForbidden, "device %s is a %s; EST label %q enrolls %s devices", d.ID, d.DeviceType, l.row.Label, l.profile.DeviceType)
-	}
-	if c.spentOn.Valid && c.spentOn.String != key {
-		return &httpError{status: http.StatusUnauthorized, message: "this OTP was used already", challenge: true}
-	}
-	if !pki.Names(pki.NamedCSR(csr), l.row.IdentityField, d.ID) {
-		return refuse(http.StatusForbidden, "the CSR's %s is %q, but the credential belongs to device %s",
-			l.row.IdentityField, pki.Identity(pki.NamedCSR(csr), l.row.IdentityField), d.ID)
-	}
-	if c.renewing != nil && !pki.SameNames(csr, c.renewing) {
-		return refuse(http.StatusForbidden, "the CSR's subject and SANs must be those of the certificate being renewed (RFC 7030 §4.2.2)")
-	}
-	if err := pki.CheckCSR(csr, l.policy); err != nil {
-		return refuse(http.StatusBadRequest, "the CSR does not fit profile %q: %v", l.profile.Name, err)
-	}
-	if op == opServerKeyGen && l.policy.ApprovalMode {
-		return refuse(http.StatusBadRequest, "serverkeygen is not offered under a profile in approval mode: certfleet would have to keep the key until approval")
-	}
-	if op == opReenroll {
-		return nil
-	}
-	return s.checkFactoryMode(ctx, d, key)
-}
-
-// checkFactoryMode enforces the device type's rule that operational
-// certificates are issued only in FACTORY mode; a retry of an enrollment
-// already under way passes, since issuing may have moved the device on.
-func (s *Server) checkFactoryMode(ctx context.Context, d store.Device, key string) error {
-	if d.Mode == "FACTORY" {
-		return nil
-	}
-	q := store.New(s.Pool)
-	deviceType, err := q.GetDeviceType(ctx, d.DeviceType)
-	if err != nil || !deviceType.EnforceFactoryMode {
-		return err
-	}
-	if _, err := q.GetCARequestByKey(ctx, key); err == nil {
-		return nil
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return err
-	}
-	return refuse(http.StatusForbidden, "%s devices get certificates over EST only in FACTORY mode; %s is %s", d.DeviceType, d.ID, d.Mode)
-}
-
-// bind makes the credential the enrollment's: it registers a device seen for
-// the first time, and spends an OTP on this enrollment.
-func (s *Server) bind(ctx context.Context, c caller, key string) error {
-	if c.register != nil {
-		if err := s.register(ctx, *c.register); err != nil {
-			return err
-		}
-	}
-	if c.otp == 0 {
-		return nil
-	}
-	n, err := store.New(s.Pool).SpendOTP(ctx, store.SpendOTPParams{ID: c.otp, Enrollment: key})
-	if err != nil {
-		return fmt.Errorf("spend OTP %d: %w", c.otp, err)
-	}
-	if n == 0 {
-		return &httpError{status: http.StatusUnauthorized, message: "this OTP was used already", challenge: true}
-	}
-	return nil
-}
-
-// register creates a device on first contact, with an audit row in the same
-// statement. Two first contacts at once create it once.
-func (s *Server) register(ctx context.Context, p store.RegisterFactoryDeviceParams) error {
-	q := store.New(s.Pool)
-	_, err := q.RegisterFactoryDevice(ctx, p)
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return err
-	}
-	if _, err := q.GetDeviceByFactoryCert(ctx, p.FactoryCertSha256); err == nil {
-		return nil
-	}
-	return refuse(http.StatusConflict, "a device %s exists already, registered to another credential", p.ID)
-}
-
 // respond answers with the certificate, or 202 while the CA decides, or the
 // CA's refusal.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, sub activities.Submission) error {
@@ -224,47 +136,9 @@ func refusal(sub activities.Submission) error {
 
 // certsOnly is the issued certificate as a certs-only CMS message.
 func (s *Server) certsOnly(ctx context.Context, sub activities.Submission) ([]byte, error) {
-	stored, err := store.New(s.Pool).GetCertificate(ctx, sub.CertificateID)
+	cert, err := s.Issued(ctx, sub)
 	if err != nil {
-		return nil, fmt.Errorf("read issued certificate %d: %w", sub.CertificateID, err)
-	}
-	if err := stillActive(stored); err != nil {
 		return nil, err
 	}
-	cert, err := x509.ParseCertificate(stored.Der)
-	if err != nil {
-		return nil, fmt.Errorf("parse issued certificate %d: %w", sub.CertificateID, err)
-	}
 	return estwire.CertsOnly(cert)
-}
-
-// stillActive refuses to hand out again a certificate a repeated request
-// was answered with before, once it has been superseded or revoked: the
-// device would install a certificate nobody trusts. It has to enroll anew,
-// with a new key pair.
-func stillActive(c store.Certificate) error {
-	const again = "enroll again with a new key pair (a new CSR)"
-	switch {
-	case c.Status == "active":
-		return nil
-	case c.Status == "superseded", c.Status == "revoked" && c.RevocationReason.Valid && c.RevocationReason.Int16 == 4:
-		revoked := map[bool]string{true: " and revoked"}[c.Status == "revoked"]
-		return refuse(http.StatusConflict, "this request was answered before with certificate %s, which has since been superseded by a newer certificate of the device%s; %s", c.SerialHex, revoked, again)
-	case c.Status == "revoked":
-		reason := "unspecified"
-		if c.RevocationReason.Valid {
-			reason = revocationReasons[c.RevocationReason.Int16]
-			if reason == "" {
-				reason = strconv.Itoa(int(c.RevocationReason.Int16))
-			}
-		}
-		return refuse(http.StatusConflict, "this request was answered before with certificate %s, which has since been revoked (reason: %s); %s", c.SerialHex, reason, again)
-	}
-	return refuse(http.StatusConflict, "this request was answered before with certificate %s, which is %s now; %s", c.SerialHex, c.Status, again)
-}
-
-// revocationReasons name RFC 5280's reason codes.
-var revocationReasons = map[int16]string{
-	0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged", 4: "superseded",
-	5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL", 9: "privilegeWithdrawn", 10: "aACompromise",
 }

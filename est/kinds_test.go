@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
 )
 
@@ -17,7 +18,7 @@ import (
 // answered by its kind, as text; an unavailable dependency's cause and any
 // other error's text stay out of the answer.
 func TestDomainRefusalsByKind(t *testing.T) {
-	s := &Server{Logger: slog.New(slog.DiscardHandler)}
+	s := &Server{Service: enroll.Service{Logger: slog.New(slog.DiscardHandler)}}
 	for _, tc := range []struct {
 		err        error
 		status     int

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/vocab"
@@ -20,10 +21,10 @@ import (
 // signed the device's CSR, and a CSR for it with the names and extensions the
 // device asked for. The key exists only in this handler: it never enters
 // workflow history, the database or a log.
-func generateKey(csr *x509.CertificateRequest, l label) (pkcs8 []byte, keyCSR *x509.CertificateRequest, err error) {
+func generateKey(csr *x509.CertificateRequest, l enroll.Label) (pkcs8 []byte, keyCSR *x509.CertificateRequest, err error) {
 	spec, err := pki.SpecOf(csr.PublicKey)
-	if err != nil || !l.policy.AllowsKey(spec) {
-		return nil, nil, refuse(http.StatusBadRequest, "profile %q does not generate keys of the CSR's type", l.profile.Name)
+	if err != nil || !l.Policy.AllowsKey(spec) {
+		return nil, nil, refuse(http.StatusBadRequest, "profile %q does not generate keys of the CSR's type", l.Profile.Name)
 	}
 	key, err := pki.GenerateKey(spec)
 	if err != nil {
@@ -55,7 +56,7 @@ const discardTimeout = 10 * time.Second
 // enrollment is discarded: no certificate is issued for it after, and one
 // issued already is revoked. The device's retry, under the same OTP, gets a
 // fresh key.
-func (s *Server) serverKeyGen(w http.ResponseWriter, r *http.Request, e activities.Enrollment, run RunInfo, key []byte) error {
+func (s *Server) serverKeyGen(w http.ResponseWriter, r *http.Request, e activities.Enrollment, run enroll.RunInfo, key []byte) error {
 	ctx := r.Context()
 	sub, err := s.Enroller.Enroll(ctx, e, run)
 	switch {
@@ -114,7 +115,7 @@ func writeFlushed(w http.ResponseWriter, contentType string, body []byte) error 
 // the device (see Enroller.Discard), under a context of its own: the
 // request's ends with the client. Should it fail, the certificate may be
 // left active, which is logged as an error naming the enrollment.
-func (s *Server) discard(r *http.Request, e activities.Enrollment, run RunInfo, why string) {
+func (s *Server) discard(r *http.Request, e activities.Enrollment, run enroll.RunInfo, why string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), discardTimeout)
 	defer cancel()
 	if err := s.Enroller.Discard(ctx, e, run); err != nil {

@@ -90,7 +90,7 @@ func TestServerKeyGenIsDeliveredOrDiscarded(t *testing.T) {
 			w.assertNotUsable(t, first)
 			var otpID int64
 			require.NoError(t, w.pool.QueryRow(context.Background(), `SELECT id FROM enrollment_credentials WHERE device_id = $1`, dev).Scan(&otpID))
-			requestKey := workflows.EnrollmentWorkflowID(dev, "serverkeygen", "otp:"+strconv.FormatInt(otpID, 10), csr(t, deviceKey, dev))
+			requestKey := workflows.EnrollmentWorkflowID("est", dev, "serverkeygen", "otp:"+strconv.FormatInt(otpID, 10), csr(t, deviceKey, dev))
 			assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM enrollment_credentials WHERE id = $1 AND used_for = $2`, otpID, requestKey),
 				"the OTP is spent on the device's own request, which its retries repeat")
 			w.settled(t, retry, histories, "serverkeygen-delivered.json")

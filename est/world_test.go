@@ -34,6 +34,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
+	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/est"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
@@ -61,7 +62,7 @@ type world struct {
 	dir      string
 	rootPEM  string // the built-in CA's root, which the server's certificate chains to
 	chainPEM string // issuing CA then root, for openssl verify
-	enroller *est.Temporal
+	enroller *enroll.Temporal
 	handler  http.Handler // the EST server's, as it serves
 }
 
@@ -99,12 +100,12 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 
 	cert, err := w.ca.ServerCertificate([]string{"localhost", "127.0.0.1"}, time.Hour)
 	require.NoError(t, err)
-	w.enroller = &est.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second}
-	server := &est.Server{
-		Pool: w.pool, CAs: drivers, Fallback: w.ca, Trust: w.trust, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	w.enroller = &enroll.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second}
+	server := &est.Server{Fallback: w.ca, Service: enroll.Service{
+		Pool: w.pool, CAs: drivers, Trust: w.trust, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		Enroller: w.enroller,
-		Limits:   est.Limits{MaxBody: est.DefaultLimits.MaxBody},
-	}
+		Limits:   enroll.Limits{MaxBody: enroll.DefaultLimits.MaxBody},
+	}}
 	for _, o := range opts {
 		if o.server != nil {
 			o.server(server)
@@ -163,6 +164,9 @@ func (w *world) label(t *testing.T, p store.CreateESTLabelParams) {
 	}
 	if p.AllowedCidrs == nil {
 		p.AllowedCidrs = []netip.Prefix{}
+	}
+	if p.ScepChallenges == nil {
+		p.ScepChallenges = []string{}
 	}
 	_, err := store.New(w.pool).CreateESTLabel(context.Background(), p)
 	require.NoError(t, err)

@@ -1,12 +1,15 @@
 -- name: CreateESTLabel :one
-INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs)
-VALUES (@label, @is_default, @profile_id, @allow_basic, @allow_factory, @allow_reenroll, @identity_field, @allowed_cidrs)
+INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs,
+                        scep_enabled, scep_challenges)
+VALUES (@label, @is_default, @profile_id, @allow_basic, @allow_factory, @allow_reenroll, @identity_field, @allowed_cidrs,
+        @scep_enabled, @scep_challenges)
 RETURNING *;
 
 -- name: UpdateESTLabel :one
 UPDATE est_labels
 SET is_default = @is_default, profile_id = @profile_id, allow_basic = @allow_basic, allow_factory = @allow_factory,
-    allow_reenroll = @allow_reenroll, identity_field = @identity_field, allowed_cidrs = @allowed_cidrs, updated_at = now()
+    allow_reenroll = @allow_reenroll, identity_field = @identity_field, allowed_cidrs = @allowed_cidrs,
+    scep_enabled = @scep_enabled, scep_challenges = @scep_challenges, updated_at = now()
 WHERE label = @label
 RETURNING *;
 

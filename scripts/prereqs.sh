@@ -19,18 +19,23 @@ if [[ $what == test ]] || [[ ! -x bin/sqlc ]]; then
   # sqlc is built with cgo (its Postgres parser is C).
   [[ -x bin/sqlc ]] || need gcc "sudo apt-get install gcc   (sqlc, which 'make test' builds, needs cgo)"
 fi
-# The ssh driver's tests log in to a real OpenSSH server they start on a
-# loopback port; installing the package does not start Debian's own sshd
-# where services are not started (containers, CI).
-if [[ $what == test ]] && [[ ! -x /usr/sbin/sshd ]]; then
+# Test clients from Debian's packages, installed when root can: the ssh
+# driver's tests log in to a real OpenSSH server they start on a loopback port
+# (installing the package does not start Debian's own sshd where services are
+# not started: containers, CI), and the SCEP server's tests enroll with
+# micromdm's scepclient (Debian's scep package).
+test_package() { # test_package FILE PACKAGE WHY
+  [[ $what == test ]] && [[ ! -x $1 ]] || return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing openssh-server for the ssh driver's tests" >&2
-    { apt-get install -y -q openssh-server || { apt-get update -q && apt-get install -y -q openssh-server; }; } >/dev/null ||
-      missing+=("sshd: apt-get install openssh-server failed")
+    echo "installing $2 for $3" >&2
+    { apt-get install -y -q "$2" || { apt-get update -q && apt-get install -y -q "$2"; }; } >/dev/null ||
+      missing+=("$1: apt-get install $2 failed")
   else
-    missing+=("sshd: sudo apt-get install openssh-server   (the ssh driver's tests start their own on a loopback port)")
+    missing+=("$1: sudo apt-get install $2   ($3)")
   fi
-fi
+}
+test_package /usr/sbin/sshd openssh-server "the ssh driver's tests"
+test_package /usr/bin/scepclient scep "the SCEP server's interoperability tests"
 if ! command -v psql >/dev/null 2>&1 && ! command -v pg_ctlcluster >/dev/null 2>&1 && [[ -z ${DATABASE_URL:-}${CERTFLEET_TEST_ADMIN_URL:-} ]]; then
   missing+=("Postgres: sudo apt-get install postgresql, or docker compose up -d postgres, or set DATABASE_URL (make run) / CERTFLEET_TEST_ADMIN_URL (make test) to a server you can reach")
 fi

@@ -8,15 +8,14 @@ import (
 	"github.com/certfleet/certfleet/vocab"
 )
 
-// EnrollmentJobID is the CertJobId of every enrollment. Enrollments belong to
-// no job; one value lists them all: CertJobId="est".
-const EnrollmentJobID = "est"
+// Enrollments belong to no job: their CertJobId is their protocol, so
+// CertJobId="est" lists the EST enrollments and CertJobId="scep" the SCEP ones.
 
 // QueryEnrollment asks an Enrollment where it stands (activities.Submission;
 // an empty Status means the CA has not answered yet).
 const QueryEnrollment = "enrollment"
 
-// Enrollment issues a certificate for one EST request. The EST handler starts
+// Enrollment issues a certificate for one EST or SCEP request. The handler starts
 // it eagerly on this process's worker and waits for its result; the fast steps
 // are local activities, so an enrollment the CA answers at once costs a single
 // workflow task. A request the CA leaves pending is polled here until it is

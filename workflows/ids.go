@@ -24,18 +24,18 @@ func DeviceWorkflowID(jobID int64, deviceID string) string {
 }
 
 // EnrollmentWorkflowID is the workflow ID, and the CA idempotency key, of an
-// EST enrollment: est/<deviceID>/<hash>. The hash covers the operation, the
+// enrollment over protocol ("est" or "scep"): <protocol>/<deviceID>/<hash>. The hash covers the operation, the
 // credential (which OTP, which certificate being renewed) and the CSR without
 // its signature, which ECDSA randomises: a device that retries a request, even
 // re-signing it, finds the same enrollment, while renewing again with the same
 // key under a newer certificate is a new one.
-func EnrollmentWorkflowID(deviceID, operation, credential string, csr *x509.CertificateRequest) string {
+func EnrollmentWorkflowID(protocol, deviceID, operation, credential string, csr *x509.CertificateRequest) string {
 	h := sha256.New()
 	for _, part := range [][]byte{[]byte(operation), []byte(credential), csr.RawTBSCertificateRequest} {
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(part))))
 		h.Write(part)
 	}
-	return "est/" + deviceID + "/" + hex.EncodeToString(h.Sum(nil)[:16])
+	return protocol + "/" + deviceID + "/" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // InventoryWorkflowID is the workflow ID of a device's discovery of the

@@ -22,12 +22,14 @@ import (
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/drivers/registry"
+	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/est"
 	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/renewal"
+	"github.com/certfleet/certfleet/scep"
 	"github.com/certfleet/certfleet/temporalconn"
 	"github.com/certfleet/certfleet/worker"
 )
@@ -115,7 +117,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		},
 	}
 	g.Go(func() error { return serveAPI(ctx, cfg, logger, deps) })
-	g.Go(func() error { return serveEST(ctx, cfg, logger, pool, tc, builtinCA, drivers) })
+	g.Go(func() error { return serveEnrollment(ctx, cfg, logger, pool, tc, builtinCA, keys, drivers) })
 	if cfg.PprofAddr != "" {
 		g.Go(func() error {
 			return serveHTTP(ctx, "profiler", cfg.PprofAddr, pprofHandler(), nil, cfg.ShutdownTimeout, logger)
@@ -155,22 +157,40 @@ func apiTLS(files config.TLSFiles) (*tls.Config, error) {
 // by every start.
 const estCertificateValidity = 90 * 24 * time.Hour
 
-// serveEST runs the EST server, unless its address is empty, with a TLS
-// certificate from the built-in CA.
-func serveEST(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, drivers *registry.Registry) error {
-	if cfg.EST.Addr == "" {
-		return nil
+// serveEnrollment runs the enrollment protocols: EST, and SCEP under /scep
+// beside it, on the EST listener (HTTPS, with a certificate from the built-in
+// CA) unless its address is empty; and SCEP alone over plain HTTP on its own
+// listener unless that address is empty. Both share one enroll.Service, so
+// the bound on password checks is the process's.
+func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, keys *kek.KEK, drivers *registry.Registry) error {
+	service := enroll.Service{
+		Pool: pool, CAs: drivers, Trust: trust.New(pool), Logger: logger,
+		Enroller: &enroll.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait},
+		Limits:   enroll.Limits{MaxBody: enroll.DefaultLimits.MaxBody, Rate: cfg.EST.RateLimit, Burst: int(2 * cfg.EST.RateLimit)},
 	}
-	cert, err := builtinCA.ServerCertificate(cfg.EST.Hosts, estCertificateValidity)
-	if err != nil {
-		return err
+	service.Init()
+	scepHandler := (&scep.Server{Service: service, RAs: &scep.RAs{Pool: pool, KEK: keys, Issuer: builtinCA}}).Handler()
+	g, ctx := errgroup.WithContext(ctx)
+	if cfg.EST.Addr != "" {
+		cert, err := builtinCA.ServerCertificate(cfg.EST.Hosts, estCertificateValidity)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/", (&est.Server{Service: service, Fallback: builtinCA}).Handler())
+		for _, path := range scep.Paths {
+			mux.Handle(path, scepHandler)
+		}
+		g.Go(func() error {
+			return serveHTTP(ctx, "EST and SCEP server", cfg.EST.Addr, mux, est.TLSConfig(cert), cfg.ShutdownTimeout, logger)
+		})
 	}
-	server := &est.Server{
-		Pool: pool, CAs: drivers, Fallback: builtinCA, Trust: trust.New(pool), Logger: logger,
-		Enroller: &est.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait},
-		Limits:   est.Limits{MaxBody: est.DefaultLimits.MaxBody, Rate: cfg.EST.RateLimit, Burst: int(2 * cfg.EST.RateLimit)},
+	if cfg.EST.SCEPAddr != "" {
+		g.Go(func() error {
+			return serveHTTP(ctx, "SCEP server (plain HTTP)", cfg.EST.SCEPAddr, scepHandler, nil, cfg.ShutdownTimeout, logger)
+		})
 	}
-	return serveHTTP(ctx, "EST server", cfg.EST.Addr, server.Handler(), est.TLSConfig(cert), cfg.ShutdownTimeout, logger)
+	return g.Wait()
 }
 
 // pprofHandler serves Go's profiles, for `make bench PROFILE=1` and for

@@ -63,20 +63,24 @@ func (q *Queries) CompleteEnrollment(ctx context.Context, arg CompleteEnrollment
 }
 
 const createESTLabel = `-- name: CreateESTLabel :one
-INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at
+INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs,
+                        scep_enabled, scep_challenges)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        $9, $10)
+RETURNING label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at, scep_enabled, scep_challenges
 `
 
 type CreateESTLabelParams struct {
-	Label         string         `json:"label"`
-	IsDefault     bool           `json:"is_default"`
-	ProfileID     int64          `json:"profile_id"`
-	AllowBasic    bool           `json:"allow_basic"`
-	AllowFactory  bool           `json:"allow_factory"`
-	AllowReenroll bool           `json:"allow_reenroll"`
-	IdentityField string         `json:"identity_field"`
-	AllowedCidrs  []netip.Prefix `json:"allowed_cidrs"`
+	Label          string         `json:"label"`
+	IsDefault      bool           `json:"is_default"`
+	ProfileID      int64          `json:"profile_id"`
+	AllowBasic     bool           `json:"allow_basic"`
+	AllowFactory   bool           `json:"allow_factory"`
+	AllowReenroll  bool           `json:"allow_reenroll"`
+	IdentityField  string         `json:"identity_field"`
+	AllowedCidrs   []netip.Prefix `json:"allowed_cidrs"`
+	ScepEnabled    bool           `json:"scep_enabled"`
+	ScepChallenges []string       `json:"scep_challenges"`
 }
 
 func (q *Queries) CreateESTLabel(ctx context.Context, arg CreateESTLabelParams) (EstLabel, error) {
@@ -89,6 +93,8 @@ func (q *Queries) CreateESTLabel(ctx context.Context, arg CreateESTLabelParams) 
 		arg.AllowReenroll,
 		arg.IdentityField,
 		arg.AllowedCidrs,
+		arg.ScepEnabled,
+		arg.ScepChallenges,
 	)
 	var i EstLabel
 	err := row.Scan(
@@ -102,6 +108,8 @@ func (q *Queries) CreateESTLabel(ctx context.Context, arg CreateESTLabelParams) 
 		&i.AllowedCidrs,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ScepEnabled,
+		&i.ScepChallenges,
 	)
 	return i, err
 }
@@ -150,7 +158,7 @@ func (q *Queries) DeletePasswordCredentials(ctx context.Context, deviceID string
 }
 
 const eSTLabelWithProfile = `-- name: ESTLabelWithProfile :one
-SELECT l.label, l.is_default, l.profile_id, l.allow_basic, l.allow_factory, l.allow_reenroll, l.identity_field, l.allowed_cidrs, l.created_at, l.updated_at, p.id, p.name, p.cert_type, p.device_type, p.subject_rules, p.san_rules, p.extra_attributes, p.key_algorithms, p.validity, p.renew_before, p.ca_driver, p.ca_settings, p.approval_mode, p.max_ca_wait, p.archived_at, p.created_at, p.updated_at, p.binding, p.device_trust FROM est_labels l JOIN profiles p ON p.id = l.profile_id
+SELECT l.label, l.is_default, l.profile_id, l.allow_basic, l.allow_factory, l.allow_reenroll, l.identity_field, l.allowed_cidrs, l.created_at, l.updated_at, l.scep_enabled, l.scep_challenges, p.id, p.name, p.cert_type, p.device_type, p.subject_rules, p.san_rules, p.extra_attributes, p.key_algorithms, p.validity, p.renew_before, p.ca_driver, p.ca_settings, p.approval_mode, p.max_ca_wait, p.archived_at, p.created_at, p.updated_at, p.binding, p.device_trust FROM est_labels l JOIN profiles p ON p.id = l.profile_id
 WHERE CASE WHEN $1::text = '' THEN l.is_default ELSE l.label = $1::text END
 `
 
@@ -174,6 +182,8 @@ func (q *Queries) ESTLabelWithProfile(ctx context.Context, label string) (ESTLab
 		&i.EstLabel.AllowedCidrs,
 		&i.EstLabel.CreatedAt,
 		&i.EstLabel.UpdatedAt,
+		&i.EstLabel.ScepEnabled,
+		&i.EstLabel.ScepChallenges,
 		&i.Profile.ID,
 		&i.Profile.Name,
 		&i.Profile.CertType,
@@ -276,7 +286,7 @@ func (q *Queries) GetDeviceType(ctx context.Context, name string) (DeviceType, e
 }
 
 const getESTLabel = `-- name: GetESTLabel :one
-SELECT label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at FROM est_labels WHERE label = $1
+SELECT label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at, scep_enabled, scep_challenges FROM est_labels WHERE label = $1
 `
 
 func (q *Queries) GetESTLabel(ctx context.Context, label string) (EstLabel, error) {
@@ -293,12 +303,14 @@ func (q *Queries) GetESTLabel(ctx context.Context, label string) (EstLabel, erro
 		&i.AllowedCidrs,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ScepEnabled,
+		&i.ScepChallenges,
 	)
 	return i, err
 }
 
 const listESTLabels = `-- name: ListESTLabels :many
-SELECT label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at FROM est_labels ORDER BY label
+SELECT label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at, scep_enabled, scep_challenges FROM est_labels ORDER BY label
 `
 
 func (q *Queries) ListESTLabels(ctx context.Context) ([]EstLabel, error) {
@@ -321,6 +333,8 @@ func (q *Queries) ListESTLabels(ctx context.Context) ([]EstLabel, error) {
 			&i.AllowedCidrs,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ScepEnabled,
+			&i.ScepChallenges,
 		); err != nil {
 			return nil, err
 		}
@@ -392,20 +406,23 @@ func (q *Queries) SpendOTP(ctx context.Context, arg SpendOTPParams) (int64, erro
 const updateESTLabel = `-- name: UpdateESTLabel :one
 UPDATE est_labels
 SET is_default = $1, profile_id = $2, allow_basic = $3, allow_factory = $4,
-    allow_reenroll = $5, identity_field = $6, allowed_cidrs = $7, updated_at = now()
-WHERE label = $8
-RETURNING label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at
+    allow_reenroll = $5, identity_field = $6, allowed_cidrs = $7,
+    scep_enabled = $8, scep_challenges = $9, updated_at = now()
+WHERE label = $10
+RETURNING label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at, scep_enabled, scep_challenges
 `
 
 type UpdateESTLabelParams struct {
-	IsDefault     bool           `json:"is_default"`
-	ProfileID     int64          `json:"profile_id"`
-	AllowBasic    bool           `json:"allow_basic"`
-	AllowFactory  bool           `json:"allow_factory"`
-	AllowReenroll bool           `json:"allow_reenroll"`
-	IdentityField string         `json:"identity_field"`
-	AllowedCidrs  []netip.Prefix `json:"allowed_cidrs"`
-	Label         string         `json:"label"`
+	IsDefault      bool           `json:"is_default"`
+	ProfileID      int64          `json:"profile_id"`
+	AllowBasic     bool           `json:"allow_basic"`
+	AllowFactory   bool           `json:"allow_factory"`
+	AllowReenroll  bool           `json:"allow_reenroll"`
+	IdentityField  string         `json:"identity_field"`
+	AllowedCidrs   []netip.Prefix `json:"allowed_cidrs"`
+	ScepEnabled    bool           `json:"scep_enabled"`
+	ScepChallenges []string       `json:"scep_challenges"`
+	Label          string         `json:"label"`
 }
 
 func (q *Queries) UpdateESTLabel(ctx context.Context, arg UpdateESTLabelParams) (EstLabel, error) {
@@ -417,6 +434,8 @@ func (q *Queries) UpdateESTLabel(ctx context.Context, arg UpdateESTLabelParams) 
 		arg.AllowReenroll,
 		arg.IdentityField,
 		arg.AllowedCidrs,
+		arg.ScepEnabled,
+		arg.ScepChallenges,
 		arg.Label,
 	)
 	var i EstLabel
@@ -431,6 +450,8 @@ func (q *Queries) UpdateESTLabel(ctx context.Context, arg UpdateESTLabelParams) 
 		&i.AllowedCidrs,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ScepEnabled,
+		&i.ScepChallenges,
 	)
 	return i, err
 }

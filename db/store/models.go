@@ -127,16 +127,18 @@ type EnrollmentCredential struct {
 }
 
 type EstLabel struct {
-	Label         string         `json:"label"`
-	IsDefault     bool           `json:"is_default"`
-	ProfileID     int64          `json:"profile_id"`
-	AllowBasic    bool           `json:"allow_basic"`
-	AllowFactory  bool           `json:"allow_factory"`
-	AllowReenroll bool           `json:"allow_reenroll"`
-	IdentityField string         `json:"identity_field"`
-	AllowedCidrs  []netip.Prefix `json:"allowed_cidrs"`
-	CreatedAt     time.Time      `json:"created_at"`
-	UpdatedAt     time.Time      `json:"updated_at"`
+	Label          string         `json:"label"`
+	IsDefault      bool           `json:"is_default"`
+	ProfileID      int64          `json:"profile_id"`
+	AllowBasic     bool           `json:"allow_basic"`
+	AllowFactory   bool           `json:"allow_factory"`
+	AllowReenroll  bool           `json:"allow_reenroll"`
+	IdentityField  string         `json:"identity_field"`
+	AllowedCidrs   []netip.Prefix `json:"allowed_cidrs"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
+	ScepEnabled    bool           `json:"scep_enabled"`
+	ScepChallenges []string       `json:"scep_challenges"`
 }
 
 type Job struct {
@@ -235,6 +237,39 @@ type RenewalPolicy struct {
 	Paused           bool            `json:"paused"`
 	CreatedAt        time.Time       `json:"created_at"`
 	UpdatedAt        time.Time       `json:"updated_at"`
+}
+
+type ScepChallenge struct {
+	ID           int64       `json:"id"`
+	SecretSha256 []byte      `json:"secret_sha256"`
+	Label        pgtype.Text `json:"label"`
+	DeviceID     pgtype.Text `json:"device_id"`
+	ExpiresAt    time.Time   `json:"expires_at"`
+	CreatedBy    string      `json:"created_by"`
+	CreatedAt    time.Time   `json:"created_at"`
+	UsedAt       *time.Time  `json:"used_at"`
+	UsedFor      pgtype.Text `json:"used_for"`
+}
+
+type ScepRa struct {
+	ID        int64     `json:"id"`
+	CertDer   []byte    `json:"cert_der"`
+	KeySealed []byte    `json:"key_sealed"`
+	NotAfter  time.Time `json:"not_after"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type ScepTransaction struct {
+	SignerSha256  []byte    `json:"signer_sha256"`
+	TransactionID string    `json:"transaction_id"`
+	Enrollment    string    `json:"enrollment"`
+	Label         string    `json:"label"`
+	DeviceID      string    `json:"device_id"`
+	ProfileID     int64     `json:"profile_id"`
+	CertType      string    `json:"cert_type"`
+	IdentityField string    `json:"identity_field"`
+	CsrDer        []byte    `json:"csr_der"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 type TrustAnchor struct {

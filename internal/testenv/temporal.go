@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,4 +67,15 @@ func Temporal(t testing.TB, opts TemporalOptions) (string, client.Client) {
 		}
 	})
 	return server.FrontendHostPort(), server.Client()
+}
+
+// Command is the path of a command a test needs from the machine (a real
+// client from Debian's packages, which `make test` installs).
+func Command(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		unavailable(t, name+" (see scripts/prereqs.sh)", err)
+	}
+	return path
 }

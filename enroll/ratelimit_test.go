@@ -1,4 +1,4 @@
-package est
+package enroll
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestRateLimitIsPerClient(t *testing.T) {
-	limited := newRateLimit(1, 3).wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	limited := NewRateLimit(1, 3).Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	status := func(addr string) int {
 		req := httptest.NewRequest(http.MethodGet, "/.well-known/est/cacerts", nil)
 		req.RemoteAddr = addr
@@ -34,12 +34,11 @@ func TestAllowedNetworks(t *testing.T) {
 	for addr, want := range map[string]bool{"10.1.2.3:5000": true, "[::ffff:10.1.2.3]:5000": true, "127.0.0.1:5000": false, "garbage": false} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.RemoteAddr = addr
-		if got := allowed(lan, req); got != want {
+		if got := Allowed(lan, ClientIP(req)); got != want {
 			t.Errorf("%s: allowed %v, want %v", addr, got, want)
 		}
 	}
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	if !allowed(nil, req) {
+	if !Allowed(nil, "192.0.2.1") {
 		t.Error("no networks must allow everyone")
 	}
 }
@@ -48,7 +47,7 @@ func TestAllowedNetworks(t *testing.T) {
 // every address of an IPv6 /64 shares one bucket, since one host may use them
 // all; IPv4 stays per address, and an IPv4-mapped IPv6 address is its IPv4 one.
 func TestRateLimitCountsIPv6PerSlash64(t *testing.T) {
-	limited := newRateLimit(1, 2).wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	limited := NewRateLimit(1, 2).Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	status := func(addr string) int {
 		req := httptest.NewRequest(http.MethodGet, "/.well-known/est/cacerts", nil)
 		req.RemoteAddr = addr

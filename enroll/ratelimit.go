@@ -1,9 +1,10 @@
-package est
+package enroll
 
 import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 
 	"golang.org/x/time/rate"
@@ -13,9 +14,9 @@ import (
 // at worst grants a burst to clients seen before.
 const maxClients = 100_000
 
-// rateLimit is a token bucket per client: an IPv4 address or an IPv6 /64
+// RateLimit is a token bucket per client: an IPv4 address or an IPv6 /64
 // (see clientKey).
-type rateLimit struct {
+type RateLimit struct {
 	limit rate.Limit
 	burst int
 
@@ -23,11 +24,12 @@ type rateLimit struct {
 	clients map[string]*rate.Limiter
 }
 
-func newRateLimit(perSecond float64, burst int) *rateLimit {
-	return &rateLimit{limit: rate.Limit(perSecond), burst: max(burst, 1), clients: map[string]*rate.Limiter{}}
+// NewRateLimit allows each client perSecond requests, in bursts of burst.
+func NewRateLimit(perSecond float64, burst int) *RateLimit {
+	return &RateLimit{limit: rate.Limit(perSecond), burst: max(burst, 1), clients: map[string]*rate.Limiter{}}
 }
 
-func (l *rateLimit) allow(client string) bool {
+func (l *RateLimit) allow(client string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.clients[client]
@@ -41,21 +43,23 @@ func (l *rateLimit) allow(client string) bool {
 	return lim.Allow()
 }
 
-func (l *rateLimit) wrap(next http.Handler) http.Handler {
+// Wrap answers 429 with Retry-After to a client over its limit.
+func (l *RateLimit) Wrap(next http.Handler) http.Handler {
 	if l.limit <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !l.allow(clientKey(r)) {
 			w.Header().Set("Retry-After", "1")
-			writeText(w, http.StatusTooManyRequests, "too many requests from this address; retry in a second")
+			WriteText(w, http.StatusTooManyRequests, "too many requests from this address; retry in a second")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func clientIP(r *http.Request) string {
+// ClientIP is the address of r's client.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -68,7 +72,7 @@ func clientIP(r *http.Request) string {
 // a whole /64 to itself (SLAAC, privacy addresses), so counting per address
 // would hand it 2^64 buckets. An IPv4-mapped IPv6 address is its IPv4 one.
 func clientKey(r *http.Request) string {
-	host := clientIP(r)
+	host := ClientIP(r)
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
 		return host
@@ -78,4 +82,13 @@ func clientKey(r *http.Request) string {
 		return addr.String()
 	}
 	return netip.PrefixFrom(addr, 64).Masked().String()
+}
+
+// WriteText answers status with a text message, its length explicit.
+func WriteText(w http.ResponseWriter, status int, message string) {
+	body := []byte(message + "\n")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body) //nolint:errcheck // the client has gone
 }

@@ -1,9 +1,10 @@
-package est
+package enroll
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -86,12 +87,12 @@ func (t *Temporal) startOptions(e activities.Enrollment, info RunInfo, step voca
 		// it the first run's certificate under the same key.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.CertJobID.ValueSet(workflows.EnrollmentJobID),
+			workflows.CertJobID.ValueSet(info.Protocol),
 			workflows.DeviceID.ValueSet(e.DeviceID),
 			workflows.CertProfile.ValueSet(info.Profile),
 			workflows.CertStep.ValueSet(string(step)),
 		),
-		StaticSummary: fmt.Sprintf("EST %s of device %s (label %s)", info.Operation, e.DeviceID, info.Label),
+		StaticSummary: fmt.Sprintf("%s %s of device %s (label %s)", strings.ToUpper(info.Protocol), info.Operation, e.DeviceID, info.Label),
 	}
 }
 
