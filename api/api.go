@@ -143,6 +143,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.PUT("/est-labels/:label", admin, s.saveESTLabel)
 	v1.DELETE("/est-labels/:label", admin, s.deleteESTLabel)
 	v1.PUT("/devices/:id/enrollment-password", operator, s.setEnrollmentPassword)
+	v1.POST("/scep/challenges", operator, s.createSCEPChallenge)
 
 	s.renewalRoutes(v1, admin, operator)
 

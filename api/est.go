@@ -25,19 +25,25 @@ type estLabelBody struct {
 	AllowReenroll *bool    `json:"allow_reenroll"`
 	IdentityField string   `json:"identity_field"`
 	AllowedCIDRs  []string `json:"allowed_cidrs"`
+	// ScepEnabled serves the label over SCEP too, beside EST.
+	ScepEnabled bool `json:"scep_enabled"`
+	// ScepChallenges are the challenge passwords SCEP takes; nil is all.
+	ScepChallenges []string `json:"scep_challenges"`
 }
 
 type estLabelView struct {
-	Label         string    `json:"label"`
-	IsDefault     bool      `json:"is_default"`
-	ProfileID     int64     `json:"profile_id"`
-	AllowBasic    bool      `json:"allow_basic"`
-	AllowFactory  bool      `json:"allow_factory"`
-	AllowReenroll bool      `json:"allow_reenroll"`
-	IdentityField string    `json:"identity_field"`
-	AllowedCIDRs  []string  `json:"allowed_cidrs"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	Label          string    `json:"label"`
+	IsDefault      bool      `json:"is_default"`
+	ProfileID      int64     `json:"profile_id"`
+	AllowBasic     bool      `json:"allow_basic"`
+	AllowFactory   bool      `json:"allow_factory"`
+	AllowReenroll  bool      `json:"allow_reenroll"`
+	IdentityField  string    `json:"identity_field"`
+	AllowedCIDRs   []string  `json:"allowed_cidrs"`
+	ScepEnabled    bool      `json:"scep_enabled"`
+	ScepChallenges []string  `json:"scep_challenges"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 func viewESTLabel(l store.EstLabel) estLabelView {
@@ -47,7 +53,7 @@ func viewESTLabel(l store.EstLabel) estLabelView {
 	}
 	return estLabelView{Label: l.Label, IsDefault: l.IsDefault, ProfileID: l.ProfileID, AllowBasic: l.AllowBasic,
 		AllowFactory: l.AllowFactory, AllowReenroll: l.AllowReenroll, IdentityField: l.IdentityField,
-		AllowedCIDRs: cidrs, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
+		AllowedCIDRs: cidrs, ScepEnabled: l.ScepEnabled, ScepChallenges: l.ScepChallenges, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
 }
 
 var labelPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -55,12 +61,35 @@ var labelPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // estOperations may not be labels: /.well-known/est/cacerts is an operation.
 var estOperations = []string{"cacerts", "csrattrs", "simpleenroll", "simplereenroll", "serverkeygen"}
 
+// scepChallengeKinds are the challenge passwords a SCEP label may take: a
+// device's OTP, its EST password, or a one-time challenge from
+// POST /scep/challenges. A label takes all of them unless it says otherwise.
+var scepChallengeKinds = []string{"otp", "password", "dynamic"}
+
+// scepChallenges checks a label's list of challenge kinds: each known, none
+// twice; omitted, all of them.
+func scepChallenges(kinds []string) ([]string, error) {
+	if kinds == nil {
+		return slices.Clone(scepChallengeKinds), nil
+	}
+	for i, kind := range kinds {
+		if !slices.Contains(scepChallengeKinds, kind) {
+			return nil, fieldError("scep_challenges", "%q is not a challenge kind: want some of %v", kind, scepChallengeKinds)
+		}
+		if slices.Contains(kinds[:i], kind) {
+			return nil, fieldError("scep_challenges", "%q is listed twice", kind)
+		}
+	}
+	return kinds, nil
+}
+
 // params checks the body and makes the row's values; basic and re-enrollment
 // are allowed unless turned off.
 func (b estLabelBody) params() (store.CreateESTLabelParams, error) {
 	p := store.CreateESTLabelParams{Label: b.Label, IsDefault: b.IsDefault, ProfileID: b.ProfileID,
 		AllowBasic: b.AllowBasic == nil || *b.AllowBasic, AllowFactory: b.AllowFactory,
-		AllowReenroll: b.AllowReenroll == nil || *b.AllowReenroll, IdentityField: b.IdentityField, AllowedCidrs: []netip.Prefix{}}
+		AllowReenroll: b.AllowReenroll == nil || *b.AllowReenroll, IdentityField: b.IdentityField, AllowedCidrs: []netip.Prefix{},
+		ScepEnabled: b.ScepEnabled}
 	if !labelPattern.MatchString(b.Label) || slices.Contains(estOperations, b.Label) {
 		return p, fieldError("label", "1 to 63 of a-z 0-9 _ -, starting with a letter or digit, and not an EST operation's name")
 	}
@@ -82,6 +111,10 @@ func (b estLabelBody) params() (store.CreateESTLabelParams, error) {
 			return p, fieldError("allowed_cidrs", "%q is not a network in CIDR notation (e.g. 10.0.0.0/8)", cidr)
 		}
 		p.AllowedCidrs = append(p.AllowedCidrs, prefix)
+	}
+	var err error
+	if p.ScepChallenges, err = scepChallenges(b.ScepChallenges); err != nil {
+		return p, err
 	}
 	return p, nil
 }
@@ -134,6 +167,7 @@ func (s *server) saveESTLabel(c *gin.Context) {
 			row, err = q.UpdateESTLabel(c.Request.Context(), store.UpdateESTLabelParams{
 				Label: p.Label, IsDefault: p.IsDefault, ProfileID: p.ProfileID, AllowBasic: p.AllowBasic, AllowFactory: p.AllowFactory,
 				AllowReenroll: p.AllowReenroll, IdentityField: p.IdentityField, AllowedCidrs: p.AllowedCidrs,
+				ScepEnabled: p.ScepEnabled, ScepChallenges: p.ScepChallenges,
 			})
 		} else {
 			row, err = q.CreateESTLabel(c.Request.Context(), p)

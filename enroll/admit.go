@@ -18,8 +18,8 @@ import (
 // Admit checks that caller c may have csr signed as enrollment key: the
 // device is enabled and of the label's type, a one-time secret was not spent
 // on another enrollment, the CSR names the device the credential belongs to
-// (and, renewing, the certificate it renews), the profile's policy accepts
-// it, and the device type's factory mode rule holds. It writes nothing, so
+// (renewing, the device of the certificate it renews), the profile's policy
+// accepts it, and the device type's factory mode rule holds. It writes nothing, so
 // a refused request leaves no trace.
 func (s *Service) Admit(ctx context.Context, l Label, c Caller, csr *x509.CertificateRequest, key string) error {
 	d := c.Device
@@ -35,9 +35,6 @@ func (s *Service) Admit(ctx context.Context, l Label, c Caller, csr *x509.Certif
 	if !pki.Names(pki.NamedCSR(csr), l.Row.IdentityField, d.ID) {
 		return errkind.Forbidden("the CSR's %s is %q, but the credential belongs to device %s",
 			l.Row.IdentityField, pki.Identity(pki.NamedCSR(csr), l.Row.IdentityField), d.ID)
-	}
-	if c.Renewing != nil && !pki.SameNames(csr, c.Renewing) {
-		return errkind.Forbidden("the CSR's subject and SANs must be those of the certificate being renewed")
 	}
 	if err := pki.CheckCSR(csr, l.Policy); err != nil {
 		return errkind.Invalid("", "the CSR does not fit profile %q: %v", l.Profile.Name, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/estwire"
+	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
@@ -39,6 +40,9 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		key := workflows.EnrollmentWorkflowID(runProtocol, c.Device.ID, op, c.Credential, csr)
 		if err := s.Admit(ctx, l, c, csr, key); err != nil {
 			return err
+		}
+		if c.Renewing != nil && !pki.SameNames(csr, c.Renewing) {
+			return refuse(http.StatusForbidden, "the CSR's subject and SANs must be those of the certificate being renewed (RFC 7030 §4.2.2)")
 		}
 		if op == opServerKeyGen && l.Policy.ApprovalMode {
 			return refuse(http.StatusBadRequest, "serverkeygen is not offered under a profile in approval mode: certfleet would have to keep the key until approval")

@@ -1,5 +1,5 @@
 // Command certfleetctl is the operators' command line for the daily tasks:
-// devices, certificates, jobs and approvals. It goes through the operations
+// devices, certificates, jobs, approvals and SCEP challenges. It goes through the operations
 // API with CERTFLEET_URL and CERTFLEET_TOKEN, never to the database, so it
 // has exactly the rights of its token and every change is audited.
 package main
@@ -38,6 +38,7 @@ Commands:
   approvals list [-status pending|issued|rejected|all]
   approvals approve ID
   approvals reject ID -reason TEXT
+  scep challenge [-device ID] [-label L] [-lifetime 1h]   (a one-time SCEP challenge password, shown once)
 
 Environment: CERTFLEET_URL (default http://127.0.0.1:8080), CERTFLEET_TOKEN (required).
 `
@@ -69,6 +70,7 @@ var commands = map[string]command{
 	"jobs list": jobsList, "jobs create": jobsCreate, "jobs watch": jobsWatch, "jobs items": jobsItems,
 	"jobs halt": jobsHalt, "jobs retry": jobsRetry,
 	"approvals list": approvalsList, "approvals approve": approvalsDecide(true), "approvals reject": approvalsDecide(false),
+	"scep challenge": scepChallenge,
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
