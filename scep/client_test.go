@@ -137,3 +137,11 @@ func pemBody(t *testing.T, data []byte) []byte {
 	require.NotNil(t, block)
 	return block.Bytes
 }
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(body)
+}
