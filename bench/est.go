@@ -15,12 +15,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,10 +34,11 @@ import (
 	"github.com/certfleet/certfleet/pki/trust"
 )
 
-// estRun is one series at one concurrency.
+// estRun is one series at one concurrency, EST or SCEP.
 type estRun struct {
-	Target      string  `json:"target"` // certfleet, estserver (the peer) or floor
-	Auth        string  `json:"auth"`   // factory-certificate, password or none
+	Target      string  `json:"target"`             // certfleet, estserver (the peer) or floor
+	Protocol    string  `json:"protocol,omitempty"` // scep, or empty for EST
+	Auth        string  `json:"auth"`               // factory-certificate, password, challenge or none
 	Resumption  bool    `json:"tls_resumption"`
 	Concurrency int     `json:"concurrency"`
 	Requests    int     `json:"requests"`
@@ -58,6 +59,33 @@ type devicePool struct {
 	next    atomic.Int64
 }
 
+// makeDevices fills a pool of n devices with fill, on every core: making
+// keys and signing is the slow part of setting up.
+func makeDevices(n int, fill func(i int, d *device) error) (*devicePool, error) {
+	out := make([]device, n)
+	var next atomic.Int64
+	errs := make(chan error, runtime.NumCPU())
+	for range runtime.NumCPU() {
+		go func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := fill(i, &out[i]); err != nil {
+					next.Store(int64(n)) // stop the others
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range runtime.NumCPU() {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return &devicePool{devices: out}, first
+}
+
 func (p *devicePool) take() (device, error) {
 	i := int(p.next.Add(1) - 1)
 	if i >= len(p.devices) {
@@ -68,10 +96,12 @@ func (p *devicePool) take() (device, error) {
 
 var errExhausted = errors.New("the device pool is used up")
 
-// benchEST runs simpleenroll against certfleet and the peer, and the
-// short-workflow floor, at each concurrency for dur.
+// benchEST runs EST simpleenroll against certfleet and the peer, SCEP
+// PKCSReq against certfleet, and the short-workflow floor, at each
+// concurrency for dur: every series at one concurrency beside the floor
+// measured at that concurrency in the same run.
 func benchEST(ctx context.Context, s *stack, concurrencies []int, dur time.Duration) ([]estRun, error) {
-	caPool, err := s.estRoots(ctx)
+	caPool, err := s.enrollmentLabels(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +110,10 @@ func benchEST(ctx context.Context, s *stack, concurrencies []int, dur time.Durat
 		return nil, err
 	}
 	passwords, err := s.estPasswordDevices(ctx, poolSize)
+	if err != nil {
+		return nil, err
+	}
+	scep, err := s.scepDevices(ctx, poolSize)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +149,14 @@ func benchEST(ctx context.Context, s *stack, concurrencies []int, dur time.Durat
 				return err
 			}
 			return post(cl, certfleetURL, d.csr, d.id, benchPassword)
+		}},
+		// SCEP over plain HTTP, one kept-alive connection per caller.
+		{estRun{Target: "certfleet", Protocol: "scep", Auth: "challenge", Resumption: true}, nil, func(cl *http.Client) error {
+			d, err := scep.take()
+			if err != nil {
+				return err
+			}
+			return scep.enroll(cl, d)
 		}},
 		// The peer's mock CA signs whatever it gets: one CSR serves every request.
 		{estRun{Target: "estserver", Auth: "none"}, peer.roots, func(cl *http.Client) error {
@@ -167,7 +209,7 @@ func load(run *estRun, c int, dur time.Duration, newCaller func() *http.Client, 
 				if err != nil {
 					run.Errors++
 					if run.Errors <= 3 {
-						fmt.Fprintf(os.Stderr, "bench: %s %s c=%d: %v\n", run.Target, run.Auth, c, err)
+						fmt.Fprintf(os.Stderr, "bench: %s, c=%d: %v\n", seriesName(*run), c, err)
 					}
 				} else {
 					latencies = append(latencies, took)
@@ -218,31 +260,38 @@ func post(cl *http.Client, url string, csr []byte, user, pass string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	return nil
+	_, err = readOK(resp)
+	return err
 }
 
-// device is one would-be EST client: its CSR (base64) and, for zero-touch,
-// its factory certificate.
+// device is one would-be EST or SCEP client: its CSR (base64) and, for
+// zero-touch, its factory certificate; or, for SCEP, its whole PKCSReq.
 type device struct {
-	id   string
-	csr  []byte
-	cert tls.Certificate
+	id      string
+	csr     []byte
+	cert    tls.Certificate
+	pkcsReq []byte
 }
 
 const benchPassword = "bench-password-0123456789"
 
-// estRoots sets up the label and returns the roots the server's certificate chains to.
-func (s *stack) estRoots(ctx context.Context) (*x509.CertPool, error) {
-	profileID, err := s.createProfile(ctx, "bench est", "iot_device")
+// The enrollment labels: EST's (the default) and SCEP's, which admits one-time
+// challenges only (a SHA-256 lookup, not argon2id), both for devices of type
+// enrollDeviceType and the same profile.
+const (
+	scepLabel        = "bench-scep"
+	enrollDeviceType = "iot_device"
+)
+
+// enrollmentLabels sets up the labels and returns the roots the server's
+// certificate chains to.
+func (s *stack) enrollmentLabels(ctx context.Context) (*x509.CertPool, error) {
+	profileID, err := s.createProfile(ctx, "bench est", enrollDeviceType)
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory) VALUES ('bench', true, $1, true, true)`, profileID)
+	_, err = s.pool.Exec(ctx, `INSERT INTO est_labels (label, is_default, profile_id, allow_basic, allow_factory, scep_enabled, scep_challenges)
+		VALUES ('bench', true, $1, true, true, false, DEFAULT), ($2, false, $1, false, false, true, '{dynamic}')`, profileID, scepLabel)
 	if err != nil {
 		return nil, err
 	}
@@ -269,19 +318,16 @@ func (s *stack) estFactoryDevices(ctx context.Context, n int) (*devicePool, erro
 	if err := s.provenAnchor(ctx, caKey, trust.Upload{Name: "bench factory", PEM: pemCert(caCert), AutoRegister: true, NameMapping: "CN"}); err != nil {
 		return nil, err
 	}
-	out := make([]device, n)
-	for i := range out {
-		id := fmt.Sprintf("est-f-%05d", i)
-		key, cert, err := issue(caKey, caCert, id, false)
+	return makeDevices(n, func(i int, d *device) error {
+		d.id = fmt.Sprintf("est-f-%05d", i)
+		key, cert, err := issue(caKey, caCert, d.id, false)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if out[i].csr, err = csrFor(id); err != nil {
-			return nil, err
-		}
-		out[i].id, out[i].cert = id, tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
-	}
-	return &devicePool{devices: out}, nil
+		d.cert = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
+		d.csr, err = csrFor(d.id)
+		return err
+	})
 }
 
 // provenAnchor uploads a trust anchor, proves possession of its key and
@@ -314,21 +360,27 @@ func (s *stack) estPasswordDevices(ctx context.Context, n int) (*devicePool, err
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.pool.Exec(ctx, `
-		WITH d AS (INSERT INTO devices (id, name, device_type, driver) SELECT format('est-p-%s', lpad(n::text, 5, '0')), 'bench', 'iot_device', 'est'
-		           FROM generate_series(0, $1::int - 1) n RETURNING id)
-		INSERT INTO enrollment_credentials (device_id, kind, secret_hash) SELECT id, 'password', $2 FROM d`, n, hash)
+	err = s.registerDevices(ctx, "est-p-", n, `INSERT INTO enrollment_credentials (device_id, kind, secret_hash) SELECT id, 'password', $1 FROM d`, hash)
 	if err != nil {
 		return nil, fmt.Errorf("register password devices: %w", err)
 	}
-	out := make([]device, n)
-	for i := range out {
-		out[i].id = fmt.Sprintf("est-p-%05d", i)
-		if out[i].csr, err = csrFor(out[i].id); err != nil {
-			return nil, err
-		}
-	}
-	return &devicePool{devices: out}, nil
+	return makeDevices(n, func(i int, d *device) error {
+		d.id = fmt.Sprintf("est-p-%05d", i)
+		var err error
+		d.csr, err = csrFor(d.id)
+		return err
+	})
+}
+
+// registerDevices puts n devices <prefix>00000… of enrollDeviceType in the
+// inventory, self-enrolling, and runs then, a statement on the new rows d
+// (a common table expression of their id) whose arguments are args.
+func (s *stack) registerDevices(ctx context.Context, prefix string, n int, then string, args ...any) error {
+	_, err := s.pool.Exec(ctx, fmt.Sprintf(`
+		WITH d AS (INSERT INTO devices (id, name, device_type, driver) SELECT $%[1]d || lpad(n::text, 5, '0'), 'bench', $%[2]d, 'est'
+		           FROM generate_series(0, $%[3]d::int - 1) n RETURNING id)
+		%[4]s`, len(args)+1, len(args)+2, len(args)+3, then), append(args, prefix, enrollDeviceType, n)...)
+	return err
 }
 
 func csrFor(cn string) ([]byte, error) {

@@ -1,7 +1,8 @@
 // Command bench measures certfleet the same way every time, each figure
 // beside a reference measured in the same run on the same machine (see
 // BENCHMARKS.md): a certificate job against its no-op floor, and EST
-// simpleenroll against globalsign's estserver and the short-workflow floor.
+// simpleenroll against globalsign's estserver and the short-workflow floor,
+// and SCEP PKCSReq against the same floor.
 // `make bench` runs it from the repository root after `make tools`.
 package main
 
@@ -52,9 +53,9 @@ func main() {
 	var conc string
 	flag.IntVar(&o.devices, "devices", 1000, "devices in the job benchmark (10000 and 100000 for the large runs)")
 	flag.IntVar(&o.window, "window", 200, "devices in flight in the job and its floor")
-	flag.StringVar(&conc, "concurrency", "1,8,32", "EST callers, comma-separated")
-	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST series runs")
-	flag.StringVar(&o.only, "only", "", "run only 'jobs' or 'est'")
+	flag.StringVar(&conc, "concurrency", "1,8,32", "EST and SCEP callers, comma-separated")
+	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST and SCEP series runs")
+	flag.StringVar(&o.only, "only", "", "run only 'jobs' or 'est' (EST and SCEP enrollment)")
 	flag.BoolVar(&o.profile, "profile", false, "write CPU and heap profiles of certfleet into the results folder")
 	flag.StringVar(&o.results, "results", defaultResults, "where results go; BENCHMARKS.md is written only for the default")
 	flag.StringVar(&o.adminURL, "postgres", envOr("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "a Postgres server on which the benchmark may create a database")
@@ -103,7 +104,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if o.only != "jobs" {
-		fmt.Fprintf(os.Stderr, "bench: EST simpleenroll at concurrency %v\n", o.concurrency)
+		fmt.Fprintf(os.Stderr, "bench: EST simpleenroll and SCEP PKCSReq at concurrency %v\n", o.concurrency)
 		stopProfile := s.profile(o, date+"-est")
 		runs, err := benchEST(ctx, s, o.concurrency, o.estDuration)
 		stopProfile()
@@ -122,7 +123,7 @@ func run(ctx context.Context, o options) error {
 }
 
 // stack is what the benchmark runs against: a Temporal dev server, a fresh
-// database, certfleet (API, worker, EST) and, for jobs, a simulated fleet.
+// database, certfleet (API, worker, EST, SCEP) and, for jobs, a simulated fleet.
 type stack struct {
 	repo, dir, binary       string
 	temporalProc, certfleet *process
@@ -132,6 +133,7 @@ type stack struct {
 	pool                    *pgxpool.Pool
 	dropDB                  func()
 	estAddr, pprofAddr      string
+	scepAddr                string // SCEP over plain HTTP
 	deviceIDs               []string
 	temporalVersion         string
 	// keys is certfleet's key-encryption key, for sealing the fleet's credential.
@@ -180,7 +182,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	}
 	s.dropDB = drop
 	apiAddr := freeAddr()
-	s.estAddr, s.pprofAddr = freeAddr(), freeAddr()
+	s.estAddr, s.scepAddr, s.pprofAddr = freeAddr(), freeAddr(), freeAddr()
 	key := make([]byte, 32)
 	rand.Read(key) //nolint:errcheck // never fails
 	if s.keys, err = kek.New(key); err != nil {
@@ -189,6 +191,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	env := []string{
 		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporalAddr, "CERTFLEET_TASK_QUEUE=" + taskQueue,
 		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_PUBLIC_URL=http://" + apiAddr, "CERTFLEET_EST_ADDR=" + s.estAddr,
+		"CERTFLEET_SCEP_ADDR=" + s.scepAddr,
 		"CERTFLEET_EST_HOSTS=127.0.0.1", "CERTFLEET_EST_RATE_LIMIT=0", "CERTFLEET_KEK=" + base64.StdEncoding.EncodeToString(key),
 		"CERTFLEET_LOG_LEVEL=error", "CERTFLEET_PPROF_ADDR=" + s.pprofAddr,
 	}

@@ -170,9 +170,18 @@ func writeJobs(b *strings.Builder, res *result, r jobResult) {
 }
 
 func writeEST(b *strings.Builder, res *result, r estResult) {
-	b.WriteString("## EST simpleenroll (EC P-256)\n\n")
+	withSCEP := slices.ContainsFunc(r.Runs, func(run estRun) bool { return run.Protocol == "scep" })
+	if withSCEP {
+		b.WriteString("## EST simpleenroll and SCEP PKCSReq (EC P-256)\n\n")
+	} else {
+		b.WriteString("## EST simpleenroll (EC P-256)\n\n")
+	}
 	b.WriteString(describe(res.Machine, res.At))
-	fmt.Fprintf(b, "Each series ran %.0f s. *New handshake*: a new TLS connection and full handshake per request; *keep-alive*: one connection per caller, kept alive, with a TLS session cache. certfleet enrolls a new device per request, so every request is a new enrollment workflow and a new certificate in Postgres.\n\n", r.SecondsPerSeries)
+	fmt.Fprintf(b, "Each series ran %.0f s. *New handshake*: a new TLS connection and full handshake per request; *keep-alive*: one connection per caller, kept alive, with a TLS session cache. certfleet enrolls a new device per request, so every request is a new enrollment workflow and a new certificate in Postgres.", r.SecondsPerSeries)
+	if withSCEP {
+		b.WriteString(" *SCEP*: a PKCSReq over plain HTTP (SCEP's own listener) with a one-time challenge password, one kept-alive connection per caller; the client checks the CertRep's signature and decrypts its certificate inside the timed request.")
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| Callers | Series | Requests/s | p50 | p99 | Errors | vs short-workflow floor | vs estserver (same TLS) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, c := range concurrencyLevels(r.Runs) {
 		floor := find(r.Runs, "floor", "none", false, c)
@@ -184,7 +193,7 @@ func writeEST(b *strings.Builder, res *result, r estResult) {
 			if run.Target == "certfleet" && floor != nil && floor.PerSecond > 0 {
 				vsFloor = fmt.Sprintf("**%.0f%%**", 100*run.PerSecond/floor.PerSecond)
 			}
-			if p := find(r.Runs, "estserver", "none", run.Resumption, c); run.Target == "certfleet" && p != nil && p.PerSecond > 0 {
+			if p := find(r.Runs, "estserver", "none", run.Resumption, c); run.Target == "certfleet" && run.Protocol == "" && p != nil && p.PerSecond > 0 {
 				vsPeer = fmt.Sprintf("%.0f%%", 100*run.PerSecond/p.PerSecond)
 			}
 			fmt.Fprintf(b, "| %d | %s | %.1f | %.1f ms | %.1f ms | %d | %s | %s |\n", c, seriesName(run), run.PerSecond, run.P50Millis, run.P99Millis, run.Errors, vsFloor, vsPeer)
@@ -203,6 +212,9 @@ func seriesName(r estRun) string {
 		return "floor: start and await a workflow with one local activity (eager start)"
 	case "estserver":
 		return "globalsign estserver v1.0.6, mock CA, no auth, " + tls
+	}
+	if r.Protocol == "scep" {
+		return "certfleet **SCEP** PKCSReq, " + r.Auth + ", plain HTTP keep-alive"
 	}
 	return "certfleet, " + r.Auth + ", " + tls
 }
@@ -230,7 +242,7 @@ const reportIntro = `# Benchmarks
 
 Written by ` + "`make bench`" + ` (the command ` + "`go run ./bench`" + `) from the newest results in ` + "`bench/results/`" + `. Every figure stands beside a reference measured in the same run on the same machine, because machines here are shared and noisy: the ratio is what to compare across runs.
 
-- ` + "`make bench`" + `: 1,000 devices, EST at 1, 8 and 32 callers; ` + "`make bench DEVICES=10000`" + ` or ` + "`DEVICES=100000`" + ` for the large job runs; ` + "`make bench PROFILE=1`" + ` also writes CPU and heap profiles of certfleet to ` + "`bench/results/`" + ` (` + "`go tool pprof -top bench/results/<date>-jobs-cpu-*.pprof`" + `).
+- ` + "`make bench`" + `: 1,000 devices, EST and SCEP at 1, 8 and 32 callers; ` + "`make bench DEVICES=10000`" + ` or ` + "`DEVICES=100000`" + ` for the large job runs; ` + "`make bench PROFILE=1`" + ` also writes CPU and heap profiles of certfleet to ` + "`bench/results/`" + ` (` + "`go tool pprof -top bench/results/<date>-jobs-cpu-*.pprof`" + `).
 - Everything runs on one machine: the Temporal dev server (SQLite in WAL mode, as ` + "`make run`" + ` starts it), Postgres, certfleet, the simulated fleet and the load generator share its cores.
 
 `
@@ -238,7 +250,7 @@ Written by ` + "`make bench`" + ` (the command ` + "`go run ./bench`" + `) from 
 const reportOutro = `## Reading the figures
 
 - **Job floor.** The same number of child workflows, each running five no-op activities one after another, through a worker with certfleet's worker options, on the same server, in the same run. certfleet's device workflow runs four or five activities (CSR, submit, [poll], install, revoke) and records each step in Postgres from inside those activities, so its bookkeeping costs no extra round trip to the server. Both continue as new every 1,000 children; the floor's parent first lets its window drain, while CertificateJob carries its devices in flight over.
-- **EST floor.** Callers each starting a workflow with one local activity (eager start) and awaiting it, on the same server, in the same run. A certfleet enrollment is that plus the real work: TLS with a client certificate, trust-anchor verification, device registration on first contact, the CA ledger row, signing, the certificate row and the device's mode.
+- **EST floor.** Callers each starting a workflow with one local activity (eager start) and awaiting it, on the same server, in the same run. A certfleet enrollment is that plus the real work: TLS with a client certificate, trust-anchor verification, device registration on first contact, the CA ledger row, signing, the certificate row and the device's mode. SCEP is measured against the same floor: its enrollment is the same workflow, plus opening the PKCS#7 request with the RA's key, spending the one-time challenge, and signing and encrypting the CertRep.
 - **The peer.** globalsign's estserver signs with an in-memory mock CA and records nothing; certfleet records every certificate durably (Postgres and Temporal history) before it answers. That durability is the gap, and it is not to be closed by weakening it.
 - **Password series.** A device password is verified with argon2id (19 MiB, 2 passes, about 30 ms of CPU), on purpose: it is what makes a stolen database useless for guessing passwords. It bounds password enrollments to roughly 30 per second per core; certificate authentication does not pay it.
 `

@@ -53,6 +53,7 @@ type world struct {
 	dir      string
 	chainPEM string // issuing CA then root, for openssl verify
 	rootPEM  string
+	recorder recorder
 }
 
 func newWorld(t *testing.T) *world {
@@ -82,7 +83,7 @@ func newWorld(t *testing.T) *world {
 		Enroller: &enroll.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second},
 		Limits:   enroll.Limits{MaxBody: enroll.DefaultLimits.MaxBody},
 	}}
-	hs := httptest.NewServer(server.Handler())
+	hs := httptest.NewServer(w.recorder.wrap(server.Handler()))
 	t.Cleanup(hs.Close)
 	w.url = hs.URL
 	issuing, root := w.ca.Certificates()

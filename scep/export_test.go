@@ -1,0 +1,17 @@
+package scep
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+)
+
+// Newest is the RA answers are signed with, for tests that record what
+// clients send to it.
+func (r *RAs) Newest(ctx context.Context) (*x509.Certificate, *rsa.PrivateKey, error) {
+	ras, err := r.Current(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ras[0].cert, ras[0].key, nil
+}
