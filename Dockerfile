@@ -13,6 +13,6 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/certfleet /usr/local/bin/certfleet
 # The key-encryption key file lives here (a volume in docker-compose.yml).
 COPY --from=build --chown=65532:65532 /out/var/lib/certfleet /var/lib/certfleet
-EXPOSE 8080 8443
+EXPOSE 8080 8443 8081
 ENTRYPOINT ["/usr/local/bin/certfleet"]
 CMD ["all"]

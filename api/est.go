@@ -62,9 +62,9 @@ var labelPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 var estOperations = []string{"cacerts", "csrattrs", "simpleenroll", "simplereenroll", "serverkeygen"}
 
 // scepChallengeKinds are the challenge passwords a SCEP label may take: a
-// device's OTP, its EST password, or a one-time challenge from
+// device's OTP or a one-time challenge from
 // POST /scep/challenges. A label takes all of them unless it says otherwise.
-var scepChallengeKinds = []string{"otp", "password", "dynamic"}
+var scepChallengeKinds = []string{"otp", "dynamic"}
 
 // scepChallenges checks a label's list of challenge kinds: each known, none
 // twice; omitted, all of them.

@@ -32,7 +32,7 @@ func TestESTLabelSCEPSettings(t *testing.T) {
 	status, body := w.admin.do("POST", "/api/v1/est-labels", map[string]any{"label": "plain", "profile_id": profile["id"]})
 	require.Equal(t, http.StatusCreated, status, body)
 	assert.Equal(t, false, body["scep_enabled"])
-	assert.Equal(t, []any{"otp", "password", "dynamic"}, body["scep_challenges"], "omitted: every kind")
+	assert.Equal(t, []any{"otp", "dynamic"}, body["scep_challenges"], "omitted: every kind")
 
 	label := map[string]any{"label": "mdm", "profile_id": profile["id"], "scep_enabled": true, "scep_challenges": []string{"dynamic"}}
 	status, body = w.admin.do("POST", "/api/v1/est-labels", label)
@@ -42,10 +42,10 @@ func TestESTLabelSCEPSettings(t *testing.T) {
 	assert.Equal(t, true, body["scep_enabled"])
 	assert.Equal(t, []any{"dynamic"}, body["scep_challenges"])
 
-	label["scep_challenges"] = []string{"password", "otp"}
+	label["scep_challenges"] = []string{"dynamic", "otp"}
 	status, body = w.admin.do("PUT", "/api/v1/est-labels/mdm", label)
 	require.Equal(t, http.StatusOK, status, body)
-	assert.Equal(t, []any{"password", "otp"}, body["scep_challenges"])
+	assert.Equal(t, []any{"dynamic", "otp"}, body["scep_challenges"])
 
 	for name, kinds := range map[string]any{
 		"unknown kind": []string{"otp", "basic"},
@@ -59,7 +59,7 @@ func TestESTLabelSCEPSettings(t *testing.T) {
 	}
 	status, body = w.auditor.do("GET", "/api/v1/est-labels/mdm", nil)
 	require.Equal(t, http.StatusOK, status, body)
-	assert.Equal(t, []any{"password", "otp"}, body["scep_challenges"], "a refused change changes nothing")
+	assert.Equal(t, []any{"dynamic", "otp"}, body["scep_challenges"], "a refused change changes nothing")
 }
 
 // TestSCEPChallenges: an operator gets a one-time challenge, shown once;

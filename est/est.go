@@ -51,7 +51,7 @@ func (s *Server) Handler() http.Handler {
 			mux.HandleFunc("POST "+prefix+op, s.serve(s.enroll(op)))
 		}
 	}
-	return enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(s.recoverPanics(mux))
+	return enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))
 }
 
 // httpError is a refusal with the status and text the client gets.
@@ -135,21 +135,6 @@ func writeBase64(w http.ResponseWriter, contentType string, body []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body) //nolint:errcheck // the client has gone
-}
-
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.Logger.Error("EST handler panicked", "path", r.URL.Path, "panic", v)
-				enroll.WriteText(w, http.StatusInternalServerError, "internal error")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
 }
 
 // TLSConfig is the EST listener's TLS: 1.2 and 1.3 (libest speaks only 1.2),

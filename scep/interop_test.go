@@ -86,10 +86,10 @@ func TestInteropWithScepclient(t *testing.T) {
 	})
 
 	t.Run("pending until approved", func(t *testing.T) {
-		w.device(t, "phone-3", "password", "password-phone-3")
+		w.device(t, "phone-3", "otp", "otp-phone-3-0123")
 		dir := t.TempDir()
 		client := exec.Command(testenv.Command(t, "scepclient"), "-private-key", filepath.Join(dir, "key.pem"), "-server-url", w.url+"/scep/approve",
-			"-ca-fingerprint", w.raFingerprint(t), "-cn", "phone-3", "-challenge", "password-phone-3")
+			"-ca-fingerprint", w.raFingerprint(t), "-cn", "phone-3", "-challenge", "otp-phone-3-0123")
 		output := &lockedBuffer{}
 		client.Stdout, client.Stderr = output, output
 		require.NoError(t, client.Start())

@@ -210,6 +210,10 @@ func (s *Server) caller(ctx context.Context, l enroll.Label, q *request, csr *x5
 	if err != nil {
 		return enroll.Caller{}, err
 	}
+	// Only one-time secrets: SCEP carries the challenge inside the signed CSR,
+	// which certfleet keeps (the CA ledger, the enrollment's history) and
+	// forwards to outside CAs, so a reusable device password would be kept
+	// in clear. A one-time secret is spent before the enrollment starts.
 	kinds := l.Row.ScepChallenges
 	if slices.Contains(kinds, "dynamic") {
 		c, ok, err := s.byChallenge(ctx, l, deviceID, challenge)
@@ -217,11 +221,10 @@ func (s *Server) caller(ctx context.Context, l enroll.Label, q *request, csr *x5
 			return c, err
 		}
 	}
-	secretKinds := slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return k == "dynamic" })
-	if len(secretKinds) == 0 {
+	if !slices.Contains(kinds, "otp") {
 		return enroll.Caller{}, errkind.Unauthenticated("the challenge password was refused")
 	}
-	return s.BySecret(ctx, deviceID, challenge, secretKinds...)
+	return s.BySecret(ctx, deviceID, challenge, "otp")
 }
 
 // named is the device a CSR names by the label's identity field.

@@ -48,11 +48,12 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	w.challenge(t, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "phone-a")
 	require.Equal(t, smscep.SUCCESS, enroll("phones", "phone-b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").PKIStatus)
 	revokedKey := ecKey()
-	w.device(t, "phone-r", "password", "password-phone-r")
+	w.device(t, "phone-r", "otp", "otp-phone-r-0123")
+	w.device(t, "phone-w", "password", "password-phone-w")
 	// The device's RSA key signs its renewal, so its certificate is for that key.
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	first := w.send(t, "phones", w.csrRequest(t, smscep.PKCSReq, csrWithChallenge(t, rsaKey, "phone-r", "password-phone-r"), signer, signerKey))
+	first := w.send(t, "phones", w.csrRequest(t, smscep.PKCSReq, csrWithChallenge(t, rsaKey, "phone-r", "otp-phone-r-0123"), signer, signerKey))
 	require.Equal(t, smscep.SUCCESS, first.PKIStatus)
 	require.NoError(t, w.ca.Revoke(ctx, first.Certificate, ca.ReasonKeyCompromise))
 	expired := selfSigned(t, signerKey, "device", time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour))
@@ -73,6 +74,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		{"a request for another device's name", "phones", w.csrRequest(t, smscep.PKCSReq, csrWithChallenge(t, ecKey(), "phone-b", "otp-phone-a-0123"), signer, signerKey), smscep.BadRequest},
 		{"a renewal with a revoked certificate", "phones", w.csrRequest(t, smscep.RenewalReq, csrWithChallenge(t, rsaKey, "phone-r", ""), first.Certificate, rsaKey), smscep.BadRequest},
 		{"a RenewalReq signed by no certfleet certificate", "phones", w.csrRequest(t, smscep.RenewalReq, csrWithChallenge(t, revokedKey, "phone-a", ""), signer, signerKey), smscep.BadRequest},
+		{"a device password, which SCEP never takes", "phones", w.csrRequest(t, smscep.PKCSReq, csrWithChallenge(t, ecKey(), "phone-w", "password-phone-w"), signer, signerKey), smscep.BadRequest},
 		{"no challenge", "phones", w.csrRequest(t, smscep.PKCSReq, csrWithChallenge(t, ecKey(), "phone-a", ""), signer, signerKey), smscep.BadRequest},
 		{"a one-time challenge where the label takes only OTPs", "otp-only", w.csrRequest(t, smscep.PKCSReq, csrWithChallenge(t, ecKey(), "phone-a", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"), signer, signerKey), smscep.BadRequest},
 		{"a key type the profile refuses", "phones", w.csrRequest(t, smscep.PKCSReq, csrWithChallenge(t, p384(t), "phone-a", "otp-phone-a-0123"), signer, signerKey), smscep.BadRequest},

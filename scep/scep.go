@@ -57,7 +57,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+path, s.serve)
 		mux.HandleFunc("POST "+path, s.serve)
 	}
-	return enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(s.recoverPanics(mux))
+	return enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))
 }
 
 // serve dispatches on the operation parameter, and answers an error that
@@ -188,19 +188,4 @@ func write(w http.ResponseWriter, contentType string, body []byte) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body) //nolint:errcheck // the client has gone
-}
-
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.Logger.Error("SCEP handler panicked", "path", r.URL.Path, "panic", v)
-				enroll.WriteText(w, http.StatusInternalServerError, "internal error")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
 }

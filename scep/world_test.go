@@ -111,14 +111,14 @@ func (w *world) label(t *testing.T, p store.CreateESTLabelParams) {
 	p.IdentityField = "CN"
 	p.AllowedCidrs = []netip.Prefix{}
 	if p.ScepChallenges == nil {
-		p.ScepChallenges = []string{"otp", "password", "dynamic"}
+		p.ScepChallenges = []string{"otp", "dynamic"}
 	}
 	_, err := store.New(w.pool).CreateESTLabel(context.Background(), p)
 	require.NoError(t, err)
 }
 
 // device registers a device that enrolls itself, with an enrollment secret
-// of kind otp or password ("" for none).
+// of kind otp or password ("" for none); SCEP takes only the OTP.
 func (w *world) device(t *testing.T, id, kind, secret string) {
 	t.Helper()
 	q := store.New(w.pool)

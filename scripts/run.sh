@@ -34,6 +34,8 @@ fi
 API_URL=$API_SCHEME://$API_SHOWN_HOST:$API_PORT
 export CERTFLEET_EST_ADDR=${CERTFLEET_EST_ADDR-:8443}
 EST_PORT=${CERTFLEET_EST_ADDR##*:}
+export CERTFLEET_SCEP_ADDR=${CERTFLEET_SCEP_ADDR-:8081}
+SCEP_PORT=${CERTFLEET_SCEP_ADDR##*:}
 # CERTFLEET_DATA_DIR and CERTFLEET_BIN let tests run this script on a
 # temporary folder and a freshly built binary.
 DATA_DIR=${CERTFLEET_DATA_DIR:-.data}
@@ -131,6 +133,7 @@ cat <<BANNER
 
     API           $API_URL        (GET /healthz, GET /readyz; listening on $CERTFLEET_API_ADDR)
     EST           https://localhost:$EST_PORT/.well-known/est/   (server certificate from the built-in CA)
+    SCEP          http://localhost:$SCEP_PORT/scep/<label>   (and under /scep on the EST port)
     Temporal UI   http://localhost:$TEMPORAL_UI_PORT
     Temporal      $TEMPORAL_ADDRESS, namespace ${TEMPORAL_NAMESPACE:-default}
     Postgres      $PG_HOST:$PG_PORT, database $PG_DB

@@ -68,7 +68,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	kekFile := filepath.Join(t.TempDir(), "secrets", "certfleet.kek")
 	env := append(os.Environ(),
 		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
-		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_KEK_FILE="+kekFile, "CERTFLEET_KEK=")
+		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK_FILE="+kekFile, "CERTFLEET_KEK=")
 
 	// Before migrate, the database exists but its schema does not: refuse to run.
 	_, err = db.EnsureDatabase(ctx, databaseURL)

@@ -45,7 +45,7 @@ func TestQuickstart(t *testing.T) {
 	apiAddr, estAddr, simAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := append(os.Environ(),
 		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
-		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_KEK=", "CERTFLEET_KEK_FILE="+filepath.Join(work, ".data", "certfleet.kek"),
+		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK=", "CERTFLEET_KEK_FILE="+filepath.Join(work, ".data", "certfleet.kek"),
 		"CERTFLEET_PUBLIC_URL=http://"+apiAddr)
 
 	for _, args := range [][]string{{"migrate"}} {

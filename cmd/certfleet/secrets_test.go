@@ -58,7 +58,7 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 	simURL, _ := testenv.DeviceSim(t, 4, fleetSecret)
 	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "TEMPORAL_ADDRESS=" + temporalAddr,
-		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_KEK=" + kekB64,
+		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_SCEP_ADDR=" + testenv.FreeAddr(t), "CERTFLEET_KEK=" + kekB64,
 		"CERTFLEET_LOG_LEVEL=debug", "CERTFLEET_LOG_FORMAT=json", "CERTFLEET_EST_HOSTS=localhost"}
 	binary := testenv.Binary(t)
 	command := func(args ...string) string {

@@ -1,11 +1,15 @@
 -- +goose Up
 -- SCEP (RFC 8894) is served per label beside EST, from the same labels: a
--- label says whether it answers SCEP and which challenge passwords it takes
--- (a device's OTP, its password, a one-time challenge from the API).
+-- label says whether it answers SCEP and which challenge passwords it takes:
+-- a device's OTP, a one-time challenge from the API. Never a reusable device
+-- password: SCEP carries the challenge inside the signed CSR, which certfleet
+-- keeps (the CA ledger, the enrollment's history) and forwards to outside CAs.
+-- A one-time secret is spent before the enrollment starts, so the copy kept
+-- opens nothing.
 ALTER TABLE est_labels
     ADD COLUMN scep_enabled    boolean NOT NULL DEFAULT false,
-    ADD COLUMN scep_challenges text[]  NOT NULL DEFAULT '{otp,password,dynamic}'
-        CHECK (scep_challenges <@ ARRAY['otp', 'password', 'dynamic']::text[]);
+    ADD COLUMN scep_challenges text[]  NOT NULL DEFAULT '{otp,dynamic}'
+        CHECK (scep_challenges <@ ARRAY['otp', 'dynamic']::text[]);
 
 -- The RA certificates SCEP requests are encrypted to: SCEP needs an RSA
 -- recipient even when the CA's key is ECDSA. The key is sealed under the

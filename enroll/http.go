@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -91,4 +92,21 @@ func WriteText(w http.ResponseWriter, status int, message string) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body) //nolint:errcheck // the client has gone
+}
+
+// RecoverPanics answers a handler's panic with an opaque 500, logged with the
+// protocol's name, rather than a dropped connection.
+func RecoverPanics(logger *slog.Logger, protocol string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger.Error(protocol+" handler panicked", "path", r.URL.Path, "panic", v)
+				WriteText(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
