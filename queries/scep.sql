@@ -12,9 +12,6 @@ SELECT * FROM scep_challenges WHERE secret_sha256 = @secret_sha256 AND expires_a
 UPDATE scep_challenges SET used_at = now(), used_for = @enrollment::text
 WHERE id = @id AND expires_at > now() AND (used_for IS NULL OR used_for = @enrollment::text);
 
--- name: DeleteExpiredSCEPChallenges :execrows
-DELETE FROM scep_challenges WHERE expires_at < now() - interval '1 day';
-
 -- name: UsableSCEPRAs :many
 -- Unexpired RA certificates, the newest first.
 SELECT * FROM scep_ras WHERE not_after > now() ORDER BY not_after DESC, id DESC;

@@ -77,18 +77,6 @@ func (q *Queries) CreateSCEPRA(ctx context.Context, arg CreateSCEPRAParams) (Sce
 	return i, err
 }
 
-const deleteExpiredSCEPChallenges = `-- name: DeleteExpiredSCEPChallenges :execrows
-DELETE FROM scep_challenges WHERE expires_at < now() - interval '1 day'
-`
-
-func (q *Queries) DeleteExpiredSCEPChallenges(ctx context.Context) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteExpiredSCEPChallenges)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const getSCEPChallenge = `-- name: GetSCEPChallenge :one
 SELECT id, secret_sha256, label, device_id, expires_at, created_by, created_at, used_at, used_for FROM scep_challenges WHERE secret_sha256 = $1 AND expires_at > now()
 `
