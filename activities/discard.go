@@ -58,7 +58,7 @@ func (a *Activities) SettleDiscardedEnrollment(ctx context.Context, e Enrollment
 func withdraw(ctx context.Context, q *store.Queries, e Enrollment, driver string) (store.CaRequest, error) {
 	row, err := q.CreateCARequest(ctx, store.CreateCARequestParams{
 		IdempotencyKey: e.Key, ProfileID: e.ProfileID, DeviceID: pgtype.Text{String: e.DeviceID, Valid: true},
-		CaDriver: driver, CsrDer: e.CSR,
+		CaDriver: driver, CsrDer: e.CSR, CsrSealed: e.CSRSealed,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return q.GetCARequestByKey(ctx, e.Key)

@@ -5,11 +5,14 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgtype"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/pki/kek"
 )
 
-// Enrollment is one EST enrollment: a CSR a device sent under a label's profile.
+// Enrollment is one EST or SCEP enrollment: a CSR a device sent under a label's profile.
 type Enrollment struct {
 	// Key is the enrollment's business key and workflow ID,
 	// est/<deviceID>/<hash of the CSR>: a retried request is the same enrollment.
@@ -18,8 +21,10 @@ type Enrollment struct {
 	ProfileID int64
 	CertType  string
 	// CSR is public (the key stays on the device, or in the HTTP handler for
-	// serverkeygen), so it may enter workflow history.
-	CSR []byte
+	// serverkeygen), so it may enter workflow history; one carrying a
+	// challenge password enters it sealed (CSRSealed, see pki.SealCSR).
+	CSR       []byte
+	CSRSealed bool
 	// IdentityField is the label's field that must name the device in the CSR.
 	IdentityField string
 	// ServerKeyGen marks the enrollment of a key that the EST handler
@@ -35,7 +40,19 @@ type Enrollment struct {
 // SubmitEnrollment submits the CSR to the profile's CA under the enrollment's
 // key; a retried or repeated enrollment gets the first request's outcome.
 func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submission, error) {
-	return a.submit(ctx, e.ProfileID, e.DeviceID, e.IdentityField, e.Key, e.CSR)
+	csr, err := pki.OpenCSR(a.kek(), e.CSR, e.CSRSealed, e.Key)
+	if err != nil {
+		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
+	}
+	return a.submit(ctx, e.ProfileID, e.DeviceID, e.IdentityField, e.Key, csr)
+}
+
+// kek is the key that opens sealed CSRs, nil where credentials are not kept.
+func (a *Activities) kek() *kek.KEK {
+	if a.Credentials == nil {
+		return nil
+	}
+	return a.Credentials.KEK
 }
 
 // PollEnrollment asks about an enrollment the CA left pending; see PollCA.

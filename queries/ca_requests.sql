@@ -1,8 +1,8 @@
 -- name: CreateCARequest :one
 -- A second submission with the same idempotency key returns no row; callers then
 -- read the existing request with GetCARequestByKey.
-INSERT INTO ca_requests (idempotency_key, profile_id, device_id, ca_driver, csr_der)
-VALUES (@idempotency_key, @profile_id, @device_id, @ca_driver, @csr_der)
+INSERT INTO ca_requests (idempotency_key, profile_id, device_id, ca_driver, csr_der, csr_sealed)
+VALUES (@idempotency_key, @profile_id, @device_id, @ca_driver, @csr_der, @csr_sealed)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *;
 

@@ -22,8 +22,8 @@ RETURNING *;
 
 -- name: SaveSCEPTransaction :exec
 -- The first request of a transaction names its enrollment; a repeat changes nothing.
-INSERT INTO scep_transactions (signer_sha256, transaction_id, enrollment, label, device_id, profile_id, cert_type, identity_field, csr_der)
-VALUES (@signer_sha256, @transaction_id, @enrollment, @label, @device_id, @profile_id, @cert_type, @identity_field, @csr_der)
+INSERT INTO scep_transactions (signer_sha256, transaction_id, enrollment, label, device_id, profile_id, cert_type, identity_field, csr_der, csr_sealed)
+VALUES (@signer_sha256, @transaction_id, @enrollment, @label, @device_id, @profile_id, @cert_type, @identity_field, @csr_der, @csr_sealed)
 ON CONFLICT (signer_sha256, transaction_id) DO NOTHING;
 
 -- name: GetSCEPTransaction :one

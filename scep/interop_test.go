@@ -83,6 +83,7 @@ func TestInteropWithScepclient(t *testing.T) {
 		require.IsType(t, &ecdsa.PublicKey{}, cert.PublicKey)
 		assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM certificates WHERE device_id = 'phone-2' AND status = 'active'`))
 		assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM scep_challenges WHERE device_id = 'phone-2' AND used_for LIKE 'scep/phone-2/%'`), "the challenge is spent")
+		w.assertChallengeSealed(t, "phone-2", "0123456789abcdef0123456789abcdef")
 	})
 
 	t.Run("pending until approved", func(t *testing.T) {
@@ -112,6 +113,7 @@ func TestInteropWithScepclient(t *testing.T) {
 		}
 		w.opensslVerify(t, filepath.Join(dir, "client.pem"))
 		assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM certificates WHERE device_id = 'phone-3' AND status = 'active'`))
+		w.assertChallengeSealed(t, "phone-3", "otp-phone-3-0123")
 		assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM ca_requests WHERE device_id = 'phone-3'`), "the retries were one enrollment")
 	})
 }

@@ -155,10 +155,17 @@ func (s *Server) enroll(ctx context.Context, l enroll.Label, q *request, ras []r
 	if err := s.Bind(ctx, c, key); err != nil {
 		return activities.Submission{}, err
 	}
-	e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType, CSR: csr.Raw, IdentityField: l.Row.IdentityField}
+	// The challenge is inside the CSR: it is kept sealed, in the workflow's
+	// input as everywhere else.
+	stored, sealed, err := pki.SealCSR(s.RAs.KEK, csr.Raw, key)
+	if err != nil {
+		return activities.Submission{}, err
+	}
+	e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType,
+		CSR: stored, CSRSealed: sealed, IdentityField: l.Row.IdentityField}
 	err = store.New(s.Pool).SaveSCEPTransaction(ctx, store.SaveSCEPTransactionParams{
 		SignerSha256: pki.Fingerprint(q.signer), TransactionID: q.transactionID, Enrollment: key, Label: l.Row.Label,
-		DeviceID: e.DeviceID, ProfileID: e.ProfileID, CertType: e.CertType, IdentityField: e.IdentityField, CsrDer: e.CSR,
+		DeviceID: e.DeviceID, ProfileID: e.ProfileID, CertType: e.CertType, IdentityField: e.IdentityField, CsrDer: e.CSR, CsrSealed: e.CSRSealed,
 	})
 	if err != nil {
 		return activities.Submission{}, err
@@ -183,7 +190,8 @@ func (s *Server) poll(ctx context.Context, l enroll.Label, q *request, ras []ra)
 	if err != nil {
 		return activities.Submission{}, err
 	}
-	e := activities.Enrollment{Key: tx.Enrollment, DeviceID: tx.DeviceID, ProfileID: tx.ProfileID, CertType: tx.CertType, CSR: tx.CsrDer, IdentityField: tx.IdentityField}
+	e := activities.Enrollment{Key: tx.Enrollment, DeviceID: tx.DeviceID, ProfileID: tx.ProfileID, CertType: tx.CertType,
+		CSR: tx.CsrDer, CSRSealed: tx.CsrSealed, IdentityField: tx.IdentityField}
 	return s.Enroller.Enroll(ctx, e, s.runInfo(l, "certpoll"))
 }
 

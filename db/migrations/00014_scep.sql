@@ -53,13 +53,20 @@ CREATE TABLE scep_transactions (
     profile_id     bigint NOT NULL REFERENCES profiles (id),
     cert_type      text NOT NULL,
     identity_field text NOT NULL,
+    -- Sealed under the KEK when it carries a challenge password (pki.SealCSR).
     csr_der        bytea NOT NULL,
+    csr_sealed     boolean NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (signer_sha256, transaction_id)
 );
 CREATE INDEX scep_transactions_device ON scep_transactions (device_id);
 
+-- A CSR carrying a challenge password (SCEP's, in clear inside the signed
+-- request) is kept sealed under the KEK; see pki.SealCSR.
+ALTER TABLE ca_requests ADD COLUMN csr_sealed boolean NOT NULL DEFAULT false;
+
 -- +goose Down
+ALTER TABLE ca_requests DROP COLUMN csr_sealed;
 DROP TABLE scep_transactions;
 DROP TABLE scep_challenges;
 DROP TABLE scep_ras;

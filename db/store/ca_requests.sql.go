@@ -13,10 +13,10 @@ import (
 )
 
 const createCARequest = `-- name: CreateCARequest :one
-INSERT INTO ca_requests (idempotency_key, profile_id, device_id, ca_driver, csr_der)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO ca_requests (idempotency_key, profile_id, device_id, ca_driver, csr_der, csr_sealed)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until
+RETURNING id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until, csr_sealed
 `
 
 type CreateCARequestParams struct {
@@ -25,6 +25,7 @@ type CreateCARequestParams struct {
 	DeviceID       pgtype.Text `json:"device_id"`
 	CaDriver       string      `json:"ca_driver"`
 	CsrDer         []byte      `json:"csr_der"`
+	CsrSealed      bool        `json:"csr_sealed"`
 }
 
 // A second submission with the same idempotency key returns no row; callers then
@@ -36,6 +37,7 @@ func (q *Queries) CreateCARequest(ctx context.Context, arg CreateCARequestParams
 		arg.DeviceID,
 		arg.CaDriver,
 		arg.CsrDer,
+		arg.CsrSealed,
 	)
 	var i CaRequest
 	err := row.Scan(
@@ -53,12 +55,13 @@ func (q *Queries) CreateCARequest(ctx context.Context, arg CreateCARequestParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LeaseUntil,
+		&i.CsrSealed,
 	)
 	return i, err
 }
 
 const getCARequest = `-- name: GetCARequest :one
-SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until FROM ca_requests WHERE id = $1
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until, csr_sealed FROM ca_requests WHERE id = $1
 `
 
 func (q *Queries) GetCARequest(ctx context.Context, id int64) (CaRequest, error) {
@@ -79,12 +82,13 @@ func (q *Queries) GetCARequest(ctx context.Context, id int64) (CaRequest, error)
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LeaseUntil,
+		&i.CsrSealed,
 	)
 	return i, err
 }
 
 const getCARequestByKey = `-- name: GetCARequestByKey :one
-SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until FROM ca_requests WHERE idempotency_key = $1
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until, csr_sealed FROM ca_requests WHERE idempotency_key = $1
 `
 
 func (q *Queries) GetCARequestByKey(ctx context.Context, idempotencyKey string) (CaRequest, error) {
@@ -105,6 +109,7 @@ func (q *Queries) GetCARequestByKey(ctx context.Context, idempotencyKey string) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LeaseUntil,
+		&i.CsrSealed,
 	)
 	return i, err
 }
@@ -112,7 +117,7 @@ func (q *Queries) GetCARequestByKey(ctx context.Context, idempotencyKey string) 
 const leaseCARequest = `-- name: LeaseCARequest :one
 UPDATE ca_requests SET lease_until = now() + $1::interval, updated_at = now()
 WHERE id = $2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
-RETURNING id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until
+RETURNING id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until, csr_sealed
 `
 
 type LeaseCARequestParams struct {
@@ -139,6 +144,7 @@ func (q *Queries) LeaseCARequest(ctx context.Context, arg LeaseCARequestParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LeaseUntil,
+		&i.CsrSealed,
 	)
 	return i, err
 }
@@ -207,7 +213,7 @@ func (q *Queries) ListCARequests(ctx context.Context, arg ListCARequestsParams) 
 }
 
 const lockCARequest = `-- name: LockCARequest :one
-SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until FROM ca_requests WHERE id = $1 FOR UPDATE
+SELECT id, idempotency_key, profile_id, device_id, ca_driver, csr_der, status, external_request_id, reject_reason, certificate_id, decided_by, created_at, updated_at, lease_until, csr_sealed FROM ca_requests WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockCARequest(ctx context.Context, id int64) (CaRequest, error) {
@@ -228,6 +234,7 @@ func (q *Queries) LockCARequest(ctx context.Context, id int64) (CaRequest, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LeaseUntil,
+		&i.CsrSealed,
 	)
 	return i, err
 }

@@ -49,6 +49,7 @@ type CaRequest struct {
 	CreatedAt         time.Time   `json:"created_at"`
 	UpdatedAt         time.Time   `json:"updated_at"`
 	LeaseUntil        *time.Time  `json:"lease_until"`
+	CsrSealed         bool        `json:"csr_sealed"`
 }
 
 type Certificate struct {
@@ -269,6 +270,7 @@ type ScepTransaction struct {
 	CertType      string    `json:"cert_type"`
 	IdentityField string    `json:"identity_field"`
 	CsrDer        []byte    `json:"csr_der"`
+	CsrSealed     bool      `json:"csr_sealed"`
 	CreatedAt     time.Time `json:"created_at"`
 }
 

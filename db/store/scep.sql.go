@@ -100,7 +100,7 @@ func (q *Queries) GetSCEPChallenge(ctx context.Context, secretSha256 []byte) (Sc
 }
 
 const getSCEPTransaction = `-- name: GetSCEPTransaction :one
-SELECT signer_sha256, transaction_id, enrollment, label, device_id, profile_id, cert_type, identity_field, csr_der, created_at FROM scep_transactions WHERE signer_sha256 = $1 AND transaction_id = $2
+SELECT signer_sha256, transaction_id, enrollment, label, device_id, profile_id, cert_type, identity_field, csr_der, csr_sealed, created_at FROM scep_transactions WHERE signer_sha256 = $1 AND transaction_id = $2
 `
 
 type GetSCEPTransactionParams struct {
@@ -121,14 +121,15 @@ func (q *Queries) GetSCEPTransaction(ctx context.Context, arg GetSCEPTransaction
 		&i.CertType,
 		&i.IdentityField,
 		&i.CsrDer,
+		&i.CsrSealed,
 		&i.CreatedAt,
 	)
 	return i, err
 }
 
 const saveSCEPTransaction = `-- name: SaveSCEPTransaction :exec
-INSERT INTO scep_transactions (signer_sha256, transaction_id, enrollment, label, device_id, profile_id, cert_type, identity_field, csr_der)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO scep_transactions (signer_sha256, transaction_id, enrollment, label, device_id, profile_id, cert_type, identity_field, csr_der, csr_sealed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (signer_sha256, transaction_id) DO NOTHING
 `
 
@@ -142,6 +143,7 @@ type SaveSCEPTransactionParams struct {
 	CertType      string `json:"cert_type"`
 	IdentityField string `json:"identity_field"`
 	CsrDer        []byte `json:"csr_der"`
+	CsrSealed     bool   `json:"csr_sealed"`
 }
 
 // The first request of a transaction names its enrollment; a repeat changes nothing.
@@ -156,6 +158,7 @@ func (q *Queries) SaveSCEPTransaction(ctx context.Context, arg SaveSCEPTransacti
 		arg.CertType,
 		arg.IdentityField,
 		arg.CsrDer,
+		arg.CsrSealed,
 	)
 	return err
 }

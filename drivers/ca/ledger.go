@@ -15,6 +15,7 @@ import (
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/pki/kek"
 )
 
 // Ledger records CA requests in the ca_requests table under their idempotency
@@ -25,6 +26,8 @@ import (
 type Ledger struct {
 	// Driver is the CA driver's name, stored with each request.
 	Driver string
+	// KEK seals the CSRs that carry a challenge password (see pki.SealCSR).
+	KEK *kek.KEK
 }
 
 // ErrKeyReused is a key submitted again with a CSR for another key pair, as
@@ -40,13 +43,18 @@ func (l Ledger) Claim(ctx context.Context, tx pgx.Tx, req Request) (row store.Ca
 	if err := req.CheckIdentity(); err != nil {
 		return row, false, err
 	}
+	stored, sealed, err := pki.SealCSR(l.KEK, req.CSR.Raw, req.IdempotencyKey)
+	if err != nil {
+		return row, false, Permanent(err)
+	}
 	q := store.New(tx)
 	row, err = q.CreateCARequest(ctx, store.CreateCARequestParams{
 		IdempotencyKey: req.IdempotencyKey,
 		ProfileID:      req.Profile.ID,
 		DeviceID:       pgtype.Text{String: req.DeviceID, Valid: req.DeviceID != ""},
 		CaDriver:       l.Driver,
-		CsrDer:         req.CSR.Raw,
+		CsrDer:         stored,
+		CsrSealed:      sealed,
 	})
 	if err == nil {
 		return row, true, nil
@@ -58,11 +66,20 @@ func (l Ledger) Claim(ctx context.Context, tx pgx.Tx, req Request) (row store.Ca
 	if err != nil {
 		return row, false, Transient(fmt.Errorf("read CA request %s: %w", req.IdempotencyKey, err))
 	}
-	first, err := x509.ParseCertificateRequest(row.CsrDer)
+	firstDER, err := l.CSR(row)
+	if err != nil {
+		return row, false, Permanent(err)
+	}
+	first, err := x509.ParseCertificateRequest(firstDER)
 	if err != nil || !pki.SamePublicKey(first.PublicKey, req.CSR.PublicKey) {
 		return row, false, Permanent(fmt.Errorf("%w: %s", ErrKeyReused, req.IdempotencyKey))
 	}
 	return row, false, nil
+}
+
+// CSR is the DER of row's CSR, opened if it was kept sealed.
+func (l Ledger) CSR(row store.CaRequest) ([]byte, error) {
+	return pki.OpenCSR(l.KEK, row.CsrDer, row.CsrSealed, row.IdempotencyKey)
 }
 
 // RecordIssued adds cert to the inventory and marks row issued by decidedBy.

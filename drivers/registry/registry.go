@@ -157,7 +157,7 @@ func (r *Registry) estCA(ctx context.Context, profile store.Profile) (ca.Driver,
 	if d, ok := r.est[key]; ok {
 		return d, nil
 	}
-	d, err := est.New(r.pool, settings, secret)
+	d, err := est.New(r.pool, settings, secret, r.credentials.KEK)
 	if err != nil {
 		return nil, drivers.Permanent(fmt.Errorf("profile %q: %w", profile.Name, err))
 	}

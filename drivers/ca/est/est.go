@@ -25,6 +25,7 @@ import (
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/pki/kek"
 )
 
 // DriverName is how profiles name this driver.
@@ -79,7 +80,7 @@ var _ ca.Driver = (*Driver)(nil)
 // New prepares a driver with the opened credential its settings name (zero
 // when they name none); it reads the trust file now, so that a
 // misconfiguration fails at start rather than at the first enrollment.
-func New(pool *pgxpool.Pool, s Settings, credential secret.Secret) (*Driver, error) {
+func New(pool *pgxpool.Pool, s Settings, credential secret.Secret, keys *kek.KEK) (*Driver, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		data, err := os.ReadFile(s.CAFile)
@@ -118,7 +119,7 @@ func New(pool *pgxpool.Pool, s Settings, credential secret.Secret) (*Driver, err
 			Timeout:   30 * time.Second,
 			Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true},
 		},
-		ledger: ca.Ledger{Driver: DriverName},
+		ledger: ca.Ledger{Driver: DriverName, KEK: keys},
 	}
 	if s.Label != "" {
 		d.base += "/" + url.PathEscape(s.Label)
@@ -188,7 +189,11 @@ func (d *Driver) advance(ctx context.Context, row store.CaRequest, certType stri
 	if err != nil {
 		return ca.Result{}, ca.Transient(fmt.Errorf("lease CA request %d: %w", row.ID, err))
 	}
-	certs, retryAfter, err := d.enroll(ctx, leased.CsrDer)
+	csr, err := d.ledger.CSR(leased)
+	if err != nil {
+		return ca.Result{}, ca.Permanent(err)
+	}
+	certs, retryAfter, err := d.enroll(ctx, csr)
 	var refusal *refusedError
 	if err != nil && !errors.As(err, &refusal) {
 		if releaseErr := q.ReleaseCARequest(ctx, row.ID); releaseErr != nil {
@@ -234,7 +239,11 @@ func (d *Driver) record(ctx context.Context, tx pgx.Tx, row store.CaRequest, cer
 	case certs == nil:
 		return d.ledger.Result(ctx, q, row, retryAfter)
 	}
-	leaf, err := leafFor(certs, row.CsrDer)
+	csr, err := d.ledger.CSR(row)
+	if err != nil {
+		return ca.Result{}, ca.Permanent(err)
+	}
+	leaf, err := leafFor(certs, csr)
 	if err != nil {
 		return ca.Result{}, err
 	}

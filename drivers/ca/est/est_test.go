@@ -91,7 +91,7 @@ func TestEnrollWithBasicAuthAndCACerts(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	p := startPeer(t)
 	settings := p.settings
-	driver, err := est.New(pool, settings, secret.Secret{Kind: secret.Password, Username: "gateway-ra", Value: "s3cret"})
+	driver, err := est.New(pool, settings, secret.Secret{Kind: secret.Password, Username: "gateway-ra", Value: "s3cret"}, testenv.KEK(t))
 	require.NoError(t, err)
 
 	chain, err := driver.CACertificates(ctx)
@@ -122,7 +122,7 @@ func TestEnrollWithClientCertificate(t *testing.T) {
 	clientCert, clientKey := p.trust.Client(t, "certfleet-ra")
 	settings := p.settings
 	pair := string(testpki.CertPEM(clientCert)) + string(testpki.KeyPEM(t, clientKey))
-	driver, err := est.New(pool, settings, secret.Secret{Kind: secret.TLSClient, Value: pair})
+	driver, err := est.New(pool, settings, secret.Secret{Kind: secret.TLSClient, Value: pair}, testenv.KEK(t))
 	require.NoError(t, err)
 
 	result, err := driver.Submit(context.Background(), ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-18"), Profile: profile(t, pool), IdempotencyKey: "job-1/gw-18"})
@@ -139,7 +139,7 @@ func TestDeferredAndRefused(t *testing.T) {
 	p := startPeer(t)
 	settings := p.settings
 	settings.Label = "triggererrors"
-	driver, err := est.New(pool, settings, secret.Secret{})
+	driver, err := est.New(pool, settings, secret.Secret{}, testenv.KEK(t))
 	require.NoError(t, err)
 	prof := profile(t, pool)
 
@@ -164,7 +164,7 @@ func TestDeferredAndRefused(t *testing.T) {
 func TestOutageIsTransientAndFreesTheRequest(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
-	driver, err := est.New(pool, est.Settings{URL: "https://" + testenv.FreeAddr(t)}, secret.Secret{})
+	driver, err := est.New(pool, est.Settings{URL: "https://" + testenv.FreeAddr(t)}, secret.Secret{}, testenv.KEK(t))
 	require.NoError(t, err)
 
 	req := ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-19"), Profile: profile(t, pool), IdempotencyKey: "job-3/gw-19"}
@@ -198,7 +198,7 @@ func TestServerCallsRunOutsideTransactions(t *testing.T) {
 	defer slow.Close()
 	defer close(release)
 	trustFile := testpki.Write(t, t.TempDir(), "ca.pem", testpki.CertPEM(slow.Certificate()))
-	driver, err := est.New(pool, est.Settings{URL: slow.URL, CAFile: trustFile}, secret.Secret{})
+	driver, err := est.New(pool, est.Settings{URL: slow.URL, CAFile: trustFile}, secret.Secret{}, testenv.KEK(t))
 	require.NoError(t, err)
 	req := ca.Request{CSR: csr(t, testpki.NewKey(t), "gw-20"), Profile: profile(t, pool), IdempotencyKey: "job-4/gw-20"}
 	go driver.Submit(ctx, req) //nolint:errcheck // the server never answers before the test ends

@@ -78,7 +78,11 @@ func (c *CA) Approve(ctx context.Context, requestID, approver string, audit func
 		if err != nil {
 			return err
 		}
-		csr, err := pki.ParseCSR(row.CsrDer)
+		der, err := c.ledger.CSR(row)
+		if err != nil {
+			return err
+		}
+		csr, err := pki.ParseCSR(der)
 		if err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, keys *kek.KEK, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("load built-in CA %q: %w", opts.Name, err)
 	}
-	c := &CA{pool: pool, opts: opts, ledger: ca.Ledger{Driver: DriverName}, id: row.ID}
+	c := &CA{pool: pool, opts: opts, ledger: ca.Ledger{Driver: DriverName, KEK: keys}, id: row.ID}
 	if c.root, err = x509.ParseCertificate(row.RootDer); err != nil {
 		return nil, fmt.Errorf("built-in CA %q: root certificate: %w", opts.Name, err)
 	}
