@@ -115,4 +115,3 @@ func containsSecret(data []byte, secret string) bool {
 	walk(v)
 	return found
 }
-
