@@ -28,3 +28,13 @@ ON CONFLICT (signer_sha256, transaction_id) DO NOTHING;
 
 -- name: GetSCEPTransaction :one
 SELECT * FROM scep_transactions WHERE signer_sha256 = @signer_sha256 AND transaction_id = @transaction_id;
+
+-- name: DeleteSpentSCEPState :one
+-- Challenges a day past their expiry, and transactions older than a CertPoll
+-- can still need (the longest a CA may hold a request is far shorter).
+WITH challenges AS (
+    DELETE FROM scep_challenges WHERE expires_at < now() - interval '1 day' RETURNING 1
+), transactions AS (
+    DELETE FROM scep_transactions WHERE created_at < now() - @transaction_age::interval RETURNING 1
+)
+SELECT (SELECT count(*) FROM challenges) AS challenges, (SELECT count(*) FROM transactions) AS transactions;

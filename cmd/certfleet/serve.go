@@ -171,6 +171,7 @@ func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger
 	service.Init()
 	scepHandler := (&scep.Server{Service: service, RAs: &scep.RAs{Pool: pool, KEK: keys, Issuer: builtinCA}}).Handler()
 	g, ctx := errgroup.WithContext(ctx)
+	go scep.KeepTidy(ctx, pool, time.Hour, logger)
 	if cfg.EST.Addr != "" {
 		cert, err := builtinCA.ServerCertificate(cfg.EST.Hosts, estCertificateValidity)
 		if err != nil {

@@ -77,6 +77,29 @@ func (q *Queries) CreateSCEPRA(ctx context.Context, arg CreateSCEPRAParams) (Sce
 	return i, err
 }
 
+const deleteSpentSCEPState = `-- name: DeleteSpentSCEPState :one
+WITH challenges AS (
+    DELETE FROM scep_challenges WHERE expires_at < now() - interval '1 day' RETURNING 1
+), transactions AS (
+    DELETE FROM scep_transactions WHERE created_at < now() - $1::interval RETURNING 1
+)
+SELECT (SELECT count(*) FROM challenges) AS challenges, (SELECT count(*) FROM transactions) AS transactions
+`
+
+type DeleteSpentSCEPStateRow struct {
+	Challenges   int64 `json:"challenges"`
+	Transactions int64 `json:"transactions"`
+}
+
+// Challenges a day past their expiry, and transactions older than a CertPoll
+// can still need (the longest a CA may hold a request is far shorter).
+func (q *Queries) DeleteSpentSCEPState(ctx context.Context, transactionAge time.Duration) (DeleteSpentSCEPStateRow, error) {
+	row := q.db.QueryRow(ctx, deleteSpentSCEPState, transactionAge)
+	var i DeleteSpentSCEPStateRow
+	err := row.Scan(&i.Challenges, &i.Transactions)
+	return i, err
+}
+
 const getSCEPChallenge = `-- name: GetSCEPChallenge :one
 SELECT id, secret_sha256, label, device_id, expires_at, created_by, created_at, used_at, used_for FROM scep_challenges WHERE secret_sha256 = $1 AND expires_at > now()
 `
