@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +27,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/certfleet/certfleet/activities"
-	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
@@ -144,50 +142,19 @@ func (d wrappedCAs) CA(ctx context.Context, profile store.Profile) (ca.Driver, e
 }
 
 func (w *world) profile(t *testing.T, name string, approval bool) int64 {
-	t.Helper()
-	row, err := store.New(w.pool).CreateProfile(context.Background(), store.CreateProfileParams{
-		Name: name, CertType: "tls", DeviceType: "camera",
-		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"},{"attr":"O","rule":"fixed","value":"Acme"}]`),
-		SanRules:     json.RawMessage(`[]`), ExtraAttributes: json.RawMessage(`[]`),
-		KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256]},{"algorithm":"rsa","sizes":[2048]}]`),
-		Validity:      90 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CaDriver: "local",
-		CaSettings: json.RawMessage(`{}`), ApprovalMode: approval, MaxCaWait: 10 * time.Minute,
-	})
-	require.NoError(t, err)
-	return row.ID
+	return testenv.CameraProfile(t, w.pool, name, approval)
 }
 
-func (w *world) label(t *testing.T, p store.CreateESTLabelParams) {
-	t.Helper()
-	if p.IdentityField == "" {
-		p.IdentityField = "CN"
-	}
-	if p.AllowedCidrs == nil {
-		p.AllowedCidrs = []netip.Prefix{}
-	}
-	if p.ScepChallenges == nil {
-		p.ScepChallenges = []string{}
-	}
-	_, err := store.New(w.pool).CreateESTLabel(context.Background(), p)
-	require.NoError(t, err)
-}
+func (w *world) label(t *testing.T, p store.CreateESTLabelParams) { testenv.Label(t, w.pool, p) }
 
 // device registers a camera that enrolls itself, with an enrollment secret
 // of kind otp or password.
 func (w *world) device(t *testing.T, id, kind, secret string) {
-	t.Helper()
-	ctx := context.Background()
-	q := store.New(w.pool)
-	_, err := q.CreateDevice(ctx, store.CreateDeviceParams{ID: id, Name: id, DeviceType: "camera", Mode: "NEW", Driver: "est"})
-	require.NoError(t, err)
-	w.secret(t, id, kind, secret)
+	testenv.SelfEnrollingCamera(t, w.pool, id, kind, secret)
 }
 
 func (w *world) secret(t *testing.T, id, kind, secret string) {
-	t.Helper()
-	hash, err := auth.HashSecret(secret)
-	require.NoError(t, err)
-	require.NoError(t, store.New(w.pool).CreateEnrollmentCredential(context.Background(), store.CreateEnrollmentCredentialParams{DeviceID: id, Kind: kind, SecretHash: hash}))
+	testenv.EnrollmentSecret(t, w.pool, id, kind, secret)
 }
 
 // estclient runs globalsign's estclient v1.0.6 against the server.

@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +20,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/certfleet/certfleet/activities"
-	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
@@ -93,43 +90,21 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) profile(t *testing.T, name string, approval bool) int64 {
-	t.Helper()
-	row, err := store.New(w.pool).CreateProfile(context.Background(), store.CreateProfileParams{
-		Name: name, CertType: "tls", DeviceType: "camera",
-		SubjectRules: json.RawMessage(`[{"attr":"CN","rule":"from_csr"},{"attr":"O","rule":"fixed","value":"Acme"}]`),
-		SanRules:     json.RawMessage(`[]`), ExtraAttributes: json.RawMessage(`[]`),
-		KeyAlgorithms: json.RawMessage(`[{"algorithm":"ecdsa","sizes":[256]},{"algorithm":"rsa","sizes":[2048]}]`),
-		Validity:      90 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CaDriver: "local",
-		CaSettings: json.RawMessage(`{}`), ApprovalMode: approval, MaxCaWait: 10 * time.Minute,
-	})
-	require.NoError(t, err)
-	return row.ID
+	return testenv.CameraProfile(t, w.pool, name, approval)
 }
 
+// label creates a label; SCEP labels take both challenge kinds unless set.
 func (w *world) label(t *testing.T, p store.CreateESTLabelParams) {
-	t.Helper()
-	p.IdentityField = "CN"
-	p.AllowedCidrs = []netip.Prefix{}
 	if p.ScepChallenges == nil {
 		p.ScepChallenges = []string{"otp", "dynamic"}
 	}
-	_, err := store.New(w.pool).CreateESTLabel(context.Background(), p)
-	require.NoError(t, err)
+	testenv.Label(t, w.pool, p)
 }
 
 // device registers a device that enrolls itself, with an enrollment secret
 // of kind otp or password ("" for none); SCEP takes only the OTP.
 func (w *world) device(t *testing.T, id, kind, secret string) {
-	t.Helper()
-	q := store.New(w.pool)
-	_, err := q.CreateDevice(context.Background(), store.CreateDeviceParams{ID: id, Name: id, DeviceType: "camera", Mode: "NEW", Driver: "est"})
-	require.NoError(t, err)
-	if kind == "" {
-		return
-	}
-	hash, err := auth.HashSecret(secret)
-	require.NoError(t, err)
-	require.NoError(t, q.CreateEnrollmentCredential(context.Background(), store.CreateEnrollmentCredentialParams{DeviceID: id, Kind: kind, SecretHash: hash}))
+	testenv.SelfEnrollingCamera(t, w.pool, id, kind, secret)
 }
 
 // challenge makes a one-time challenge as the API does, for deviceID if set.
