@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/errkind"
 )
 
@@ -171,21 +171,15 @@ func fail(c *gin.Context, err error) {
 // postgresRefusal is the refusal a Postgres error stands for, naming the
 // constraint at fault; nil when it stands for none.
 func postgresRefusal(err error) *errkind.Error {
-	var pgErr *pgconn.PgError
-	var connectErr *pgconn.ConnectError
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errkind.NotFound("not found")
 	}
-	if errors.As(err, &connectErr) {
-		return errkind.Unavailable(err, "the database did not answer; try again")
+	if unavailable := db.Unavailable(err); unavailable != nil {
+		return unavailable
 	}
+	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return nil
-	}
-	// Connection exceptions, a server shutting down or starting, no
-	// connection slot left: the database, not the request, is at fault.
-	if strings.HasPrefix(pgErr.Code, "08") || slices.Contains([]string{"57P01", "57P02", "57P03", "53300"}, pgErr.Code) {
-		return errkind.Unavailable(err, "the database did not answer; try again")
 	}
 	constraint := map[string]any{"constraint": pgErr.ConstraintName}
 	switch pgErr.Code {

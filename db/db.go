@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // Open connects a pool to databaseURL and checks that the database answers.
@@ -64,4 +67,19 @@ func Redact(databaseURL string) string {
 		return "(unparseable database URL)"
 	}
 	return u.Redacted()
+}
+
+// Unavailable is err as a refusal of kind Unavailable when it says the
+// database did not answer (no connection, a connection lost, a server
+// shutting down or starting, no connection slot left), so that every edge
+// answers 503 with Retry-After rather than an opaque 500; nil otherwise.
+func Unavailable(err error) *errkind.Error {
+	var pgErr *pgconn.PgError
+	var connectErr *pgconn.ConnectError
+	switch {
+	case errors.As(err, &connectErr),
+		errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "08") || slices.Contains([]string{"57P01", "57P02", "57P03", "53300"}, pgErr.Code)):
+		return errkind.Unavailable(err, "the database did not answer; try again")
+	}
+	return nil
 }

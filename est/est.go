@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/auth"
+	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
@@ -36,7 +37,7 @@ type Server struct {
 	Fallback ca.Driver
 }
 
-// protocol names EST in the labels' refusals and its enrollments' runs.
+// protocol names EST in refusals and logs.
 const protocol = "EST"
 
 // Handler routes EST requests, unlabelled and labelled, behind the per-client
@@ -73,6 +74,9 @@ func refuse(status int, format string, args ...any) *httpError {
 // message, anything else as an opaque 500. An internal error, and an
 // unavailable dependency's cause, go to the log.
 func (s *Server) domainRefusal(r *http.Request, err error) *httpError {
+	if unavailable := db.Unavailable(err); unavailable != nil {
+		err = unavailable
+	}
 	kinded, _ := errkind.As(err)
 	kind := kinded.Kind()
 	busy := errors.Is(err, auth.ErrBusy)

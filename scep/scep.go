@@ -18,6 +18,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
 )
@@ -28,7 +29,7 @@ type Server struct {
 	RAs *RAs
 }
 
-// protocol names SCEP in the labels' refusals.
+// protocol names SCEP in refusals and logs.
 const protocol = "SCEP"
 
 // caps is GetCACaps' answer: what the server really does. SCEPStandard
@@ -67,6 +68,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	err := s.operation(w, r)
 	if err == nil {
 		return
+	}
+	if unavailable := db.Unavailable(err); unavailable != nil {
+		err = unavailable
 	}
 	var bad malformed
 	kinded, _ := errkind.As(err)
