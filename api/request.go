@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/db"
+	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/errkind"
 )
 
