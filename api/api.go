@@ -85,6 +85,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
 		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory}
+		r.POST("/api/v1/session", s.startSession)
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
 	return r
@@ -150,4 +151,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	s.tokenRoutes(v1, admin)
 
 	v1.GET("/audit", s.listAudit)
+
+	v1.GET("/session", s.getSession)
+	v1.DELETE("/session", s.endSession)
 }

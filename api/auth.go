@@ -13,8 +13,13 @@ import (
 
 const principalKey = "principal"
 
-// authenticate admits requests with a valid bearer token.
+// authenticate admits requests with a valid bearer token, or, without an
+// Authorization header, the console's session cookie.
 func (s *server) authenticate(c *gin.Context) {
+	if cookie, err := c.Cookie(sessionCookie); err == nil && c.GetHeader("Authorization") == "" {
+		s.authenticateSession(c, cookie)
+		return
+	}
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="certfleet"`)
@@ -27,15 +32,22 @@ func (s *server) authenticate(c *gin.Context) {
 	if err != nil {
 		if errors.Is(err, auth.ErrUnknownToken) {
 			c.Header("WWW-Authenticate", `Bearer realm="certfleet", error="invalid_token"`)
-		} else if errkind.KindOf(err) == 0 {
-			// 503 with Retry-After: the client keeps its token and tries again.
-			err = errkind.Unavailable(err, "the API token could not be checked: the database did not answer; try again")
 		}
-		fail(c, err)
+		fail(c, tokenCheckError(err))
 		return
 	}
 	c.Set(principalKey, p)
 	c.Next()
+}
+
+// tokenCheckError is the refusal of a credential check: the check's own, or,
+// when the database did not answer, 503 with Retry-After, so that the client
+// keeps its token or session and tries again rather than looking for a new one.
+func tokenCheckError(err error) error {
+	if errkind.KindOf(err) == 0 {
+		return errkind.Unavailable(err, "the credential could not be checked: the database did not answer; try again")
+	}
+	return err
 }
 
 // require admits principals whose role includes need.

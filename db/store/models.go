@@ -70,6 +70,16 @@ type Certificate struct {
 	CreatedAt        time.Time   `json:"created_at"`
 }
 
+type ConsoleSession struct {
+	ID          int64      `json:"id"`
+	SessionHash []byte     `json:"session_hash"`
+	TokenID     int64      `json:"token_id"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LastSeenAt  time.Time  `json:"last_seen_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	EndedAt     *time.Time `json:"ended_at"`
+}
+
 type Credential struct {
 	ID               int64      `json:"id"`
 	Name             string     `json:"name"`
