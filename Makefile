@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TOOLS := $(BIN)/temporal $(BIN)/sqlc $(BIN)/estclient $(BIN)/estserver
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run test demo reset modules prereqs-run prereqs-test test-postgres bench tools build vet fmt-check sqlc sqlc-check compose-check clean
+.PHONY: run test demo reset modules prereqs-run prereqs-test test-postgres bench tools build console vet fmt-check sqlc sqlc-check compose-check clean
 
 ## run: start Postgres (if needed), the Temporal dev server with UI, and certfleet
 run: prereqs-run build $(BIN)/temporal
@@ -51,8 +51,15 @@ bench: tools
 quietly = @mkdir -p $(BIN); echo "$(1)"; log=$(BIN)/build-$(notdir $@).log; \
 	if ! ( $(2) ) >$$log 2>&1; then cat $$log; echo "build failed (log: $$log)"; exit 1; fi
 
-## build: the certfleet binary and certfleetctl, the command-line client of the API
-build:
+## console: the web console (console/), built into console/dist/app, which
+## `make build` embeds in certfleet; a binary built without it says so at /
+console: console/dist/app/index.html
+console/dist/app/index.html: console/package.json console/package-lock.json console/index.html console/vite.config.ts console/tsconfig.json $(wildcard console/src/*)
+	$(call quietly,building the web console (npm ci; the first time downloads its packages),\
+	  cd console && npm ci --no-audit --no-fund && npm run build)
+
+## build: the certfleet binary (with the web console) and certfleetctl, the command-line client of the API
+build: console
 	$(call quietly,building bin/certfleet (the first time downloads its modules: about a minute),\
 	  $(GO) build -mod=readonly -ldflags "-X main.version=$(VERSION)" -o $(BIN)/certfleet ./cmd/certfleet)
 	$(GO) build -mod=readonly -o $(BIN)/certfleetctl ./cmd/certfleetctl

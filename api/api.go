@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -48,6 +49,8 @@ type Deps struct {
 	Drivers Drivers
 	// Inventory reads what devices hold.
 	Inventory *inventory.Service
+	// Console, when set, serves the web console at every GET outside /api/.
+	Console http.Handler
 }
 
 // server holds what the /api/v1 handlers need.
@@ -73,7 +76,13 @@ func New(deps Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(requestLogger(deps.Logger), recoverJSON(deps.Logger), checkInput)
-	r.NoRoute(func(c *gin.Context) { fail(c, errkind.NotFound("no such route")) })
+	r.NoRoute(func(c *gin.Context) {
+		if deps.Console != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) && !strings.HasPrefix(c.Request.URL.Path, "/api/") {
+			deps.Console.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		fail(c, errkind.NotFound("no such route"))
+	})
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", nil)
 	})

@@ -132,6 +132,7 @@ cat <<BANNER
   certfleet is ready.
 
     API           $API_URL        (GET /healthz, GET /readyz; listening on $CERTFLEET_API_ADDR)
+    Console       $API_URL/        (sign in with the admin token below)
     EST           https://localhost:$EST_PORT/.well-known/est/   (server certificate from the built-in CA)
     SCEP          http://localhost:$SCEP_PORT/scep/<label>   (and under /scep on the EST port)
     Temporal UI   http://localhost:$TEMPORAL_UI_PORT

@@ -17,6 +17,7 @@ import (
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/config"
+	"github.com/certfleet/certfleet/console"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db"
 	"github.com/certfleet/certfleet/db/store"
@@ -108,6 +109,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
 		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
 		Approver:  builtinCA, Revoker: builtinCA, CRLs: builtinCA, Trust: trust.New(pool), Logger: logger,
+		Console: console.Handler(),
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,
 			"temporal": func(ctx context.Context) error {

@@ -23,6 +23,7 @@ var rules = []struct {
 	{"devicesim/axis", []string{"drivers"}, "simulated Axis cameras share the wire types (vapixwire) with the driver, not the driver"},
 	{"onvifwire", []string{"drivers", "devicesim"}, "the ONVIF wire types are below both ends"},
 	{"deviceagent", []string{"drivers"}, "the device agent speaks the agent protocol, as a device does"},
+	{"console", []string{"db", "drivers", "workflows", "activities"}, "the web console speaks the API, as any client does"},
 	{"enroll", []string{"est", "scep"}, "what EST and SCEP share is below both"},
 	{"est", []string{"scep"}, "EST and SCEP share package enroll, not each other"},
 	{"scep", []string{"est"}, "EST and SCEP share package enroll, not each other"},

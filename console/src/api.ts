@@ -1,0 +1,54 @@
+// The console speaks the operations API with the session cookie the API set
+// at sign-in; every change carries the session's CSRF token.
+
+export type Session = { name: string; role: "admin" | "operator" | "auditor"; csrf_token?: string };
+
+/** ApiError is the API's one error shape: a code, a message, maybe a field. */
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string, public field?: string) {
+    super(message);
+  }
+}
+
+let csrf = "";
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  const resp = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const e = data.error ?? {};
+    throw new ApiError(resp.status, e.code ?? "internal", e.message ?? resp.statusText, e.details?.field);
+  }
+  return data as T;
+}
+
+/** session is who is signed in, or null. */
+export async function session(): Promise<Session | null> {
+  try {
+    const s = await call<Session>("GET", "/api/v1/session");
+    csrf = s.csrf_token ?? "";
+    return s;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return null;
+    throw e;
+  }
+}
+
+export async function signIn(token: string): Promise<Session> {
+  const s = await call<Session>("POST", "/api/v1/session", { token });
+  csrf = s.csrf_token ?? "";
+  return s;
+}
+
+export async function signOut(): Promise<void> {
+  await call("DELETE", "/api/v1/session");
+  csrf = "";
+}
