@@ -15,6 +15,7 @@ need go "install Go from https://go.dev/dl/ (1.26 or later, as go.mod asks; 1.21
 need curl "sudo apt-get install curl"
 need openssl "sudo apt-get install openssl"
 need jq "sudo apt-get install jq   (the quickstart reads the API's answers with it)"
+[[ $what == run ]] && need npm "install Node.js 20 or later with npm   (make run builds the web console, console/, with it)"
 if [[ $what == test ]] || [[ ! -x bin/sqlc ]]; then
   # sqlc is built with cgo (its Postgres parser is C).
   [[ -x bin/sqlc ]] || need gcc "sudo apt-get install gcc   (sqlc, which 'make test' builds, needs cgo)"
