@@ -15,8 +15,9 @@ run: prereqs-run build $(BIN)/temporal
 	@scripts/run.sh
 
 ## test: vet, check generated code, and run unit and integration tests
-## against real Postgres (started if it is Debian's local cluster) and Temporal
-test: prereqs-test test-postgres modules tools vet fmt-check sqlc-check compose-check
+## against real Postgres (started if it is Debian's local cluster) and Temporal,
+## and the console's in Chromium
+test: prereqs-test test-postgres modules tools console vet fmt-check sqlc-check compose-check
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## demo: a simulated fleet, and the README's quickstart end to end against a

@@ -15,6 +15,13 @@ import (
 //go:embed all:dist
 var built embed.FS
 
+// Built reports whether the binary holds a built console, not only the
+// placeholder a clone without `make console` has.
+func Built() bool {
+	_, err := fs.Stat(built, "dist/app/index.html")
+	return err == nil
+}
+
 // notBuilt answers when the binary was built without the console.
 const notBuilt = `<!doctype html><html lang="en"><meta charset="utf-8"><title>certfleet</title>
 <p>The web console was not built into this binary: run <code>make console</code> (or <code>make run</code>), then build certfleet again. The API is at <code>/api/v1/</code>.</p></html>

@@ -15,7 +15,7 @@ need go "install Go from https://go.dev/dl/ (1.26 or later, as go.mod asks; 1.21
 need curl "sudo apt-get install curl"
 need openssl "sudo apt-get install openssl"
 need jq "sudo apt-get install jq   (the quickstart reads the API's answers with it)"
-[[ $what == run ]] && need npm "install Node.js 20 or later with npm   (make run builds the web console, console/, with it)"
+need npm "install Node.js 20 or later with npm   (the web console, console/, is built with it, and its browser test runs on it)"
 if [[ $what == test ]] || [[ ! -x bin/sqlc ]]; then
   # sqlc is built with cgo (its Postgres parser is C).
   [[ -x bin/sqlc ]] || need gcc "sudo apt-get install gcc   (sqlc, which 'make test' builds, needs cgo)"
@@ -24,7 +24,7 @@ fi
 # driver's tests log in to a real OpenSSH server they start on a loopback port
 # (installing the package does not start Debian's own sshd where services are
 # not started: containers, CI), and the SCEP server's tests enroll with
-# micromdm's scepclient (Debian's scep package).
+# micromdm's scepclient (Debian's scep package), and the console's in Chromium.
 test_package() { # test_package FILE PACKAGE WHY
   [[ $what == test ]] && [[ ! -x $1 ]] || return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -37,6 +37,7 @@ test_package() { # test_package FILE PACKAGE WHY
 }
 test_package /usr/sbin/sshd openssh-server "the ssh driver's tests"
 test_package /usr/bin/scepclient scep "the SCEP server's interoperability tests"
+test_package /usr/bin/chromium chromium "the web console's browser tests"
 if ! command -v psql >/dev/null 2>&1 && ! command -v pg_ctlcluster >/dev/null 2>&1 && [[ -z ${DATABASE_URL:-}${CERTFLEET_TEST_ADMIN_URL:-} ]]; then
   missing+=("Postgres: sudo apt-get install postgresql, or docker compose up -d postgres, or set DATABASE_URL (make run) / CERTFLEET_TEST_ADMIN_URL (make test) to a server you can reach")
 fi

@@ -91,3 +91,10 @@ func WaitListening(t testing.TB, addr string, timeout time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Unavailable fails the test for a missing dependency, or skips it where
+// CERTFLEET_TEST_SKIP_MISSING=1 allows (never under CI=true).
+func Unavailable(t testing.TB, dependency string, err error) {
+	t.Helper()
+	unavailable(t, dependency, err)
+}
