@@ -132,9 +132,9 @@ func (s *Service) ByFactoryCertificate(ctx context.Context, l Label, cert *x509.
 	return c, nil
 }
 
-// ErrSecretRefused is the one refusal of a secret for an unknown device and
+// errSecretRefused is the one refusal of a secret for an unknown device and
 // for a wrong secret alike.
-var ErrSecretRefused = errkind.Unauthenticated("the device ID and enrollment secret were refused")
+var errSecretRefused = errkind.Unauthenticated("the device ID and enrollment secret were refused")
 
 // BySecret admits a device by one of its enrollment secrets of the given
 // kinds ("otp", "password"; none: any). Every failure looks alike to the
@@ -161,7 +161,7 @@ func (s *Service) BySecret(ctx context.Context, deviceID, secret string, kinds .
 	defer release()
 	if unknown {
 		auth.VerifySecret(decoyHash, secret) //nolint:errcheck // the same work as for a real device, so timing tells nothing
-		return Caller{}, ErrSecretRefused
+		return Caller{}, errSecretRefused
 	}
 	for _, cred := range credentials {
 		if len(kinds) > 0 && !slices.Contains(kinds, cred.Kind) {
@@ -181,7 +181,7 @@ func (s *Service) BySecret(ctx context.Context, deviceID, secret string, kinds .
 		}
 		return c, nil
 	}
-	return Caller{}, ErrSecretRefused
+	return Caller{}, errSecretRefused
 }
 
 // secretCheck takes a slot for argon2id verifications, or refuses the

@@ -107,11 +107,7 @@ func (s *Server) answer(ctx context.Context, l enroll.Label, q *request, ras []r
 func refusal(err error) error {
 	kinded, ok := errkind.As(err)
 	if !ok || kinded.Kind() == errkind.KindUnavailable {
-		return err
-	}
-	var f *failure
-	if errors.As(err, &f) {
-		return f
+		return err // a *failure already, or the server's
 	}
 	return fail(smscep.BadRequest, "%s", kinded.Message())
 }
