@@ -55,7 +55,7 @@ quietly = @mkdir -p $(BIN); echo "$(1)"; log=$(BIN)/build-$(notdir $@).log; \
 ## console: the web console (console/), built into console/dist/app, which
 ## `make build` embeds in certfleet; a binary built without it says so at /
 console: console/dist/app/index.html
-console/dist/app/index.html: console/package.json console/package-lock.json console/index.html console/vite.config.ts console/tsconfig.json $(wildcard console/src/*)
+console/dist/app/index.html: console/package.json console/package-lock.json console/index.html console/vite.config.ts console/tsconfig.json $(shell find console/src -type f)
 	$(call quietly,building the web console (npm ci; the first time downloads its packages),\
 	  cd console && npm ci --no-audit --no-fund && npm run build)
 

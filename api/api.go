@@ -51,6 +51,9 @@ type Deps struct {
 	Inventory *inventory.Service
 	// Console, when set, serves the web console at every GET outside /api/.
 	Console http.Handler
+	// WorkflowLinks is the Temporal UI's page of a namespace's workflows
+	// (".../namespaces/default/workflows"), where the console links runs.
+	WorkflowLinks string
 }
 
 // server holds what the /api/v1 handlers need.
@@ -64,6 +67,8 @@ type server struct {
 	inventory   *inventory.Service
 	credentials *credentials.Store
 	drivers     Drivers
+	// workflowLinks is Deps.WorkflowLinks, told to the console.
+	workflowLinks string
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -93,7 +98,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/crl/:file", crl(deps.CRLs))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks}
 		r.POST("/api/v1/session", s.startSession)
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
@@ -116,6 +121,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.POST("/devices", operator, s.createDevice)
 	v1.POST("/devices/import", operator, s.importDevices)
 	v1.GET("/devices/:id", s.getDevice)
+	v1.GET("/devices/:id/jobs", s.deviceJobs)
 	v1.PUT("/devices/:id", operator, s.updateDevice)
 	v1.POST("/devices/:id/disable", operator, s.setDeviceEnabled(false))
 	v1.POST("/devices/:id/enable", operator, s.setDeviceEnabled(true))
@@ -137,6 +143,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.GET("/certificates.csv", s.exportCertificates)
 	v1.GET("/certificates/missing", s.devicesWithoutCertificate)
 	v1.GET("/certificates/timeline", s.expiryTimeline)
+	v1.GET("/summary", s.summary)
 	v1.GET("/certificates/:id", s.getCertificate)
 	v1.GET("/certificates/:id/pem", s.certificatePEM)
 	v1.POST("/certificates/:id/revoke", admin, s.revokeCertificate)

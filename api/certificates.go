@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/x509"
 	"encoding/csv"
 	"encoding/hex"
@@ -252,10 +253,38 @@ func (s *server) getCertificate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, viewCertificate(store.ListCertificatesRow{ID: stored.ID, DeviceID: stored.DeviceID, ProfileID: stored.ProfileID,
+	view := certificateDetail{certificateView: viewCertificate(store.ListCertificatesRow{ID: stored.ID, DeviceID: stored.DeviceID, ProfileID: stored.ProfileID,
 		CertType: stored.CertType, Issuer: stored.Issuer, SerialHex: stored.SerialHex, Subject: stored.Subject, Sha256: stored.Sha256,
 		NotBefore: stored.NotBefore, NotAfter: stored.NotAfter, Status: stored.Status, RevokedAt: stored.RevokedAt,
-		RevocationReason: stored.RevocationReason, CreatedAt: stored.CreatedAt}, time.Now()))
+		RevocationReason: stored.RevocationReason, CreatedAt: stored.CreatedAt}, time.Now())}
+	sum := sha1.Sum(stored.Der)
+	view.SHA1 = hex.EncodeToString(sum[:])
+	view.PEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: stored.Der}))
+	if cert, err := x509.ParseCertificate(stored.Der); err == nil {
+		view.DNSNames, view.EmailAddresses = cert.DNSNames, cert.EmailAddresses
+		for _, ip := range cert.IPAddresses {
+			view.IPAddresses = append(view.IPAddresses, ip.String())
+		}
+		for _, u := range cert.URIs {
+			view.URIs = append(view.URIs, u.String())
+		}
+		view.KeyAlgorithm = cert.PublicKeyAlgorithm.String()
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+// certificateDetail is one certificate as its page shows it: the list's
+// fields, its names, its SHA-1 fingerprint (what many device UIs show) and
+// its PEM, which holds nothing secret.
+type certificateDetail struct {
+	certificateView
+	SHA1           string   `json:"sha1"`
+	DNSNames       []string `json:"dns_names"`
+	IPAddresses    []string `json:"ip_addresses"`
+	EmailAddresses []string `json:"email_addresses"`
+	URIs           []string `json:"uris"`
+	KeyAlgorithm   string   `json:"key_algorithm"`
+	PEM            string   `json:"pem"`
 }
 
 // certificatePEM downloads one certificate in PEM, as servers and scripts take it.

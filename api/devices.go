@@ -12,6 +12,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/workflows"
 )
 
 // deviceBody is a device as clients write it.
@@ -206,6 +207,43 @@ func (s *server) respondDevice(c *gin.Context, status int, row store.Device, err
 	c.JSON(status, viewDevice(row, names))
 }
 
+// listedDevice is a device in a list, with what a table of the fleet shows
+// beside it: its profiles and when its current certificate expires.
+type listedDevice struct {
+	deviceView
+	ProfileIDs          []int64    `json:"profile_ids"`
+	CertificateNotAfter *time.Time `json:"certificate_not_after"`
+}
+
+func listedDevices(c *gin.Context, q *store.Queries, rows []store.Device, names map[int64]string) ([]listedDevice, error) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	ctx := c.Request.Context()
+	profiles, err := q.ProfilesOfDevices(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	expiries, err := q.CurrentCertificateExpiries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	listed := make([]listedDevice, len(rows))
+	at := make(map[string]int, len(rows))
+	for i, r := range rows {
+		at[r.ID] = i
+		listed[i] = listedDevice{deviceView: viewDevice(r, names), ProfileIDs: []int64{}}
+	}
+	for _, p := range profiles {
+		listed[at[p.DeviceID]].ProfileIDs = p.ProfileIds
+	}
+	for _, e := range expiries {
+		listed[at[e.DeviceID]].CertificateNotAfter = &e.NotAfter
+	}
+	return listed, nil
+}
+
 var deviceModes = []string{"NEW", "FACTORY", "OPERATIONAL", "DISABLED"}
 
 func (s *server) listDevices(c *gin.Context) {
@@ -230,12 +268,13 @@ func (s *server) listDevices(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	views := make([]deviceView, len(rows))
-	for i, r := range rows {
-		views[i] = viewDevice(r, names)
+	listed, err := listedDevices(c, store.New(s.pool), rows, names)
+	if err != nil {
+		fail(c, err)
+		return
 	}
 	next := nextCursor(rows, limit, func(r store.Device) string { return r.ID })
-	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
+	c.JSON(http.StatusOK, gin.H{"items": listed, "next": next})
 }
 
 // clearTLSPin forgets a device's TLS pin, so that the next contact pins the
@@ -263,4 +302,30 @@ func (s *server) discoverDevice(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"device_id": c.Param("id"), "certificates": found})
+}
+
+// maxDeviceJobs bounds the jobs a device's page lists: the newest.
+const maxDeviceJobs = 50
+
+// deviceJobs lists a device's items in jobs, newest job first, each with the
+// ID of its run in Temporal.
+func (s *server) deviceJobs(c *gin.Context) {
+	ctx, q := c.Request.Context(), store.New(s.pool)
+	device, err := q.GetDevice(ctx, c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	rows, err := q.ListDeviceJobItems(ctx, store.ListDeviceJobItemsParams{DeviceID: device.ID, PageSize: maxDeviceJobs})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	items := make([]gin.H, len(rows))
+	for i, r := range rows {
+		items[i] = gin.H{"job_id": r.JobID, "job_name": r.JobName, "job_status": r.JobStatus, "cert_type": r.CertType, "step": r.Step,
+			"state": r.State, "last_error": r.LastError, "started_at": r.StartedAt, "finished_at": r.FinishedAt,
+			"workflow_id": workflows.DeviceWorkflowID(r.JobID, device.ID)}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
 }

@@ -22,12 +22,51 @@ type jobBody struct {
 	CertificateIDs []int64   `json:"certificate_ids"`
 	StartAt        timestamp `json:"start_at"`
 	Window         int       `json:"window"`
+	// DeviceFilter selects the devices by what they are, for a job over a
+	// whole kind of device without listing them.
+	DeviceFilter *deviceFilter `json:"device_filter"`
+}
+
+type deviceFilter struct {
+	DeviceType string `json:"device_type"`
+	Mode       string `json:"mode"`
+	Driver     string `json:"driver"`
+}
+
+// devicesMatching turns a device filter into the devices it selects, at
+// most maxAssign of them.
+func (s *server) devicesMatching(c *gin.Context, body *jobBody) error {
+	if len(body.DeviceIDs) > 0 || len(body.CertificateIDs) > 0 {
+		return fieldError("device_filter", "select devices by IDs, by certificates or by a filter: one of them")
+	}
+	f := body.DeviceFilter
+	if f.Mode != "" && !slices.Contains(deviceModes, f.Mode) {
+		return fieldError("device_filter.mode", "want one of %v", deviceModes)
+	}
+	rows, err := store.New(s.pool).ListDevices(c.Request.Context(), store.ListDevicesParams{
+		DeviceType: optional(f.DeviceType), Mode: optional(f.Mode), Driver: optional(f.Driver), PageSize: maxAssign + 1,
+	})
+	switch {
+	case err != nil:
+		return err
+	case len(rows) == 0:
+		return fieldError("device_filter", "no device matches")
+	case len(rows) > maxAssign:
+		return fieldError("device_filter", "more than %d devices match: narrow the filter", maxAssign)
+	}
+	for _, r := range rows {
+		body.DeviceIDs = append(body.DeviceIDs, r.ID)
+	}
+	return nil
 }
 
 // devicesOf turns a certificate selection into the devices that hold them;
 // the job's certificate type is theirs. A certificate without a device, of
 // another type, or that does not exist is refused with its ID.
 func (s *server) devicesOf(c *gin.Context, body *jobBody) error {
+	if body.DeviceFilter != nil {
+		return s.devicesMatching(c, body)
+	}
 	if len(body.CertificateIDs) == 0 {
 		return nil
 	}
@@ -142,11 +181,37 @@ func (s *server) listJobs(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	views := make([]jobView, len(rows))
-	for i, r := range rows {
-		views[i] = viewJob(r)
+	views, err := listedJobs(c, store.New(s.pool), rows)
+	if err != nil {
+		fail(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"items": views, "offset": params.PageOffset, "limit": params.PageSize})
+}
+
+// listedJob is a job in a list, with its items counted per state: what the
+// console draws as the job's outcome bar.
+type listedJob struct {
+	jobView
+	Outcomes map[vocab.ItemState]int64 `json:"outcomes"`
+}
+
+func listedJobs(c *gin.Context, q *store.Queries, rows []store.Job) ([]listedJob, error) {
+	ids := make([]int64, len(rows))
+	listed := make([]listedJob, len(rows))
+	at := make(map[int64]int, len(rows))
+	for i, r := range rows {
+		ids[i], at[r.ID] = r.ID, i
+		listed[i] = listedJob{jobView: viewJob(r), Outcomes: map[vocab.ItemState]int64{}}
+	}
+	counts, err := q.CountItemsOfJobs(c.Request.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range counts {
+		listed[at[n.JobID]].Outcomes[vocab.ItemState(n.State)] = n.Items
+	}
+	return listed, nil
 }
 
 // maxSkippedShown bounds the skipped devices a job's detail lists; the items

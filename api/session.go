@@ -30,6 +30,8 @@ type sessionView struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// IdleTimeoutSeconds is how long the session lasts without a request.
 	IdleTimeoutSeconds int `json:"idle_timeout_seconds,omitempty"`
+	// WorkflowLinks is where the console links a workflow ID in the Temporal UI.
+	WorkflowLinks string `json:"workflow_links,omitempty"`
 }
 
 // startSession signs in with an API token in the body (never in a URL) and
@@ -54,14 +56,14 @@ func (s *server) startSession(c *gin.Context) {
 	}
 	setSessionCookie(c, cookie, session.ExpiresAt)
 	c.JSON(http.StatusCreated, sessionView{Name: p.Name, Role: p.Role, CSRFToken: auth.CSRFToken(cookie), ExpiresAt: &session.ExpiresAt,
-		IdleTimeoutSeconds: int(auth.IdleTimeout / time.Second)})
+		IdleTimeoutSeconds: int(auth.IdleTimeout / time.Second), WorkflowLinks: s.workflowLinks})
 }
 
 // getSession says who is signed in, and, to a console that was reloaded,
 // its CSRF token again.
 func (s *server) getSession(c *gin.Context) {
 	p := principal(c)
-	view := sessionView{Name: p.Name, Role: p.Role}
+	view := sessionView{Name: p.Name, Role: p.Role, WorkflowLinks: s.workflowLinks}
 	if cookie := c.GetString(sessionKey); cookie != "" {
 		view.CSRFToken, view.IdleTimeoutSeconds = auth.CSRFToken(cookie), int(auth.IdleTimeout/time.Second)
 	}

@@ -29,13 +29,15 @@ type Config struct {
 	TaskQueue         string
 	APIAddr           string
 	PublicURL         string
-	KEK               string
-	KEKFile           string
-	CAKey             pki.KeySpec
-	LogLevel          slog.Level
-	LogFormat         string
-	ShutdownTimeout   time.Duration
-	EST               EST
+	// TemporalUIURL is where the console links workflow runs.
+	TemporalUIURL   string
+	KEK             string
+	KEKFile         string
+	CAKey           pki.KeySpec
+	LogLevel        slog.Level
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	EST             EST
 	// PprofAddr serves Go's profiles (net/http/pprof) when set.
 	PprofAddr string
 	// APITLS, when set, makes the operations API serve HTTPS only.
@@ -110,6 +112,7 @@ var Settings = []Setting{
 	{"api-tls-cert", "CERTFLEET_API_TLS_CERT", "", "certificate (PEM, with its chain) of the operations API; when set the API serves HTTPS only, TLS 1.2 or later"},
 	{"api-tls-key", "CERTFLEET_API_TLS_KEY", "", "private key (PEM) of api-tls-cert"},
 	{"public-url", "CERTFLEET_PUBLIC_URL", "http://localhost:8080", "base URL of the API as devices reach it; CRL distribution points use it"},
+	{"temporal-ui-url", "CERTFLEET_TEMPORAL_UI_URL", "http://localhost:8233", "base URL of the Temporal UI, where the console links each job's and device's run"},
 	{"kek", "CERTFLEET_KEK", "", "key-encryption key for CA private keys: 32 bytes, base64; overrides the key file"},
 	{"kek-file", "CERTFLEET_KEK_FILE", ".data/certfleet.kek", "key-encryption key file, created (mode 0600) on first start when CERTFLEET_KEK is unset"},
 	{"ca-key", "CERTFLEET_CA_KEY", "ecdsa-p256", "key type of the built-in CA when first created: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
@@ -182,6 +185,7 @@ func fromValues(get func(flag string) string) (Config, error) {
 		TaskQueue:         get("task-queue"),
 		APIAddr:           get("api-addr"),
 		PublicURL:         strings.TrimSuffix(get("public-url"), "/"),
+		TemporalUIURL:     strings.TrimSuffix(get("temporal-ui-url"), "/"),
 		KEK:               get("kek"),
 		KEKFile:           get("kek-file"),
 		LogFormat:         get("log-format"),

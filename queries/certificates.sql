@@ -77,3 +77,27 @@ INSERT INTO certificates (device_id, cert_type, issuer, serial_hex, subject, sha
 VALUES (@device_id, @cert_type, @issuer, @serial_hex, @subject, @sha256, @not_before, @not_after, @der)
 ON CONFLICT DO NOTHING
 RETURNING *;
+
+-- name: FleetSummary :one
+-- The console's dashboard headline. Each count uses an index; the expiring
+-- windows are counted from now, expired ones excluded.
+SELECT
+  (SELECT count(*) FROM devices) AS devices,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now()) AS active_certificates,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now() AND not_after <= now() + interval '7 days') AS expiring_7_days,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now() AND not_after <= now() + interval '30 days') AS expiring_30_days,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now() AND not_after <= now() + interval '90 days') AS expiring_90_days,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after <= now()) AS expired,
+  (SELECT count(*) FROM devices d WHERE d.mode <> 'DISABLED' AND NOT EXISTS (
+     SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.status = 'active' AND c.not_after > now())) AS without_certificate,
+  (SELECT count(*) FROM ca_requests WHERE status = 'pending') AS pending_ca_requests;
+
+-- name: ProfilesOfDevices :many
+-- For a page of devices: each one's profiles, by certificate type.
+SELECT device_id, array_agg(profile_id ORDER BY cert_type)::bigint[] AS profile_ids
+FROM device_profiles WHERE device_id = ANY(@ids::text[]) GROUP BY device_id;
+
+-- name: CurrentCertificateExpiries :many
+-- For a page of devices: when each one's latest-expiring active certificate ends.
+SELECT device_id::text AS device_id, max(not_after)::timestamptz AS not_after
+FROM certificates WHERE device_id = ANY(@ids::text[]) AND status = 'active' GROUP BY device_id;

@@ -150,7 +150,8 @@ WHERE job_id = @job_id AND state IN ('device_failure', 'ca_failure', 'halted')
 ORDER BY device_id;
 
 -- name: CountItemsOfJobs :many
--- Items per state of each of a page of jobs, for the jobs CSV.
+-- Items per state of each of a page of jobs, for the jobs CSV and the
+-- list's outcome bars.
 SELECT job_id, state, count(*) AS items FROM job_items WHERE job_id = ANY(@job_ids::bigint[]) GROUP BY job_id, state ORDER BY job_id, state;
 
 -- name: CountRetriedJobItems :one
@@ -178,3 +179,20 @@ WITH items AS (
 )
 UPDATE jobs SET status = 'halted', completed_at = now()
 WHERE id = @id AND completed_at IS NULL;
+
+-- name: RecentFailedItems :many
+-- The attention list: items that failed in jobs finished or running in the
+-- last week, newest first.
+SELECT i.job_id, i.device_id, i.state, i.step, i.last_error, i.finished_at
+FROM job_items i JOIN jobs j ON j.id = i.job_id
+WHERE i.state IN ('device_failure', 'ca_failure') AND (j.completed_at IS NULL OR j.completed_at > now() - interval '7 days')
+ORDER BY i.finished_at DESC NULLS LAST, i.job_id DESC, i.device_id
+LIMIT @page_size;
+
+-- name: ListDeviceJobItems :many
+-- A device's part in jobs, newest job first.
+SELECT i.job_id, j.name AS job_name, j.status AS job_status, i.cert_type, i.step, i.state, i.last_error, i.started_at, i.finished_at
+FROM job_items i JOIN jobs j ON j.id = i.job_id
+WHERE i.device_id = @device_id
+ORDER BY i.job_id DESC
+LIMIT @page_size;

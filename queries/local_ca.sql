@@ -19,3 +19,8 @@ UPDATE local_cas SET crl_der = @crl_der, crl_next_update = @crl_next_update WHER
 
 -- name: GetCRLByIssuingSKI :one
 SELECT crl_der, crl_next_update FROM local_cas WHERE issuing_ski = @issuing_ski;
+
+-- name: ListLocalCACertificates :many
+-- The built-in CAs' certificates (never their keys), for the dashboard's
+-- warning before one expires.
+SELECT name, root_der, issuing_der FROM local_cas ORDER BY name;

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"time"
 
@@ -109,7 +110,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
 		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
 		Approver:  builtinCA, Revoker: builtinCA, CRLs: builtinCA, Trust: trust.New(pool), Logger: logger,
-		Console: console.Handler(),
+		Console: console.Handler(), WorkflowLinks: cfg.TemporalUIURL + "/namespaces/" + url.PathEscape(cfg.TemporalNamespace) + "/workflows",
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,
 			"temporal": func(ctx context.Context) error {

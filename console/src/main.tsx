@@ -1,17 +1,17 @@
 import { render } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
-import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip } from "chart.js";
-import { ApiError, call, session, signIn, signOut, type Session } from "./api";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, may, session, signIn, signOut, type Role, type Session } from "./api";
+import { onLink, useLocation } from "./router";
+import { SessionContext } from "./ui";
+import { Dashboard } from "./views/dashboard";
+import { DeviceImport, DevicePage, Devices, DevicesWithoutCertificate } from "./views/devices";
+import { CertificatePage, Certificates } from "./views/certificates";
+import { ProfilePage, Profiles } from "./views/profiles";
+import { JobPage, Jobs, NewJob } from "./views/jobs";
+import { CARequests } from "./views/approvals";
+import { TrustAnchors } from "./views/trust";
+import { Audit, Credentials, ESTLabels, RenewalPolicies, Tokens } from "./views/admin";
 import "./style.css";
-
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
-
-type Timeline = {
-  bucket: string;
-  buckets: { bucket_start: string; certificates: number }[] | null;
-  expired: number;
-  devices_without_certificate: number;
-};
 
 function App() {
   const [who, setWho] = useState<Session | null | undefined>(undefined);
@@ -22,7 +22,11 @@ function App() {
   if (failure) return <p role="alert">{failure}</p>;
   if (who === undefined) return <p>Loading…</p>;
   if (who === null) return <SignIn onSignedIn={setWho} />;
-  return <Dashboard who={who} onSignedOut={() => setWho(null)} />;
+  return (
+    <SessionContext.Provider value={who}>
+      <Shell who={who} onSignedOut={() => setWho(null)} />
+    </SessionContext.Provider>
+  );
 }
 
 function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
@@ -52,74 +56,80 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   );
 }
 
-function Dashboard({ who, onSignedOut }: { who: Session; onSignedOut: () => void }) {
-  const [timeline, setTimeline] = useState<Timeline | null>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    call<Timeline>("GET", "/api/v1/certificates/timeline?bucket=week").then(setTimeline, (e) => setError(e.message));
-  }, []);
+// sections are the navigation; a role sees those it may read.
+const sections: [string, string, Role][] = [
+  ["/", "Dashboard", "auditor"],
+  ["/devices", "Devices", "auditor"],
+  ["/certificates", "Certificates", "auditor"],
+  ["/profiles", "Profiles", "auditor"],
+  ["/jobs", "Jobs", "auditor"],
+  ["/ca-requests", "CA requests", "auditor"],
+  ["/trust-anchors", "Trust anchors", "auditor"],
+  ["/est-labels", "EST labels", "auditor"],
+  ["/renewal-policies", "Renewal", "auditor"],
+  ["/audit", "Audit log", "auditor"],
+  ["/tokens", "Tokens", "admin"],
+  ["/credentials", "Credentials", "auditor"],
+];
+
+function Shell({ who, onSignedOut }: { who: Session; onSignedOut: () => void }) {
+  const { path, query } = useLocation();
   const out = async () => {
     await signOut();
     onSignedOut();
   };
+  const here = (href: string) => (href === "/" ? path === "/" : path === href || path.startsWith(href + "/"));
   return (
-    <>
+    <div onClick={onLink}>
+      <a class="skip" href="#content">Skip to content</a>
       <header>
         <strong>certfleet</strong>
+        <nav aria-label="Sections">
+          {sections.filter(([, , role]) => may(who.role, role)).map(([href, label]) => (
+            <a href={href} aria-current={here(href) ? "page" : undefined}>{label}</a>
+          ))}
+        </nav>
         <span class="who">{who.name} ({who.role})</span>
         <button type="button" onClick={out}>Sign out</button>
       </header>
-      <main>
-        <h1>Dashboard</h1>
-        {error && <p role="alert">{error}</p>}
-        {timeline && (
-          <>
-            <section class="cards" aria-label="Fleet state">
-              <Card label="Expired certificates" value={timeline.expired} />
-              <Card label="Devices without a valid certificate" value={timeline.devices_without_certificate} />
-              <Card label="Expiring in the next 6 months" value={(timeline.buckets ?? []).reduce((n, b) => n + b.certificates, 0)} />
-            </section>
-            <ExpiryChart timeline={timeline} />
-          </>
-        )}
+      <main id="content">
+        <View path={path} query={query} key={path} />
       </main>
-    </>
-  );
-}
-
-function Card({ label, value }: { label: string; value: number }) {
-  return (
-    <div class="card">
-      <div class="value">{value.toLocaleString()}</div>
-      <div class="label">{label}</div>
     </div>
   );
 }
 
-function ExpiryChart({ timeline }: { timeline: Timeline }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  const buckets = timeline.buckets ?? [];
-  useEffect(() => {
-    if (!canvas.current) return;
-    const chart = new Chart(canvas.current, {
-      type: "bar",
-      data: {
-        labels: buckets.map((b) => b.bucket_start.slice(0, 10)),
-        datasets: [{ label: "Certificates expiring", data: buckets.map((b) => b.certificates), backgroundColor: "#2f6fb0" }],
-      },
-      options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-    });
-    return () => chart.destroy();
-  }, [timeline]);
-  return (
-    <section aria-label="Expiry timeline">
-      <h2>Expiry timeline, by {timeline.bucket}</h2>
-      <div class="chart">
-        <canvas ref={canvas} role="img" aria-label={`Certificates expiring per ${timeline.bucket}`} />
-      </div>
-      {buckets.length === 0 && <p>No active certificate expires in the next six months.</p>}
-    </section>
-  );
+function View({ path, query }: { path: string; query: URLSearchParams }) {
+  const [section, id] = path.split("/").filter(Boolean).map(decodeURIComponent);
+  switch (section) {
+    case undefined:
+      return <Dashboard query={query} />;
+    case "devices":
+      if (id === "import") return <DeviceImport />;
+      if (id === "missing") return <DevicesWithoutCertificate query={query} />;
+      return id ? <DevicePage id={id} /> : <Devices query={query} />;
+    case "certificates":
+      return id ? <CertificatePage id={id} /> : <Certificates query={query} />;
+    case "profiles":
+      return id === "new" ? <ProfilePage /> : id ? <ProfilePage id={id} /> : <Profiles query={query} />;
+    case "jobs":
+      return id === "new" ? <NewJob query={query} /> : id ? <JobPage id={id} query={query} /> : <Jobs query={query} />;
+    case "ca-requests":
+      return <CARequests query={query} />;
+    case "trust-anchors":
+      return <TrustAnchors />;
+    case "est-labels":
+      return <ESTLabels />;
+    case "renewal-policies":
+      return <RenewalPolicies />;
+    case "audit":
+      return <Audit query={query} />;
+    case "tokens":
+      return <Tokens query={query} />;
+    case "credentials":
+      return <Credentials />;
+  }
+  return <p role="alert">No page at {path}. <a href="/">To the dashboard</a></p>;
 }
 
 render(<App />, document.getElementById("app")!);

@@ -12,6 +12,37 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const currentCertificateExpiries = `-- name: CurrentCertificateExpiries :many
+SELECT device_id::text AS device_id, max(not_after)::timestamptz AS not_after
+FROM certificates WHERE device_id = ANY($1::text[]) AND status = 'active' GROUP BY device_id
+`
+
+type CurrentCertificateExpiriesRow struct {
+	DeviceID string    `json:"device_id"`
+	NotAfter time.Time `json:"not_after"`
+}
+
+// For a page of devices: when each one's latest-expiring active certificate ends.
+func (q *Queries) CurrentCertificateExpiries(ctx context.Context, ids []string) ([]CurrentCertificateExpiriesRow, error) {
+	rows, err := q.db.Query(ctx, currentCertificateExpiries, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CurrentCertificateExpiriesRow{}
+	for rows.Next() {
+		var i CurrentCertificateExpiriesRow
+		if err := rows.Scan(&i.DeviceID, &i.NotAfter); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const devicesOfCertificates = `-- name: DevicesOfCertificates :many
 SELECT id, device_id, cert_type FROM certificates WHERE id = ANY($1::bigint[])
 `
@@ -146,6 +177,48 @@ func (q *Queries) ExpiryTimeline(ctx context.Context, arg ExpiryTimelineParams) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const fleetSummary = `-- name: FleetSummary :one
+SELECT
+  (SELECT count(*) FROM devices) AS devices,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now()) AS active_certificates,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now() AND not_after <= now() + interval '7 days') AS expiring_7_days,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now() AND not_after <= now() + interval '30 days') AS expiring_30_days,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after > now() AND not_after <= now() + interval '90 days') AS expiring_90_days,
+  (SELECT count(*) FROM certificates WHERE status = 'active' AND not_after <= now()) AS expired,
+  (SELECT count(*) FROM devices d WHERE d.mode <> 'DISABLED' AND NOT EXISTS (
+     SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.status = 'active' AND c.not_after > now())) AS without_certificate,
+  (SELECT count(*) FROM ca_requests WHERE status = 'pending') AS pending_ca_requests
+`
+
+type FleetSummaryRow struct {
+	Devices            int64 `json:"devices"`
+	ActiveCertificates int64 `json:"active_certificates"`
+	Expiring7Days      int64 `json:"expiring_7_days"`
+	Expiring30Days     int64 `json:"expiring_30_days"`
+	Expiring90Days     int64 `json:"expiring_90_days"`
+	Expired            int64 `json:"expired"`
+	WithoutCertificate int64 `json:"without_certificate"`
+	PendingCaRequests  int64 `json:"pending_ca_requests"`
+}
+
+// The console's dashboard headline. Each count uses an index; the expiring
+// windows are counted from now, expired ones excluded.
+func (q *Queries) FleetSummary(ctx context.Context) (FleetSummaryRow, error) {
+	row := q.db.QueryRow(ctx, fleetSummary)
+	var i FleetSummaryRow
+	err := row.Scan(
+		&i.Devices,
+		&i.ActiveCertificates,
+		&i.Expiring7Days,
+		&i.Expiring30Days,
+		&i.Expiring90Days,
+		&i.Expired,
+		&i.WithoutCertificate,
+		&i.PendingCaRequests,
+	)
+	return i, err
 }
 
 const getCertificate = `-- name: GetCertificate :one
@@ -426,6 +499,37 @@ UPDATE certificates SET status = 'superseded' WHERE id = $1 AND status = 'active
 func (q *Queries) MarkCertificateSuperseded(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, markCertificateSuperseded, id)
 	return err
+}
+
+const profilesOfDevices = `-- name: ProfilesOfDevices :many
+SELECT device_id, array_agg(profile_id ORDER BY cert_type)::bigint[] AS profile_ids
+FROM device_profiles WHERE device_id = ANY($1::text[]) GROUP BY device_id
+`
+
+type ProfilesOfDevicesRow struct {
+	DeviceID   string  `json:"device_id"`
+	ProfileIds []int64 `json:"profile_ids"`
+}
+
+// For a page of devices: each one's profiles, by certificate type.
+func (q *Queries) ProfilesOfDevices(ctx context.Context, ids []string) ([]ProfilesOfDevicesRow, error) {
+	rows, err := q.db.Query(ctx, profilesOfDevices, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ProfilesOfDevicesRow{}
+	for rows.Next() {
+		var i ProfilesOfDevicesRow
+		if err := rows.Scan(&i.DeviceID, &i.ProfileIds); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const recordDiscoveredCertificate = `-- name: RecordDiscoveredCertificate :one

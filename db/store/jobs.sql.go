@@ -114,7 +114,8 @@ type CountItemsOfJobsRow struct {
 	Items int64  `json:"items"`
 }
 
-// Items per state of each of a page of jobs, for the jobs CSV.
+// Items per state of each of a page of jobs, for the jobs CSV and the
+// list's outcome bars.
 func (q *Queries) CountItemsOfJobs(ctx context.Context, jobIds []int64) ([]CountItemsOfJobsRow, error) {
 	rows, err := q.db.Query(ctx, countItemsOfJobs, jobIds)
 	if err != nil {
@@ -512,6 +513,62 @@ func (q *Queries) JobItemsPage(ctx context.Context, arg JobItemsPageParams) ([]J
 	return items, nil
 }
 
+const listDeviceJobItems = `-- name: ListDeviceJobItems :many
+SELECT i.job_id, j.name AS job_name, j.status AS job_status, i.cert_type, i.step, i.state, i.last_error, i.started_at, i.finished_at
+FROM job_items i JOIN jobs j ON j.id = i.job_id
+WHERE i.device_id = $1
+ORDER BY i.job_id DESC
+LIMIT $2
+`
+
+type ListDeviceJobItemsParams struct {
+	DeviceID string `json:"device_id"`
+	PageSize int32  `json:"page_size"`
+}
+
+type ListDeviceJobItemsRow struct {
+	JobID      int64      `json:"job_id"`
+	JobName    string     `json:"job_name"`
+	JobStatus  string     `json:"job_status"`
+	CertType   string     `json:"cert_type"`
+	Step       string     `json:"step"`
+	State      string     `json:"state"`
+	LastError  string     `json:"last_error"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// A device's part in jobs, newest job first.
+func (q *Queries) ListDeviceJobItems(ctx context.Context, arg ListDeviceJobItemsParams) ([]ListDeviceJobItemsRow, error) {
+	rows, err := q.db.Query(ctx, listDeviceJobItems, arg.DeviceID, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListDeviceJobItemsRow{}
+	for rows.Next() {
+		var i ListDeviceJobItemsRow
+		if err := rows.Scan(
+			&i.JobID,
+			&i.JobName,
+			&i.JobStatus,
+			&i.CertType,
+			&i.Step,
+			&i.State,
+			&i.LastError,
+			&i.StartedAt,
+			&i.FinishedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listJobItems = `-- name: ListJobItems :many
 SELECT device_id, profile_id, step, state, step_status, last_error, issued_certificate_id, prior_certificate_id, started_at, finished_at
 FROM job_items
@@ -698,6 +755,52 @@ UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()) WHE
 func (q *Queries) MarkJobRunning(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, markJobRunning, id)
 	return err
+}
+
+const recentFailedItems = `-- name: RecentFailedItems :many
+SELECT i.job_id, i.device_id, i.state, i.step, i.last_error, i.finished_at
+FROM job_items i JOIN jobs j ON j.id = i.job_id
+WHERE i.state IN ('device_failure', 'ca_failure') AND (j.completed_at IS NULL OR j.completed_at > now() - interval '7 days')
+ORDER BY i.finished_at DESC NULLS LAST, i.job_id DESC, i.device_id
+LIMIT $1
+`
+
+type RecentFailedItemsRow struct {
+	JobID      int64      `json:"job_id"`
+	DeviceID   string     `json:"device_id"`
+	State      string     `json:"state"`
+	Step       string     `json:"step"`
+	LastError  string     `json:"last_error"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// The attention list: items that failed in jobs finished or running in the
+// last week, newest first.
+func (q *Queries) RecentFailedItems(ctx context.Context, pageSize int32) ([]RecentFailedItemsRow, error) {
+	rows, err := q.db.Query(ctx, recentFailedItems, pageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RecentFailedItemsRow{}
+	for rows.Next() {
+		var i RecentFailedItemsRow
+		if err := rows.Scan(
+			&i.JobID,
+			&i.DeviceID,
+			&i.State,
+			&i.Step,
+			&i.LastError,
+			&i.FinishedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const recordItemIssued = `-- name: RecordItemIssued :exec

@@ -97,6 +97,38 @@ func (q *Queries) GetLocalCA(ctx context.Context, name string) (LocalCa, error) 
 	return i, err
 }
 
+const listLocalCACertificates = `-- name: ListLocalCACertificates :many
+SELECT name, root_der, issuing_der FROM local_cas ORDER BY name
+`
+
+type ListLocalCACertificatesRow struct {
+	Name       string `json:"name"`
+	RootDer    []byte `json:"root_der"`
+	IssuingDer []byte `json:"issuing_der"`
+}
+
+// The built-in CAs' certificates (never their keys), for the dashboard's
+// warning before one expires.
+func (q *Queries) ListLocalCACertificates(ctx context.Context) ([]ListLocalCACertificatesRow, error) {
+	rows, err := q.db.Query(ctx, listLocalCACertificates)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListLocalCACertificatesRow{}
+	for rows.Next() {
+		var i ListLocalCACertificatesRow
+		if err := rows.Scan(&i.Name, &i.RootDer, &i.IssuingDer); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const nextCRLNumber = `-- name: NextCRLNumber :one
 UPDATE local_cas SET crl_number = crl_number + 1 WHERE id = $1 RETURNING crl_number
 `
