@@ -260,8 +260,9 @@ func (s *server) getCertificate(c *gin.Context) {
 	sum := sha1.Sum(stored.Der)
 	view.SHA1 = hex.EncodeToString(sum[:])
 	view.PEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: stored.Der}))
+	view.DNSNames, view.IPAddresses, view.EmailAddresses, view.URIs = []string{}, []string{}, []string{}, []string{}
 	if cert, err := x509.ParseCertificate(stored.Der); err == nil {
-		view.DNSNames, view.EmailAddresses = cert.DNSNames, cert.EmailAddresses
+		view.DNSNames, view.EmailAddresses = append(view.DNSNames, cert.DNSNames...), append(view.EmailAddresses, cert.EmailAddresses...)
 		for _, ip := range cert.IPAddresses {
 			view.IPAddresses = append(view.IPAddresses, ip.String())
 		}

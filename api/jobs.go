@@ -40,6 +40,9 @@ func (s *server) devicesMatching(c *gin.Context, body *jobBody) error {
 		return fieldError("device_filter", "select devices by IDs, by certificates or by a filter: one of them")
 	}
 	f := body.DeviceFilter
+	if *f == (deviceFilter{}) {
+		return fieldError("device_filter", "name a device_type, mode or driver; list device_ids for a job over chosen devices")
+	}
 	if f.Mode != "" && !slices.Contains(deviceModes, f.Mode) {
 		return fieldError("device_filter.mode", "want one of %v", deviceModes)
 	}

@@ -2,7 +2,8 @@
 // beside a reference measured in the same run on the same machine (see
 // BENCHMARKS.md): a certificate job against its no-op floor, and EST
 // simpleenroll against globalsign's estserver and the short-workflow floor,
-// and SCEP PKCSReq against the same floor.
+// SCEP PKCSReq against the same floor, and the web console's views at fleet
+// size against an HTTP round trip and the cheapest query.
 // `make bench` runs it from the repository root after `make tools`.
 package main
 
@@ -46,6 +47,10 @@ type options struct {
 	profile         bool
 	results         string
 	adminURL        string
+	// The console benchmark's fleet (and twice as many certificates), and
+	// how often it loads each view.
+	consoleDevices, consoleRepeats int
+	consoleKeep                    bool
 }
 
 func main() {
@@ -55,7 +60,10 @@ func main() {
 	flag.IntVar(&o.window, "window", 200, "devices in flight in the job and its floor")
 	flag.StringVar(&conc, "concurrency", "1,8,32", "EST and SCEP callers, comma-separated")
 	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST and SCEP series runs")
-	flag.StringVar(&o.only, "only", "", "run only 'jobs' or 'est' (EST and SCEP enrollment)")
+	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment) or 'console' (the web console's views at fleet size)")
+	flag.IntVar(&o.consoleDevices, "console-devices", 100000, "devices in the console benchmark's fleet, with twice as many certificates")
+	flag.IntVar(&o.consoleRepeats, "console-repeats", 20, "how often the console benchmark loads each view")
+	flag.BoolVar(&o.consoleKeep, "console-keep", false, "keep the console benchmark's database (for EXPLAIN ANALYZE) and print its URL")
 	flag.BoolVar(&o.profile, "profile", false, "write CPU and heap profiles of certfleet into the results folder")
 	flag.StringVar(&o.results, "results", defaultResults, "where results go; BENCHMARKS.md is written only for the default")
 	flag.StringVar(&o.adminURL, "postgres", envOr("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "a Postgres server on which the benchmark may create a database")
@@ -84,13 +92,37 @@ func envOr(name, def string) string {
 }
 
 func run(ctx context.Context, o options) error {
+	date := time.Now().UTC().Format("2006-01-02")
+	if o.only != "console" {
+		if err := runStack(ctx, o, date); err != nil {
+			return err
+		}
+	}
+	if o.only == "" || o.only == "console" {
+		fmt.Fprintf(os.Stderr, "bench: the web console's views, %d devices\n", o.consoleDevices)
+		r, err := benchConsole(ctx, o)
+		if err != nil {
+			return err
+		}
+		if err := writeResult(o.results, date, "console", describeMachine(nil), r); err != nil {
+			return err
+		}
+	}
+	report := "BENCHMARKS.md"
+	if o.results != defaultResults {
+		report = filepath.Join(o.results, report)
+	}
+	return writeReport(o.results, report)
+}
+
+// runStack runs the benchmarks that need certfleet's whole stack: jobs and EST.
+func runStack(ctx context.Context, o options, date string) error {
 	s, err := startStack(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
 	machine := describeMachine(s)
-	date := time.Now().UTC().Format("2006-01-02")
 	if o.only != "est" {
 		fmt.Fprintf(os.Stderr, "bench: job throughput, %d devices\n", o.devices)
 		stopProfile := s.profile(o, date+"-jobs")
@@ -115,11 +147,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	report := "BENCHMARKS.md"
-	if o.results != defaultResults {
-		report = filepath.Join(o.results, report)
-	}
-	return writeReport(o.results, report)
+	return nil
 }
 
 // stack is what the benchmark runs against: a Temporal dev server, a fresh

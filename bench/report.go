@@ -24,7 +24,10 @@ type machine struct {
 }
 
 func describeMachine(s *stack) machine {
-	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Temporal: s.temporalVersion}
+	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version()}
+	if s != nil { // the console benchmark runs without Temporal
+		m.Temporal = s.temporalVersion
+	}
 	m.CPU = procField("/proc/cpuinfo", "model name")
 	var kb float64
 	fmt.Sscanf(procField("/proc/meminfo", "MemTotal"), "%f", &kb) //nolint:errcheck // 0 when unknown
@@ -135,6 +138,17 @@ func writeReport(dir, path string) error {
 			return err
 		}
 		writeEST(&b, &res, r)
+	}
+	consoleResults, err := latest(dir, "console")
+	if err != nil {
+		return err
+	}
+	for _, res := range consoleResults {
+		var r consoleResult
+		if err := json.Unmarshal(res.Result, &r); err != nil {
+			return err
+		}
+		writeConsole(&b, &res, r)
 	}
 	b.WriteString(reportOutro)
 	fmt.Fprintln(os.Stderr, "bench: wrote", path)

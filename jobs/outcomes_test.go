@@ -183,11 +183,16 @@ func TestHaltWhileABatchStarts(t *testing.T) {
 	t.Logf("%d of %d items had not started when the halt was acknowledged", unstarted, devices)
 
 	// The job's history: the halt was acknowledged (its HaltJob local
-	// activity) while children of the batch were still starting.
+	// activity) long before the job had started a child for every device.
+	// Whether some children of the batch in progress start after the
+	// acknowledgement depends on where the halt lands (inside a batch or
+	// between two), so it is logged, not asserted.
 	history := testenv.History(t, f.temporal, workflows.JobWorkflowID(job.ID), "") // its one run: a halted job never continues as new
-	signalled, acknowledged, startedAfter := false, false, 0
+	signalled, acknowledged, initiated, startedAfter := false, false, 0, 0
 	for _, e := range history.GetEvents() {
 		switch {
+		case e.GetEventType() == enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+			initiated++
 		case e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED && e.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == workflows.SignalHalt:
 			signalled = true
 		case signalled && e.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED && e.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity":
@@ -197,7 +202,8 @@ func TestHaltWhileABatchStarts(t *testing.T) {
 		}
 	}
 	require.True(t, acknowledged, "the halt was acknowledged")
-	assert.Positive(t, startedAfter, "the halt was acknowledged before the batch had finished starting")
+	assert.Less(t, initiated, devices, "the halt stopped the job before it had started a child for every device")
+	t.Logf("%d children initiated in all, %d started after the halt was acknowledged", initiated, startedAfter)
 
 	closed := workflows.DeviceWorkflowID(job.ID, firstUnstarted)
 	_ = f.temporal.GetWorkflow(ctx, closed, "").Get(ctx, nil)

@@ -1,7 +1,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, may, session, signIn, signOut, type Role, type Session } from "./api";
-import { onLink, useLocation } from "./router";
+import { navigate, onLink, useLocation } from "./router";
 import { SessionContext } from "./ui";
 import { Dashboard } from "./views/dashboard";
 import { DeviceImport, DevicePage, Devices, DevicesWithoutCertificate } from "./views/devices";
@@ -76,6 +76,7 @@ function Shell({ who, onSignedOut }: { who: Session; onSignedOut: () => void }) 
   const { path, query } = useLocation();
   const out = async () => {
     await signOut();
+    navigate("/", true); // the next person to sign in starts at the dashboard, not at this one's view
     onSignedOut();
   };
   const here = (href: string) => (href === "/" ? path === "/" : path === href || path.startsWith(href + "/"));

@@ -188,7 +188,9 @@ export function useForm<V extends Record<string, unknown>>(initial: V) {
   const errorOf = (name: string) => {
     const f = errors?.field;
     if (!f) return "";
-    return f === name || f.startsWith(name + ".") || f.startsWith(name + "[") ? errors!.message : "";
+    if (f !== name && !f.startsWith(name + ".") && !f.startsWith(name + "[")) return "";
+    // Beside its field, the API's "field: problem" needs no field name.
+    return errors!.message.startsWith(f + ": ") ? errors!.message.slice(f.length + 2) : errors!.message;
   };
   return { values, set, submit, errorOf, errors, setErrors, busy, setValues };
 }
@@ -205,7 +207,7 @@ type FormState = {
 export function FormError({ form, fields }: { form: FormState; fields: string[] }) {
   if (!form.errors) return null;
   if (fields.some((f) => form.errorOf(f))) return null;
-  return <p class="failure" role="alert">{form.errors.field ? `${form.errors.field}: ` : ""}{form.errors.message}</p>;
+  return <p class="failure" role="alert">{form.errors.message}</p>;
 }
 
 /** Field is a labelled input whose refusal, if any, is right below it. */

@@ -86,8 +86,7 @@ export function Audit({ query }: { query: URLSearchParams }) {
     <Page title="Audit log">
       <Filters query={query} fields={[{ name: "object_type", label: "Object", options: [
         ["", "Everything"], ["device", "Devices"], ["profile", "Profiles"], ["job", "Jobs"], ["certificate", "Certificates"], ["ca_request", "CA requests"],
-        ["trust_anchor", "Trust anchors"], ["api_token", "API tokens"], ["credential", "Credentials"], ["est_label", "EST labels"], ["renewal_policy", "Renewal policies"],
-        ["console_session", "Console sessions"],
+        ["trust_anchor", "Trust anchors"], ["api_token", "API tokens and sessions"], ["credential", "Credentials"], ["est_label", "EST labels"], ["renewal_policy", "Renewal policies"],
       ] }]} />
       <Failure message={list.error} />
       <Table caption="Audit log" empty="Nothing recorded." rows={list.data?.items} columns={[

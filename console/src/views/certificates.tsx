@@ -64,6 +64,14 @@ const reasons: [string, string][] = [
   ["0", "unspecified"], ["1", "keyCompromise"], ["3", "affiliationChanged"], ["4", "superseded"], ["5", "cessationOfOperation"], ["9", "privilegeWithdrawn"],
 ];
 
+// reasonName names an RFC 5280 reason code, including those certfleet
+// records but does not offer (a CA-side revocation may carry any).
+function reasonName(code?: number | null): string {
+  const all: Record<number, string> = { 2: "cACompromise", 6: "certificateHold", 8: "removeFromCRL", 10: "aACompromise" };
+  for (const [c, n] of reasons) all[Number(c)] = n;
+  return code == null ? "unspecified" : `${all[code] ?? "unknown"} (${code})`;
+}
+
 export function CertificatePage({ id }: { id: string }) {
   const cert = useApi<Detail>(`/api/v1/certificates/${encodeURIComponent(id)}`);
   const profileName = useProfileNames();
@@ -85,7 +93,7 @@ export function CertificatePage({ id }: { id: string }) {
             <dt>Key</dt><dd>{c.key_algorithm}</dd>
             <dt>Valid</dt><dd><When at={c.not_before} /> to <When at={c.not_after} /></dd>
             <dt>Status</dt><dd><Status value={c.expired && c.status === "active" ? "expired" : c.status} />
-              {c.revoked_at && <> on <When at={c.revoked_at} />, reason {c.revocation_reason}</>}</dd>
+              {c.revoked_at && <> on <When at={c.revoked_at} />, reason {reasonName(c.revocation_reason)}</>}</dd>
             <dt>Device</dt><dd>{c.device_id ? <a href={`/devices/${encodeURIComponent(c.device_id)}`}>{c.device_id}</a> : "—"}</dd>
             <dt>Profile</dt><dd>{profileName(c.profile_id)}</dd>
             <dt>Type</dt><dd>{c.cert_type}</dd>

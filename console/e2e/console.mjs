@@ -1,0 +1,249 @@
+// The console end to end, driven in Debian's Chromium by playwright-core (no
+// browser download): sign in, a credential, profiles (a refusal shown beside
+// its field first), a CSV import with a row refused beside the row, profile
+// assignment, a job on the simulated fleet watched to its end, its failed
+// items, a CA request approved, a certificate revoked, a trust anchor
+// uploaded and proven, sign out; then an auditor, who sees no control and
+// whom the API refuses. Run by console/e2e_test.go, which starts the stack
+// and passes its addresses; exits non-zero at the first expectation that
+// fails, and saves a screenshot of every view in SCREENSHOTS.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { createSign } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+const { BASE_URL, ADMIN_TOKEN, AUDITOR_TOKEN, SIM_URL, SIM_SECRET, CA_CERT, CA_KEY, CHROMIUM, SCREENSHOTS } = process.env;
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+const step = (what) => console.log(`· ${what}`);
+try {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
+  page.setDefaultTimeout(20_000);
+  page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("request", (r) => {
+    if (!r.url().startsWith(BASE_URL)) problems.push(`outside request: ${r.url()}`);
+  });
+  page.on("dialog", (d) => d.accept());
+  const shot = (name) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const go = async (p, heading) => {
+    await page.goto(BASE_URL + p);
+    await page.getByRole("heading", { name: heading, exact: true }).waitFor();
+  };
+  const button = (name) => page.getByRole("button", { name, exact: true });
+  const errorOf = (field) => page.locator(`#f-${field}-error`);
+  // rows counts the rows of the page's first table once it has loaded.
+  const rows = async () => {
+    await page.locator("tbody").first().waitFor();
+    return page.locator("tbody").first().locator("tr").count();
+  };
+
+  step("sign in: a wrong token is refused beside the field");
+  await page.goto(BASE_URL + "/");
+  const token = page.getByLabel("API token");
+  await token.waitFor();
+  await shot("sign-in");
+  await token.fill("cft_wrong");
+  await button("Sign in").click();
+  await page.locator("#token-error").waitFor();
+  assert.equal(await page.locator("#token-error").textContent(), "unknown, expired or revoked API token");
+  assert.equal(await token.getAttribute("aria-invalid"), "true");
+  await shot("sign-in-refused");
+  await token.fill(ADMIN_TOKEN);
+  await button("Sign in").click();
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+  assert.equal(await page.locator("header .who").textContent(), "console-admin (admin)");
+
+  step("a credential for the simulated fleet");
+  await go("/credentials", "Device credentials");
+  await page.locator("#f-name").fill("simfleet");
+  await page.locator("#f-kind").selectOption("derived");
+  await page.locator("#f-secret").fill(SIM_SECRET);
+  await page.locator("#f-allowed_addresses").fill(`${SIM_URL}/devices/*`);
+  await button("Create credential").click();
+  await page.getByRole("cell", { name: "simfleet", exact: true }).waitFor();
+  assert.equal(await page.getByText(SIM_SECRET).count(), 0, "the secret is not shown back");
+  await shot("credentials");
+
+  step("a profile: a bad validity is refused beside its field, then saved");
+  await go("/profiles/new", "New profile");
+  await page.locator("#f-name").fill("cameras");
+  await page.locator("#f-validity_days").fill("0");
+  await button("Create profile").click();
+  await errorOf("validity_days").waitFor();
+  assert.equal(await errorOf("validity_days").textContent(), "1 to 3650");
+  assert.equal(await page.locator("#f-validity_days").getAttribute("aria-invalid"), "true");
+  await shot("profile-refused");
+  await page.locator("#f-validity_days").fill("90");
+  await button("Create profile").click();
+  await page.getByRole("heading", { name: "Profile cameras" }).waitFor();
+  await shot("profile");
+  await go("/profiles/new", "New profile");
+  await page.locator("#f-name").fill("approved-cameras");
+  await page.locator("#f-approval_mode").check();
+  await button("Create profile").click();
+  await page.getByRole("heading", { name: "Profile approved-cameras" }).waitFor();
+  await go("/profiles", "Profiles");
+  assert.equal(await rows(), 2);
+  await shot("profiles");
+
+  step("a CSV import: the bad row is refused beside the row, the others created");
+  await go("/devices/import", "Import devices");
+  const csv = ["id,name,device_type,address,credential"];
+  for (let n = 1; n <= 6; n++) csv.push(`sim-0000${n},Camera ${n},camera,${SIM_URL}/devices/sim-0000${n},simfleet`);
+  csv.push(`toaster-1,Toaster,toaster,${SIM_URL}/devices/toaster-1,simfleet`);
+  await page.locator("#csv").fill(csv.join("\n"));
+  await page.locator("#all-or-nothing").uncheck();
+  await button("Import").click();
+  await page.getByRole("heading", { name: "6 device(s) created, 1 row problem(s)" }).waitFor();
+  const refused = page.locator("table tbody tr");
+  assert.equal(await refused.count(), 1);
+  assert.match(await refused.textContent(), /^8toaster-1,Toaster,toaster.*device_type"toaster" is not one of/);
+  await shot("device-import");
+
+  step("profiles assigned to selected devices");
+  await go("/devices?device_type=camera", "Devices");
+  assert.equal(await rows(), 6);
+  for (let n = 1; n <= 5; n++) await page.getByLabel(`Select sim-0000${n}`).check();
+  await page.locator("#f-profile_id").selectOption({ label: "cameras (tls)" });
+  await button("Assign").click();
+  await page.getByText("Profile assigned to 5 device(s).").waitFor();
+  await page.getByLabel("Select sim-00006").check();
+  await page.locator("#f-profile_id").selectOption({ label: "approved-cameras (tls)" });
+  await button("Assign").click();
+  await page.getByText("Profile assigned to 1 device(s).").waitFor();
+  await page.getByRole("row", { name: /sim-00006/ }).getByText("approved-cameras").waitFor();
+  await shot("devices");
+
+  step("a job over every camera, by filter");
+  await go("/jobs/new", "New job");
+  await page.locator("#f-name").fill("console e2e");
+  await page.locator("#f-device_type").fill("toaster");
+  await button("Start job").click();
+  await page.locator(".field-error").first().waitFor();
+  assert.match(await page.locator("[role=alert]").first().textContent(), /no device matches/);
+  await page.locator("#f-device_type").fill("camera");
+  await button("Start job").click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  const jobURL = page.url();
+  await page.getByRole("heading", { name: "Job console e2e" }).waitFor();
+  await shot("job-running");
+
+  step("the CA request of sim-00006 awaits approval, and is approved");
+  await go("/ca-requests", "CA requests");
+  for (let i = 0; (await page.getByRole("cell", { name: "sim-00006", exact: true }).count()) === 0; i++) {
+    assert.ok(i < 60, "a pending CA request for sim-00006 within a minute");
+    await page.waitForTimeout(1000);
+    await go("/ca-requests", "CA requests");
+  }
+  await shot("ca-requests");
+  await page.getByRole("row", { name: /sim-00006/ }).getByRole("button", { name: "Approve" }).click();
+  await page.getByText("No request in this state.").waitFor();
+
+  step("the job's bar reaches completion");
+  await page.goto(jobURL);
+  await page.getByText("completed with failures", { exact: true }).waitFor({ timeout: 120_000 });
+  const bar = page.locator(".outcomes .bar").first();
+  assert.equal(await bar.getAttribute("aria-label"), "OK, nothing to revoke: 5, Device failure: 1");
+  assert.match(await page.locator(".legend").first().textContent(), /OK, nothing to revoke 5.*Device failure 1/);
+  await shot("job");
+
+  step("its failed items");
+  await page.getByRole("link", { name: "Device failure (1)" }).click();
+  await page.waitForURL(/state=device_failure/);
+  await page.getByRole("cell", { name: "sim-00005", exact: true }).waitFor();
+  assert.equal(await rows(), 1);
+  assert.match(await page.locator("tbody tr").textContent(), /simulated CSR failure/);
+  await shot("job-failed-items");
+
+  step("the jobs list shows the bar too");
+  await go("/jobs", "Jobs");
+  assert.equal(await page.locator(".outcomes .bar").first().getAttribute("aria-label"), "OK, nothing to revoke: 5, Device failure: 1");
+  await shot("jobs");
+
+  step("a certificate revoked with a reason");
+  await go("/certificates?device_id=sim-00001", "Certificates");
+  assert.equal(await rows(), 1);
+  await page.locator("tbody tr a").first().click();
+  await page.getByRole("heading", { name: /^Certificate \d+$/ }).waitFor();
+  assert.match(await page.locator(".pem").textContent(), /^-----BEGIN CERTIFICATE-----/);
+  await page.locator("#f-reason").selectOption("1");
+  await button("Revoke").click();
+  await page.locator(".facts .status", { hasText: "revoked" }).waitFor();
+  await shot("certificate");
+  await go("/certificates", "Certificates");
+  await shot("certificates");
+
+  step("a trust anchor: a bad PEM is refused beside the field, then uploaded and proven");
+  await go("/trust-anchors", "Trust anchors");
+  await page.locator("#f-name").fill("factory-ca");
+  await page.locator("#f-pem").fill("not a certificate");
+  await button("Upload").click();
+  await errorOf("pem").waitFor();
+  await shot("trust-anchor-refused");
+  await page.locator("#f-pem").fill(readFileSync(CA_CERT, "utf8"));
+  await button("Upload").click();
+  await page.getByRole("cell", { name: "factory-ca", exact: true }).waitFor();
+  await page.getByRole("row", { name: /factory-ca/ }).getByRole("button", { name: "Prove" }).click();
+  await button("Get a verification code").click();
+  const code = (await page.locator("#verification-code").textContent()).trim();
+  const signature = createSign("sha256").update(code).sign(readFileSync(CA_KEY, "utf8"), "base64");
+  await page.locator("#f-signature").fill(signature);
+  await page.getByRole("form", { name: "Proof" }).getByRole("button", { name: "Prove" }).click();
+  await page.getByRole("row", { name: /factory-ca/ }).getByText("proven").waitFor();
+  await shot("trust-anchors");
+
+  step("the other views");
+  await go("/", "Dashboard");
+  await page.getByRole("img", { name: "Certificates expiring per week" }).waitFor();
+  assert.equal(await page.locator(".card", { hasText: "Devices" }).first().locator(".value").textContent(), "6");
+  await page.getByText(/Job \d+: device sim-00005/).waitFor();
+  await shot("dashboard");
+  await go("/devices/sim-00005", "Device sim-00005");
+  await page.getByRole("cell", { name: /simulated CSR failure/ }).waitFor();
+  await shot("device");
+  for (const [p, h, name] of [["/est-labels", "EST and SCEP labels", "est-labels"], ["/renewal-policies", "Renewal policies", "renewal-policies"],
+    ["/audit", "Audit log", "audit"], ["/tokens", "API tokens", "tokens"], ["/devices/missing", "Devices without a valid certificate", "devices-missing"]]) {
+    await go(p, h);
+    await shot(name);
+  }
+
+  step("sign out");
+  await button("Sign out").click();
+  await token.waitFor();
+
+  step("an auditor sees no control, and the API refuses one anyway");
+  await token.fill(AUDITOR_TOKEN);
+  await button("Sign in").click();
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Tokens" }).count(), 0);
+  await go("/devices", "Devices");
+  assert.equal(await page.getByRole("link", { name: "Import CSV" }).count(), 0);
+  assert.equal(await page.locator("tbody input[type=checkbox]").count(), 0);
+  await go("/jobs", "Jobs");
+  assert.equal(await page.getByRole("link", { name: "New job" }).count(), 0);
+  await go("/certificates?device_id=sim-00002", "Certificates");
+  await page.locator("tbody tr a").first().click();
+  await page.getByRole("heading", { name: /^Certificate \d+$/ }).waitFor();
+  assert.equal(await button("Revoke").count(), 0);
+  const certificateId = page.url().split("/").pop();
+  await go("/trust-anchors", "Trust anchors");
+  assert.equal(await page.getByRole("button", { name: "Disable" }).count(), 0);
+  assert.equal(await page.getByRole("heading", { name: "Upload a CA certificate" }).count(), 0);
+  await shot("auditor-trust-anchors");
+  const statuses = await page.evaluate(async (id) => {
+    const s = await (await fetch("/api/v1/session")).json();
+    const post = (p, body) => fetch(p, { method: "POST", headers: { "X-CSRF-Token": s.csrf_token, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    return [(await post(`/api/v1/certificates/${id}/revoke`, { reason: 1 })).status, (await post("/api/v1/jobs", { name: "x", device_ids: ["sim-00002"] })).status];
+  }, certificateId);
+  assert.deepEqual(statuses, [403, 403]);
+  await button("Sign out").click();
+  await token.waitFor();
+  assert.deepEqual(problems, []);
+} finally {
+  await browser.close();
+}
