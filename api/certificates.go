@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -92,21 +93,30 @@ func certificateFilter(c *gin.Context) (store.ListCertificatesParams, error) {
 	return p, nil
 }
 
+// listCertificates lists the inventory a page at a time, by ID (the
+// default) or by expiry, either way.
 func (s *server) listCertificates(c *gin.Context) {
 	limit, after, ok := page(c)
 	if !ok {
 		return
 	}
-	params, err := certificateFilter(c)
+	filter, err := certificateFilter(c)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	if params.AfterID, ok = afterID(c, after); !ok {
+	sort, err := certificateSortOf(c)
+	if err != nil {
+		fail(c, err)
 		return
 	}
-	params.PageSize = limit
-	rows, err := store.New(s.pool).ListCertificates(c.Request.Context(), params)
+	var rows []store.ListCertificatesRow
+	var next string
+	if sort == (certificateSort{by: "id"}) {
+		rows, next, err = s.certificatesByID(c, filter, after, limit)
+	} else {
+		rows, next, err = s.certificatesSorted(c, filter, sort, after, limit)
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -116,8 +126,77 @@ func (s *server) listCertificates(c *gin.Context) {
 	for i, r := range rows {
 		views[i] = viewCertificate(r, now)
 	}
-	next := nextCursor(rows, limit, func(r store.ListCertificatesRow) string { return strconv.FormatInt(r.ID, 10) })
 	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
+}
+
+// certificateSort is the list's ?sort= (id or not_after) and ?order=.
+type certificateSort struct {
+	by         string
+	descending bool
+}
+
+var certificateSorts = []string{"id", "not_after"}
+
+func certificateSortOf(c *gin.Context) (certificateSort, error) {
+	sort := certificateSort{by: c.DefaultQuery("sort", "id")}
+	if !slices.Contains(certificateSorts, sort.by) {
+		return sort, fieldError("sort", "want one of %v", certificateSorts)
+	}
+	switch c.DefaultQuery("order", "asc") {
+	case "asc":
+	case "desc":
+		sort.descending = true
+	default:
+		return sort, fieldError("order", "want asc or desc")
+	}
+	return sort, nil
+}
+
+// certificatesByID is the default order, served from the primary key.
+func (s *server) certificatesByID(c *gin.Context, filter store.ListCertificatesParams, after string, limit int32) ([]store.ListCertificatesRow, string, error) {
+	id, err := strconv.ParseInt(after, 10, 64)
+	if after != "" && (err != nil || id < 0) {
+		return nil, "", fieldError("after", "a cursor from the previous page")
+	}
+	filter.AfterID, filter.PageSize = id, limit
+	rows, err := store.New(s.pool).ListCertificates(c.Request.Context(), filter)
+	next := nextCursor(rows, limit, func(r store.ListCertificatesRow) string { return strconv.FormatInt(r.ID, 10) })
+	return rows, next, err
+}
+
+// certificatesSorted pages by a cursor of the last row's sort key and ID,
+// "<key>_<id>", the key being its expiry in microseconds (0 by ID).
+func (s *server) certificatesSorted(c *gin.Context, f store.ListCertificatesParams, sort certificateSort, after string, limit int32) ([]store.ListCertificatesRow, string, error) {
+	p := store.ListCertificatesSortedParams{
+		DeviceID: f.DeviceID, ProfileID: f.ProfileID, Status: f.Status, ExpiringBefore: f.ExpiringBefore, ExpiringAfter: f.ExpiringAfter,
+		Expired: f.Expired, Sign: 1, ByExpiry: sort.by == "not_after", PageSize: limit,
+	}
+	if sort.descending {
+		p.Sign = -1
+	}
+	if after != "" {
+		key, id, found := strings.Cut(after, "_")
+		var keyErr, idErr error
+		p.AfterKey, keyErr = strconv.ParseInt(key, 10, 64)
+		p.AfterID, idErr = strconv.ParseInt(id, 10, 64)
+		if !found || keyErr != nil || idErr != nil {
+			return nil, "", fieldError("after", "a cursor from the previous page")
+		}
+		p.Paged = true
+	}
+	sorted, err := store.New(s.pool).ListCertificatesSorted(c.Request.Context(), p)
+	rows := make([]store.ListCertificatesRow, len(sorted))
+	for i, r := range sorted {
+		rows[i] = store.ListCertificatesRow(r)
+	}
+	next := nextCursor(rows, limit, func(r store.ListCertificatesRow) string {
+		var key int64
+		if p.ByExpiry {
+			key = r.NotAfter.UnixMicro()
+		}
+		return fmt.Sprintf("%d_%d", key, r.ID)
+	})
+	return rows, next, err
 }
 
 // exportLimit bounds one CSV export.

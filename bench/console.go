@@ -106,6 +106,8 @@ func consoleViews(device string, certificate, profileWithout, job int64) []conso
 		{"Certificates: active", []string{"/api/v1/certificates?status=active&limit=50"}},
 		{"Certificates: active, expiring within 7 days", []string{"/api/v1/certificates?status=active&expiring_after=" + at(0) + "&expiring_before=" + at(7*24*time.Hour) + "&limit=50"}},
 		{"Certificates: active, expired", []string{"/api/v1/certificates?status=active&expired=true&limit=50"}},
+		{"Certificates: by expiry, soonest first", []string{"/api/v1/certificates?sort=not_after&limit=50"}},
+		{"Certificates: active, by expiry, latest first", []string{"/api/v1/certificates?status=active&sort=not_after&order=desc&limit=50"}},
 		{"Certificates: one device", []string{"/api/v1/certificates?device_id=" + device + "&limit=50"}},
 		{"Certificates: a profile with none", []string{fmt.Sprintf("/api/v1/certificates?profile_id=%d&limit=50", profileWithout)}},
 		{"Certificate page", []string{fmt.Sprintf("/api/v1/certificates/%d", certificate), profileNames}},

@@ -45,6 +45,28 @@ WHERE (sqlc.narg(device_id)::text IS NULL OR device_id = sqlc.narg(device_id))
 ORDER BY id
 LIMIT @page_size;
 
+-- name: ListCertificatesSorted :many
+-- The inventory sorted by expiry (or by ID) either way, a page after a
+-- cursor of the last row's key and ID. The key is the expiry in microseconds
+-- (or 0 when sorting by ID), and key and ID are negated for descending
+-- order, so that one keyset comparison pages both ways;
+-- ListCertificates serves the default order (by ID, ascending) from the
+-- primary key.
+SELECT id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after,
+       status, revoked_at, revocation_reason, created_at
+FROM certificates
+WHERE (sqlc.narg(device_id)::text IS NULL OR device_id = sqlc.narg(device_id))
+  AND (sqlc.narg(profile_id)::bigint IS NULL OR profile_id = sqlc.narg(profile_id))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
+  AND (sqlc.narg(expiring_before)::timestamptz IS NULL OR not_after < sqlc.narg(expiring_before))
+  AND (sqlc.narg(expiring_after)::timestamptz IS NULL OR not_after > sqlc.narg(expiring_after))
+  AND (NOT sqlc.arg(expired)::boolean OR not_after <= now())
+  AND (NOT sqlc.arg(paged)::boolean
+       OR (sqlc.arg(sign)::bigint * (CASE WHEN sqlc.arg(by_expiry)::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), sqlc.arg(sign)::bigint * id)
+        > (sqlc.arg(sign)::bigint * sqlc.arg(after_key)::bigint, sqlc.arg(sign)::bigint * sqlc.arg(after_id)::bigint))
+ORDER BY sqlc.arg(sign)::bigint * (CASE WHEN sqlc.arg(by_expiry)::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), sqlc.arg(sign)::bigint * id
+LIMIT sqlc.arg(page_size);
+
 -- name: DevicesWithoutCertificate :many
 -- Enabled devices holding no unexpired, unrevoked certificate of the type.
 SELECT d.id, d.name, d.device_type, d.mode FROM devices d

@@ -176,6 +176,13 @@ try {
   await page.locator(".facts .status", { hasText: "revoked" }).waitFor();
   await shot("certificate");
   await go("/certificates", "Certificates");
+  await page.getByRole("link", { name: "Expires" }).click();
+  await page.waitForURL(/sort=not_after&order=asc/);
+  await page.locator('th[aria-sort="ascending"]', { hasText: "Expires" }).waitFor();
+  await page.getByRole("link", { name: "Expires ▲" }).click();
+  await page.waitForURL(/sort=not_after&order=desc/);
+  await page.locator('th[aria-sort="descending"]', { hasText: "Expires" }).waitFor();
+  assert.equal(await rows(), 5, "sorted by expiry, latest first, every certificate still listed");
   await shot("certificates");
 
   step("a trust anchor: a bad PEM is refused beside the field, then uploaded and proven");

@@ -459,6 +459,109 @@ func (q *Queries) ListCertificates(ctx context.Context, arg ListCertificatesPara
 	return items, nil
 }
 
+const listCertificatesSorted = `-- name: ListCertificatesSorted :many
+SELECT id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after,
+       status, revoked_at, revocation_reason, created_at
+FROM certificates
+WHERE ($1::text IS NULL OR device_id = $1)
+  AND ($2::bigint IS NULL OR profile_id = $2)
+  AND ($3::text IS NULL OR status = $3)
+  AND ($4::timestamptz IS NULL OR not_after < $4)
+  AND ($5::timestamptz IS NULL OR not_after > $5)
+  AND (NOT $6::boolean OR not_after <= now())
+  AND (NOT $7::boolean
+       OR ($8::bigint * (CASE WHEN $9::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), $8::bigint * id)
+        > ($8::bigint * $10::bigint, $8::bigint * $11::bigint))
+ORDER BY $8::bigint * (CASE WHEN $9::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), $8::bigint * id
+LIMIT $12
+`
+
+type ListCertificatesSortedParams struct {
+	DeviceID       pgtype.Text `json:"device_id"`
+	ProfileID      pgtype.Int8 `json:"profile_id"`
+	Status         pgtype.Text `json:"status"`
+	ExpiringBefore *time.Time  `json:"expiring_before"`
+	ExpiringAfter  *time.Time  `json:"expiring_after"`
+	Expired        bool        `json:"expired"`
+	Paged          bool        `json:"paged"`
+	Sign           int64       `json:"sign"`
+	ByExpiry       bool        `json:"by_expiry"`
+	AfterKey       int64       `json:"after_key"`
+	AfterID        int64       `json:"after_id"`
+	PageSize       int32       `json:"page_size"`
+}
+
+type ListCertificatesSortedRow struct {
+	ID               int64       `json:"id"`
+	DeviceID         pgtype.Text `json:"device_id"`
+	ProfileID        pgtype.Int8 `json:"profile_id"`
+	CertType         string      `json:"cert_type"`
+	Issuer           string      `json:"issuer"`
+	SerialHex        string      `json:"serial_hex"`
+	Subject          string      `json:"subject"`
+	Sha256           []byte      `json:"sha256"`
+	NotBefore        time.Time   `json:"not_before"`
+	NotAfter         time.Time   `json:"not_after"`
+	Status           string      `json:"status"`
+	RevokedAt        *time.Time  `json:"revoked_at"`
+	RevocationReason pgtype.Int2 `json:"revocation_reason"`
+	CreatedAt        time.Time   `json:"created_at"`
+}
+
+// The inventory sorted by expiry (or by ID) either way, a page after a
+// cursor of the last row's key and ID. The key is the expiry in microseconds
+// (or 0 when sorting by ID), and key and ID are negated for descending
+// order, so that one keyset comparison pages both ways;
+// ListCertificates serves the default order (by ID, ascending) from the
+// primary key.
+func (q *Queries) ListCertificatesSorted(ctx context.Context, arg ListCertificatesSortedParams) ([]ListCertificatesSortedRow, error) {
+	rows, err := q.db.Query(ctx, listCertificatesSorted,
+		arg.DeviceID,
+		arg.ProfileID,
+		arg.Status,
+		arg.ExpiringBefore,
+		arg.ExpiringAfter,
+		arg.Expired,
+		arg.Paged,
+		arg.Sign,
+		arg.ByExpiry,
+		arg.AfterKey,
+		arg.AfterID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListCertificatesSortedRow{}
+	for rows.Next() {
+		var i ListCertificatesSortedRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.DeviceID,
+			&i.ProfileID,
+			&i.CertType,
+			&i.Issuer,
+			&i.SerialHex,
+			&i.Subject,
+			&i.Sha256,
+			&i.NotBefore,
+			&i.NotAfter,
+			&i.Status,
+			&i.RevokedAt,
+			&i.RevocationReason,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listRevokedUnexpired = `-- name: ListRevokedUnexpired :many
 SELECT serial_hex, revoked_at, revocation_reason FROM certificates
 WHERE issuer = $1 AND status = 'revoked' AND not_after > now()

@@ -25,12 +25,12 @@ export type Certificate = {
 type Detail = Certificate & { sha1: string; dns_names?: string[]; ip_addresses?: string[]; email_addresses?: string[]; uris?: string[]; key_algorithm: string; pem: string };
 
 export const certificateColumns: Column<Certificate>[] = [
-  { label: "ID", render: (c) => <a href={`/certificates/${c.id}`}>{c.id}</a>, numeric: true },
+  { label: "ID", sort: "id", render: (c) => <a href={`/certificates/${c.id}`}>{c.id}</a>, numeric: true },
   { label: "Subject", render: (c) => c.subject },
   { label: "Device", render: (c) => (c.device_id ? <a href={`/devices/${encodeURIComponent(c.device_id)}`}>{c.device_id}</a> : "—") },
   { label: "Type", render: (c) => c.cert_type },
   { label: "Status", render: (c) => <Status value={c.expired && c.status === "active" ? "expired" : c.status} /> },
-  { label: "Expires", render: (c) => <When at={c.not_after} /> },
+  { label: "Expires", sort: "not_after", render: (c) => <When at={c.not_after} /> },
   { label: "Serial", render: (c) => <code class="serial">{c.serial}</code> },
 ];
 
@@ -40,7 +40,7 @@ export function Certificates({ query }: { query: URLSearchParams }) {
   const params = new URLSearchParams();
   for (const k of filterNames) if (query.get(k)) params.set(k, query.get(k)!);
   const csv = `/api/v1/certificates.csv?${params}`;
-  if (query.get("after")) params.set("after", query.get("after")!);
+  for (const k of ["sort", "order", "after"]) if (query.get(k)) params.set(k, query.get(k)!);
   params.set("limit", "50");
   const list = useApi<{ items: Certificate[]; next?: string }>(`/api/v1/certificates?${params}`);
   return (
@@ -54,7 +54,7 @@ export function Certificates({ query }: { query: URLSearchParams }) {
         { name: "expiring_before", label: "Expiring before", placeholder: "2027-02-01T00:00:00Z" },
       ]} />
       <Failure message={list.error} />
-      <Table caption="Certificates" empty="No certificate matches." rows={list.data?.items} columns={certificateColumns} />
+      <Table caption="Certificates" empty="No certificate matches." rows={list.data?.items} columns={certificateColumns} query={query} />
       <CursorPager next={list.data?.next} query={query} />
     </Page>
   );
