@@ -31,6 +31,10 @@ type Deps struct {
 	Checks map[string]HealthCheck
 	// CRLs serves the built-in CA's revocation lists.
 	CRLs CRLSource
+	// OCSP answers OCSP requests at /ocsp (POST) and /ocsp/<request> (GET).
+	OCSP http.Handler
+	// CAIssuers serves the CA certificates named in certificates' AIA.
+	CAIssuers CAIssuerSource
 	// Pool is the inventory; without it only health and CRLs are served.
 	Pool *pgxpool.Pool
 	// Jobs creates, halts and reads certificate jobs.
@@ -69,6 +73,8 @@ type server struct {
 	drivers     Drivers
 	// workflowLinks is Deps.WorkflowLinks, told to the console.
 	workflowLinks string
+	// caIssuers completes downloaded certificates with their chains.
+	caIssuers CAIssuerSource
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -96,9 +102,12 @@ func New(deps Deps) http.Handler {
 	r.GET("/healthz", h.live)
 	r.GET("/readyz", h.ready)
 	r.GET("/crl/:file", crl(deps.CRLs))
+	r.GET("/ca/:file", caIssuers(deps.CAIssuers))
+	r.POST("/ocsp", ocsp(deps.OCSP))
+	r.GET("/ocsp/*request", ocsp(deps.OCSP))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks, caIssuers: deps.CAIssuers}
 		r.POST("/api/v1/session", s.startSession)
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/errkind"
 )
 
 // Revoker revokes certificates of the CA that issued them; audit writes the
@@ -327,9 +328,17 @@ func (s *server) expiryTimeline(c *gin.Context) {
 }
 
 // getCertificate shows one certificate's metadata.
+// getCertificate answers /certificates/{id} (the detail), {id}.pem (the
+// certificate and the chain of the CA that issued it, when certfleet runs
+// that CA) and {id}.der.
 func (s *server) getCertificate(c *gin.Context) {
-	stored, ok := s.certificate(c)
-	if !ok {
+	id, ext, file := strings.Cut(c.Param("id"), ".")
+	stored, ok := s.certificate(c, id)
+	switch {
+	case !ok:
+		return
+	case file:
+		s.certificateFile(c, stored, ext)
 		return
 	}
 	view := certificateDetail{certificateView: viewCertificate(store.ListCertificatesRow{ID: stored.ID, DeviceID: stored.DeviceID, ProfileID: stored.ProfileID,
@@ -369,7 +378,7 @@ type certificateDetail struct {
 
 // certificatePEM downloads one certificate in PEM, as servers and scripts take it.
 func (s *server) certificatePEM(c *gin.Context) {
-	stored, ok := s.certificate(c)
+	stored, ok := s.certificate(c, c.Param("id"))
 	if !ok {
 		return
 	}
@@ -377,9 +386,40 @@ func (s *server) certificatePEM(c *gin.Context) {
 	c.Data(http.StatusOK, "application/x-pem-file", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: stored.Der}))
 }
 
-func (s *server) certificate(c *gin.Context) (store.Certificate, bool) {
-	id, ok := pathID(c, "id")
-	if !ok {
+// certificateFile sends a certificate as a file: DER alone, or PEM followed
+// by its issuer's chain up to the root.
+func (s *server) certificateFile(c *gin.Context, stored store.Certificate, ext string) {
+	var body []byte
+	var contentType string
+	switch ext {
+	case "der":
+		body, contentType = stored.Der, "application/pkix-cert"
+	case "pem":
+		body, contentType = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: stored.Der}), "application/pem-certificate-chain"
+		body = append(body, pemChain(s.chainOf(stored.Der))...)
+	default:
+		fail(c, errkind.NotFound("no such certificate file: want {id}.pem or {id}.der"))
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="certificate-%d.%s"`, stored.ID, ext))
+	c.Data(http.StatusOK, contentType, body)
+}
+
+// chainOf is the chain of the CA that issued der, found by its authority
+// key ID, or none when certfleet does not run that CA.
+func (s *server) chainOf(der []byte) []*x509.Certificate {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil || s.caIssuers == nil {
+		return nil
+	}
+	chain, _ := s.caIssuers.CAChainByName(hex.EncodeToString(cert.AuthorityKeyId))
+	return chain
+}
+
+func (s *server) certificate(c *gin.Context, rawID string) (store.Certificate, bool) {
+	id, err := strconv.ParseInt(rawID, 10, 64)
+	if err != nil || id <= 0 {
+		fail(c, errkind.NotFound("no such certificate"))
 		return store.Certificate{}, false
 	}
 	stored, err := store.New(s.pool).GetCertificate(c.Request.Context(), id)

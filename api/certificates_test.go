@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func TestCertificateInventory(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
 	builtin, _ := testenv.BuiltinCA(t, pool, local.Options{})
-	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Revoker: builtin})
+	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Revoker: builtin, CAIssuers: builtin})
 	q := store.New(pool)
 
 	status, body := w.admin.do("POST", "/api/v1/profiles", cameraProfile)
@@ -123,6 +124,39 @@ func TestCertificateInventory(t *testing.T) {
 	assert.Equal(t, "id", records[0][0])
 	assert.Equal(t, "CN=cam-2,O=Acme\\, Inc.", records[2][6])
 	assert.NotContains(t, string(data), "PRIVATE", "metadata only")
+
+	// Downloads: DER alone; PEM with the chain, which openssl verifies with
+	// the root; another CA's certificate without a chain certfleet lacks.
+	download := func(path string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest("GET", w.auditor.srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+w.auditor.token)
+		resp, err := w.auditor.srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, data
+	}
+	resp, data = download(fmt.Sprintf("/api/v1/certificates/%d.der", issued.CertificateID))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	assert.Equal(t, "application/pkix-cert", resp.Header.Get("Content-Type"))
+	assert.Equal(t, issued.Certificate.Raw, data)
+	resp, data = download(fmt.Sprintf("/api/v1/certificates/%d.pem", issued.CertificateID))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	assert.Equal(t, "application/pem-certificate-chain", resp.Header.Get("Content-Type"))
+	assert.Equal(t, 3, strings.Count(string(data), "-----BEGIN CERTIFICATE-----"), "the certificate, the issuing CA and the root")
+	_, root := builtin.Certificates()
+	dir := t.TempDir()
+	rootFile, chainFile := testpki.Write(t, dir, "root.pem", testpki.CertPEM(root)), testpki.Write(t, dir, "chain.pem", data)
+	out, err := exec.Command("openssl", "verify", "-CAfile", rootFile, "-untrusted", chainFile, chainFile).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "chain.pem: OK")
+	_, data = download("/api/v1/certificates/2.pem")
+	assert.Equal(t, 1, strings.Count(string(data), "-----BEGIN CERTIFICATE-----"), "no chain for a CA certfleet does not run")
+	resp, _ = download("/api/v1/certificates/2.txt")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 
 	status, body = w.admin.do("POST", fmt.Sprintf("/api/v1/certificates/%d/revoke", issued.CertificateID), map[string]any{"reason": 7})
 	assert.Equal(t, http.StatusBadRequest, status, "7 is not a reason code: %v", body)

@@ -25,7 +25,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	handler := api.New(api.Deps{Logger: quiet, Pool: pool})
 	engine, ok := handler.(*gin.Engine)
 	require.True(t, ok)
-	param := regexp.MustCompile(`:(\w+)`)
+	param := regexp.MustCompile(`[:*](\w+)`) // gin's :name and catch-all *name are OpenAPI's {name}
 	var routes []string
 	for _, r := range engine.Routes() {
 		routes = append(routes, strings.ToLower(r.Method)+" "+param.ReplaceAllString(r.Path, "{$1}"))

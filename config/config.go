@@ -46,6 +46,8 @@ type Config struct {
 	TemporalTLS TemporalTLS
 	// JobHorizon is how far ahead a job may be scheduled to start.
 	JobHorizon time.Duration
+	// OCSPValidity is how long an OCSP answer holds.
+	OCSPValidity time.Duration
 }
 
 // TLSFiles is a certificate chain and its private key, in PEM files.
@@ -126,6 +128,7 @@ var Settings = []Setting{
 	{"scep-addr", "CERTFLEET_SCEP_ADDR", ":8081", "listen address of the SCEP server over plain HTTP (SCEP is also served over HTTPS under /scep on the EST listener, with the same limits); empty turns it off"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
+	{"ocsp-validity", "CERTFLEET_OCSP_VALIDITY", "1h", "how long an OCSP answer holds (its nextUpdate); a signed answer is reused for half of it unless the status changes"},
 }
 
 // Load parses args (without the subcommand name) with lookupEnv supplying
@@ -231,6 +234,9 @@ func fromValues(get func(flag string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("job-horizon: want a positive duration such as 8760h, got %q", get("job-horizon")))
 	}
 	cfg.JobHorizon = horizon
+	if cfg.OCSPValidity, err = time.ParseDuration(get("ocsp-validity")); err != nil || cfg.OCSPValidity < time.Minute {
+		errs = append(errs, fmt.Errorf("ocsp-validity: want a duration of a minute or more, got %q", get("ocsp-validity")))
+	}
 	cfg.EST, err = estFromValues(get)
 	errs = append(errs, err)
 	cfg.APITLS, err = tlsFiles(get, "api-tls-cert", "api-tls-key")

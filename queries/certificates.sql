@@ -123,3 +123,9 @@ FROM device_profiles WHERE device_id = ANY(@ids::text[]) GROUP BY device_id;
 -- For a page of devices: when each one's latest-expiring active certificate ends.
 SELECT device_id::text AS device_id, max(not_after)::timestamptz AS not_after
 FROM certificates WHERE device_id = ANY(@ids::text[]) AND status = 'active' GROUP BY device_id;
+
+-- name: CertificateStatus :one
+-- What OCSP says of a certificate: the inventory's status, and when and why
+-- it was revoked.
+SELECT status, revoked_at, revocation_reason FROM certificates
+WHERE issuer = @issuer AND serial_hex = @serial_hex;

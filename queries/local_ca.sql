@@ -24,3 +24,10 @@ SELECT crl_der, crl_next_update FROM local_cas WHERE issuing_ski = @issuing_ski;
 -- The built-in CAs' certificates (never their keys), for the dashboard's
 -- warning before one expires.
 SELECT name, root_der, issuing_der FROM local_cas ORDER BY name;
+
+-- name: NewestOCSPSigner :one
+SELECT der, key_sealed, not_after FROM ocsp_signers
+WHERE local_ca_id = @local_ca_id ORDER BY not_after DESC LIMIT 1;
+
+-- name: InsertOCSPSigner :exec
+INSERT INTO ocsp_signers (local_ca_id, der, key_sealed, not_after) VALUES (@local_ca_id, @der, @key_sealed, @not_after);

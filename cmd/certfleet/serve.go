@@ -28,6 +28,7 @@ import (
 	"github.com/certfleet/certfleet/est"
 	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/ocspresponder"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/renewal"
@@ -105,11 +106,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		// Not fatal: the API still serves, and the next start tries again.
 		logger.Error("renewal schedules do not match the policies", "error", err)
 	}
+	responder, err := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath, Validity: cfg.OCSPValidity, Logger: logger}, builtinCA)
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	deps := api.Deps{
 		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
 		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
-		Approver:  builtinCA, Revoker: builtinCA, CRLs: builtinCA, Trust: trust.New(pool), Logger: logger,
+		Approver:  builtinCA, Revoker: builtinCA, CRLs: builtinCA, OCSP: responder, CAIssuers: builtinCA, Trust: trust.New(pool), Logger: logger,
 		Console: console.Handler(), WorkflowLinks: cfg.TemporalUIURL + "/namespaces/" + url.PathEscape(cfg.TemporalNamespace) + "/workflows",
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,

@@ -174,6 +174,9 @@ try {
   await page.locator("#f-reason").selectOption("1");
   await button("Revoke").click();
   await page.locator(".facts .status", { hasText: "revoked" }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download PEM with chain" }).click()]);
+  const chain = readFileSync(await download.path(), "utf8");
+  assert.equal(chain.match(/-----BEGIN CERTIFICATE-----/g).length, 3, "the certificate, the issuing CA and the root");
   await shot("certificate");
   await go("/certificates", "Certificates");
   await page.getByRole("link", { name: "Expires" }).click();

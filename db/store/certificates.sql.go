@@ -12,6 +12,31 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const certificateStatus = `-- name: CertificateStatus :one
+SELECT status, revoked_at, revocation_reason FROM certificates
+WHERE issuer = $1 AND serial_hex = $2
+`
+
+type CertificateStatusParams struct {
+	Issuer    string `json:"issuer"`
+	SerialHex string `json:"serial_hex"`
+}
+
+type CertificateStatusRow struct {
+	Status           string      `json:"status"`
+	RevokedAt        *time.Time  `json:"revoked_at"`
+	RevocationReason pgtype.Int2 `json:"revocation_reason"`
+}
+
+// What OCSP says of a certificate: the inventory's status, and when and why
+// it was revoked.
+func (q *Queries) CertificateStatus(ctx context.Context, arg CertificateStatusParams) (CertificateStatusRow, error) {
+	row := q.db.QueryRow(ctx, certificateStatus, arg.Issuer, arg.SerialHex)
+	var i CertificateStatusRow
+	err := row.Scan(&i.Status, &i.RevokedAt, &i.RevocationReason)
+	return i, err
+}
+
 const currentCertificateExpiries = `-- name: CurrentCertificateExpiries :many
 SELECT device_id::text AS device_id, max(not_after)::timestamptz AS not_after
 FROM certificates WHERE device_id = ANY($1::text[]) AND status = 'active' GROUP BY device_id

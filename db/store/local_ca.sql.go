@@ -97,6 +97,27 @@ func (q *Queries) GetLocalCA(ctx context.Context, name string) (LocalCa, error) 
 	return i, err
 }
 
+const insertOCSPSigner = `-- name: InsertOCSPSigner :exec
+INSERT INTO ocsp_signers (local_ca_id, der, key_sealed, not_after) VALUES ($1, $2, $3, $4)
+`
+
+type InsertOCSPSignerParams struct {
+	LocalCaID int64     `json:"local_ca_id"`
+	Der       []byte    `json:"der"`
+	KeySealed []byte    `json:"key_sealed"`
+	NotAfter  time.Time `json:"not_after"`
+}
+
+func (q *Queries) InsertOCSPSigner(ctx context.Context, arg InsertOCSPSignerParams) error {
+	_, err := q.db.Exec(ctx, insertOCSPSigner,
+		arg.LocalCaID,
+		arg.Der,
+		arg.KeySealed,
+		arg.NotAfter,
+	)
+	return err
+}
+
 const listLocalCACertificates = `-- name: ListLocalCACertificates :many
 SELECT name, root_der, issuing_der FROM local_cas ORDER BY name
 `
@@ -127,6 +148,24 @@ func (q *Queries) ListLocalCACertificates(ctx context.Context) ([]ListLocalCACer
 		return nil, err
 	}
 	return items, nil
+}
+
+const newestOCSPSigner = `-- name: NewestOCSPSigner :one
+SELECT der, key_sealed, not_after FROM ocsp_signers
+WHERE local_ca_id = $1 ORDER BY not_after DESC LIMIT 1
+`
+
+type NewestOCSPSignerRow struct {
+	Der       []byte    `json:"der"`
+	KeySealed []byte    `json:"key_sealed"`
+	NotAfter  time.Time `json:"not_after"`
+}
+
+func (q *Queries) NewestOCSPSigner(ctx context.Context, localCaID int64) (NewestOCSPSignerRow, error) {
+	row := q.db.QueryRow(ctx, newestOCSPSigner, localCaID)
+	var i NewestOCSPSignerRow
+	err := row.Scan(&i.Der, &i.KeySealed, &i.NotAfter)
+	return i, err
 }
 
 const nextCRLNumber = `-- name: NextCRLNumber :one

@@ -199,6 +199,15 @@ type LocalCa struct {
 	CreatedAt        time.Time  `json:"created_at"`
 }
 
+type OcspSigner struct {
+	ID        int64     `json:"id"`
+	LocalCaID int64     `json:"local_ca_id"`
+	Der       []byte    `json:"der"`
+	KeySealed []byte    `json:"key_sealed"`
+	NotAfter  time.Time `json:"not_after"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 type OfflineRevocation struct {
 	AnchorID  int64     `json:"anchor_id"`
 	SerialHex string    `json:"serial_hex"`

@@ -125,3 +125,23 @@ var (
 	Permanent   = drivers.Permanent
 	IsPermanent = drivers.IsPermanent
 )
+
+// CertificateStatus is what a CA says of one of its certificates to a
+// relying party (over OCSP).
+type CertificateStatus struct {
+	State     CertificateState
+	RevokedAt time.Time        // when Revoked
+	Reason    RevocationReason // when Revoked
+}
+
+// CertificateState is an OCSP certificate status (RFC 6960 §2.2).
+type CertificateState int
+
+const (
+	// CertificateUnknown: the CA has no record of the serial number.
+	CertificateUnknown CertificateState = iota
+	// CertificateGood: issued and not revoked (expired or not).
+	CertificateGood
+	// CertificateRevoked: revoked, with a time and a reason.
+	CertificateRevoked
+)

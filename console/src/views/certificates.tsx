@@ -102,7 +102,8 @@ export function CertificatePage({ id }: { id: string }) {
           <pre class="pem" aria-label="The certificate in PEM">{c.pem}</pre>
           <p class="actions">
             <button type="button" class="secondary" onClick={() => navigator.clipboard?.writeText(c.pem)}>Copy PEM</button>{" "}
-            <a class="button secondary" href={`/api/v1/certificates/${c.id}/pem`} download>Download PEM</a>
+            <a class="button secondary" href={`/api/v1/certificates/${c.id}.pem`} download>Download PEM with chain</a>{" "}
+            <a class="button secondary" href={`/api/v1/certificates/${c.id}.der`} download>Download DER</a>
           </p>
           {c.status === "active" && <Revoke id={c.id} onDone={cert.reload} />}
         </>

@@ -190,6 +190,8 @@ func (c *CA) sign(csr *x509.CertificateRequest, profile pki.Profile, now time.Ti
 	}
 	if c.opts.PublicURL != "" {
 		tmpl.CRLDistributionPoints = []string{c.opts.PublicURL + c.CRLPath()}
+		tmpl.OCSPServer = []string{c.opts.PublicURL + OCSPPath}
+		tmpl.IssuingCertificateURL = []string{c.opts.PublicURL + CAIssuersPath + c.CAIssuersName() + ".crt"}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.issuing, csr.PublicKey, c.issuingKey)
 	if err != nil {

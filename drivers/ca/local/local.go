@@ -1,7 +1,7 @@
 // Package local is certfleet's built-in CA, the default CA driver: a root and
 // an issuing intermediate created on first start, their private keys sealed in
 // Postgres under the key-encryption key, issuance from profiles, approval mode,
-// revocation and a signed CRL.
+// revocation, a signed CRL, and OCSP through a delegated signer.
 package local
 
 import (
@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/ocspresponder"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/pki/kek"
 )
@@ -32,8 +34,9 @@ type Options struct {
 	Name string
 	// KeySpec is used when the CA is first created; ECDSA P-256 unless set.
 	KeySpec pki.KeySpec
-	// PublicURL is the base URL under which the API serves CRLs, written into
-	// every certificate's CRL distribution point.
+	// PublicURL is the base URL under which the API serves CRLs, OCSP and the
+	// CA certificates, written into every certificate's CRL distribution
+	// point and Authority Information Access.
 	PublicURL string
 	// CRLValidity is how long a CRL is valid; it is reissued at half of that.
 	CRLValidity time.Duration
@@ -77,6 +80,9 @@ type CA struct {
 	root       *x509.Certificate
 	issuing    *x509.Certificate
 	issuingKey crypto.Signer
+
+	ocspMu     sync.Mutex
+	ocspSigner ocspresponder.Signer // see OCSPSigner
 }
 
 var _ ca.Driver = (*CA)(nil)
