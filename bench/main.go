@@ -2,8 +2,9 @@
 // beside a reference measured in the same run on the same machine (see
 // BENCHMARKS.md): a certificate job against its no-op floor, and EST
 // simpleenroll against globalsign's estserver and the short-workflow floor,
-// SCEP PKCSReq against the same floor, and the web console's views at fleet
-// size against an HTTP round trip and the cheapest query.
+// SCEP PKCSReq against the same floor, the web console's views at fleet
+// size against an HTTP round trip and the cheapest query, and the OCSP
+// responder against the same server's /healthz.
 // `make bench` runs it from the repository root after `make tools`.
 package main
 
@@ -60,7 +61,7 @@ func main() {
 	flag.IntVar(&o.window, "window", 200, "devices in flight in the job and its floor")
 	flag.StringVar(&conc, "concurrency", "1,8,32", "EST and SCEP callers, comma-separated")
 	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST and SCEP series runs")
-	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment) or 'console' (the web console's views at fleet size)")
+	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment), 'console' (the web console's views at fleet size) or 'ocsp' (the OCSP responder)")
 	flag.IntVar(&o.consoleDevices, "console-devices", 100000, "devices in the console benchmark's fleet, with twice as many certificates")
 	flag.IntVar(&o.consoleRepeats, "console-repeats", 20, "how often the console benchmark loads each view")
 	flag.BoolVar(&o.consoleKeep, "console-keep", false, "keep the console benchmark's database (for EXPLAIN ANALYZE) and print its URL")
@@ -93,7 +94,7 @@ func envOr(name, def string) string {
 
 func run(ctx context.Context, o options) error {
 	date := time.Now().UTC().Format("2006-01-02")
-	if o.only != "console" {
+	if o.only == "" || o.only == "jobs" || o.only == "est" {
 		if err := runStack(ctx, o, date); err != nil {
 			return err
 		}
@@ -105,6 +106,16 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		if err := writeResult(o.results, date, "console", describeMachine(nil), r); err != nil {
+			return err
+		}
+	}
+	if o.only == "" || o.only == "ocsp" {
+		fmt.Fprintf(os.Stderr, "bench: OCSP at concurrency %v\n", o.concurrency)
+		r, err := benchOCSP(ctx, o)
+		if err != nil {
+			return err
+		}
+		if err := writeResult(o.results, date, "ocsp", describeMachine(nil), r); err != nil {
 			return err
 		}
 	}

@@ -150,6 +150,17 @@ func writeReport(dir, path string) error {
 		}
 		writeConsole(&b, &res, r)
 	}
+	ocspResults, err := latest(dir, "ocsp")
+	if err != nil {
+		return err
+	}
+	for _, res := range ocspResults {
+		var r ocspResult
+		if err := json.Unmarshal(res.Result, &r); err != nil {
+			return err
+		}
+		writeOCSP(&b, &res, r)
+	}
 	b.WriteString(reportOutro)
 	fmt.Fprintln(os.Stderr, "bench: wrote", path)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
