@@ -35,6 +35,8 @@ type Deps struct {
 	OCSP http.Handler
 	// CAIssuers serves the CA certificates named in certificates' AIA.
 	CAIssuers CAIssuerSource
+	// CAs lists the built-in CAs and adds issuing CAs under outside roots.
+	CAs CAs
 	// Pool is the inventory; without it only health and CRLs are served.
 	Pool *pgxpool.Pool
 	// Jobs creates, halts and reads certificate jobs.
@@ -75,6 +77,7 @@ type server struct {
 	workflowLinks string
 	// caIssuers completes downloaded certificates with their chains.
 	caIssuers CAIssuerSource
+	cas       CAs
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -107,7 +110,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/ocsp/*request", ocsp(deps.OCSP))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks, caIssuers: deps.CAIssuers}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks, caIssuers: deps.CAIssuers, cas: deps.CAs}
 		r.POST("/api/v1/session", s.startSession)
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}
@@ -137,6 +140,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.DELETE("/devices/:id/tls-pin", admin, s.clearTLSPin)
 	v1.POST("/devices/:id/inventory", operator, s.discoverDevice)
 	s.credentialRoutes(v1, admin)
+	s.caRoutes(v1, admin)
 
 	v1.POST("/profile-assignments", operator, s.assignProfile)
 

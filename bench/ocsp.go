@@ -82,10 +82,7 @@ func benchOCSP(ctx context.Context, o options) (ocspResult, error) {
 	if err != nil {
 		return r, fmt.Errorf("seed certificates: %w", err)
 	}
-	responder, err := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath}, builtin)
-	if err != nil {
-		return r, err
-	}
+	responder := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath}, ocspresponder.Static{builtin})
 	srv := httptest.NewServer(api.New(api.Deps{Logger: slog.New(slog.DiscardHandler), OCSP: responder}))
 	defer srv.Close()
 

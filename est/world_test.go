@@ -80,7 +80,7 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	w.ca, keys = testenv.BuiltinCA(t, w.pool, local.Options{PendingRetry: time.Second})
 	w.trust = trust.New(w.pool)
 	creds := &credentials.Store{Pool: w.pool, KEK: keys}
-	var drivers activities.Drivers = registry.New(w.pool, w.ca, creds, 10*time.Second)
+	var drivers activities.Drivers = registry.New(w.pool, local.SetOf(w.ca), creds, 10*time.Second)
 	for _, o := range opts {
 		if o.ca != nil {
 			drivers = wrappedCAs{Drivers: drivers, wrap: o.ca}

@@ -38,6 +38,20 @@ type Authority interface {
 	CertificateStatus(ctx context.Context, serial *big.Int) (ca.CertificateStatus, error)
 }
 
+// Authorities lists the CAs the responder answers for, the first of which
+// also signs the "unknown" answer to a request about an issuer none of them
+// is (a CA certfleet only trusts, or none it knows). It is asked on every
+// request, so CAs added while the responder runs are answered for.
+type Authorities interface {
+	OCSPAuthorities() []Authority
+}
+
+// Static is a fixed list of authorities.
+type Static []Authority
+
+// OCSPAuthorities is the list.
+func (s Static) OCSPAuthorities() []Authority { return s }
+
 // Options tune the responder.
 type Options struct {
 	// Path is where the responder is served: POST Path, GET Path/<request>.
@@ -52,11 +66,12 @@ type Options struct {
 // Responder is an http.Handler for POST Path and GET Path/<base64 request>.
 // It is safe for concurrent use.
 type Responder struct {
-	authorities []authority
+	authorities Authorities
 	opts        Options
 
-	mu    sync.Mutex
-	cache map[string]cachedAnswer // by the request's CertID, DER
+	mu     sync.Mutex
+	cache  map[string]cachedAnswer // by the request's CertID, DER
+	hashed map[string]authority    // by the issuer certificate, DER
 }
 
 // authority is an Authority with its issuer's name and key hashed the ways
@@ -73,13 +88,8 @@ type cachedAnswer struct {
 	expires time.Time
 }
 
-// New answers for authorities; the first also signs the "unknown" answer to
-// a request about an issuer none of them is (a CA certfleet only trusts, or
-// none it knows).
-func New(opts Options, authorities ...Authority) (*Responder, error) {
-	if len(authorities) == 0 {
-		return nil, errors.New("OCSP responder: no CA to answer for")
-	}
+// New answers for the CAs authorities lists.
+func New(opts Options, authorities Authorities) *Responder {
 	if opts.Validity <= 0 {
 		opts.Validity = time.Hour
 	}
@@ -89,34 +99,31 @@ func New(opts Options, authorities ...Authority) (*Responder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Responder{opts: opts, cache: map[string]cachedAnswer{}}
-	for _, a := range authorities {
-		hashed, err := hashIssuer(a)
-		if err != nil {
-			return nil, err
-		}
-		r.authorities = append(r.authorities, hashed)
-	}
-	return r, nil
+	return &Responder{opts: opts, authorities: authorities, cache: map[string]cachedAnswer{}, hashed: map[string]authority{}}
 }
 
 // hashIssuer computes the issuer name and key hashes (RFC 6960 §4.1.1) under
-// every hash a request may use.
-func hashIssuer(a Authority) (authority, error) {
+// every hash a request may use, once per CA.
+func (r *Responder) hashIssuer(a Authority) authority {
+	issuer := a.Issuer()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h, ok := r.hashed[string(issuer.Raw)]; ok {
+		return h
+	}
 	var spki struct {
 		Algorithm asn1.RawValue
 		PublicKey asn1.BitString
 	}
-	issuer := a.Issuer()
-	if _, err := asn1.Unmarshal(issuer.RawSubjectPublicKeyInfo, &spki); err != nil {
-		return authority{}, fmt.Errorf("OCSP responder: issuer %s: public key: %w", issuer.Subject, err)
-	}
+	// The certificate parsed, so its public key info does too.
+	asn1.Unmarshal(issuer.RawSubjectPublicKeyInfo, &spki) //nolint:errcheck
 	h := authority{Authority: a, nameHashes: map[crypto.Hash][]byte{}, keyHashes: map[crypto.Hash][]byte{}}
 	for _, hash := range hashes {
 		h.nameHashes[hash] = digest(hash, issuer.RawSubject)
 		h.keyHashes[hash] = digest(hash, spki.PublicKey.RightAlign())
 	}
-	return h, nil
+	r.hashed[string(issuer.Raw)] = h
+	return h
 }
 
 func digest(hash crypto.Hash, data []byte) []byte {
@@ -194,10 +201,12 @@ func readRequest(req *http.Request, prefix string) ([]byte, error) {
 
 // respond answers r from the cache when it may, else signs a new answer.
 func (r *Responder) respond(ctx context.Context, req request) (cachedAnswer, error) {
-	a, ours := r.authorityOf(req)
+	a, ours, err := r.authorityOf(req)
+	if err != nil {
+		return cachedAnswer{}, err
+	}
 	status := ca.CertificateStatus{State: ca.CertificateUnknown}
 	if ours {
-		var err error
 		if status, err = a.CertificateStatus(ctx, req.serial); err != nil {
 			return cachedAnswer{}, fmt.Errorf("status of %s: %w", req.serial.Text(16), err)
 		}
@@ -225,13 +234,18 @@ func (r *Responder) respond(ctx context.Context, req request) (cachedAnswer, err
 
 // authorityOf finds the CA a request names; the first CA signs for those
 // it names none of.
-func (r *Responder) authorityOf(req request) (authority, bool) {
-	for _, a := range r.authorities {
-		if bytes.Equal(a.nameHashes[req.hash], req.nameHash) && bytes.Equal(a.keyHashes[req.hash], req.keyHash) {
-			return a, true
+func (r *Responder) authorityOf(req request) (authority, bool, error) {
+	all := r.authorities.OCSPAuthorities()
+	if len(all) == 0 {
+		return authority{}, false, errors.New("no CA to answer for")
+	}
+	for _, a := range all {
+		h := r.hashIssuer(a)
+		if bytes.Equal(h.nameHashes[req.hash], req.nameHash) && bytes.Equal(h.keyHashes[req.hash], req.keyHash) {
+			return h, true, nil
 		}
 	}
-	return r.authorities[0], false
+	return r.hashIssuer(all[0]), false, nil
 }
 
 func (r *Responder) cached(key string, status ca.CertificateStatus, now time.Time) (cachedAnswer, bool) {

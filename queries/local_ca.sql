@@ -31,3 +31,40 @@ WHERE local_ca_id = @local_ca_id ORDER BY not_after DESC LIMIT 1;
 
 -- name: InsertOCSPSigner :exec
 INSERT INTO ocsp_signers (local_ca_id, der, key_sealed, not_after) VALUES (@local_ca_id, @der, @key_sealed, @not_after);
+
+-- name: ListLocalCAs :many
+SELECT * FROM local_cas ORDER BY id;
+
+-- name: GetLocalCAByIssuingSKI :one
+SELECT * FROM local_cas WHERE issuing_ski = @issuing_ski;
+
+-- name: CreatePendingCA :one
+-- Refused (no row) when a CA or a pending CA already has the name.
+INSERT INTO pending_cas (name, key_spec, key_sealed, csr_der, created_by)
+SELECT @name, @key_spec, @key_sealed, @csr_der, @created_by
+WHERE NOT EXISTS (SELECT 1 FROM local_cas WHERE name = @name)
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: GetPendingCAForUpdate :one
+SELECT * FROM pending_cas WHERE name = @name FOR UPDATE;
+
+-- name: ListPendingCAs :many
+SELECT * FROM pending_cas ORDER BY id;
+
+-- name: DeletePendingCA :exec
+DELETE FROM pending_cas WHERE id = @id;
+
+-- name: CreateOutsideRootCA :one
+INSERT INTO local_cas (name, key_spec, root_der, outside_chain, issuing_der, issuing_key_sealed, issuing_ski)
+VALUES (@name, @key_spec, @root_der, @outside_chain::bytea[], @issuing_der, @issuing_key_sealed, @issuing_ski)
+RETURNING *;
+
+-- name: ProfilesByCA :many
+-- Active profiles of the built-in CA driver by the CA their settings name
+-- ("default" unless set), and the EST labels that use them.
+SELECT p.id, p.name, coalesce(p.ca_settings->>'ca', 'default')::text AS ca_name,
+       coalesce((SELECT array_agg(l.label ORDER BY l.label) FROM est_labels l WHERE l.profile_id = p.id), '{}')::text[] AS labels
+FROM profiles p
+WHERE p.ca_driver = 'local' AND p.archived_at IS NULL
+ORDER BY p.id;

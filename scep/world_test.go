@@ -61,7 +61,7 @@ func newWorld(t *testing.T) *world {
 	ca, keys := testenv.BuiltinCA(t, w.pool, local.Options{PendingRetry: time.Second})
 	w.ca = ca
 	creds := &credentials.Store{Pool: w.pool, KEK: keys}
-	drivers := registry.New(w.pool, w.ca, creds, 10*time.Second)
+	drivers := registry.New(w.pool, local.SetOf(w.ca), creds, 10*time.Second)
 	wk := worker.New(w.temporal, taskQueue, 5*time.Second, &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}, nil)
 	require.NoError(t, wk.Start())
 	t.Cleanup(wk.Stop)

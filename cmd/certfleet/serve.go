@@ -67,10 +67,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	if cfg.KEK != "" {
 		kekSource = "CERTFLEET_KEK"
 	}
-	builtinCA, err := local.Open(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger, ReservedNames: cfg.EST.Hosts, KEKSource: kekSource})
+	cas, err := local.OpenSet(ctx, pool, keys, local.Options{KeySpec: cfg.CAKey, PublicURL: cfg.PublicURL, Logger: logger, ReservedNames: cfg.EST.Hosts, KEKSource: kekSource})
 	if err != nil {
 		return err
 	}
+	builtinCA := cas.Default()
 	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTLS, logger)
 	if err != nil {
 		return err
@@ -81,7 +82,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		return err
 	}
 
-	drivers := registry.New(pool, builtinCA, creds, deviceTimeout)
+	drivers := registry.New(pool, cas, creds, deviceTimeout)
 	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue, Horizon: cfg.JobHorizon, AfterCommit: crashAfterCommit()}
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
@@ -98,7 +99,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		logger.Info("shutting down")
 		return nil
 	}
-	go builtinCA.KeepCRLFresh(ctx, time.Hour)
+	go cas.KeepCRLsFresh(ctx, time.Hour)
 	// Jobs whose workflow start was lost (a crash after the commit, Temporal
 	// unreachable) are started once Temporal answers.
 	go jobService.RunReconciler(ctx, jobs.ReconcileEvery, jobs.UnstartedAge, logger)
@@ -106,15 +107,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		// Not fatal: the API still serves, and the next start tries again.
 		logger.Error("renewal schedules do not match the policies", "error", err)
 	}
-	responder, err := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath, Validity: cfg.OCSPValidity, Logger: logger}, builtinCA)
-	if err != nil {
-		return err
-	}
+	responder := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath, Validity: cfg.OCSPValidity, Logger: logger}, cas)
 	g, ctx := errgroup.WithContext(ctx)
 	deps := api.Deps{
 		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
 		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
-		Approver:  builtinCA, Revoker: builtinCA, CRLs: builtinCA, OCSP: responder, CAIssuers: builtinCA, Trust: trust.New(pool), Logger: logger,
+		Approver:  cas, Revoker: cas, CRLs: cas, OCSP: responder, CAIssuers: cas, CAs: cas, Trust: trust.New(pool), Logger: logger,
 		Console: console.Handler(), WorkflowLinks: cfg.TemporalUIURL + "/namespaces/" + url.PathEscape(cfg.TemporalNamespace) + "/workflows",
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,

@@ -70,7 +70,7 @@ func TestDailyTasksThroughTheAPI(t *testing.T) {
 	creds, _ := testenv.FleetCredential(t, pool, keys, fleetSecret)
 	testenv.StartWorker(t, tc, taskQueue, testenv.Activities(pool, builtin, creds), nil)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(api.New(api.Deps{Logger: quiet, Pool: pool, Credentials: creds, Drivers: registry.New(pool, builtin, creds, time.Second),
+	srv := httptest.NewServer(api.New(api.Deps{Logger: quiet, Pool: pool, Credentials: creds, Drivers: registry.New(pool, local.SetOf(builtin), creds, time.Second),
 		Jobs: &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}, Approver: builtin, Revoker: builtin, Trust: trust.New(pool),
 		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: taskQueue}}))
 	t.Cleanup(srv.Close)

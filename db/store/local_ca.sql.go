@@ -14,7 +14,7 @@ const createLocalCA = `-- name: CreateLocalCA :one
 INSERT INTO local_cas (name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (name) DO NOTHING
-RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at
+RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain
 `
 
 type CreateLocalCAParams struct {
@@ -53,8 +53,101 @@ func (q *Queries) CreateLocalCA(ctx context.Context, arg CreateLocalCAParams) (L
 		&i.CrlDer,
 		&i.CrlNextUpdate,
 		&i.CreatedAt,
+		&i.OutsideChain,
 	)
 	return i, err
+}
+
+const createOutsideRootCA = `-- name: CreateOutsideRootCA :one
+INSERT INTO local_cas (name, key_spec, root_der, outside_chain, issuing_der, issuing_key_sealed, issuing_ski)
+VALUES ($1, $2, $3, $4::bytea[], $5, $6, $7)
+RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain
+`
+
+type CreateOutsideRootCAParams struct {
+	Name             string   `json:"name"`
+	KeySpec          string   `json:"key_spec"`
+	RootDer          []byte   `json:"root_der"`
+	OutsideChain     [][]byte `json:"outside_chain"`
+	IssuingDer       []byte   `json:"issuing_der"`
+	IssuingKeySealed []byte   `json:"issuing_key_sealed"`
+	IssuingSki       []byte   `json:"issuing_ski"`
+}
+
+func (q *Queries) CreateOutsideRootCA(ctx context.Context, arg CreateOutsideRootCAParams) (LocalCa, error) {
+	row := q.db.QueryRow(ctx, createOutsideRootCA,
+		arg.Name,
+		arg.KeySpec,
+		arg.RootDer,
+		arg.OutsideChain,
+		arg.IssuingDer,
+		arg.IssuingKeySealed,
+		arg.IssuingSki,
+	)
+	var i LocalCa
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.KeySpec,
+		&i.RootDer,
+		&i.RootKeySealed,
+		&i.IssuingDer,
+		&i.IssuingKeySealed,
+		&i.IssuingSki,
+		&i.CrlNumber,
+		&i.CrlDer,
+		&i.CrlNextUpdate,
+		&i.CreatedAt,
+		&i.OutsideChain,
+	)
+	return i, err
+}
+
+const createPendingCA = `-- name: CreatePendingCA :one
+INSERT INTO pending_cas (name, key_spec, key_sealed, csr_der, created_by)
+SELECT $1, $2, $3, $4, $5
+WHERE NOT EXISTS (SELECT 1 FROM local_cas WHERE name = $1)
+ON CONFLICT (name) DO NOTHING
+RETURNING id, name, key_spec, key_sealed, csr_der, created_by, created_at
+`
+
+type CreatePendingCAParams struct {
+	Name      string `json:"name"`
+	KeySpec   string `json:"key_spec"`
+	KeySealed []byte `json:"key_sealed"`
+	CsrDer    []byte `json:"csr_der"`
+	CreatedBy string `json:"created_by"`
+}
+
+// Refused (no row) when a CA or a pending CA already has the name.
+func (q *Queries) CreatePendingCA(ctx context.Context, arg CreatePendingCAParams) (PendingCa, error) {
+	row := q.db.QueryRow(ctx, createPendingCA,
+		arg.Name,
+		arg.KeySpec,
+		arg.KeySealed,
+		arg.CsrDer,
+		arg.CreatedBy,
+	)
+	var i PendingCa
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.KeySpec,
+		&i.KeySealed,
+		&i.CsrDer,
+		&i.CreatedBy,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const deletePendingCA = `-- name: DeletePendingCA :exec
+DELETE FROM pending_cas WHERE id = $1
+`
+
+func (q *Queries) DeletePendingCA(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, deletePendingCA, id)
+	return err
 }
 
 const getCRLByIssuingSKI = `-- name: GetCRLByIssuingSKI :one
@@ -74,7 +167,7 @@ func (q *Queries) GetCRLByIssuingSKI(ctx context.Context, issuingSki []byte) (Ge
 }
 
 const getLocalCA = `-- name: GetLocalCA :one
-SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at FROM local_cas WHERE name = $1
+SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain FROM local_cas WHERE name = $1
 `
 
 func (q *Queries) GetLocalCA(ctx context.Context, name string) (LocalCa, error) {
@@ -92,6 +185,51 @@ func (q *Queries) GetLocalCA(ctx context.Context, name string) (LocalCa, error) 
 		&i.CrlNumber,
 		&i.CrlDer,
 		&i.CrlNextUpdate,
+		&i.CreatedAt,
+		&i.OutsideChain,
+	)
+	return i, err
+}
+
+const getLocalCAByIssuingSKI = `-- name: GetLocalCAByIssuingSKI :one
+SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain FROM local_cas WHERE issuing_ski = $1
+`
+
+func (q *Queries) GetLocalCAByIssuingSKI(ctx context.Context, issuingSki []byte) (LocalCa, error) {
+	row := q.db.QueryRow(ctx, getLocalCAByIssuingSKI, issuingSki)
+	var i LocalCa
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.KeySpec,
+		&i.RootDer,
+		&i.RootKeySealed,
+		&i.IssuingDer,
+		&i.IssuingKeySealed,
+		&i.IssuingSki,
+		&i.CrlNumber,
+		&i.CrlDer,
+		&i.CrlNextUpdate,
+		&i.CreatedAt,
+		&i.OutsideChain,
+	)
+	return i, err
+}
+
+const getPendingCAForUpdate = `-- name: GetPendingCAForUpdate :one
+SELECT id, name, key_spec, key_sealed, csr_der, created_by, created_at FROM pending_cas WHERE name = $1 FOR UPDATE
+`
+
+func (q *Queries) GetPendingCAForUpdate(ctx context.Context, name string) (PendingCa, error) {
+	row := q.db.QueryRow(ctx, getPendingCAForUpdate, name)
+	var i PendingCa
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.KeySpec,
+		&i.KeySealed,
+		&i.CsrDer,
+		&i.CreatedBy,
 		&i.CreatedAt,
 	)
 	return i, err
@@ -150,6 +288,76 @@ func (q *Queries) ListLocalCACertificates(ctx context.Context) ([]ListLocalCACer
 	return items, nil
 }
 
+const listLocalCAs = `-- name: ListLocalCAs :many
+SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain FROM local_cas ORDER BY id
+`
+
+func (q *Queries) ListLocalCAs(ctx context.Context) ([]LocalCa, error) {
+	rows, err := q.db.Query(ctx, listLocalCAs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LocalCa{}
+	for rows.Next() {
+		var i LocalCa
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.KeySpec,
+			&i.RootDer,
+			&i.RootKeySealed,
+			&i.IssuingDer,
+			&i.IssuingKeySealed,
+			&i.IssuingSki,
+			&i.CrlNumber,
+			&i.CrlDer,
+			&i.CrlNextUpdate,
+			&i.CreatedAt,
+			&i.OutsideChain,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listPendingCAs = `-- name: ListPendingCAs :many
+SELECT id, name, key_spec, key_sealed, csr_der, created_by, created_at FROM pending_cas ORDER BY id
+`
+
+func (q *Queries) ListPendingCAs(ctx context.Context) ([]PendingCa, error) {
+	rows, err := q.db.Query(ctx, listPendingCAs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []PendingCa{}
+	for rows.Next() {
+		var i PendingCa
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.KeySpec,
+			&i.KeySealed,
+			&i.CsrDer,
+			&i.CreatedBy,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const newestOCSPSigner = `-- name: NewestOCSPSigner :one
 SELECT der, key_sealed, not_after FROM ocsp_signers
 WHERE local_ca_id = $1 ORDER BY not_after DESC LIMIT 1
@@ -179,6 +387,48 @@ func (q *Queries) NextCRLNumber(ctx context.Context, id int64) (int64, error) {
 	var crl_number int64
 	err := row.Scan(&crl_number)
 	return crl_number, err
+}
+
+const profilesByCA = `-- name: ProfilesByCA :many
+SELECT p.id, p.name, coalesce(p.ca_settings->>'ca', 'default')::text AS ca_name,
+       coalesce((SELECT array_agg(l.label ORDER BY l.label) FROM est_labels l WHERE l.profile_id = p.id), '{}')::text[] AS labels
+FROM profiles p
+WHERE p.ca_driver = 'local' AND p.archived_at IS NULL
+ORDER BY p.id
+`
+
+type ProfilesByCARow struct {
+	ID     int64    `json:"id"`
+	Name   string   `json:"name"`
+	CaName string   `json:"ca_name"`
+	Labels []string `json:"labels"`
+}
+
+// Active profiles of the built-in CA driver by the CA their settings name
+// ("default" unless set), and the EST labels that use them.
+func (q *Queries) ProfilesByCA(ctx context.Context) ([]ProfilesByCARow, error) {
+	rows, err := q.db.Query(ctx, profilesByCA)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ProfilesByCARow{}
+	for rows.Next() {
+		var i ProfilesByCARow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.CaName,
+			&i.Labels,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const saveCRL = `-- name: SaveCRL :exec

@@ -197,6 +197,7 @@ type LocalCa struct {
 	CrlDer           []byte     `json:"crl_der"`
 	CrlNextUpdate    *time.Time `json:"crl_next_update"`
 	CreatedAt        time.Time  `json:"created_at"`
+	OutsideChain     [][]byte   `json:"outside_chain"`
 }
 
 type OcspSigner struct {
@@ -213,6 +214,16 @@ type OfflineRevocation struct {
 	SerialHex string    `json:"serial_hex"`
 	RevokedAt time.Time `json:"revoked_at"`
 	AddedAt   time.Time `json:"added_at"`
+}
+
+type PendingCa struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	KeySpec   string    `json:"key_spec"`
+	KeySealed []byte    `json:"key_sealed"`
+	CsrDer    []byte    `json:"csr_der"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 type Profile struct {

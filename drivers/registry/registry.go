@@ -35,7 +35,7 @@ import (
 // Registry holds the drivers of one certfleet process.
 type Registry struct {
 	pool        *pgxpool.Pool
-	builtin     *local.CA
+	builtin     *local.Set
 	credentials *credentials.Store
 	devices     map[string]device.Driver
 
@@ -43,9 +43,9 @@ type Registry struct {
 	est map[string]*est.Driver // by profile ID and version
 }
 
-// New returns the registry: the built-in CA, EST CAs as profiles configure
+// New returns the registry: the built-in CAs, EST CAs as profiles configure
 // them with credentials from creds, and the device drivers.
-func New(pool *pgxpool.Pool, builtin *local.CA, creds *credentials.Store, deviceTimeout time.Duration) *Registry {
+func New(pool *pgxpool.Pool, builtin *local.Set, creds *credentials.Store, deviceTimeout time.Duration) *Registry {
 	return &Registry{
 		pool: pool, builtin: builtin, credentials: creds,
 		devices: map[string]device.Driver{
@@ -62,7 +62,10 @@ func New(pool *pgxpool.Pool, builtin *local.CA, creds *credentials.Store, device
 func (r *Registry) CA(ctx context.Context, profile store.Profile) (ca.Driver, error) {
 	switch profile.CaDriver {
 	case local.DriverName:
-		return r.builtin, nil
+		if r.builtin == nil {
+			return nil, drivers.Permanent(errors.New("this process has no built-in CA"))
+		}
+		return r.builtin.ForSettings(ctx, profile.CaSettings)
 	case est.DriverName:
 		return r.estCA(ctx, profile)
 	}
@@ -86,7 +89,17 @@ func (r *Registry) DeviceDrivers() []string {
 func (r *Registry) CheckCASettings(ctx context.Context, driver string, raw json.RawMessage) error {
 	switch driver {
 	case local.DriverName:
-		return nil
+		if r.builtin == nil { // a process without the CA checks the settings' shape only
+			if _, err := local.ParseSettings(raw); err != nil {
+				return errkind.Invalid("ca_settings", "%v", err)
+			}
+			return nil
+		}
+		_, err := r.builtin.ForSettings(ctx, raw)
+		if kinded, ok := errkind.As(err); ok && kinded.Kind() == errkind.KindNotFound {
+			return errkind.Invalid("ca_settings", "%v", err)
+		}
+		return err
 	case est.DriverName:
 		settings, err := est.ParseSettings(raw)
 		if err != nil {

@@ -67,7 +67,7 @@ func NewSimFleet(t testing.TB, pool *pgxpool.Pool, keys *kek.KEK, n int, master,
 
 // Activities are the job steps over pool, the CA and the credentials.
 func Activities(pool *pgxpool.Pool, ca *local.CA, creds *credentials.Store) *activities.Activities {
-	return &activities.Activities{Pool: pool, Drivers: registry.New(pool, ca, creds, 10*time.Second), Credentials: creds}
+	return &activities.Activities{Pool: pool, Drivers: registry.New(pool, local.SetOf(ca), creds, 10*time.Second), Credentials: creds}
 }
 
 // StartWorker runs certfleet's worker on taskQueue in this process until the

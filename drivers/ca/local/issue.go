@@ -133,7 +133,7 @@ func (c *CA) issue(ctx context.Context, tx pgx.Tx, row store.CaRequest, csr *x50
 	}
 	return ca.Result{
 		Status: ca.Issued, RequestID: strconv.FormatInt(row.ID, 10),
-		Certificate: cert, CertificateID: certID, Chain: []*x509.Certificate{c.issuing, c.root},
+		Certificate: cert, CertificateID: certID, Chain: c.chain,
 	}, nil
 }
 
@@ -149,7 +149,7 @@ func (c *CA) reject(ctx context.Context, tx pgx.Tx, row store.CaRequest, reason,
 func (c *CA) resultOf(ctx context.Context, q *store.Queries, row store.CaRequest) (ca.Result, error) {
 	result, err := c.ledger.Result(ctx, q, row, c.opts.PendingRetry)
 	if result.Status == ca.Issued {
-		result.Chain = []*x509.Certificate{c.issuing, c.root}
+		result.Chain = c.chain
 	}
 	return result, err
 }

@@ -80,6 +80,10 @@ type CA struct {
 	root       *x509.Certificate
 	issuing    *x509.Certificate
 	issuingKey crypto.Signer
+	// chain is the issuing CA, any outside intermediates, and the root.
+	chain []*x509.Certificate
+	// outsideRoot: the root is not certfleet's (see CompleteIssuingCA).
+	outsideRoot bool
 
 	ocspMu     sync.Mutex
 	ocspSigner ocspresponder.Signer // see OCSPSigner
@@ -98,13 +102,26 @@ func Open(ctx context.Context, pool *pgxpool.Pool, keys *kek.KEK, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("load built-in CA %q: %w", opts.Name, err)
 	}
-	c := &CA{pool: pool, opts: opts, ledger: ca.Ledger{Driver: DriverName, KEK: keys}, id: row.ID}
-	if c.root, err = x509.ParseCertificate(row.RootDer); err != nil {
-		return nil, fmt.Errorf("built-in CA %q: root certificate: %w", opts.Name, err)
-	}
+	return fromRow(pool, keys, opts, row)
+}
+
+// fromRow opens a stored CA: its certificates and its issuing key.
+func fromRow(pool *pgxpool.Pool, keys *kek.KEK, opts Options, row store.LocalCa) (*CA, error) {
+	opts.Name = row.Name
+	c := &CA{pool: pool, opts: opts, ledger: ca.Ledger{Driver: DriverName, KEK: keys}, id: row.ID, outsideRoot: row.RootKeySealed == nil}
+	var err error
 	if c.issuing, err = x509.ParseCertificate(row.IssuingDer); err != nil {
 		return nil, fmt.Errorf("built-in CA %q: issuing certificate: %w", opts.Name, err)
 	}
+	c.chain = []*x509.Certificate{c.issuing}
+	for _, der := range append(row.OutsideChain, row.RootDer) {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("built-in CA %q: chain: %w", opts.Name, err)
+		}
+		c.chain = append(c.chain, cert)
+	}
+	c.root = c.chain[len(c.chain)-1]
 	keyDER, err := keys.Open(row.IssuingKeySealed, keyContext(opts.Name, "issuing"))
 	if errors.Is(err, kek.ErrWrongKey) {
 		return nil, wrongKEK(err, opts)
@@ -150,9 +167,9 @@ func (c *CA) CRLPath() string { return "/crl/" + hex.EncodeToString(c.issuing.Su
 // Capabilities: the built-in CA revokes, and holds requests in approval mode.
 func (c *CA) Capabilities() ca.Capabilities { return ca.Capabilities{Revoke: true, Pending: true} }
 
-// CACertificates returns the issuing CA, then the root.
+// CACertificates returns the issuing CA, then the chain up to the root.
 func (c *CA) CACertificates(context.Context) ([]*x509.Certificate, error) {
-	return []*x509.Certificate{c.issuing, c.root}, nil
+	return c.chain, nil
 }
 
 // isOurs reports whether cert was signed by this CA's issuing key.

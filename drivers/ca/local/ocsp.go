@@ -46,7 +46,7 @@ func (c *CA) CAChainByName(name string) ([]*x509.Certificate, bool) {
 	if name != c.CAIssuersName() {
 		return nil, false
 	}
-	return []*x509.Certificate{c.issuing, c.root}, true
+	return c.chain, true
 }
 
 // CertificateStatus is what OCSP says of serial: unknown when this CA has no

@@ -47,8 +47,7 @@ func newOCSPWorld(t *testing.T) *ocspWorld {
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	c, _ := testenv.BuiltinCA(t, pool, local.Options{PublicURL: srv.URL})
-	responder, err := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath, Validity: time.Hour}, c)
-	require.NoError(t, err)
+	responder := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath, Validity: time.Hour}, ocspresponder.Static{c})
 	handler.Handle("/", api.New(api.Deps{Logger: slog.New(slog.DiscardHandler), CRLs: c, OCSP: responder, CAIssuers: c}))
 	w := &ocspWorld{ca: c, url: srv.URL, dir: t.TempDir(), profile: cameraProfile(t, pool, "cameras", false)}
 	issuing, root := c.Certificates()

@@ -130,20 +130,3 @@ func (c *CA) CRLByName(ctx context.Context, name string) ([]byte, bool, error) {
 	der, err := c.CRL(ctx)
 	return der, err == nil, err
 }
-
-// KeepCRLFresh reissues the CRL whenever it passes half of its validity, until
-// ctx ends, so that relying parties never see an expired CRL.
-func (c *CA) KeepCRLFresh(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		if _, err := c.CRL(ctx); err != nil && ctx.Err() == nil {
-			c.opts.Logger.Warn("CRL refresh failed", "ca", c.opts.Name, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
