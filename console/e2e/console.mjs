@@ -10,7 +10,9 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createSign } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 const { BASE_URL, ADMIN_TOKEN, AUDITOR_TOKEN, SIM_URL, SIM_SECRET, CA_CERT, CA_KEY, CHROMIUM, SCREENSHOTS } = process.env;
@@ -207,6 +209,27 @@ try {
   await page.getByRole("row", { name: /factory-ca/ }).getByText("proven").waitFor();
   await shot("trust-anchors");
 
+  step("an issuing CA under an outside root: a bad name is refused beside the field, then the CSR, signed by openssl, is put to work");
+  await go("/cas", "Certificate authorities");
+  await page.locator("#f-name").fill("Corp!");
+  await page.locator("#f-common_name").fill("Example certfleet Issuing CA");
+  await button("Make the key and the CSR").click();
+  await errorOf("name").waitFor();
+  await page.locator("#f-name").fill("corp");
+  await button("Make the key and the CSR").click();
+  const csr = (await page.getByLabel("The CSR of corp").textContent()).trim();
+  assert.match(csr, /^-----BEGIN CERTIFICATE REQUEST-----/);
+  const work = mkdtempSync(path.join(tmpdir(), "console-ca-"));
+  writeFileSync(path.join(work, "corp.csr"), csr + "\n");
+  writeFileSync(path.join(work, "ext.cnf"), "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
+  execFileSync("openssl", ["x509", "-req", "-in", path.join(work, "corp.csr"), "-CA", CA_CERT, "-CAkey", CA_KEY, "-CAcreateserial", "-CAserial", path.join(work, "ca.srl"),
+    "-days", "1825", "-copy_extensions", "copy", "-extfile", path.join(work, "ext.cnf"), "-out", path.join(work, "corp.pem")]);
+  await page.getByLabel("The signed certificate (PEM)").fill(readFileSync(path.join(work, "corp.pem"), "utf8"));
+  await page.getByLabel("The chain above it, up to the root (PEM)").fill(readFileSync(CA_CERT, "utf8"));
+  await button("Put the CA to work").click();
+  await page.getByRole("cell", { name: "root (outside)" }).waitFor();
+  await shot("cas");
+
   step("the other views");
   await go("/", "Dashboard");
   await page.getByRole("img", { name: "Certificates expiring per week" }).waitFor();
@@ -245,6 +268,9 @@ try {
   assert.equal(await page.getByRole("button", { name: "Disable" }).count(), 0);
   assert.equal(await page.getByRole("heading", { name: "Upload a CA certificate" }).count(), 0);
   await shot("auditor-trust-anchors");
+  await go("/cas", "Certificate authorities");
+  await page.getByRole("heading", { name: /^corp/ }).waitFor();
+  assert.equal(await page.getByRole("heading", { name: "Add an issuing CA under your own root" }).count(), 0);
   const statuses = await page.evaluate(async (id) => {
     const s = await (await fetch("/api/v1/session")).json();
     const post = (p, body) => fetch(p, { method: "POST", headers: { "X-CSRF-Token": s.csrf_token, "Content-Type": "application/json" }, body: JSON.stringify(body) });

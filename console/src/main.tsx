@@ -10,6 +10,7 @@ import { ProfilePage, Profiles } from "./views/profiles";
 import { JobPage, Jobs, NewJob } from "./views/jobs";
 import { CARequests } from "./views/approvals";
 import { TrustAnchors } from "./views/trust";
+import { CAs } from "./views/cas";
 import { Audit, Credentials, ESTLabels, RenewalPolicies, Tokens } from "./views/admin";
 import "./style.css";
 
@@ -65,6 +66,7 @@ const sections: [string, string, Role][] = [
   ["/jobs", "Jobs", "auditor"],
   ["/ca-requests", "CA requests", "auditor"],
   ["/trust-anchors", "Trust anchors", "auditor"],
+  ["/cas", "CAs", "auditor"],
   ["/est-labels", "EST labels", "auditor"],
   ["/renewal-policies", "Renewal", "auditor"],
   ["/audit", "Audit log", "auditor"],
@@ -119,6 +121,8 @@ function View({ path, query }: { path: string; query: URLSearchParams }) {
       return <CARequests query={query} />;
     case "trust-anchors":
       return <TrustAnchors />;
+    case "cas":
+      return <CAs />;
     case "est-labels":
       return <ESTLabels />;
     case "renewal-policies":
