@@ -40,6 +40,10 @@ type profileBody struct {
 	// CA certificates (PEM) the device must trust for that use.
 	Binding     string `json:"binding"`
 	DeviceTrust string `json:"device_trust"`
+	// KeyUsage and ExtKeyUsage are what the certificate is good for; empty
+	// means the certificate type's usages (see pki.Profile).
+	KeyUsage    []string `json:"key_usage"`
+	ExtKeyUsage []string `json:"ext_key_usage"`
 }
 
 // profileView is a profile as the API shows it.
@@ -61,6 +65,7 @@ func viewProfile(row store.Profile) (profileView, error) {
 		profileBody: profileBody{
 			Name: row.Name, CertType: row.CertType, DeviceType: row.DeviceType,
 			SubjectRules: p.SubjectRules, SANRules: p.SANRules, ExtraAttributes: p.ExtraAttributes, KeyAlgorithms: p.KeyAlgorithms,
+			KeyUsage: orEmpty(p.KeyUsage), ExtKeyUsage: orEmpty(p.ExtKeyUsage),
 			ValidityDays: int(row.Validity / day), RenewBeforeDays: int(row.RenewBefore / day),
 			CADriver: row.CaDriver, CASettings: row.CaSettings, ApprovalMode: row.ApprovalMode, MaxCAWaitHours: int(row.MaxCaWait / time.Hour),
 			Binding: cmp.Or(row.Binding, device.DefaultBinding(row.CertType)), DeviceTrust: row.DeviceTrust,
@@ -100,6 +105,7 @@ func (b *profileBody) check(known catalog) error {
 	err := pki.Profile{
 		Name: b.Name, CertType: b.CertType, SubjectRules: b.SubjectRules, SANRules: b.SANRules,
 		ExtraAttributes: b.ExtraAttributes, KeyAlgorithms: b.KeyAlgorithms, Validity: time.Duration(b.ValidityDays) * day,
+		KeyUsage: b.KeyUsage, ExtKeyUsage: b.ExtKeyUsage,
 	}.Validate()
 	if err != nil {
 		first, _, _ := strings.Cut(err.Error(), "\n")
@@ -154,7 +160,7 @@ func (b profileBody) params() store.CreateProfileParams {
 		SubjectRules: rules, SanRules: sans, ExtraAttributes: extra, KeyAlgorithms: keys,
 		Validity: time.Duration(b.ValidityDays) * day, RenewBefore: time.Duration(b.RenewBeforeDays) * day,
 		CaDriver: b.CADriver, CaSettings: b.CASettings, ApprovalMode: b.ApprovalMode, MaxCaWait: time.Duration(b.MaxCAWaitHours) * time.Hour,
-		Binding: b.Binding, DeviceTrust: b.DeviceTrust,
+		Binding: b.Binding, DeviceTrust: b.DeviceTrust, KeyUsage: orEmpty(b.KeyUsage), ExtKeyUsage: orEmpty(b.ExtKeyUsage),
 	}
 }
 
@@ -226,7 +232,7 @@ func (s *server) updateProfile(c *gin.Context) {
 			ID: id, Name: p.Name, CertType: p.CertType, DeviceType: p.DeviceType, SubjectRules: p.SubjectRules,
 			SanRules: p.SanRules, ExtraAttributes: p.ExtraAttributes, KeyAlgorithms: p.KeyAlgorithms, Validity: p.Validity,
 			RenewBefore: p.RenewBefore, CaDriver: p.CaDriver, CaSettings: p.CaSettings, ApprovalMode: p.ApprovalMode, MaxCaWait: p.MaxCaWait,
-			Binding: p.Binding, DeviceTrust: p.DeviceTrust,
+			Binding: p.Binding, DeviceTrust: p.DeviceTrust, KeyUsage: p.KeyUsage, ExtKeyUsage: p.ExtKeyUsage,
 		})
 		return []string{strconv.FormatInt(id, 10)}, gin.H{"name": p.Name}, err
 	})

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,4 +47,46 @@ func TestProfileBindingAndDeviceTrust(t *testing.T) {
 	status, answer = w.admin.do("POST", "/api/v1/profiles", profile("telemetry", "tls", "mqtt", ""))
 	require.Equal(t, http.StatusCreated, status, "%v", answer)
 	assert.Equal(t, "mqtt", answer["binding"])
+}
+
+// TestProfileUsagesAndHardwareModules: a profile's key usage, EKU (private
+// OIDs included) and hardware_module_name SAN rule are stored and shown
+// back; a profile without them shows empty lists; a wrong usage or rule is
+// refused naming its field.
+func TestProfileUsagesAndHardwareModules(t *testing.T) {
+	w := newAPIWorld(t)
+	profile := func(name string, keyUsage, extKeyUsage []string, sanRules []map[string]any) map[string]any {
+		return map[string]any{"name": name, "cert_type": "ieee8021x", "device_type": "iot_device",
+			"san_rules": sanRules, "key_algorithms": []map[string]any{{"algorithm": "ecdsa", "sizes": []int{256}}},
+			"validity_days": 365, "renew_before_days": 30, "key_usage": keyUsage, "ext_key_usage": extKeyUsage}
+	}
+	hmn := []map[string]any{{"type": "hardware_module_name", "rule": "from_csr", "hw_type": "1.3.6.1.4.1.45605.1.2", "pattern": "WS-[0-9]+"}}
+	status, answer := w.admin.do("POST", "/api/v1/profiles", profile("wi-sun", []string{"digitalSignature"}, []string{"1.3.6.1.4.1.45605.1", "clientAuth"}, hmn))
+	require.Equal(t, http.StatusCreated, status, "%v", answer)
+	assert.Equal(t, []any{"digitalSignature"}, answer["key_usage"])
+	assert.Equal(t, []any{"1.3.6.1.4.1.45605.1", "clientAuth"}, answer["ext_key_usage"])
+	assert.Equal(t, []any{map[string]any{"type": "hardware_module_name", "rule": "from_csr", "hw_type": "1.3.6.1.4.1.45605.1.2", "pattern": "WS-[0-9]+"}}, answer["san_rules"])
+
+	id := answer["id"].(float64)
+	update := profile("wi-sun", []string{"digitalSignature", "keyAgreement"}, nil, hmn)
+	status, answer = w.admin.do("PUT", fmt.Sprintf("/api/v1/profiles/%d", int(id)), update)
+	require.Equal(t, http.StatusOK, status, "%v", answer)
+	assert.Equal(t, []any{"digitalSignature", "keyAgreement"}, answer["key_usage"])
+	assert.Equal(t, []any{}, answer["ext_key_usage"], "none: the certificate type's")
+
+	status, answer = w.admin.do("POST", "/api/v1/profiles", profile("plain", nil, nil, nil))
+	require.Equal(t, http.StatusCreated, status, "%v", answer)
+	assert.Equal(t, []any{}, answer["key_usage"])
+	assert.Equal(t, []any{}, answer["ext_key_usage"])
+
+	for field, body := range map[string]map[string]any{
+		"key_usage[1]":         profile("a", []string{"digitalSignature", "keyCertSign"}, nil, nil),
+		"ext_key_usage[0]":     profile("b", nil, []string{"1.3.6.x"}, nil),
+		"san_rules[0].hw_type": profile("c", nil, nil, []map[string]any{{"type": "hardware_module_name", "rule": "from_csr", "hw_type": "wisun"}}),
+		"san_rules[0].rule":    profile("d", nil, nil, []map[string]any{{"type": "hardware_module_name", "rule": "fixed", "value": "WS-1"}}),
+	} {
+		status, answer := w.admin.do("POST", "/api/v1/profiles", body)
+		require.Equal(t, http.StatusBadRequest, status, "%s: %v", field, answer)
+		assert.Equal(t, field, answer["error"].(map[string]any)["details"].(map[string]any)["field"])
+	}
 }

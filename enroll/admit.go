@@ -32,9 +32,9 @@ func (s *Service) Admit(ctx context.Context, l Label, c Caller, csr *x509.Certif
 	if c.SpentOn.Valid && c.SpentOn.String != key {
 		return errkind.Unauthenticated("this %s was used already", c.secretName())
 	}
-	if !pki.Names(pki.NamedCSR(csr), l.Row.IdentityField, d.ID) {
+	if !pki.NamesDevice(csr, l.Row.IdentityField, d.ID) {
 		return errkind.Forbidden("the CSR's %s is %q, but the credential belongs to device %s",
-			l.Row.IdentityField, pki.Identity(pki.NamedCSR(csr), l.Row.IdentityField), d.ID)
+			l.Row.IdentityField, pki.CSRIdentity(csr, l.Row.IdentityField), d.ID)
 	}
 	if err := pki.CheckCSR(csr, l.Policy); err != nil {
 		return errkind.Invalid("", "the CSR does not fit profile %q: %v", l.Profile.Name, err)

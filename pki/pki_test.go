@@ -140,16 +140,19 @@ func FuzzParseCSR(f *testing.F) {
 	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\n!!\n-----END CERTIFICATE REQUEST-----\n"))
 	f.Add([]byte{0x30, 0x82, 0xff, 0xff})
 	f.Add([]byte{})
+	f.Add(sanCSR(f, pkix.Name{}, []pki.GeneralName{hmn(wisunHWType, "WS-0042")}, wisunEKU).Raw)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		csr, err := pki.ParseCSR(data)
 		if err != nil {
 			return
 		}
-		if pki.CheckCSR(csr, profile) != nil {
-			return
-		}
-		if _, err := pki.LeafTemplate(csr, profile, time.Now()); err != nil {
-			t.Fatalf("a CSR the policy accepts must make a template: %v", err)
+		for _, p := range []pki.Profile{profile, wisun} {
+			if pki.CheckCSR(csr, p) != nil {
+				continue
+			}
+			if _, err := pki.LeafTemplate(csr, p, time.Now()); err != nil {
+				t.Fatalf("a CSR profile %s accepts must make a template: %v", p.Name, err)
+			}
 		}
 	})
 }

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// Certificate types. The type decides the extended key usage of what is issued.
+// Certificate types. The type decides the key usage and extended key usage of
+// what is issued, unless the profile names its own.
 const (
 	CertTypeIEEE8021X = "ieee8021x" // network access: clientAuth
 	CertTypeTLS       = "tls"       // device web servers and clients: serverAuth and clientAuth
@@ -34,8 +35,13 @@ type Profile struct {
 	SANRules        []SANRule
 	ExtraAttributes []ExtraAttribute
 	KeyAlgorithms   []KeyAlgorithm
-	Validity        time.Duration
-	ApprovalMode    bool
+	// KeyUsage names RFC 5280 key usage bits (digitalSignature…) and
+	// ExtKeyUsage extended key usages (serverAuth…, or dotted OIDs for
+	// private ones such as Wi-SUN's); empty means the certificate type's.
+	KeyUsage     []string
+	ExtKeyUsage  []string
+	Validity     time.Duration
+	ApprovalMode bool
 }
 
 // SubjectRule sets one subject attribute. Attributes without a rule are left
@@ -48,12 +54,19 @@ type SubjectRule struct {
 }
 
 // SANRule allows or adds subject alternative names of one type. CSR SANs of a
-// type without a from_csr rule are refused.
+// type without a from_csr rule are refused, as are those of a type no rule
+// can keep (otherNames other than hardwareModuleName, directoryName…).
 type SANRule struct {
-	Type    string `json:"type"` // dns, ip, email or uri
-	Rule    string `json:"rule"` // from_csr or fixed
-	Value   string `json:"value,omitempty"`
+	Type  string `json:"type"` // dns, ip, email, uri or hardware_module_name
+	Rule  string `json:"rule"` // from_csr or fixed (hardware_module_name: from_csr only)
+	Value string `json:"value,omitempty"`
+	// Pattern is a regular expression the CSR's names of the type must
+	// match; a hardwareModuleName's is matched against its serial as text
+	// (HardwareModuleName.SerialText).
 	Pattern string `json:"pattern,omitempty"`
+	// HWType is, for hardware_module_name, the dotted OID the CSR's hwType
+	// must be; empty allows any.
+	HWType string `json:"hw_type,omitempty"`
 }
 
 // ExtraAttribute is a custom extension added to every certificate, with its
@@ -70,7 +83,11 @@ type KeyAlgorithm struct {
 }
 
 var subjectAttrs = []string{"CN", "O", "OU", "C", "ST", "L", "serialNumber"}
-var sanTypes = []string{"dns", "ip", "email", "uri"}
+var sanTypes = []string{SANDNS, SANIP, SANEmail, SANURI, SANHardwareModuleName}
+
+// oidCE is the arc of RFC 5280's standard extensions (id-ce), which
+// certfleet sets itself from the profile's rules and usages.
+var oidCE = asn1.ObjectIdentifier{2, 5, 29}
 
 // Validate checks that a profile is internally consistent, so that a bad
 // profile is refused when it is saved rather than when a device enrolls.
@@ -95,23 +112,20 @@ func (p Profile) Validate() error {
 		errs = append(errs, checkPattern(fmt.Sprintf("subject_rules[%d].pattern", i), r.Pattern))
 	}
 	for i, r := range p.SANRules {
-		if !slices.Contains(sanTypes, r.Type) {
-			errs = append(errs, fmt.Errorf("san_rules[%d].type: %q is not one of %v", i, r.Type, sanTypes))
-		}
-		if r.Rule != RuleFixed && r.Rule != RuleFromCSR {
-			errs = append(errs, fmt.Errorf("san_rules[%d].rule: %q is not fixed or from_csr", i, r.Rule))
-		}
-		if r.Rule == RuleFixed && r.Value == "" {
-			errs = append(errs, fmt.Errorf("san_rules[%d].value: a fixed rule needs a value", i))
-		}
-		errs = append(errs, checkPattern(fmt.Sprintf("san_rules[%d].pattern", i), r.Pattern))
-		if r.Rule == RuleFromCSR && r.Pattern == "" && p.CertType == CertTypeTLS {
-			errs = append(errs, fmt.Errorf("san_rules[%d].pattern: a TLS profile allows serverAuth, so a SAN taken from the CSR must match a pattern", i))
-		}
+		errs = append(errs, p.checkSANRule(i, r)...)
 	}
+	if n := countRules(p.SANRules, SANHardwareModuleName); n > 1 {
+		errs = append(errs, fmt.Errorf("san_rules: %d hardware_module_name rules; one is allowed", n))
+	}
+	errs = append(errs, checkKeyUsage(p.KeyUsage)...)
+	errs = append(errs, checkExtKeyUsage(p.ExtKeyUsage)...)
 	for i, a := range p.ExtraAttributes {
-		if _, err := parseOID(a.OID); err != nil {
+		oid, err := parseOID(a.OID)
+		switch {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("extra_attributes[%d].oid: %w", i, err))
+		case len(oid) > len(oidCE) && oid[:len(oidCE)].Equal(oidCE):
+			errs = append(errs, fmt.Errorf("extra_attributes[%d].oid: %s is a standard extension certfleet sets itself (see key_usage, ext_key_usage and san_rules)", i, a.OID))
 		}
 	}
 	if len(p.KeyAlgorithms) == 0 {
@@ -128,6 +142,44 @@ func (p Profile) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (p Profile) checkSANRule(i int, r SANRule) []error {
+	var errs []error
+	if !slices.Contains(sanTypes, r.Type) {
+		errs = append(errs, fmt.Errorf("san_rules[%d].type: %q is not one of %v", i, r.Type, sanTypes))
+	}
+	switch {
+	case r.Rule != RuleFixed && r.Rule != RuleFromCSR:
+		errs = append(errs, fmt.Errorf("san_rules[%d].rule: %q is not fixed or from_csr", i, r.Rule))
+	case r.Type == SANHardwareModuleName && r.Rule != RuleFromCSR:
+		errs = append(errs, fmt.Errorf("san_rules[%d].rule: a hardware module's name comes from the CSR: from_csr only", i))
+	case r.Rule == RuleFixed && r.Value == "":
+		errs = append(errs, fmt.Errorf("san_rules[%d].value: a fixed rule needs a value", i))
+	}
+	errs = append(errs, checkPattern(fmt.Sprintf("san_rules[%d].pattern", i), r.Pattern))
+	if r.HWType != "" {
+		if r.Type != SANHardwareModuleName {
+			errs = append(errs, fmt.Errorf("san_rules[%d].hw_type: only a hardware_module_name rule has one", i))
+		} else if _, err := parseOID(r.HWType); err != nil {
+			errs = append(errs, fmt.Errorf("san_rules[%d].hw_type: %w", i, err))
+		}
+	}
+	// A hardwareModuleName names no server, so serverAuth does not need it pinned.
+	if r.Rule == RuleFromCSR && r.Pattern == "" && r.Type != SANHardwareModuleName && p.AllowsServerAuth() {
+		errs = append(errs, fmt.Errorf("san_rules[%d].pattern: the profile's certificates are good for serverAuth, so a SAN taken from the CSR must match a pattern", i))
+	}
+	return errs
+}
+
+func countRules(rules []SANRule, typ string) int {
+	n := 0
+	for _, r := range rules {
+		if r.Type == typ {
+			n++
+		}
+	}
+	return n
 }
 
 func checkPattern(field, pattern string) error {

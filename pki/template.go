@@ -3,7 +3,6 @@ package pki
 import (
 	"bytes"
 	"crypto"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,9 +20,15 @@ const Backdate = 5 * time.Minute
 
 // LeafTemplate is the certificate a CA signs for csr under profile, valid from
 // now: subject by the profile's rules, SANs, key usage and extended key usage by
-// certificate type, the profile's extra extensions and a subject key ID. The
-// caller has run CheckCSR and sets the serial number and the issuer's own fields
-// (CRL distribution point; Go sets the authority key ID from the issuer).
+// the profile (or its certificate type), the profile's extra extensions and a
+// subject key ID. The caller has run CheckCSR and sets the serial number and the
+// issuer's own fields (CRL distribution point; Go sets the authority key ID
+// from the issuer).
+//
+// The template's DNSNames, EmailAddresses, IPAddresses and URIs always hold its
+// SANs, for callers that check them. When a hardwareModuleName must be carried,
+// which Go cannot encode, the whole subjectAltName is in ExtraExtensions as well,
+// and Go, finding it there, does not write its own.
 func LeafTemplate(csr *x509.CertificateRequest, profile Profile, now time.Time) (*x509.Certificate, error) {
 	ski, err := SubjectKeyID(csr.PublicKey)
 	if err != nil {
@@ -33,18 +38,16 @@ func LeafTemplate(csr *x509.CertificateRequest, profile Profile, now time.Time) 
 		Subject:               leafSubject(csr.Subject, profile.SubjectRules),
 		NotBefore:             now.Add(-Backdate),
 		NotAfter:              now.Add(profile.Validity),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
 	}
-	if _, isRSA := csr.PublicKey.(*rsa.PublicKey); isRSA {
-		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
-	}
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	if profile.CertType == CertTypeTLS {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	if err := setKeyUsage(tmpl, profile, csr.PublicKey); err != nil {
+		return nil, err
 	}
 	if err := addSANs(tmpl, csr, profile.SANRules); err != nil {
+		return nil, err
+	}
+	if err := addHardwareModules(tmpl, csr, profile.SANRules); err != nil {
 		return nil, err
 	}
 	for _, attr := range profile.ExtraAttributes {
@@ -96,6 +99,31 @@ func addSANs(tmpl *x509.Certificate, csr *x509.CertificateRequest, rules []SANRu
 			return err
 		}
 	}
+	return nil
+}
+
+// addHardwareModules carries the CSR's hardwareModuleName, when the profile
+// keeps it, in a subjectAltName of its own making with the template's other SANs.
+func addHardwareModules(tmpl *x509.Certificate, csr *x509.CertificateRequest, rules []SANRule) error {
+	if _, keep := fromCSRRule(rules, SANHardwareModuleName); !keep {
+		return nil
+	}
+	requested, err := SubjectAltNames(csr.Extensions)
+	if err != nil {
+		return fmt.Errorf("read the CSR's subjectAltName: %w", err)
+	}
+	var modules []GeneralName
+	for _, h := range HardwareModules(requested) {
+		modules = append(modules, HardwareModule(h))
+	}
+	if len(modules) == 0 {
+		return nil
+	}
+	ext, err := subjectAltNameExtension(tmpl, modules)
+	if err != nil {
+		return err
+	}
+	tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
 	return nil
 }
 

@@ -16,6 +16,8 @@ func FromRow(row store.Profile) (pki.Profile, error) {
 		ID:           row.ID,
 		Name:         row.Name,
 		CertType:     row.CertType,
+		KeyUsage:     row.KeyUsage,
+		ExtKeyUsage:  row.ExtKeyUsage,
 		Validity:     row.Validity,
 		ApprovalMode: row.ApprovalMode,
 	}

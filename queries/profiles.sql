@@ -1,10 +1,12 @@
 -- name: CreateProfile :one
 INSERT INTO profiles (name, cert_type, device_type, subject_rules, san_rules, extra_attributes,
                       key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait,
-                      binding, device_trust)
+                      binding, device_trust, key_usage, ext_key_usage)
 VALUES (@name, @cert_type, @device_type, @subject_rules, @san_rules, @extra_attributes,
         @key_algorithms, @validity, @renew_before, @ca_driver, @ca_settings, @approval_mode, @max_ca_wait,
-        @binding, @device_trust)
+        @binding, @device_trust,
+        -- Callers that name no usages (nil, sent as NULL) get the type's.
+        coalesce(sqlc.narg(key_usage)::text[], '{}'), coalesce(sqlc.narg(ext_key_usage)::text[], '{}'))
 RETURNING *;
 
 -- name: GetProfile :one
@@ -25,6 +27,7 @@ SET name = @name, cert_type = @cert_type, device_type = @device_type, subject_ru
     san_rules = @san_rules, extra_attributes = @extra_attributes, key_algorithms = @key_algorithms,
     validity = @validity, renew_before = @renew_before, ca_driver = @ca_driver, ca_settings = @ca_settings,
     approval_mode = @approval_mode, max_ca_wait = @max_ca_wait, binding = @binding, device_trust = @device_trust,
+    key_usage = coalesce(sqlc.narg(key_usage)::text[], '{}'), ext_key_usage = coalesce(sqlc.narg(ext_key_usage)::text[], '{}'),
     updated_at = now()
 WHERE id = @id
 RETURNING *;

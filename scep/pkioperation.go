@@ -233,7 +233,7 @@ func (s *Server) caller(ctx context.Context, l enroll.Label, q *request, csr *x5
 
 // named is the device a CSR names by the label's identity field.
 func named(l enroll.Label, csr *x509.CertificateRequest) (string, error) {
-	ids := pki.Identity(pki.NamedCSR(csr), l.Row.IdentityField)
+	ids := pki.CSRIdentity(csr, l.Row.IdentityField)
 	if len(ids) != 1 || !device.ValidID(ids[0]) {
 		return "", errkind.Invalid("", "the CSR's %s (%q) must name one device", l.Row.IdentityField, ids)
 	}

@@ -257,6 +257,38 @@ export function Field({ form, name, label, type = "text", hint, options, rows, r
   );
 }
 
+/** Choices is a group of checkboxes for a field holding a list; the
+ * refusal of any of its entries ("name[2]") is right below the group. */
+export function Choices({ form, name, label, options, hint }: {
+  form: FormState;
+  name: string;
+  label: string;
+  options: [string, string][];
+  hint?: string;
+}) {
+  const error = form.errorOf(name);
+  const chosen = (form.values[name] as string[] | undefined) ?? [];
+  const toggle = (value: string, on: boolean) =>
+    form.set(name, on ? [...chosen.filter((v) => v !== value), value] : chosen.filter((v) => v !== value));
+  return (
+    <fieldset class="field choices" id={`f-${name}`} aria-invalid={error !== ""}
+      aria-describedby={error ? `f-${name}-error` : hint ? `f-${name}-hint` : undefined}>
+      <legend>{label}</legend>
+      <div class="row">
+        {options.map(([value, text]) => (
+          <label class="check">
+            <input type="checkbox" name={name} value={value} checked={chosen.includes(value)}
+              onChange={(e) => toggle(value, (e.target as HTMLInputElement).checked)} />
+            {text}
+          </label>
+        ))}
+      </div>
+      {hint && !error && <small id={`f-${name}-hint`} class="hint">{hint}</small>}
+      {error && <p id={`f-${name}-error`} class="field-error" role="alert">{error}</p>}
+    </fieldset>
+  );
+}
+
 /** Action is a button for one change, shown only to a role that may make it. */
 export function Action({ label, needs, run, confirm: question, onDone, danger }: {
   label: string;

@@ -158,7 +158,7 @@ func (q *Queries) DeletePasswordCredentials(ctx context.Context, deviceID string
 }
 
 const eSTLabelWithProfile = `-- name: ESTLabelWithProfile :one
-SELECT l.label, l.is_default, l.profile_id, l.allow_basic, l.allow_factory, l.allow_reenroll, l.identity_field, l.allowed_cidrs, l.created_at, l.updated_at, l.scep_enabled, l.scep_challenges, p.id, p.name, p.cert_type, p.device_type, p.subject_rules, p.san_rules, p.extra_attributes, p.key_algorithms, p.validity, p.renew_before, p.ca_driver, p.ca_settings, p.approval_mode, p.max_ca_wait, p.archived_at, p.created_at, p.updated_at, p.binding, p.device_trust FROM est_labels l JOIN profiles p ON p.id = l.profile_id
+SELECT l.label, l.is_default, l.profile_id, l.allow_basic, l.allow_factory, l.allow_reenroll, l.identity_field, l.allowed_cidrs, l.created_at, l.updated_at, l.scep_enabled, l.scep_challenges, p.id, p.name, p.cert_type, p.device_type, p.subject_rules, p.san_rules, p.extra_attributes, p.key_algorithms, p.validity, p.renew_before, p.ca_driver, p.ca_settings, p.approval_mode, p.max_ca_wait, p.archived_at, p.created_at, p.updated_at, p.binding, p.device_trust, p.key_usage, p.ext_key_usage FROM est_labels l JOIN profiles p ON p.id = l.profile_id
 WHERE CASE WHEN $1::text = '' THEN l.is_default ELSE l.label = $1::text END
 `
 
@@ -203,6 +203,8 @@ func (q *Queries) ESTLabelWithProfile(ctx context.Context, label string) (ESTLab
 		&i.Profile.UpdatedAt,
 		&i.Profile.Binding,
 		&i.Profile.DeviceTrust,
+		&i.Profile.KeyUsage,
+		&i.Profile.ExtKeyUsage,
 	)
 	return i, err
 }

@@ -246,6 +246,8 @@ type Profile struct {
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Binding         string          `json:"binding"`
 	DeviceTrust     string          `json:"device_trust"`
+	KeyUsage        []string        `json:"key_usage"`
+	ExtKeyUsage     []string        `json:"ext_key_usage"`
 }
 
 type RenewalPolicy struct {

@@ -16,11 +16,13 @@ import (
 const createProfile = `-- name: CreateProfile :one
 INSERT INTO profiles (name, cert_type, device_type, subject_rules, san_rules, extra_attributes,
                       key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait,
-                      binding, device_trust)
+                      binding, device_trust, key_usage, ext_key_usage)
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12, $13,
-        $14, $15)
-RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust
+        $14, $15,
+        -- Callers that name no usages (nil, sent as NULL) get the type's.
+        coalesce($16::text[], '{}'), coalesce($17::text[], '{}'))
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust, key_usage, ext_key_usage
 `
 
 type CreateProfileParams struct {
@@ -39,6 +41,8 @@ type CreateProfileParams struct {
 	MaxCaWait       time.Duration   `json:"max_ca_wait"`
 	Binding         string          `json:"binding"`
 	DeviceTrust     string          `json:"device_trust"`
+	KeyUsage        []string        `json:"key_usage"`
+	ExtKeyUsage     []string        `json:"ext_key_usage"`
 }
 
 func (q *Queries) CreateProfile(ctx context.Context, arg CreateProfileParams) (Profile, error) {
@@ -58,6 +62,8 @@ func (q *Queries) CreateProfile(ctx context.Context, arg CreateProfileParams) (P
 		arg.MaxCaWait,
 		arg.Binding,
 		arg.DeviceTrust,
+		arg.KeyUsage,
+		arg.ExtKeyUsage,
 	)
 	var i Profile
 	err := row.Scan(
@@ -80,12 +86,14 @@ func (q *Queries) CreateProfile(ctx context.Context, arg CreateProfileParams) (P
 		&i.UpdatedAt,
 		&i.Binding,
 		&i.DeviceTrust,
+		&i.KeyUsage,
+		&i.ExtKeyUsage,
 	)
 	return i, err
 }
 
 const getProfile = `-- name: GetProfile :one
-SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust FROM profiles WHERE id = $1
+SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust, key_usage, ext_key_usage FROM profiles WHERE id = $1
 `
 
 func (q *Queries) GetProfile(ctx context.Context, id int64) (Profile, error) {
@@ -111,12 +119,14 @@ func (q *Queries) GetProfile(ctx context.Context, id int64) (Profile, error) {
 		&i.UpdatedAt,
 		&i.Binding,
 		&i.DeviceTrust,
+		&i.KeyUsage,
+		&i.ExtKeyUsage,
 	)
 	return i, err
 }
 
 const listProfiles = `-- name: ListProfiles :many
-SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust FROM profiles
+SELECT id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust, key_usage, ext_key_usage FROM profiles
 WHERE ($1::text = 'all' OR ($1 = 'active' AND archived_at IS NULL) OR ($1 = 'archived' AND archived_at IS NOT NULL))
   AND ($2::text IS NULL OR device_type = $2)
   AND ($3::text IS NULL OR cert_type = $3)
@@ -168,6 +178,8 @@ func (q *Queries) ListProfiles(ctx context.Context, arg ListProfilesParams) ([]P
 			&i.UpdatedAt,
 			&i.Binding,
 			&i.DeviceTrust,
+			&i.KeyUsage,
+			&i.ExtKeyUsage,
 		); err != nil {
 			return nil, err
 		}
@@ -182,7 +194,7 @@ func (q *Queries) ListProfiles(ctx context.Context, arg ListProfilesParams) ([]P
 const setProfileArchived = `-- name: SetProfileArchived :one
 UPDATE profiles SET archived_at = CASE WHEN $1::boolean THEN coalesce(archived_at, now()) END, updated_at = now()
 WHERE id = $2
-RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust, key_usage, ext_key_usage
 `
 
 type SetProfileArchivedParams struct {
@@ -213,6 +225,8 @@ func (q *Queries) SetProfileArchived(ctx context.Context, arg SetProfileArchived
 		&i.UpdatedAt,
 		&i.Binding,
 		&i.DeviceTrust,
+		&i.KeyUsage,
+		&i.ExtKeyUsage,
 	)
 	return i, err
 }
@@ -223,9 +237,10 @@ SET name = $1, cert_type = $2, device_type = $3, subject_rules = $4,
     san_rules = $5, extra_attributes = $6, key_algorithms = $7,
     validity = $8, renew_before = $9, ca_driver = $10, ca_settings = $11,
     approval_mode = $12, max_ca_wait = $13, binding = $14, device_trust = $15,
+    key_usage = coalesce($16::text[], '{}'), ext_key_usage = coalesce($17::text[], '{}'),
     updated_at = now()
-WHERE id = $16
-RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust
+WHERE id = $18
+RETURNING id, name, cert_type, device_type, subject_rules, san_rules, extra_attributes, key_algorithms, validity, renew_before, ca_driver, ca_settings, approval_mode, max_ca_wait, archived_at, created_at, updated_at, binding, device_trust, key_usage, ext_key_usage
 `
 
 type UpdateProfileParams struct {
@@ -244,6 +259,8 @@ type UpdateProfileParams struct {
 	MaxCaWait       time.Duration   `json:"max_ca_wait"`
 	Binding         string          `json:"binding"`
 	DeviceTrust     string          `json:"device_trust"`
+	KeyUsage        []string        `json:"key_usage"`
+	ExtKeyUsage     []string        `json:"ext_key_usage"`
 	ID              int64           `json:"id"`
 }
 
@@ -264,6 +281,8 @@ func (q *Queries) UpdateProfile(ctx context.Context, arg UpdateProfileParams) (P
 		arg.MaxCaWait,
 		arg.Binding,
 		arg.DeviceTrust,
+		arg.KeyUsage,
+		arg.ExtKeyUsage,
 		arg.ID,
 	)
 	var i Profile
@@ -287,6 +306,8 @@ func (q *Queries) UpdateProfile(ctx context.Context, arg UpdateProfileParams) (P
 		&i.UpdatedAt,
 		&i.Binding,
 		&i.DeviceTrust,
+		&i.KeyUsage,
+		&i.ExtKeyUsage,
 	)
 	return i, err
 }

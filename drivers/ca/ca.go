@@ -60,8 +60,8 @@ func (r Request) CheckIdentity() error {
 		return nil
 	}
 	field := cmp.Or(r.IdentityField, pki.IdentityCN)
-	if !pki.Names(pki.NamedCSR(r.CSR), field, r.DeviceID) {
-		return Permanent(fmt.Errorf("%w: %s %v, device %s", ErrWrongIdentity, field, pki.Identity(pki.NamedCSR(r.CSR), field), r.DeviceID))
+	if !pki.NamesDevice(r.CSR, field, r.DeviceID) {
+		return Permanent(fmt.Errorf("%w: %s %v, device %s", ErrWrongIdentity, field, pki.CSRIdentity(r.CSR, field), r.DeviceID))
 	}
 	return nil
 }

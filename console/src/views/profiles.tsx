@@ -1,8 +1,9 @@
 // Certificate profiles: active and archived, and a form to create or edit
-// one with its subject, SAN and key rules, validity, renewal and approval.
+// one with its subject, SAN and key rules, key usage and extended key usage,
+// validity, renewal and approval.
 import { call, may } from "../api";
 import { navigate } from "../router";
-import { Action, CursorPager, Failure, Field, Filters, FormError, Page, Status, Table, useApi, useForm, useSession } from "../ui";
+import { Action, Choices, CursorPager, Failure, Field, Filters, FormError, Page, Status, Table, useApi, useForm, useSession } from "../ui";
 
 export type Profile = {
   id: number;
@@ -13,6 +14,8 @@ export type Profile = {
   san_rules: unknown[] | null;
   extra_attributes: unknown[] | null;
   key_algorithms: unknown[];
+  key_usage: string[] | null;
+  ext_key_usage: string[] | null;
   validity_days: number;
   renew_before_days: number;
   ca_driver: string;
@@ -49,6 +52,29 @@ export function Profiles({ query }: { query: URLSearchParams }) {
 }
 
 const json = (v: unknown) => JSON.stringify(v ?? [], null, 1);
+
+// RFC 5280's key usages a device certificate may have (the API refuses
+// keyCertSign and cRLSign), and the extended key usages it knows by name
+// (it refuses OCSPSigning); others are dotted OIDs.
+const keyUsages: [string, string][] = [
+  ["digitalSignature", "digitalSignature"], ["contentCommitment", "contentCommitment (nonRepudiation)"],
+  ["keyEncipherment", "keyEncipherment"], ["dataEncipherment", "dataEncipherment"], ["keyAgreement", "keyAgreement"],
+  ["encipherOnly", "encipherOnly"], ["decipherOnly", "decipherOnly"],
+];
+const extKeyUsages: [string, string][] = [
+  ["serverAuth", "serverAuth"], ["clientAuth", "clientAuth"], ["codeSigning", "codeSigning"],
+  ["emailProtection", "emailProtection"], ["timeStamping", "timeStamping"],
+];
+const named = (list: [string, string][]) => list.map(([v]) => v);
+
+/** inOrder keeps the entries of before that are still chosen where they
+ * were, then adds the new ones: the EKU extension lists them in this order. */
+function inOrder(before: string[], chosen: string[]): string[] {
+  return [...before.filter((v) => chosen.includes(v)), ...chosen.filter((v) => !before.includes(v))];
+}
+
+/** oids reads the extra EKU field: dotted OIDs, separated by commas or spaces. */
+const oids = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
 /** parse reads a JSON field, refusing it beside the field when it is not JSON. */
 function parse(name: string, text: string): unknown {
@@ -87,6 +113,11 @@ function ProfileForm({ profile: p, readOnly }: { profile?: Profile; readOnly: bo
     subject_rules: json(p?.subject_rules ?? [{ attr: "CN", rule: "from_csr" }]),
     san_rules: json(p?.san_rules ?? []),
     key_algorithms: json(p?.key_algorithms ?? [{ algorithm: "ecdsa", sizes: [256] }]),
+    // nonRepudiation is contentCommitment's older name; the API takes both.
+    key_usage: (p?.key_usage ?? []).map((k) => (k === "nonRepudiation" ? "contentCommitment" : k)),
+    ext_key_usage: (p?.ext_key_usage ?? []).filter((e) => named(extKeyUsages).includes(e)),
+    // Whatever the checkboxes do not show stays here, so that saving drops nothing.
+    ext_key_usage_oids: (p?.ext_key_usage ?? []).filter((e) => !named(extKeyUsages).includes(e)).join(", "),
     validity_days: String(p?.validity_days ?? 365),
     renew_before_days: String(p?.renew_before_days ?? 30),
     approval_mode: p?.approval_mode ?? false,
@@ -99,6 +130,8 @@ function ProfileForm({ profile: p, readOnly }: { profile?: Profile; readOnly: bo
       name: v.name, cert_type: v.cert_type, device_type: v.device_type,
       subject_rules: parse("subject_rules", v.subject_rules), san_rules: parse("san_rules", v.san_rules),
       key_algorithms: parse("key_algorithms", v.key_algorithms),
+      key_usage: inOrder(p?.key_usage ?? [], v.key_usage),
+      ext_key_usage: inOrder(p?.ext_key_usage ?? [], [...v.ext_key_usage, ...oids(v.ext_key_usage_oids)]),
       validity_days: Number(v.validity_days), renew_before_days: Number(v.renew_before_days),
       approval_mode: v.approval_mode, max_ca_wait_hours: Number(v.max_ca_wait_hours), ca_driver: v.ca_driver,
     };
@@ -112,14 +145,20 @@ function ProfileForm({ profile: p, readOnly }: { profile?: Profile; readOnly: bo
         <Field form={form} name="cert_type" label="Certificate type" options={[["tls", "TLS"], ["ieee8021x", "802.1X"]]} />
         <Field form={form} name="device_type" label="Device type" required />
         <Field form={form} name="subject_rules" label="Subject rules (JSON)" rows={4} hint='e.g. [{"attr":"CN","rule":"from_csr"}]' />
-        <Field form={form} name="san_rules" label="SAN rules (JSON)" rows={3} hint='e.g. [{"type":"dns","rule":"from_csr"}]' />
+        <Field form={form} name="san_rules" label="SAN rules (JSON)" rows={3}
+          hint='types dns, ip, email, uri, hardware_module_name; e.g. [{"type":"dns","rule":"from_csr"}], or for Wi-SUN [{"type":"hardware_module_name","rule":"from_csr","hw_type":"1.3.6.1.4.1.45605.1.2","pattern":"WS-[0-9]+"}] (the serial is matched as text, or as hex when not printable)' />
         <Field form={form} name="key_algorithms" label="Key rules (JSON)" rows={3} hint='e.g. [{"algorithm":"ecdsa","sizes":[256]}]' />
+        <Choices form={form} name="key_usage" label="Key usage" options={keyUsages}
+          hint="none: digitalSignature, and keyEncipherment for RSA keys" />
+        <Choices form={form} name="ext_key_usage" label="Extended key usage" options={extKeyUsages}
+          hint="none (and no OID below): clientAuth for 802.1X, serverAuth and clientAuth for TLS" />
+        <Field form={form} name="ext_key_usage_oids" label="Other extended key usages (dotted OIDs)" hint="e.g. 1.3.6.1.4.1.45605.1 for Wi-SUN; separated by commas" />
         <Field form={form} name="validity_days" label="Validity (days)" type="number" />
         <Field form={form} name="renew_before_days" label="Renew before expiry (days)" type="number" />
         <Field form={form} name="approval_mode" label="Each CA request waits for an operator's approval" type="checkbox" />
         <Field form={form} name="max_ca_wait_hours" label="Longest wait for the CA (hours)" type="number" />
         <Field form={form} name="ca_driver" label="CA driver" hint="empty: the built-in CA" />
-        <FormError form={form} fields={["name", "cert_type", "device_type", "subject_rules", "san_rules", "key_algorithms", "validity_days",
+        <FormError form={form} fields={["name", "cert_type", "device_type", "subject_rules", "san_rules", "key_algorithms", "key_usage", "ext_key_usage", "validity_days",
           "renew_before_days", "approval_mode", "max_ca_wait_hours", "ca_driver"]} />
         {!readOnly && <button type="submit" disabled={form.busy}>{p ? "Save" : "Create profile"}</button>}
       </fieldset>
