@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -20,13 +21,47 @@ type CAs interface {
 	RequestIssuingCA(ctx context.Context, req ca.IssuingCARequest, createdBy string, audit func(*store.Queries) error) (ca.Info, error)
 	CompleteIssuingCA(ctx context.Context, name string, cert *x509.Certificate, chain []*x509.Certificate, audit func(*store.Queries) error) (ca.Info, error)
 	PendingCSR(ctx context.Context, name string) ([]byte, error)
+	Renew(ctx context.Context, name string, overlap time.Duration, audit func(*store.Queries) error) (ca.Info, error)
 }
+
+// defaultCAOverlap is how long a renewed CA is published before it issues,
+// unless the request says.
+const defaultCAOverlap = 7 * 24 * time.Hour
 
 func (s *server) caRoutes(v1 *gin.RouterGroup, admin gin.HandlerFunc) {
 	v1.GET("/cas", s.listCAs)
 	v1.POST("/cas", admin, s.requestIssuingCA)
 	v1.GET("/cas/:name/csr", s.pendingCSR)
 	v1.POST("/cas/:name/certificate", admin, s.completeIssuingCA)
+	v1.POST("/cas/:name/renew", admin, s.renewCA)
+}
+
+// renewCA makes a CA's next issuing CA, published at once and issuing once
+// the overlap ({"overlap": "168h"}, a week unless given) has passed.
+func (s *server) renewCA(c *gin.Context) {
+	var body struct {
+		Overlap string `json:"overlap"`
+	}
+	if !s.haveCAs(c) || !decode(c, &body) {
+		return
+	}
+	overlap := defaultCAOverlap
+	if body.Overlap != "" {
+		var err error
+		if overlap, err = time.ParseDuration(body.Overlap); err != nil {
+			fail(c, errkind.Invalid("overlap", "a duration such as 168h"))
+			return
+		}
+	}
+	name, actor := c.Param("name"), principal(c).Actor()
+	info, err := s.cas.Renew(c.Request.Context(), name, overlap, func(q *store.Queries) error {
+		return record(c.Request.Context(), q, actor, "ca.renew", "ca", []string{name}, gin.H{"overlap": overlap.String()})
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, info)
 }
 
 // listCAs lists the built-in CAs with their chains, addresses, profiles and

@@ -112,6 +112,23 @@ func TestCAsUnderAnOutsideRoot(t *testing.T) {
 	assert.Equal(t, "default", def["name"])
 	assert.Equal(t, false, def["outside_root"])
 
+	// Renewal: the default CA gets a next one; the outside root's cannot.
+	status, body = w.auditor.do("POST", "/api/v1/cas/default/renew", map[string]any{})
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, body = w.admin.do("POST", "/api/v1/cas/default/renew", map[string]any{"overlap": "soon"})
+	require.Equal(t, http.StatusBadRequest, status, body)
+	assert.Equal(t, "overlap", refusedField(body))
+	status, body = w.admin.do("POST", "/api/v1/cas/corp/renew", map[string]any{})
+	assert.Equal(t, http.StatusConflict, status, body)
+	status, body = w.admin.do("POST", "/api/v1/cas/default/renew", map[string]any{"overlap": "48h"})
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.Equal(t, "next", body["status"])
+	status, body = w.admin.do("POST", "/api/v1/cas/default/renew", map[string]any{})
+	assert.Equal(t, http.StatusConflict, status, body)
+	status, body = w.auditor.do("GET", "/api/v1/cas", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Len(t, body["items"], 3, "default, corp, and default's next")
+
 	var actions []string
 	rows, err := pool.Query(ctx, `SELECT action || ':' || details::text FROM audit_log WHERE object_type = 'ca' ORDER BY id`)
 	require.NoError(t, err)
@@ -121,9 +138,10 @@ func TestCAsUnderAnOutsideRoot(t *testing.T) {
 		actions = append(actions, a)
 		assert.NotContains(t, a, "PRIVATE")
 	}
-	require.Len(t, actions, 2, "one request and one activation; refusals record nothing")
+	require.Len(t, actions, 3, "a request, an activation and a renewal; refusals record nothing")
 	assert.True(t, strings.HasPrefix(actions[0], "ca.request:"))
 	assert.True(t, strings.HasPrefix(actions[1], "ca.activate:"))
+	assert.True(t, strings.HasPrefix(actions[2], "ca.renew:"))
 }
 
 // signIssuing is the corporate root signing certfleet's CSR as an issuing CA.

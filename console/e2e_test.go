@@ -99,6 +99,7 @@ func checkWhatHappened(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 	assert.Equal(t, 1, count(`SELECT count(*) FROM trust_anchors WHERE name = 'factory-ca' AND verified_at IS NOT NULL`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM local_cas WHERE name = 'corp' AND root_key_sealed IS NULL`), "corp under the outside root")
 	assert.Equal(t, 1, count(`SELECT count(*) FROM audit_log WHERE action = 'ca.activate' AND actor LIKE '%console-admin%'`))
+	assert.Equal(t, 1, count(`SELECT count(*) FROM local_cas WHERE name = 'default' AND status = 'next' AND activates_at > now() + interval '29 days'`), "default renewed with a 30-day overlap")
 	assert.Equal(t, 2, count(`SELECT count(*) FROM console_sessions WHERE ended_at IS NOT NULL`), "both signed out")
 	assert.Zero(t, count(`SELECT count(*) FROM audit_log WHERE actor LIKE '%console-auditor%' AND action NOT LIKE 'session.%'`),
 		"the auditor changed nothing")

@@ -34,13 +34,14 @@ func (k KeySpec) Supported() bool {
 	return false
 }
 
-// ParseKeySpec reads "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072" or "rsa-4096".
+// ParseKeySpec reads "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072" or "rsa-4096"
+// (and what KeySpec.String writes).
 func ParseKeySpec(s string) (KeySpec, error) {
 	var spec KeySpec
 	switch alg, size, _ := strings.Cut(strings.ToLower(s), "-"); alg {
 	case "ecdsa":
 		spec = KeySpec{Algorithm: "ecdsa"}
-		_, err := fmt.Sscanf(size, "p%d", &spec.Size)
+		_, err := fmt.Sscanf(strings.TrimPrefix(size, "p"), "%d", &spec.Size) // "ecdsa-256", as KeySpec.String writes it, too
 		if err != nil {
 			return KeySpec{}, fmt.Errorf("key type %q: want ecdsa-p256 or ecdsa-p384", s)
 		}

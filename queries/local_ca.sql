@@ -1,12 +1,13 @@
 -- name: GetLocalCA :one
-SELECT * FROM local_cas WHERE name = @name;
+-- The CA that issues under name now.
+SELECT * FROM local_cas WHERE name = @name AND status = 'active';
 
 -- name: CreateLocalCA :one
 -- Two processes starting at once may both try; the loser gets no row and
 -- reads the winner's CA.
 INSERT INTO local_cas (name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski)
 VALUES (@name, @key_spec, @root_der, @root_key_sealed, @issuing_der, @issuing_key_sealed, @issuing_ski)
-ON CONFLICT (name) DO NOTHING
+ON CONFLICT (name) WHERE status = 'active' DO NOTHING
 RETURNING *;
 
 -- name: NextCRLNumber :one
@@ -23,7 +24,7 @@ SELECT crl_der, crl_next_update FROM local_cas WHERE issuing_ski = @issuing_ski;
 -- name: ListLocalCACertificates :many
 -- The built-in CAs' certificates (never their keys), for the dashboard's
 -- warning before one expires.
-SELECT name, root_der, issuing_der FROM local_cas ORDER BY name;
+SELECT name, root_der, issuing_der FROM local_cas WHERE status <> 'retired' ORDER BY name, id;
 
 -- name: NewestOCSPSigner :one
 SELECT der, key_sealed, not_after FROM ocsp_signers
@@ -68,3 +69,25 @@ SELECT p.id, p.name, coalesce(p.ca_settings->>'ca', 'default')::text AS ca_name,
 FROM profiles p
 WHERE p.ca_driver = 'local' AND p.archived_at IS NULL
 ORDER BY p.id;
+
+-- name: CreateNextCA :one
+-- The next issuing CA of name, signed by the same root; refused (no row)
+-- while one is already waiting.
+INSERT INTO local_cas (name, key_spec, root_der, root_key_sealed, outside_chain, issuing_der, issuing_key_sealed, issuing_ski, status, activates_at)
+SELECT cur.name, cur.key_spec, cur.root_der, cur.root_key_sealed, cur.outside_chain, @issuing_der, @issuing_key_sealed, @issuing_ski, 'next', @activates_at::timestamptz
+FROM local_cas AS cur WHERE cur.name = @ca_name::text AND cur.status = 'active'
+ON CONFLICT (name) WHERE status = 'next' DO NOTHING
+RETURNING *;
+
+-- name: PromoteNextCA :execrows
+-- The next CA of name starts issuing and the active one retires, once its
+-- time has come; a no-op for every caller after the first.
+WITH due AS (
+    SELECT n.id FROM local_cas AS n WHERE n.name = @ca_name::text AND n.status = 'next' AND n.activates_at <= now() FOR UPDATE
+), retired AS (
+    UPDATE local_cas AS a SET status = 'retired', retired_at = now()
+    WHERE a.name = @ca_name::text AND a.status = 'active' AND EXISTS (SELECT 1 FROM due)
+    RETURNING a.id
+)
+UPDATE local_cas AS p SET status = 'active', activates_at = NULL
+WHERE p.id IN (SELECT id FROM due) AND EXISTS (SELECT 1 FROM retired);

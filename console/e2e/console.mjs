@@ -228,6 +228,10 @@ try {
   await page.getByLabel("The chain above it, up to the root (PEM)").fill(readFileSync(CA_CERT, "utf8"));
   await button("Put the CA to work").click();
   await page.getByRole("cell", { name: "root (outside)" }).waitFor();
+  step("the default CA renewed: its next CA is published, issuing after the overlap");
+  await page.getByLabel("Publish the next CA this long before it issues").fill("720h");
+  await button("Renew default").click();
+  await page.getByText("Published beside the active CA").waitFor();
   await shot("cas");
 
   step("the other views");

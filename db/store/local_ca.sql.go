@@ -13,8 +13,8 @@ import (
 const createLocalCA = `-- name: CreateLocalCA :one
 INSERT INTO local_cas (name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (name) DO NOTHING
-RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain
+ON CONFLICT (name) WHERE status = 'active' DO NOTHING
+RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain, status, activates_at, retired_at
 `
 
 type CreateLocalCAParams struct {
@@ -54,6 +54,57 @@ func (q *Queries) CreateLocalCA(ctx context.Context, arg CreateLocalCAParams) (L
 		&i.CrlNextUpdate,
 		&i.CreatedAt,
 		&i.OutsideChain,
+		&i.Status,
+		&i.ActivatesAt,
+		&i.RetiredAt,
+	)
+	return i, err
+}
+
+const createNextCA = `-- name: CreateNextCA :one
+INSERT INTO local_cas (name, key_spec, root_der, root_key_sealed, outside_chain, issuing_der, issuing_key_sealed, issuing_ski, status, activates_at)
+SELECT cur.name, cur.key_spec, cur.root_der, cur.root_key_sealed, cur.outside_chain, $1, $2, $3, 'next', $4::timestamptz
+FROM local_cas AS cur WHERE cur.name = $5::text AND cur.status = 'active'
+ON CONFLICT (name) WHERE status = 'next' DO NOTHING
+RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain, status, activates_at, retired_at
+`
+
+type CreateNextCAParams struct {
+	IssuingDer       []byte    `json:"issuing_der"`
+	IssuingKeySealed []byte    `json:"issuing_key_sealed"`
+	IssuingSki       []byte    `json:"issuing_ski"`
+	ActivatesAt      time.Time `json:"activates_at"`
+	CaName           string    `json:"ca_name"`
+}
+
+// The next issuing CA of name, signed by the same root; refused (no row)
+// while one is already waiting.
+func (q *Queries) CreateNextCA(ctx context.Context, arg CreateNextCAParams) (LocalCa, error) {
+	row := q.db.QueryRow(ctx, createNextCA,
+		arg.IssuingDer,
+		arg.IssuingKeySealed,
+		arg.IssuingSki,
+		arg.ActivatesAt,
+		arg.CaName,
+	)
+	var i LocalCa
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.KeySpec,
+		&i.RootDer,
+		&i.RootKeySealed,
+		&i.IssuingDer,
+		&i.IssuingKeySealed,
+		&i.IssuingSki,
+		&i.CrlNumber,
+		&i.CrlDer,
+		&i.CrlNextUpdate,
+		&i.CreatedAt,
+		&i.OutsideChain,
+		&i.Status,
+		&i.ActivatesAt,
+		&i.RetiredAt,
 	)
 	return i, err
 }
@@ -61,7 +112,7 @@ func (q *Queries) CreateLocalCA(ctx context.Context, arg CreateLocalCAParams) (L
 const createOutsideRootCA = `-- name: CreateOutsideRootCA :one
 INSERT INTO local_cas (name, key_spec, root_der, outside_chain, issuing_der, issuing_key_sealed, issuing_ski)
 VALUES ($1, $2, $3, $4::bytea[], $5, $6, $7)
-RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain
+RETURNING id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain, status, activates_at, retired_at
 `
 
 type CreateOutsideRootCAParams struct {
@@ -99,6 +150,9 @@ func (q *Queries) CreateOutsideRootCA(ctx context.Context, arg CreateOutsideRoot
 		&i.CrlNextUpdate,
 		&i.CreatedAt,
 		&i.OutsideChain,
+		&i.Status,
+		&i.ActivatesAt,
+		&i.RetiredAt,
 	)
 	return i, err
 }
@@ -167,9 +221,10 @@ func (q *Queries) GetCRLByIssuingSKI(ctx context.Context, issuingSki []byte) (Ge
 }
 
 const getLocalCA = `-- name: GetLocalCA :one
-SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain FROM local_cas WHERE name = $1
+SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain, status, activates_at, retired_at FROM local_cas WHERE name = $1 AND status = 'active'
 `
 
+// The CA that issues under name now.
 func (q *Queries) GetLocalCA(ctx context.Context, name string) (LocalCa, error) {
 	row := q.db.QueryRow(ctx, getLocalCA, name)
 	var i LocalCa
@@ -187,12 +242,15 @@ func (q *Queries) GetLocalCA(ctx context.Context, name string) (LocalCa, error) 
 		&i.CrlNextUpdate,
 		&i.CreatedAt,
 		&i.OutsideChain,
+		&i.Status,
+		&i.ActivatesAt,
+		&i.RetiredAt,
 	)
 	return i, err
 }
 
 const getLocalCAByIssuingSKI = `-- name: GetLocalCAByIssuingSKI :one
-SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain FROM local_cas WHERE issuing_ski = $1
+SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain, status, activates_at, retired_at FROM local_cas WHERE issuing_ski = $1
 `
 
 func (q *Queries) GetLocalCAByIssuingSKI(ctx context.Context, issuingSki []byte) (LocalCa, error) {
@@ -212,6 +270,9 @@ func (q *Queries) GetLocalCAByIssuingSKI(ctx context.Context, issuingSki []byte)
 		&i.CrlNextUpdate,
 		&i.CreatedAt,
 		&i.OutsideChain,
+		&i.Status,
+		&i.ActivatesAt,
+		&i.RetiredAt,
 	)
 	return i, err
 }
@@ -257,7 +318,7 @@ func (q *Queries) InsertOCSPSigner(ctx context.Context, arg InsertOCSPSignerPara
 }
 
 const listLocalCACertificates = `-- name: ListLocalCACertificates :many
-SELECT name, root_der, issuing_der FROM local_cas ORDER BY name
+SELECT name, root_der, issuing_der FROM local_cas WHERE status <> 'retired' ORDER BY name, id
 `
 
 type ListLocalCACertificatesRow struct {
@@ -289,7 +350,7 @@ func (q *Queries) ListLocalCACertificates(ctx context.Context) ([]ListLocalCACer
 }
 
 const listLocalCAs = `-- name: ListLocalCAs :many
-SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain FROM local_cas ORDER BY id
+SELECT id, name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski, crl_number, crl_der, crl_next_update, created_at, outside_chain, status, activates_at, retired_at FROM local_cas ORDER BY id
 `
 
 func (q *Queries) ListLocalCAs(ctx context.Context) ([]LocalCa, error) {
@@ -315,6 +376,9 @@ func (q *Queries) ListLocalCAs(ctx context.Context) ([]LocalCa, error) {
 			&i.CrlNextUpdate,
 			&i.CreatedAt,
 			&i.OutsideChain,
+			&i.Status,
+			&i.ActivatesAt,
+			&i.RetiredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -429,6 +493,28 @@ func (q *Queries) ProfilesByCA(ctx context.Context) ([]ProfilesByCARow, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const promoteNextCA = `-- name: PromoteNextCA :execrows
+WITH due AS (
+    SELECT n.id FROM local_cas AS n WHERE n.name = $1::text AND n.status = 'next' AND n.activates_at <= now() FOR UPDATE
+), retired AS (
+    UPDATE local_cas AS a SET status = 'retired', retired_at = now()
+    WHERE a.name = $1::text AND a.status = 'active' AND EXISTS (SELECT 1 FROM due)
+    RETURNING a.id
+)
+UPDATE local_cas AS p SET status = 'active', activates_at = NULL
+WHERE p.id IN (SELECT id FROM due) AND EXISTS (SELECT 1 FROM retired)
+`
+
+// The next CA of name starts issuing and the active one retires, once its
+// time has come; a no-op for every caller after the first.
+func (q *Queries) PromoteNextCA(ctx context.Context, caName string) (int64, error) {
+	result, err := q.db.Exec(ctx, promoteNextCA, caName)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const saveCRL = `-- name: SaveCRL :exec

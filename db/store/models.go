@@ -198,6 +198,9 @@ type LocalCa struct {
 	CrlNextUpdate    *time.Time `json:"crl_next_update"`
 	CreatedAt        time.Time  `json:"created_at"`
 	OutsideChain     [][]byte   `json:"outside_chain"`
+	Status           string     `json:"status"`
+	ActivatesAt      *time.Time `json:"activates_at"`
+	RetiredAt        *time.Time `json:"retired_at"`
 }
 
 type OcspSigner struct {

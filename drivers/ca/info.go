@@ -7,8 +7,12 @@ import "time"
 // CRL, OCSP answers and certificate, and what issues from it. A CA waiting
 // for an outside root to sign it has only its CSR.
 type Info struct {
-	Name   string `json:"name"`
-	Status string `json:"status"` // active, or pending (its CSR awaits the outside root's signature)
+	Name string `json:"name"`
+	// Status: active (it issues), next (published beside the active one,
+	// issuing from ActivatesAt), retired (it issues no more; its CRL and OCSP
+	// answers stay), or pending (its CSR awaits the outside root's signature).
+	Status      string     `json:"status"`
+	ActivatesAt *time.Time `json:"activates_at,omitempty"`
 	// OutsideRoot: the root is not certfleet's (certfleet holds no key of it).
 	OutsideRoot  bool       `json:"outside_root"`
 	Issuing      *CertInfo  `json:"issuing,omitempty"`

@@ -9,6 +9,7 @@ type CertInfo = { subject: string; issuer: string; serial: string; key_algorithm
 type CA = {
   name: string;
   status: string;
+  activates_at?: string | null;
   outside_root: boolean;
   issuing?: CertInfo;
   chain?: CertInfo[];
@@ -28,16 +29,21 @@ export function CAs() {
   return (
     <Page title="Certificate authorities">
       <Failure message={list.error} />
-      {!list.data ? <p>Loading…</p> : list.data.items.map((ca) => (ca.status === "pending" ? <Pending ca={ca} onDone={list.reload} /> : <Active ca={ca} />))}
+      {!list.data ? <p>Loading…</p> : list.data.items.map((ca, _, all) => (ca.status === "pending" ? <Pending ca={ca} onDone={list.reload} /> :
+        <Active ca={ca} renewable={!all.some((o) => o.name === ca.name && o.status === "next")} onDone={list.reload} />))}
       {may(who.role, "admin") && <RequestCA onDone={list.reload} />}
     </Page>
   );
 }
 
-function Active({ ca }: { ca: CA }) {
+function Active({ ca, renewable, onDone }: { ca: CA; renewable: boolean; onDone: () => void }) {
+  const who = useSession();
+  const id = `ca-${ca.name}-${ca.issuing?.serial}`;
   return (
-    <section class="panel" aria-labelledby={`ca-${ca.name}`}>
-      <h2 id={`ca-${ca.name}`}>{ca.name} <Status value={ca.status} /></h2>
+    <section class="panel" aria-labelledby={id}>
+      <h2 id={id}>{ca.name} <Status value={ca.status} /></h2>
+      {ca.status === "next" && <p>Published beside the active CA; issues from <When at={ca.activates_at} />.</p>}
+      {ca.status === "retired" && <p>Issues nothing more; its CRL and OCSP answers stay for the certificates it issued.</p>}
       <table class="chain">
         <caption class="visually-hidden">The chain of {ca.name}, issuing CA first</caption>
         <thead><tr><th scope="col">Role</th><th scope="col">Subject</th><th scope="col">Key</th><th scope="col">Valid</th><th scope="col">SHA-256</th></tr></thead>
@@ -60,6 +66,7 @@ function Active({ ca }: { ca: CA }) {
         {ca.ocsp_url && <><dt>OCSP</dt><dd><code>{ca.ocsp_url}</code></dd></>}
         {ca.ca_issuers_url && <><dt>CA certificate</dt><dd><a href={ca.ca_issuers_url} download>DER</a> · <a href={ca.ca_issuers_url.replace(/\.crt$/, ".pem")} download>chain, PEM</a></dd></>}
       </dl>
+      {ca.status === "active" && renewable && !ca.outside_root && may(who.role, "admin") && <Renew name={ca.name} onDone={onDone} />}
     </section>
   );
 }
@@ -108,5 +115,20 @@ function RequestCA({ onDone }: { onDone: () => void }) {
         <button type="submit" disabled={form.busy}>Make the key and the CSR</button>
       </form>
     </section>
+  );
+}
+
+/** Renew publishes the CA's next issuing CA, which issues once the overlap has passed. */
+function Renew({ name, onDone }: { name: string; onDone: () => void }) {
+  const form = useForm({ overlap: "168h" });
+  return (
+    <form class="inline-form" aria-label={`Renew ${name}`} onSubmit={form.submit(async (v) => {
+      await call("POST", `/api/v1/cas/${encodeURIComponent(name)}/renew`, v);
+      onDone();
+    })}>
+      <Field form={form} name="overlap" label="Publish the next CA this long before it issues" required />
+      <button type="submit" disabled={form.busy}>Renew {name}</button>
+      <FormError form={form} fields={["overlap"]} />
+    </form>
   );
 }

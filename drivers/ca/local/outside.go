@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -132,7 +134,6 @@ func issuingCSR(req ca.IssuingCARequest, key crypto.Signer) ([]byte, error) {
 // certificate by it), chain to the root through the given certificates
 // (path lengths included) and be valid for minOutsideValidity at least.
 func (s *Set) CompleteIssuingCA(ctx context.Context, name string, cert *x509.Certificate, chain []*x509.Certificate, audit func(*store.Queries) error) (ca.Info, error) {
-	var row store.LocalCa
 	err := ca.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		pending, err := q.GetPendingCAForUpdate(ctx, name)
@@ -149,7 +150,7 @@ func (s *Set) CompleteIssuingCA(ctx context.Context, name string, cert *x509.Cer
 		for _, c := range chain[:len(chain)-1] {
 			outside = append(outside, c.Raw)
 		}
-		row, err = q.CreateOutsideRootCA(ctx, store.CreateOutsideRootCAParams{
+		_, err = q.CreateOutsideRootCA(ctx, store.CreateOutsideRootCAParams{
 			Name: name, KeySpec: pending.KeySpec, RootDer: chain[len(chain)-1].Raw, OutsideChain: outside,
 			IssuingDer: cert.Raw, IssuingKeySealed: pending.KeySealed, IssuingSki: cert.SubjectKeyId,
 		})
@@ -164,15 +165,12 @@ func (s *Set) CompleteIssuingCA(ctx context.Context, name string, cert *x509.Cer
 	if err != nil {
 		return ca.Info{}, err
 	}
-	c, err := fromRow(s.pool, s.keys, s.opts, row)
-	if err != nil {
+	if err := s.load(ctx); err != nil {
 		return ca.Info{}, err
 	}
-	s.mu.Lock()
-	s.byName[name] = c
-	s.mu.Unlock()
+	c := s.active(name)
 	s.opts.Logger.Info("issuing CA under an outside root", "name", name, "subject", cert.Subject.String(), "root", c.root.Subject.String())
-	return c.info(), nil
+	return c.info("active", nil), nil
 }
 
 func (s *Set) checkOutsideSigned(pending store.PendingCa, cert *x509.Certificate, chain []*x509.Certificate, now time.Time) error {
@@ -216,8 +214,8 @@ func (s *Set) checkOutsideSigned(pending store.PendingCa, cert *x509.Certificate
 	return nil
 }
 
-// List is every built-in CA, active and pending, with the profiles and
-// labels that issue from each.
+// List is every built-in CA (active, next and retired, by age) and those
+// pending, with the profiles and labels that issue from each active one.
 func (s *Set) List(ctx context.Context) ([]ca.Info, error) {
 	if err := s.load(ctx); err != nil {
 		return nil, err
@@ -228,10 +226,15 @@ func (s *Set) List(ctx context.Context) ([]ca.Info, error) {
 		return nil, err
 	}
 	var infos []ca.Info
-	for _, c := range s.All() {
-		info := c.info()
+	entries := s.snapshot()
+	// The default CA's generations first, then each other name's, oldest first.
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(rank(a.ca.opts.Name, s.opts.Name), rank(b.ca.opts.Name, s.opts.Name)), cmp.Compare(a.ca.opts.Name, b.ca.opts.Name))
+	})
+	for _, e := range entries {
+		info := e.ca.info(e.status, e.activatesAt)
 		for _, p := range profiles {
-			if p.CaName == c.opts.Name {
+			if e.status == "active" && p.CaName == e.ca.opts.Name {
 				info.Profiles = append(info.Profiles, ca.Named{ID: p.ID, Name: p.Name})
 				info.Labels = append(info.Labels, p.Labels...)
 			}
@@ -245,11 +248,18 @@ func (s *Set) List(ctx context.Context) ([]ca.Info, error) {
 	return infos, err
 }
 
-// info is an active CA's public facts.
-func (c *CA) info() ca.Info {
+func rank(name, defaultName string) int {
+	if name == defaultName {
+		return 0
+	}
+	return 1
+}
+
+// info is a CA's public facts.
+func (c *CA) info(status string, activatesAt *time.Time) ca.Info {
 	issuing := certInfo(c.issuing)
 	info := ca.Info{
-		Name: c.opts.Name, Status: "active", OutsideRoot: c.outsideRoot,
+		Name: c.opts.Name, Status: status, ActivatesAt: activatesAt, OutsideRoot: c.outsideRoot,
 		Issuing: &issuing, Profiles: []ca.Named{}, Labels: []string{}, CreatedAt: c.issuing.NotBefore,
 	}
 	for _, cert := range c.chain[1:] {

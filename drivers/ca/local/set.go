@@ -22,18 +22,31 @@ import (
 )
 
 // Set is every built-in CA of the database: the default one, created on
-// first start, and the issuing CAs added since (under an outside root). A
-// profile names its CA in its settings ({"ca": "<name>"}, "default" unless
-// set); revocations, CRLs, OCSP and CA certificates find theirs by issuer.
-// CAs that another process added are loaded when first asked for.
+// first start, the issuing CAs added since (under an outside root), and
+// their successors and predecessors across rollovers. A profile names its
+// CA in its settings ({"ca": "<name>"}, "default" unless set), which issues
+// from the name's active CA; revocations, CRLs, OCSP and CA certificates
+// find theirs by issuer, whatever its status. CAs that another process
+// added, renewed or promoted are seen when first asked for.
 type Set struct {
 	pool *pgxpool.Pool
 	keys *kek.KEK
 	opts Options
-	def  *CA
 
-	mu     sync.Mutex
-	byName map[string]*CA
+	mu       sync.Mutex
+	entries  map[int64]*entry // by local_cas ID
+	loadedAt time.Time
+}
+
+// refreshEvery bounds how long a set goes without seeing what other
+// processes changed: CAs added, renewed or promoted.
+const refreshEvery = 30 * time.Second
+
+// entry is one CA of the set and its place in its name's rollover.
+type entry struct {
+	ca          *CA
+	status      string     // active, next or retired
+	activatesAt *time.Time // when next
 }
 
 // OpenSet opens the default CA (creating it on first start) and every other
@@ -47,16 +60,20 @@ func OpenSet(ctx context.Context, pool *pgxpool.Pool, keys *kek.KEK, opts Option
 	return s, s.load(ctx)
 }
 
-// SetOf is a set whose default is def, an opened CA, and which loads the
-// database's other CAs when asked for them.
+// SetOf is a set around def, an opened CA, which loads the database's other
+// CAs when asked for them.
 func SetOf(def *CA) *Set {
-	return &Set{pool: def.pool, keys: def.ledger.KEK, opts: def.opts, def: def, byName: map[string]*CA{def.opts.Name: def}}
+	s := &Set{pool: def.pool, keys: def.ledger.KEK, opts: def.opts, entries: map[int64]*entry{}}
+	def.set = s
+	s.entries[def.id] = &entry{ca: def, status: "active"}
+	return s
 }
 
-// Default is the CA profiles use unless they name another.
-func (s *Set) Default() *CA { return s.def }
+// Default is the default CA's active issuing CA, as the set last saw it.
+func (s *Set) Default() *CA { return s.active(s.opts.Name) }
 
-// load opens the CAs of the database not opened yet.
+// load opens the CAs of the database not opened yet and refreshes every
+// CA's status.
 func (s *Set) load(ctx context.Context) error {
 	rows, err := store.New(s.pool).ListLocalCAs(ctx)
 	if err != nil {
@@ -64,51 +81,117 @@ func (s *Set) load(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.loadedAt = time.Now()
 	for _, row := range rows {
-		if _, open := s.byName[row.Name]; open {
-			continue
+		e, open := s.entries[row.ID]
+		if !open {
+			c, err := fromRow(s.pool, s.keys, s.opts, row)
+			if err != nil {
+				return err
+			}
+			c.set = s
+			e = &entry{ca: c}
+			s.entries[row.ID] = e
 		}
-		c, err := fromRow(s.pool, s.keys, s.opts, row)
-		if err != nil {
-			return err
-		}
-		s.byName[row.Name] = c
+		e.status, e.activatesAt = row.Status, row.ActivatesAt
 	}
 	return nil
 }
 
-// All is every CA opened, the default first.
-func (s *Set) All() []*CA {
+// snapshot is a copy of every entry, by ID.
+func (s *Set) snapshot() []entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all := []*CA{s.def}
-	for _, name := range slices.Sorted(maps.Keys(s.byName)) {
-		if c := s.byName[name]; c != s.def {
-			all = append(all, c)
-		}
+	var all []entry
+	for _, id := range slices.Sorted(maps.Keys(s.entries)) {
+		all = append(all, *s.entries[id])
 	}
 	return all
 }
 
-// Named is the CA called name, loading it when another process added it.
+// All is every CA opened, by ID: the default first, each name's
+// successors after it.
+func (s *Set) All() []*CA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []*CA
+	for _, id := range slices.Sorted(maps.Keys(s.entries)) {
+		all = append(all, s.entries[id].ca)
+	}
+	return all
+}
+
+// Named is the CA that issues under name now: its next CA once that one's
+// time has come (promoting it), loading what another process changed.
 func (s *Set) Named(ctx context.Context, name string) (*CA, error) {
-	if c, ok := s.opened(name); ok {
+	if s.stale() {
+		if err := s.load(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.promoteDue(ctx, name); err != nil {
+		return nil, err
+	}
+	if c := s.active(name); c != nil {
 		return c, nil
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
-	if c, ok := s.opened(name); ok {
+	if c := s.active(name); c != nil {
 		return c, nil
 	}
 	return nil, errkind.NotFound("no built-in CA is called %q", name)
 }
 
-func (s *Set) opened(name string) (*CA, bool) {
+func (s *Set) stale() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.byName[name]
-	return c, ok
+	return time.Since(s.loadedAt) > refreshEvery
+}
+
+func (s *Set) active(name string) *CA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.activeLocked(name)
+}
+
+func (s *Set) activeLocked(name string) *CA {
+	for _, e := range s.entries {
+		if e.status == "active" && e.ca.opts.Name == name {
+			return e.ca
+		}
+	}
+	return nil
+}
+
+// next is name's CA waiting to take over, or nil.
+func (s *Set) next(name string) (*CA, *time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.entries {
+		if e.status == "next" && e.ca.opts.Name == name {
+			return e.ca, e.activatesAt
+		}
+	}
+	return nil, nil
+}
+
+// promoteDue makes name's next CA the active one once its time has come.
+// Every process may try; the database lets one succeed.
+func (s *Set) promoteDue(ctx context.Context, name string) error {
+	next, at := s.next(name)
+	if next == nil || time.Now().Before(*at) {
+		return nil
+	}
+	promoted, err := store.New(s.pool).PromoteNextCA(ctx, name)
+	if err != nil {
+		return fmt.Errorf("promote the next CA of %q: %w", name, err)
+	}
+	if promoted > 0 {
+		s.opts.Logger.Info("next CA now issues", "ca", name, "subject", next.issuing.Subject.String())
+	}
+	return s.load(ctx)
 }
 
 // Settings are a profile's settings for the built-in CA driver.
@@ -138,7 +221,7 @@ func (s *Set) ForSettings(ctx context.Context, raw json.RawMessage) (*CA, error)
 		return nil, errkind.Invalid("ca_settings", "%v", err)
 	}
 	if settings.CA == "" {
-		return s.def, nil
+		settings.CA = s.opts.Name
 	}
 	return s.Named(ctx, settings.CA)
 }
@@ -153,9 +236,9 @@ func (s *Set) bySKI(ctx context.Context, ski []byte) (*CA, bool) {
 	find := func() (*CA, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		for _, c := range s.byName {
-			if len(ski) > 0 && bytes.Equal(c.issuing.SubjectKeyId, ski) {
-				return c, true
+		for _, e := range s.entries {
+			if len(ski) > 0 && bytes.Equal(e.ca.issuing.SubjectKeyId, ski) {
+				return e.ca, true
 			}
 		}
 		return nil, false
@@ -174,7 +257,7 @@ func (s *Set) bySKI(ctx context.Context, ski []byte) (*CA, bool) {
 
 // byRequest is the CA whose profile a CA request names.
 func (s *Set) byRequest(ctx context.Context, requestID string) (*CA, error) {
-	row, err := s.def.ledger.Find(ctx, store.New(s.pool), requestID, false)
+	row, err := s.Default().ledger.Find(ctx, store.New(s.pool), requestID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +290,7 @@ func (s *Set) Reject(ctx context.Context, requestID, reason, approver string, au
 func (s *Set) RevokeAudited(ctx context.Context, cert *x509.Certificate, reason ca.RevocationReason, audit func(*store.Queries) error) error {
 	c, ok := s.issuerOf(ctx, cert)
 	if !ok {
-		c = s.def // which refuses it, naming why
+		c = s.Default() // which refuses it, naming why
 	}
 	return c.RevokeAudited(ctx, cert, reason, audit)
 }

@@ -1,0 +1,105 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/pki"
+)
+
+// Rollover without downtime: Renew makes a CA name's next issuing CA, which
+// cacerts publishes beside the active one at once, so that devices trust it
+// before anything they hold comes from it; once its overlap has passed it
+// issues, and the old one retires, keeping its CRL and OCSP answers for the
+// certificates it issued (which never outlive it: see CA.sign).
+
+// DefaultOverlap is how long a next CA is published before it issues.
+const DefaultOverlap = 7 * 24 * time.Hour
+
+// Renew makes the next issuing CA of name: a new key (sealed) and a
+// certificate from the same root, with a subject of its own (its generation
+// numbered) so that relying parties and the inventory tell the two apart.
+// It issues from now+overlap on. Only a CA whose root certfleet holds renews
+// so; one under an outside root gets a new issuing CA under that root
+// (RequestIssuingCA) instead. audit, unless nil, writes the audit row in the
+// same transaction.
+func (s *Set) Renew(ctx context.Context, name string, overlap time.Duration, audit func(*store.Queries) error) (ca.Info, error) {
+	current, err := s.Named(ctx, name)
+	if err != nil {
+		return ca.Info{}, err
+	}
+	switch {
+	case current.outsideRoot:
+		return ca.Info{}, errkind.Conflict("the root of %q is outside certfleet: add a new issuing CA under it (POST /api/v1/cas) and move the profiles to it", name)
+	case overlap < 0:
+		return ca.Info{}, errkind.Invalid("overlap", "a duration of 0 or more")
+	case time.Now().Add(overlap).After(current.issuing.NotAfter):
+		return ca.Info{}, errkind.Invalid("overlap", "the active CA expires on %s, before the overlap ends", current.issuing.NotAfter.UTC().Format(time.RFC3339))
+	}
+	q := store.New(s.pool)
+	row, err := q.GetLocalCA(ctx, name)
+	if err != nil {
+		return ca.Info{}, fmt.Errorf("read CA %q: %w", name, err)
+	}
+	rootKeyDER, err := s.keys.Open(row.RootKeySealed, keyContext(name, "root"))
+	if err != nil {
+		return ca.Info{}, fmt.Errorf("open the root key of %q: %w", name, err)
+	}
+	rootKey, err := pki.ParsePrivateKey(rootKeyDER)
+	if err != nil {
+		return ca.Info{}, err
+	}
+	spec, err := pki.ParseKeySpec(row.KeySpec)
+	if err != nil {
+		return ca.Info{}, err
+	}
+	opts := s.opts
+	opts.Name, opts.KeySpec = name, spec
+	key, cert, err := newCA(opts, fmt.Sprintf("Issuing CA G%d", s.generations(name)+1), current.root, rootKey, issuingValidity)
+	if err != nil {
+		return ca.Info{}, err
+	}
+	sealed, err := seal(s.keys, key, keyContext(name, "issuing"))
+	if err != nil {
+		return ca.Info{}, err
+	}
+	activatesAt := time.Now().Add(overlap)
+	err = ca.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		_, err := q.CreateNextCA(ctx, store.CreateNextCAParams{CaName: name, IssuingDer: cert.Raw, IssuingKeySealed: sealed, IssuingSki: cert.SubjectKeyId, ActivatesAt: activatesAt})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errkind.Conflict("a next CA of %q already waits to take over", name)
+		}
+		if err != nil || audit == nil {
+			return err
+		}
+		return audit(q)
+	})
+	if err != nil {
+		return ca.Info{}, err
+	}
+	if err := s.load(ctx); err != nil {
+		return ca.Info{}, err
+	}
+	next, at := s.next(name)
+	s.opts.Logger.Info("next CA published", "ca", name, "subject", cert.Subject.String(), "issues_from", activatesAt)
+	return next.info("next", at), nil
+}
+
+// generations counts the issuing CAs name has had.
+func (s *Set) generations(name string) int {
+	n := 0
+	for _, e := range s.snapshot() {
+		if e.ca.opts.Name == name {
+			n++
+		}
+	}
+	return n
+}
