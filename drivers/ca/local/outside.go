@@ -61,16 +61,12 @@ func (s *Set) RequestIssuingCA(ctx context.Context, req ca.IssuingCARequest, cre
 		return ca.Info{}, err
 	}
 	var row store.PendingCa
-	err = ca.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
+	err = s.change(ctx, audit, func(q *store.Queries) error {
 		row, err = q.CreatePendingCA(ctx, store.CreatePendingCAParams{Name: req.Name, KeySpec: spec.String(), KeySealed: sealed, CsrDer: csrDER, CreatedBy: createdBy})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errkind.Conflict("a CA called %q exists", req.Name)
 		}
-		if err != nil || audit == nil {
-			return err
-		}
-		return audit(q)
+		return err
 	})
 	if err != nil {
 		return ca.Info{}, err
@@ -134,8 +130,7 @@ func issuingCSR(req ca.IssuingCARequest, key crypto.Signer) ([]byte, error) {
 // certificate by it), chain to the root through the given certificates
 // (path lengths included) and be valid for minOutsideValidity at least.
 func (s *Set) CompleteIssuingCA(ctx context.Context, name string, cert *x509.Certificate, chain []*x509.Certificate, audit func(*store.Queries) error) (ca.Info, error) {
-	err := ca.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
+	err := s.change(ctx, audit, func(q *store.Queries) error {
 		pending, err := q.GetPendingCAForUpdate(ctx, name)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errkind.NotFound("no CA called %q awaits a certificate", name)
@@ -150,22 +145,15 @@ func (s *Set) CompleteIssuingCA(ctx context.Context, name string, cert *x509.Cer
 		for _, c := range chain[:len(chain)-1] {
 			outside = append(outside, c.Raw)
 		}
-		_, err = q.CreateOutsideRootCA(ctx, store.CreateOutsideRootCAParams{
+		if _, err = q.CreateOutsideRootCA(ctx, store.CreateOutsideRootCAParams{
 			Name: name, KeySpec: pending.KeySpec, RootDer: chain[len(chain)-1].Raw, OutsideChain: outside,
 			IssuingDer: cert.Raw, IssuingKeySealed: pending.KeySealed, IssuingSki: cert.SubjectKeyId,
-		})
-		if err != nil {
+		}); err != nil {
 			return err // a CA with the same key ID is refused as a conflict by its unique index
 		}
-		if err := q.DeletePendingCA(ctx, pending.ID); err != nil || audit == nil {
-			return err
-		}
-		return audit(q)
+		return q.DeletePendingCA(ctx, pending.ID)
 	})
 	if err != nil {
-		return ca.Info{}, err
-	}
-	if err := s.load(ctx); err != nil {
 		return ca.Info{}, err
 	}
 	c := s.active(name)

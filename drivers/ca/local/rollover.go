@@ -71,21 +71,14 @@ func (s *Set) Renew(ctx context.Context, name string, overlap time.Duration, aud
 		return ca.Info{}, err
 	}
 	activatesAt := time.Now().Add(overlap)
-	err = ca.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
+	err = s.change(ctx, audit, func(q *store.Queries) error {
 		_, err := q.CreateNextCA(ctx, store.CreateNextCAParams{CaName: name, IssuingDer: cert.Raw, IssuingKeySealed: sealed, IssuingSki: cert.SubjectKeyId, ActivatesAt: activatesAt})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errkind.Conflict("a next CA of %q already waits to take over", name)
 		}
-		if err != nil || audit == nil {
-			return err
-		}
-		return audit(q)
+		return err
 	})
 	if err != nil {
-		return ca.Info{}, err
-	}
-	if err := s.load(ctx); err != nil {
 		return ca.Info{}, err
 	}
 	next, at := s.next(name)

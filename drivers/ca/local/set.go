@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/db/store"
@@ -190,6 +191,22 @@ func (s *Set) promoteDue(ctx context.Context, name string) error {
 	}
 	if promoted > 0 {
 		s.opts.Logger.Info("next CA now issues", "ca", name, "subject", next.issuing.Subject.String())
+	}
+	return s.load(ctx)
+}
+
+// change runs fn and then audit, unless nil, in one transaction, and then
+// loads what changed: a change is recorded if and only if it happened.
+func (s *Set) change(ctx context.Context, audit func(*store.Queries) error, fn func(*store.Queries) error) error {
+	err := ca.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		if err := fn(q); err != nil || audit == nil {
+			return err
+		}
+		return audit(q)
+	})
+	if err != nil {
+		return err
 	}
 	return s.load(ctx)
 }
