@@ -48,6 +48,8 @@ type Config struct {
 	JobHorizon time.Duration
 	// OCSPValidity is how long an OCSP answer holds.
 	OCSPValidity time.Duration
+	// CARenewBefore and CAOverlap time the built-in CAs' rollovers.
+	CARenewBefore, CAOverlap time.Duration
 }
 
 // TLSFiles is a certificate chain and its private key, in PEM files.
@@ -128,6 +130,8 @@ var Settings = []Setting{
 	{"scep-addr", "CERTFLEET_SCEP_ADDR", ":8081", "listen address of the SCEP server over plain HTTP (SCEP is also served over HTTPS under /scep on the EST listener, with the same limits); empty turns it off"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
+	{"ca-renew-before", "CERTFLEET_CA_RENEW_BEFORE", "8760h", "how long before a built-in issuing CA expires its next CA is made (by a daily Temporal Schedule)"},
+	{"ca-overlap", "CERTFLEET_CA_OVERLAP", "168h", "how long a renewed CA's next issuing CA is published before it issues"},
 	{"ocsp-validity", "CERTFLEET_OCSP_VALIDITY", "1h", "how long an OCSP answer holds (its nextUpdate); a signed answer is reused for half of it unless the status changes"},
 }
 
@@ -234,6 +238,12 @@ func fromValues(get func(flag string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("job-horizon: want a positive duration such as 8760h, got %q", get("job-horizon")))
 	}
 	cfg.JobHorizon = horizon
+	if cfg.CARenewBefore, err = time.ParseDuration(get("ca-renew-before")); err != nil || cfg.CARenewBefore < 0 {
+		errs = append(errs, fmt.Errorf("ca-renew-before: want a duration such as 8760h, got %q", get("ca-renew-before")))
+	}
+	if cfg.CAOverlap, err = time.ParseDuration(get("ca-overlap")); err != nil || cfg.CAOverlap < 0 || cfg.CAOverlap >= cfg.CARenewBefore && cfg.CARenewBefore > 0 {
+		errs = append(errs, fmt.Errorf("ca-overlap: want a duration shorter than ca-renew-before, got %q", get("ca-overlap")))
+	}
 	if cfg.OCSPValidity, err = time.ParseDuration(get("ocsp-validity")); err != nil || cfg.OCSPValidity < time.Minute {
 		errs = append(errs, fmt.Errorf("ocsp-validity: want a duration of a minute or more, got %q", get("ocsp-validity")))
 	}

@@ -9,20 +9,24 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/carenewal"
 	"github.com/certfleet/certfleet/renewal"
 	"github.com/certfleet/certfleet/workflows"
 )
 
 // New returns a worker on taskQueue running certfleet's workflows with acts
-// and, when given, the renewal sweeps' activities. Stopping it waits up to
+// and, when given, the renewal sweeps' and the CA renewal's activities. Stopping it waits up to
 // stopTimeout for running activities, so a rolling restart does not waste
 // their attempts.
-func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *activities.Activities, sweeps *renewal.SweepActivities) sdkworker.Worker {
+func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *activities.Activities, sweeps *renewal.SweepActivities, cas *carenewal.Activities) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: stopTimeout})
 	RegisterWorkflows(w)
 	w.RegisterActivity(acts)
 	if sweeps != nil {
 		w.RegisterActivity(sweeps)
+	}
+	if cas != nil {
+		w.RegisterActivity(cas)
 	}
 	return w
 }
@@ -35,4 +39,5 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(any) }) {
 	w.RegisterWorkflow(workflows.Enrollment)
 	w.RegisterWorkflow(workflows.DeviceInventory)
 	w.RegisterWorkflow(renewal.RenewalSweep)
+	w.RegisterWorkflow(carenewal.CARenewal)
 }

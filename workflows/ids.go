@@ -66,3 +66,7 @@ const (
 	SignalHalt     = "halt"      // API → job: stop starting devices, cancel those running
 	QueryProgress  = "progress"  // API → job: Progress
 )
+
+// CARenewalScheduleID is the Temporal Schedule that renews the built-in CAs
+// ahead of their expiry.
+const CARenewalScheduleID = "ca-renewal"

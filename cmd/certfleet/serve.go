@@ -17,6 +17,7 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/api"
+	"github.com/certfleet/certfleet/carenewal"
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/console"
 	"github.com/certfleet/certfleet/credentials"
@@ -87,7 +88,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
 		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
-			&renewal.SweepActivities{Pool: pool, Jobs: jobService})
+			&renewal.SweepActivities{Pool: pool, Jobs: jobService},
+			&carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)
 		}
@@ -103,6 +105,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	// Jobs whose workflow start was lost (a crash after the commit, Temporal
 	// unreachable) are started once Temporal answers.
 	go jobService.RunReconciler(ctx, jobs.ReconcileEvery, jobs.UnstartedAge, logger)
+	if err := carenewal.EnsureSchedule(ctx, tc, cfg.TaskQueue); err != nil {
+		// Not fatal either: the next start tries again, and CAs renew on demand.
+		logger.Error("the CA renewal schedule could not be created", "error", err)
+	}
 	if err := renewals.Reconcile(ctx); err != nil {
 		// Not fatal: the API still serves, and the next start tries again.
 		logger.Error("renewal schedules do not match the policies", "error", err)

@@ -96,3 +96,27 @@ func (s *Set) generations(name string) int {
 	}
 	return n
 }
+
+// Due is a CA whose active issuing certificate ends within a renewal window.
+type Due struct {
+	Name        string
+	NotAfter    time.Time
+	OutsideRoot bool
+}
+
+// DueForRenewal lists the CAs whose active issuing certificate ends before
+// at+window and that have no next CA yet.
+func (s *Set) DueForRenewal(ctx context.Context, at time.Time, window time.Duration) []Due {
+	if err := s.load(ctx); err != nil {
+		s.opts.Logger.Warn("built-in CAs not loaded", "error", err)
+	}
+	var due []Due
+	for _, e := range s.snapshot() {
+		name := e.ca.opts.Name
+		if next, _ := s.next(name); e.status != "active" || next != nil || e.ca.issuing.NotAfter.After(at.Add(window)) {
+			continue
+		}
+		due = append(due, Due{Name: name, NotAfter: e.ca.issuing.NotAfter, OutsideRoot: e.ca.outsideRoot})
+	}
+	return due
+}
