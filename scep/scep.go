@@ -9,6 +9,8 @@
 package scep
 
 import (
+	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"github.com/smallstep/pkcs7"
 
 	"github.com/certfleet/certfleet/db"
+	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
 )
@@ -34,12 +37,13 @@ const protocol = "SCEP"
 
 // caps is GetCACaps' answer: what the server really does. SCEPStandard
 // stands for AES, POSTPKIOperation and SHA-256 together (RFC 8894 §3.5.2).
-// GetNextCACert is absent: the CA does not roll over yet.
+// GetNextCACert is added while the label's CA rolls over.
 const caps = "POSTPKIOperation\nRenewal\nSHA-256\nSHA-512\nAES\nSCEPStandard\n"
 
 // Content types of SCEP's answers (RFC 8894 §4).
 const (
 	typeCACerts    = "application/x-x509-ca-ra-cert"
+	typeNextCACert = "application/x-x509-next-ca-cert"
 	typePKIMessage = "application/x-pki-message"
 )
 
@@ -97,17 +101,22 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch op {
 	case "GetCACaps":
-		if _, err := s.label(r); err != nil {
+		l, err := s.label(r)
+		if err != nil {
 			return err
 		}
-		write(w, "text/plain", []byte(caps))
+		answer := caps
+		if next, err := nextCA(r.Context(), l); err == nil && len(next) > 0 {
+			answer += "GetNextCACert\n"
+		}
+		write(w, "text/plain", []byte(answer))
 		return nil
 	case "GetCACert":
 		return s.caCert(w, r)
 	case "PKIOperation":
 		return s.pkiOperation(w, r)
 	case "GetNextCACert":
-		return errkind.NotFound("there is no next CA certificate: no CA rollover is under way")
+		return s.nextCACert(w, r)
 	}
 	return errkind.Invalid("operation", "unknown SCEP operation %q; want GetCACaps, GetCACert or PKIOperation", op)
 }
@@ -156,6 +165,53 @@ func (s *Server) caCert(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	write(w, typeCACerts, body)
+	return nil
+}
+
+// nextCA is the CA taking over from the label's, with its chain, during a
+// rollover; none otherwise.
+func nextCA(ctx context.Context, l enroll.Label) ([]*x509.Certificate, error) {
+	driver, ok := l.CA.(ca.NextCA)
+	if !ok {
+		return nil, nil
+	}
+	return driver.NextCACertificates(ctx)
+}
+
+// nextCACert answers GetNextCACert (RFC 8894 §4.7): the next CA's
+// certificates in a SignedData signed by the RA, so that a client that
+// trusts the current chain can trust the next one before it issues.
+func (s *Server) nextCACert(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.label(r)
+	if err != nil {
+		return err
+	}
+	next, err := nextCA(r.Context(), l)
+	if err != nil {
+		return err
+	}
+	if len(next) == 0 {
+		return errkind.NotFound("there is no next CA certificate: no CA rollover is under way")
+	}
+	ras, err := s.RAs.Current(r.Context())
+	if err != nil {
+		return err
+	}
+	signed, err := pkcs7.NewSignedData(nil)
+	if err != nil {
+		return err
+	}
+	if err := signed.AddSigner(ras[0].cert, ras[0].key, pkcs7.SignerInfoConfig{}); err != nil {
+		return fmt.Errorf("sign GetNextCACert: %w", err)
+	}
+	for _, c := range next {
+		signed.AddCertificate(c)
+	}
+	body, err := signed.Finish()
+	if err != nil {
+		return fmt.Errorf("sign GetNextCACert: %w", err)
+	}
+	write(w, typeNextCACert, body)
 	return nil
 }
 

@@ -145,3 +145,11 @@ const (
 	// CertificateRevoked: revoked, with a time and a reason.
 	CertificateRevoked
 )
+
+// NextCA is a CA driver that names the CA taking over from it during a
+// rollover (SCEP GetNextCACert).
+type NextCA interface {
+	// NextCACertificates is the next issuing CA and the chain above it, or
+	// none when no rollover is under way.
+	NextCACertificates(ctx context.Context) ([]*x509.Certificate, error)
+}

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -85,6 +86,20 @@ func (s *Set) Renew(ctx context.Context, name string, overlap time.Duration, aud
 	s.opts.Logger.Info("next CA published", "ca", name, "subject", cert.Subject.String(), "issues_from", activatesAt)
 	return next.info("next", at), nil
 }
+
+// NextCACertificates is c's successor and the chain above it while one
+// waits to take over; none otherwise.
+func (c *CA) NextCACertificates(context.Context) ([]*x509.Certificate, error) {
+	if c.set == nil {
+		return nil, nil
+	}
+	if next, _ := c.set.next(c.opts.Name); next != nil && next != c {
+		return next.chain, nil
+	}
+	return nil, nil
+}
+
+var _ ca.NextCA = (*CA)(nil)
 
 // generations counts the issuing CAs name has had.
 func (s *Set) generations(name string) int {
