@@ -148,11 +148,11 @@ func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.
 	return vocab.Succeeded, nil
 }
 
-// issuedBy reports whether the CA's issuing certificate signed cert; the
-// profile's CA cannot revoke what another CA issued.
+// issuedBy reports whether the CA, in this or an earlier generation, issued
+// cert; the profile's CA cannot revoke what another CA issued.
 func issuedBy(ctx context.Context, driver ca.Driver, cert *x509.Certificate) bool {
-	chain, err := driver.CACertificates(ctx)
-	return err == nil && len(chain) > 0 && pki.IssuedBy(cert, chain[0])
+	chain, err := ca.ChainFor(ctx, driver, cert)
+	return err == nil && len(chain) > 0
 }
 
 func (a *Activities) caFor(ctx context.Context, profileID int64) (ca.Driver, store.Profile, error) {

@@ -140,7 +140,7 @@ func (a *Activities) InstallIssued(ctx context.Context, it Item, issued Issued) 
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("certificate %d: %v", issued.CertificateID, err), ErrCAPermanent, nil)
 	}
-	chain, err := a.chainToInstall(ctx, it.ProfileID)
+	chain, err := a.chainToInstall(ctx, it.ProfileID, leaf)
 	if err != nil {
 		return err
 	}
@@ -172,17 +172,23 @@ func holdsCertificate(ctx context.Context, driver device.Driver, dev device.Devi
 	return current != nil && current.Equal(leaf), nil
 }
 
-// chainToInstall is the CA's certificates without the root, which devices
+// chainToInstall is the chain of the CA that issued leaf (across a
+// rollover, the issuing CA of its time), without the root, which devices
 // keep in their trust store. The drivers hold them (the built-in CA in
 // memory, an EST CA in a cache of its /cacerts), so no install asks the CA.
-func (a *Activities) chainToInstall(ctx context.Context, profileID int64) ([]*x509.Certificate, error) {
+func (a *Activities) chainToInstall(ctx context.Context, profileID int64, leaf *x509.Certificate) ([]*x509.Certificate, error) {
 	driver, _, err := a.caFor(ctx, profileID)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := driver.CACertificates(ctx)
+	chain, err := ca.ChainFor(ctx, driver, leaf)
 	if err != nil {
 		return nil, classify(err, ErrCAPermanent)
+	}
+	if chain == nil { // an outside CA whose chain does not start at its issuer: send what it has
+		if chain, err = driver.CACertificates(ctx); err != nil {
+			return nil, classify(err, ErrCAPermanent)
+		}
 	}
 	if len(chain) > 1 {
 		chain = chain[:len(chain)-1]

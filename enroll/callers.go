@@ -17,6 +17,7 @@ import (
 
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
@@ -75,11 +76,11 @@ func (s *Service) ByCurrentCertificate(ctx context.Context, l Label, known store
 	case !known.DeviceID.Valid:
 		return Caller{}, errkind.Forbidden("the client certificate belongs to no device")
 	}
-	chain, err := l.CA.CACertificates(ctx)
+	chain, err := ca.ChainFor(ctx, l.CA, cert) // an earlier generation's, after a rollover, too
 	if err != nil {
 		return Caller{}, err
 	}
-	if len(chain) == 0 || !pki.IssuedBy(cert, chain[0]) {
+	if len(chain) == 0 {
 		return Caller{}, errkind.Forbidden("the client certificate was not issued by the CA of label %q", l.Row.Label)
 	}
 	// The CA's root need not be a trust anchor; if it is, it must be enabled.

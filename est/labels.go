@@ -4,6 +4,7 @@ import (
 	"encoding/asn1"
 	"net/http"
 
+	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/estwire"
@@ -16,8 +17,8 @@ func (s *Server) label(r *http.Request) (enroll.Label, error) {
 	return s.Label(r.Context(), protocol, r.PathValue("label"), enroll.ClientIP(r))
 }
 
-// cacerts answers the label's CA chain; on the unlabelled path with no
-// default label, the fallback CA's.
+// cacerts answers the label's CA chain, and the next issuing CA during a
+// rollover; on the unlabelled path with no default label, the fallback CA's.
 func (s *Server) cacerts(w http.ResponseWriter, r *http.Request) error {
 	driver := s.Fallback
 	l, err := s.label(r)
@@ -27,7 +28,7 @@ func (s *Server) cacerts(w http.ResponseWriter, r *http.Request) error {
 	case r.PathValue("label") != "" || errkind.KindOf(err) != errkind.KindNotFound:
 		return err
 	}
-	chain, err := driver.CACertificates(r.Context())
+	chain, err := ca.Published(r.Context(), driver)
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func (s *Server) caCert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	labelChain, err := l.CA.CACertificates(r.Context())
+	labelChain, err := ca.Published(r.Context(), l.CA)
 	if err != nil {
 		return err
 	}

@@ -153,3 +153,47 @@ type NextCA interface {
 	// none when no rollover is under way.
 	NextCACertificates(ctx context.Context) ([]*x509.Certificate, error)
 }
+
+// Generations is a CA driver that rolls over: what its earlier issuing CAs
+// issued is still its own, to install, renew and revoke.
+type Generations interface {
+	// GenerationChain is the chain of the issuing CA, earlier or current,
+	// that issued cert; nil when none did.
+	GenerationChain(cert *x509.Certificate) []*x509.Certificate
+}
+
+// ChainFor is the chain of driver's issuing CA that issued cert, earlier
+// generations included; nil when driver did not issue it.
+func ChainFor(ctx context.Context, driver Driver, cert *x509.Certificate) ([]*x509.Certificate, error) {
+	chain, err := driver.CACertificates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(chain) > 0 && pki.IssuedBy(cert, chain[0]) {
+		return chain, nil
+	}
+	if g, ok := driver.(Generations); ok {
+		return g.GenerationChain(cert), nil
+	}
+	return nil, nil
+}
+
+// Published is what a CA publishes to devices (EST cacerts, SCEP
+// GetCACert): its chain and, while it rolls over, the next issuing CA, so
+// that devices trust it before anything they hold comes from it.
+func Published(ctx context.Context, driver Driver) ([]*x509.Certificate, error) {
+	chain, err := driver.CACertificates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if next, ok := driver.(NextCA); ok {
+		certs, err := next.NextCACertificates(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(certs) > 0 && len(chain) > 0 {
+			return append([]*x509.Certificate{chain[0], certs[0]}, chain[1:]...), nil
+		}
+	}
+	return chain, nil
+}

@@ -169,16 +169,8 @@ func (c *CA) CRLPath() string { return "/crl/" + hex.EncodeToString(c.issuing.Su
 // Capabilities: the built-in CA revokes, and holds requests in approval mode.
 func (c *CA) Capabilities() ca.Capabilities { return ca.Capabilities{Revoke: true, Pending: true} }
 
-// CACertificates returns the issuing CA, then its successor while one waits
-// to take over (so that devices trust it before it issues), then the chain
-// up to the root.
+// CACertificates returns the issuing CA, then the chain up to the root.
 func (c *CA) CACertificates(context.Context) ([]*x509.Certificate, error) {
-	if c.set == nil {
-		return c.chain, nil
-	}
-	if next, _ := c.set.next(c.opts.Name); next != nil && next != c {
-		return append([]*x509.Certificate{c.issuing, next.issuing}, c.chain[1:]...), nil
-	}
 	return c.chain, nil
 }
 

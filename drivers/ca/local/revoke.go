@@ -31,8 +31,10 @@ func (c *CA) RevokeAudited(ctx context.Context, cert *x509.Certificate, reason c
 	if !reason.Valid() {
 		return ca.Permanent(errkind.Invalid("reason", "%d is not an RFC 5280 reason code", reason))
 	}
-	if !c.isOurs(cert) {
+	if g := c.generationOf(cert); g == nil {
 		return ca.Permanent(errkind.Conflict("certificate %s was not issued by built-in CA %q", cert.SerialNumber.Text(16), c.opts.Name))
+	} else if g != c {
+		return g.RevokeAudited(ctx, cert, reason, audit) // an earlier generation's, into its own CRL
 	}
 	serial := cert.SerialNumber.Text(16)
 	err := ca.InTx(ctx, c.pool, func(tx pgx.Tx) error {

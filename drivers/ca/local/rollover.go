@@ -101,6 +101,34 @@ func (c *CA) NextCACertificates(context.Context) ([]*x509.Certificate, error) {
 
 var _ ca.NextCA = (*CA)(nil)
 
+// GenerationChain is the chain of the issuing CA of c's name, earlier or
+// current, that issued cert.
+func (c *CA) GenerationChain(cert *x509.Certificate) []*x509.Certificate {
+	if g := c.generationOf(cert); g != nil {
+		return g.chain
+	}
+	return nil
+}
+
+// generationOf is the issuing CA of c's name, c or an earlier or later one,
+// that issued cert; nil when none did.
+func (c *CA) generationOf(cert *x509.Certificate) *CA {
+	if c.isOurs(cert) {
+		return c
+	}
+	if c.set == nil {
+		return nil
+	}
+	for _, e := range c.set.snapshot() {
+		if e.ca.opts.Name == c.opts.Name && e.ca.isOurs(cert) {
+			return e.ca
+		}
+	}
+	return nil
+}
+
+var _ ca.Generations = (*CA)(nil)
+
 // generations counts the issuing CAs name has had.
 func (s *Set) generations(name string) int {
 	n := 0

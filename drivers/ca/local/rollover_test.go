@@ -55,7 +55,7 @@ func TestRollover(t *testing.T) {
 	_, err = set.Renew(ctx, "default", overlap, nil)
 	requireKind(t, err, errkind.KindConflict)
 
-	published, err := set.Default().CACertificates(ctx)
+	published, err := ca.Published(ctx, set.Default())
 	require.NoError(t, err)
 	require.Len(t, published, 3, "the active issuing CA, the next one, the root")
 	assert.True(t, published[0].Equal(oldIssuing))
@@ -74,7 +74,10 @@ func TestRollover(t *testing.T) {
 	}, overlap+5*time.Second, 50*time.Millisecond, "the next CA takes over after the overlap")
 	after, chain = issue("cam-003")
 	assert.Equal(t, next.Issuing.Subject, after.Issuer.String())
-	published, err = set.Default().CACertificates(ctx)
+	chainNow, err := set.Default().CACertificates(ctx)
+	require.NoError(t, err)
+	assert.Len(t, chainNow, 2, "the chain stays a chain during the overlap")
+	published, err = ca.Published(ctx, set.Default())
 	require.NoError(t, err)
 	assert.Len(t, published, 2, "the new issuing CA and the root: nothing waits any more")
 

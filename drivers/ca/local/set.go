@@ -61,9 +61,12 @@ func OpenSet(ctx context.Context, pool *pgxpool.Pool, keys *kek.KEK, opts Option
 	return s, s.load(ctx)
 }
 
-// SetOf is a set around def, an opened CA, which loads the database's other
-// CAs when asked for them.
+// SetOf is the set def belongs to, or a new one around it, which loads the
+// database's other CAs when asked for them: one process, one set.
 func SetOf(def *CA) *Set {
+	if def.set != nil {
+		return def.set
+	}
 	s := &Set{pool: def.pool, keys: def.ledger.KEK, opts: def.opts, entries: map[int64]*entry{}}
 	def.set = s
 	s.entries[def.id] = &entry{ca: def, status: "active"}
