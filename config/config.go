@@ -79,7 +79,7 @@ type TemporalTLS struct {
 type EST struct {
 	// Addr is where it listens; empty turns it off.
 	Addr string
-	// Hosts are the SANs of its TLS certificate, issued by the built-in CA.
+	// Hosts are the SANs of its TLS certificate, issued by the servers CA.
 	Hosts []string
 	// Wait is how long a request waits for the CA before it gets 202.
 	Wait time.Duration
@@ -124,7 +124,7 @@ var Settings = []Setting{
 	{"log-format", "CERTFLEET_LOG_FORMAT", "text", "log format: text or json"},
 	{"shutdown-timeout", "CERTFLEET_SHUTDOWN_TIMEOUT", "20s", "how long to drain requests and activities on shutdown"},
 	{"est-addr", "CERTFLEET_EST_ADDR", ":8443", "listen address of the EST server (HTTPS); empty turns it off"},
-	{"est-hosts", "CERTFLEET_EST_HOSTS", "localhost,127.0.0.1", "comma-separated names and IP addresses in the EST server's TLS certificate, which the built-in CA issues at start"},
+	{"est-hosts", "CERTFLEET_EST_HOSTS", "localhost,127.0.0.1", "comma-separated names and IP addresses in the EST server's TLS certificate, which the built-in servers CA issues at start"},
 	{"est-wait", "CERTFLEET_EST_WAIT", "5s", "how long an EST request waits for the CA before it is answered 202 with Retry-After"},
 	{"est-rate-limit", "CERTFLEET_EST_RATE_LIMIT", "20", "EST requests per second per client address, with bursts of twice that; 0 turns the limit off"},
 	{"scep-addr", "CERTFLEET_SCEP_ADDR", ":8081", "listen address of the SCEP server over plain HTTP (SCEP is also served over HTTPS under /scep on the EST listener, with the same limits); empty turns it off"},

@@ -72,7 +72,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	if err != nil {
 		return err
 	}
-	builtinCA := cas.Default()
 	tc, err := temporalconn.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTLS, logger)
 	if err != nil {
 		return err
@@ -129,7 +128,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		},
 	}
 	g.Go(func() error { return serveAPI(ctx, cfg, logger, deps) })
-	g.Go(func() error { return serveEnrollment(ctx, cfg, logger, pool, tc, builtinCA, keys, drivers) })
+	g.Go(func() error { return serveEnrollment(ctx, cfg, logger, pool, tc, cas, keys, drivers) })
 	if cfg.PprofAddr != "" {
 		g.Go(func() error {
 			return serveHTTP(ctx, "profiler", cfg.PprofAddr, pprofHandler(), nil, cfg.ShutdownTimeout, logger)
@@ -174,7 +173,8 @@ const estCertificateValidity = 90 * 24 * time.Hour
 // CA) unless its address is empty; and SCEP alone over plain HTTP on its own
 // listener unless that address is empty. Both share one enroll.Service, so
 // the bound on password checks is the process's.
-func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, builtinCA *local.CA, keys *kek.KEK, drivers *registry.Registry) error {
+func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, cas *local.Set, keys *kek.KEK, drivers *registry.Registry) error {
+	builtinCA := cas.Default()
 	service := enroll.Service{
 		Pool: pool, CAs: drivers, Trust: trust.New(pool), Logger: logger,
 		Enroller: &enroll.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait},
@@ -185,7 +185,11 @@ func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger
 	g, ctx := errgroup.WithContext(ctx)
 	go scep.KeepTidy(ctx, pool, time.Hour, logger)
 	if cfg.EST.Addr != "" {
-		cert, err := builtinCA.ServerCertificate(cfg.EST.Hosts, estCertificateValidity)
+		servers, err := cas.Servers(ctx)
+		if err != nil {
+			return err
+		}
+		cert, err := servers.ServerCertificate(cfg.EST.Hosts, estCertificateValidity)
 		if err != nil {
 			return err
 		}

@@ -107,3 +107,57 @@ func seal(keys *kek.KEK, key crypto.Signer, context string) ([]byte, error) {
 	}
 	return keys.Seal(der, context)
 }
+
+// ServersCA names the issuing CA of certfleet's own TLS servers (EST, and
+// SCEP over HTTPS): a sibling of the default issuing CA under the default
+// root, so that devices that trust the root trust the servers, while no
+// profile may issue from it.
+const ServersCA = "servers"
+
+// Servers is the servers' issuing CA, made under the default CA's root the
+// first time it is asked for.
+func (s *Set) Servers(ctx context.Context) (*CA, error) {
+	if c, err := s.Named(ctx, ServersCA); err == nil {
+		return c, nil
+	}
+	def := s.Default()
+	row, err := store.New(s.pool).GetLocalCA(ctx, def.opts.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read CA %q: %w", def.opts.Name, err)
+	}
+	rootKeyDER, err := s.keys.Open(row.RootKeySealed, keyContext(def.opts.Name, "root"))
+	if err != nil {
+		return nil, fmt.Errorf("open the root key of %q: %w", def.opts.Name, err)
+	}
+	rootKey, err := pki.ParsePrivateKey(rootKeyDER)
+	if err != nil {
+		return nil, err
+	}
+	opts := s.opts
+	opts.Name = ServersCA
+	key, issuing, err := newCA(opts, "Server Issuing CA", def.root, rootKey, issuingValidity)
+	if err != nil {
+		return nil, err
+	}
+	// The root key is sealed again under this CA's name, so that renewing
+	// it (Renew) opens it as it opens any CA's.
+	rootSealed, err := seal(s.keys, rootKey, keyContext(ServersCA, "root"))
+	if err != nil {
+		return nil, err
+	}
+	issuingSealed, err := seal(s.keys, key, keyContext(ServersCA, "issuing"))
+	if err != nil {
+		return nil, err
+	}
+	_, err = store.New(s.pool).CreateLocalCA(ctx, store.CreateLocalCAParams{
+		Name: ServersCA, KeySpec: row.KeySpec, RootDer: def.root.Raw, RootKeySealed: rootSealed,
+		IssuingDer: issuing.Raw, IssuingKeySealed: issuingSealed, IssuingSki: issuing.SubjectKeyId,
+	})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no row: another process made it first
+		return nil, fmt.Errorf("store the servers' CA: %w", err)
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	return s.Named(ctx, ServersCA)
+}

@@ -231,6 +231,9 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 	if err := dec.Decode(&settings); err != nil {
 		return settings, fmt.Errorf("built-in CA settings: %w", err)
 	}
+	if settings.CA == ServersCA {
+		return settings, fmt.Errorf("built-in CA settings: %q issues certfleet's own servers' certificates, not devices'", ServersCA)
+	}
 	return settings, nil
 }
 
