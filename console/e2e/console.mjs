@@ -229,7 +229,7 @@ try {
   await button("Put the CA to work").click();
   await page.getByRole("cell", { name: "root (outside)" }).waitFor();
   step("the default CA renewed: its next CA is published, issuing after the overlap");
-  await page.getByLabel("Publish the next CA this long before it issues").fill("720h");
+  await page.getByRole("form", { name: "Renew default" }).getByLabel("Publish the next CA this long before it issues").fill("720h");
   await button("Renew default").click();
   await page.getByText("Published beside the active CA").waitFor();
   await shot("cas");

@@ -210,10 +210,12 @@ export function FormError({ form, fields }: { form: FormState; fields: string[] 
   return <p class="failure" role="alert">{form.errors.message}</p>;
 }
 
-/** Field is a labelled input whose refusal, if any, is right below it. */
-export function Field({ form, name, label, type = "text", hint, options, rows, required }: {
+/** Field is a labelled input whose refusal, if any, is right below it.
+ * scope keeps IDs apart when a page holds several forms with the same fields. */
+export function Field({ form, name, label, type = "text", hint, options, rows, required, scope = "" }: {
   form: FormState;
   name: string;
+  scope?: string;
   label: string;
   type?: string;
   hint?: string;
@@ -221,7 +223,7 @@ export function Field({ form, name, label, type = "text", hint, options, rows, r
   rows?: number;
   required?: boolean;
 }) {
-  const id = `f-${name}`;
+  const id = `f-${scope}${name}`;
   const error = form.errorOf(name);
   const common = {
     id,

@@ -86,8 +86,8 @@ function Pending({ ca, onDone }: { ca: CA; onDone: () => void }) {
           await call("POST", `/api/v1/cas/${encodeURIComponent(ca.name)}/certificate`, v);
           onDone();
         })}>
-          <Field form={form} name="certificate" label="The signed certificate (PEM)" rows={6} required />
-          <Field form={form} name="chain" label="The chain above it, up to the root (PEM)" rows={6} required />
+          <Field form={form} name="certificate" scope={`${ca.name}-`} label="The signed certificate (PEM)" rows={6} required />
+          <Field form={form} name="chain" scope={`${ca.name}-`} label="The chain above it, up to the root (PEM)" rows={6} required />
           <FormError form={form} fields={["certificate", "chain"]} />
           <button type="submit" disabled={form.busy}>Put the CA to work</button>
         </form>
@@ -126,7 +126,7 @@ function Renew({ name, onDone }: { name: string; onDone: () => void }) {
       await call("POST", `/api/v1/cas/${encodeURIComponent(name)}/renew`, v);
       onDone();
     })}>
-      <Field form={form} name="overlap" label="Publish the next CA this long before it issues" required />
+      <Field form={form} name="overlap" scope={`${name}-`} label="Publish the next CA this long before it issues" required />
       <button type="submit" disabled={form.busy}>Renew {name}</button>
       <FormError form={form} fields={["overlap"]} />
     </form>
