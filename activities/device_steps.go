@@ -185,6 +185,10 @@ func (a *Activities) chainToInstall(ctx context.Context, profileID int64, leaf *
 	if err != nil {
 		return nil, classify(err, ErrCAPermanent)
 	}
+	if _, rolls := driver.(ca.Generations); chain == nil && rolls {
+		// The profile now names another CA than the one that issued leaf.
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("certificate %s was not issued by the profile's CA", leaf.SerialNumber.Text(16)), ErrCAPermanent, nil)
+	}
 	if chain == nil { // an outside CA whose chain does not start at its issuer: send what it has
 		if chain, err = driver.CACertificates(ctx); err != nil {
 			return nil, classify(err, ErrCAPermanent)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
 	"math/big"
 	"net/http"
@@ -58,7 +59,7 @@ func TestCAsUnderAnOutsideRoot(t *testing.T) {
 	csr, err := pki.ParseCSR(csrPEM)
 	require.NoError(t, err)
 
-	root := testpki.NewCA(t, "Acme Corporate Root")
+	root := longLivedRoot(t, "Acme Corporate Root")
 	signed := signIssuing(t, root, csr)
 	for name, c := range map[string]struct {
 		body  map[string]any
@@ -160,4 +161,19 @@ func signIssuing(t *testing.T, root *testpki.CA, csr *x509.CertificateRequest) *
 	cert, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
 	return cert
+}
+
+// longLivedRoot is a corporate root that outlives the issuing CA it signs.
+func longLivedRoot(t *testing.T, cn string) *testpki.CA {
+	t.Helper()
+	key := testpki.NewKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(20, 0, 0),
+		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return &testpki.CA{Cert: cert, Key: key}
 }

@@ -34,7 +34,7 @@ const (
 type Server struct {
 	enroll.Service
 	// Fallback answers /cacerts on the unlabelled path when no label is the default.
-	Fallback ca.Driver
+	Fallback ca.Publisher
 }
 
 // protocol names EST in refusals and logs.

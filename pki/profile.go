@@ -158,6 +158,10 @@ func (p Profile) checkSANRule(i int, r SANRule) []error {
 		errs = append(errs, fmt.Errorf("san_rules[%d].value: a fixed rule needs a value", i))
 	}
 	errs = append(errs, checkPattern(fmt.Sprintf("san_rules[%d].pattern", i), r.Pattern))
+	if r.Type == SANHardwareModuleName && r.HWType == "" {
+		// The serial names the device, and serials are unique only within a hwType.
+		errs = append(errs, fmt.Errorf("san_rules[%d].hw_type: a hardware_module_name rule names the hwType (a dotted OID) its serials belong to", i))
+	}
 	if r.HWType != "" {
 		if r.Type != SANHardwareModuleName {
 			errs = append(errs, fmt.Errorf("san_rules[%d].hw_type: only a hardware_module_name rule has one", i))

@@ -73,19 +73,24 @@ type HardwareModuleName struct {
 }
 
 // SerialText is the serial number as text: the octets themselves when they
-// are printable ASCII (space to tilde), as serials such as "WS-0042" are;
-// otherwise lowercase hex, as binary serials such as an EUI-64 are written.
-// SAN rule patterns and device identities are matched against it.
+// are printable ASCII (space to tilde) and do not begin "0x", as serials such
+// as "WS-0042" are; otherwise "0x" and lowercase hex, as binary serials such
+// as an EUI-64 are written. No two serials share a text, so a text names one
+// device. SAN rule patterns and device identities are matched against it.
 func (h HardwareModuleName) SerialText() string {
 	if len(h.HWSerialNum) == 0 {
 		return ""
 	}
+	printable := !bytes.HasPrefix(h.HWSerialNum, []byte("0x"))
 	for _, b := range h.HWSerialNum {
 		if b < 0x20 || b > 0x7e {
-			return hex.EncodeToString(h.HWSerialNum)
+			printable = false
 		}
 	}
-	return string(h.HWSerialNum)
+	if printable {
+		return string(h.HWSerialNum)
+	}
+	return "0x" + hex.EncodeToString(h.HWSerialNum)
 }
 
 func (h HardwareModuleName) String() string {

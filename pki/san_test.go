@@ -342,13 +342,18 @@ func TestCheckCSRRefusesSANsItCannotKeep(t *testing.T) {
 // in hex; a printable one as itself.
 func TestBinarySerialIsHex(t *testing.T) {
 	eui := pki.HardwareModuleName{HWType: wisunHWType, HWSerialNum: []byte{0x00, 0x12, 0x4b, 0x00, 0x0a, 0x0b, 0x0c, 0x0d}}
-	assert.Equal(t, "00124b000a0b0c0d", eui.SerialText())
+	assert.Equal(t, "0x00124b000a0b0c0d", eui.SerialText())
 	assert.Equal(t, "WS-0042", pki.HardwareModuleName{HWSerialNum: []byte("WS-0042")}.SerialText())
+	// No two serials share a text: a printable serial that looks like the
+	// hex of a binary one is written in hex itself.
+	assert.Equal(t, "abcd", pki.HardwareModuleName{HWSerialNum: []byte("abcd")}.SerialText())
+	assert.Equal(t, "0xabcd", pki.HardwareModuleName{HWSerialNum: []byte{0xab, 0xcd}}.SerialText())
+	assert.Equal(t, "0x30786162", pki.HardwareModuleName{HWSerialNum: []byte("0xab")}.SerialText())
 	p := wisun
-	p.SANRules = []pki.SANRule{{Type: pki.SANHardwareModuleName, Rule: pki.RuleFromCSR, Pattern: "00124b[0-9a-f]{10}"}}
+	p.SANRules = []pki.SANRule{{Type: pki.SANHardwareModuleName, Rule: pki.RuleFromCSR, HWType: wisunHWType.String(), Pattern: "0x00124b[0-9a-f]{10}"}}
 	csr := sanCSR(t, pkix.Name{}, []pki.GeneralName{pki.HardwareModule(eui)})
 	require.NoError(t, pki.CheckCSR(csr, p))
-	assert.True(t, pki.NamesDevice(csr, pki.IdentityCN, "00124b000a0b0c0d"))
+	assert.True(t, pki.NamesDevice(csr, pki.IdentityCN, "0x00124b000a0b0c0d"))
 }
 
 // TestDefaultUsagesByCertType: a profile that names no usages issues what

@@ -91,3 +91,6 @@ WITH due AS (
 )
 UPDATE local_cas AS p SET status = 'active', activates_at = NULL
 WHERE p.id IN (SELECT id FROM due) AND EXISTS (SELECT 1 FROM retired);
+
+-- name: CountCAGenerations :one
+SELECT count(*) FROM local_cas WHERE name = @name;

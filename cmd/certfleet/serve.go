@@ -174,14 +174,13 @@ const estCertificateValidity = 90 * 24 * time.Hour
 // listener unless that address is empty. Both share one enroll.Service, so
 // the bound on password checks is the process's.
 func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, cas *local.Set, keys *kek.KEK, drivers *registry.Registry) error {
-	builtinCA := cas.Default()
 	service := enroll.Service{
 		Pool: pool, CAs: drivers, Trust: trust.New(pool), Logger: logger,
 		Enroller: &enroll.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait},
 		Limits:   enroll.Limits{MaxBody: enroll.DefaultLimits.MaxBody, Rate: cfg.EST.RateLimit, Burst: int(2 * cfg.EST.RateLimit)},
 	}
 	service.Init()
-	scepHandler := (&scep.Server{Service: service, RAs: &scep.RAs{Pool: pool, KEK: keys, Issuer: builtinCA}}).Handler()
+	scepHandler := (&scep.Server{Service: service, RAs: &scep.RAs{Pool: pool, KEK: keys, Issuer: cas}}).Handler()
 	g, ctx := errgroup.WithContext(ctx)
 	go scep.KeepTidy(ctx, pool, time.Hour, logger)
 	if cfg.EST.Addr != "" {
@@ -194,7 +193,7 @@ func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger
 			return err
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/", (&est.Server{Service: service, Fallback: builtinCA}).Handler())
+		mux.Handle("/", (&est.Server{Service: service, Fallback: cas}).Handler())
 		for _, path := range scep.Paths {
 			mux.Handle(path, scepHandler)
 		}

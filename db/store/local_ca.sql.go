@@ -10,6 +10,17 @@ import (
 	"time"
 )
 
+const countCAGenerations = `-- name: CountCAGenerations :one
+SELECT count(*) FROM local_cas WHERE name = $1
+`
+
+func (q *Queries) CountCAGenerations(ctx context.Context, name string) (int64, error) {
+	row := q.db.QueryRow(ctx, countCAGenerations, name)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const createLocalCA = `-- name: CreateLocalCA :one
 INSERT INTO local_cas (name, key_spec, root_der, root_key_sealed, issuing_der, issuing_key_sealed, issuing_ski)
 VALUES ($1, $2, $3, $4, $5, $6, $7)

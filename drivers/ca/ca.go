@@ -178,10 +178,16 @@ func ChainFor(ctx context.Context, driver Driver, cert *x509.Certificate) ([]*x5
 	return nil, nil
 }
 
+// Publisher is what publishes a CA's certificates: any Driver, or the
+// default of the built-in CAs whichever generation it is in.
+type Publisher interface {
+	CACertificates(ctx context.Context) ([]*x509.Certificate, error)
+}
+
 // Published is what a CA publishes to devices (EST cacerts, SCEP
 // GetCACert): its chain and, while it rolls over, the next issuing CA, so
 // that devices trust it before anything they hold comes from it.
-func Published(ctx context.Context, driver Driver) ([]*x509.Certificate, error) {
+func Published(ctx context.Context, driver Publisher) ([]*x509.Certificate, error) {
 	chain, err := driver.CACertificates(ctx)
 	if err != nil {
 		return nil, err

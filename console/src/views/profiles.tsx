@@ -146,7 +146,7 @@ function ProfileForm({ profile: p, readOnly }: { profile?: Profile; readOnly: bo
         <Field form={form} name="device_type" label="Device type" required />
         <Field form={form} name="subject_rules" label="Subject rules (JSON)" rows={4} hint='e.g. [{"attr":"CN","rule":"from_csr"}]' />
         <Field form={form} name="san_rules" label="SAN rules (JSON)" rows={3}
-          hint='types dns, ip, email, uri, hardware_module_name; e.g. [{"type":"dns","rule":"from_csr"}], or for Wi-SUN [{"type":"hardware_module_name","rule":"from_csr","hw_type":"1.3.6.1.4.1.45605.1.2","pattern":"WS-[0-9]+"}] (the serial is matched as text, or as hex when not printable)' />
+          hint='types dns, ip, email, uri, hardware_module_name; e.g. [{"type":"dns","rule":"from_csr"}], or for Wi-SUN [{"type":"hardware_module_name","rule":"from_csr","hw_type":"1.3.6.1.4.1.45605.1.2","pattern":"WS-[0-9]+"}] (hw_type is required; the serial is matched as text, or as 0x and hex when not printable)' />
         <Field form={form} name="key_algorithms" label="Key rules (JSON)" rows={3} hint='e.g. [{"algorithm":"ecdsa","sizes":[256]}]' />
         <Choices form={form} name="key_usage" label="Key usage" options={keyUsages}
           hint="none: digitalSignature, and keyEncipherment for RSA keys" />

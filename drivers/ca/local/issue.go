@@ -185,9 +185,7 @@ func (c *CA) sign(csr *x509.CertificateRequest, profile pki.Profile, now time.Ti
 	if tmpl.SerialNumber, err = pki.NewSerial(); err != nil {
 		return nil, ca.Transient(err)
 	}
-	if tmpl.NotAfter.After(c.issuing.NotAfter) {
-		tmpl.NotAfter = c.issuing.NotAfter
-	}
+	tmpl.NotAfter = c.capped(tmpl.NotAfter)
 	if c.opts.PublicURL != "" {
 		tmpl.CRLDistributionPoints = []string{c.opts.PublicURL + c.CRLPath()}
 		tmpl.OCSPServer = []string{c.opts.PublicURL + OCSPPath}

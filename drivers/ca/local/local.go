@@ -160,6 +160,17 @@ earlier clone set up. Ways out:
 
 func keyContext(name, role string) string { return "local-ca/" + name + "/" + role }
 
+// capped is notAfter, or the end of the CA's chain when that comes first:
+// no certificate outlives a CA above it.
+func (c *CA) capped(notAfter time.Time) time.Time {
+	for _, ca := range c.chain {
+		if ca.NotAfter.Before(notAfter) {
+			notAfter = ca.NotAfter
+		}
+	}
+	return notAfter
+}
+
 // Certificates returns the issuing CA and the root.
 func (c *CA) Certificates() (issuing, root *x509.Certificate) { return c.issuing, c.root }
 

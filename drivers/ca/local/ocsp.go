@@ -67,17 +67,21 @@ func (c *CA) CertificateStatus(ctx context.Context, serial *big.Int) (ca.Certifi
 }
 
 // OCSPSigner returns this CA's delegated OCSP signer, making and storing a
-// new one when the newest has passed half of its validity. Processes that
-// race to make one each store theirs; either signs validly.
+// new one when the newest has passed half of its validity (unless the CA
+// ends sooner). Processes that race to make one each store theirs; either
+// signs validly. An expired CA answers no more.
 func (c *CA) OCSPSigner(ctx context.Context) (ocspresponder.Signer, error) {
 	c.ocspMu.Lock()
 	defer c.ocspMu.Unlock()
-	if c.ocspSigner.Certificate != nil && time.Until(c.ocspSigner.Certificate.NotAfter) > ocspSignerValidity/2 {
+	if end := c.capped(time.Now().Add(ocspSignerValidity)); !time.Now().Before(end) {
+		return ocspresponder.Signer{}, fmt.Errorf("built-in CA %q expired on %s: it answers no more", c.opts.Name, end.UTC().Format(time.RFC3339))
+	}
+	if c.ocspSigner.Certificate != nil && c.signerFresh(c.ocspSigner.Certificate.NotAfter) {
 		return c.ocspSigner, nil
 	}
 	q := store.New(c.pool)
 	row, err := q.NewestOCSPSigner(ctx, c.id)
-	if err == nil && time.Until(row.NotAfter) > ocspSignerValidity/2 {
+	if err == nil && c.signerFresh(row.NotAfter) {
 		c.ocspSigner, err = c.openOCSPSigner(row.Der, row.KeySealed)
 		return c.ocspSigner, err
 	}
@@ -93,6 +97,13 @@ func (c *CA) OCSPSigner(ctx context.Context) (ocspresponder.Signer, error) {
 	}
 	c.ocspSigner = signer
 	return signer, nil
+}
+
+// signerFresh reports whether a signer ending at notAfter still serves: it
+// has half of its validity left, or it already ends with the CA's chain and
+// a new one could last no longer.
+func (c *CA) signerFresh(notAfter time.Time) bool {
+	return time.Until(notAfter) > ocspSignerValidity/2 || !notAfter.Before(c.capped(time.Now().Add(ocspSignerValidity)))
 }
 
 func (c *CA) openOCSPSigner(der, sealed []byte) (ocspresponder.Signer, error) {
@@ -130,9 +141,7 @@ func (c *CA) newOCSPSigner() (ocspresponder.Signer, []byte, error) {
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning},
 		ExtraExtensions: []pkix.Extension{{Id: oidOCSPNoCheck, Value: asn1.NullBytes}},
 	}
-	if tmpl.NotAfter.After(c.issuing.NotAfter) {
-		tmpl.NotAfter = c.issuing.NotAfter
-	}
+	tmpl.NotAfter = c.capped(tmpl.NotAfter)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.issuing, key.Public(), c.issuingKey)
 	if err != nil {
 		return ocspresponder.Signer{}, nil, fmt.Errorf("sign OCSP signer certificate: %w", err)

@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"math/big"
 	"regexp"
 	"slices"
 	"time"
@@ -138,15 +140,16 @@ func (s *Set) CompleteIssuingCA(ctx context.Context, name string, cert *x509.Cer
 		if err != nil {
 			return err
 		}
-		if err := s.checkOutsideSigned(pending, cert, chain, time.Now()); err != nil {
+		path, err := s.checkOutsideSigned(pending, cert, chain, time.Now())
+		if err != nil {
 			return err
 		}
-		outside := make([][]byte, 0, len(chain)-1)
-		for _, c := range chain[:len(chain)-1] {
+		outside := make([][]byte, 0, len(path)-1)
+		for _, c := range path[:len(path)-1] {
 			outside = append(outside, c.Raw)
 		}
 		if _, err = q.CreateOutsideRootCA(ctx, store.CreateOutsideRootCAParams{
-			Name: name, KeySpec: pending.KeySpec, RootDer: chain[len(chain)-1].Raw, OutsideChain: outside,
+			Name: name, KeySpec: pending.KeySpec, RootDer: path[len(path)-1].Raw, OutsideChain: outside,
 			IssuingDer: cert.Raw, IssuingKeySealed: pending.KeySealed, IssuingSki: cert.SubjectKeyId,
 		}); err != nil {
 			return err // a CA with the same key ID is refused as a conflict by its unique index
@@ -161,45 +164,91 @@ func (s *Set) CompleteIssuingCA(ctx context.Context, name string, cert *x509.Cer
 	return c.info("active", nil), nil
 }
 
-func (s *Set) checkOutsideSigned(pending store.PendingCa, cert *x509.Certificate, chain []*x509.Certificate, now time.Time) error {
+// checkOutsideSigned checks what the outside root signed and returns the
+// path above the issuing CA up to the root, as verification built it.
+func (s *Set) checkOutsideSigned(pending store.PendingCa, cert *x509.Certificate, chain []*x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
 	keyDER, err := s.keys.Open(pending.KeySealed, keyContext(pending.Name, "issuing"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key, err := pki.ParsePrivateKey(keyDER)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	invalid := func(format string, args ...any) error { return errkind.Invalid("certificate", format, args...) }
 	switch pub := key.Public().(interface{ Equal(crypto.PublicKey) bool }); {
 	case !pub.Equal(cert.PublicKey):
-		return invalid("it is for another key than the CSR of %q", pending.Name)
+		return nil, invalid("it is for another key than the CSR of %q", pending.Name)
 	case !cert.BasicConstraintsValid || !cert.IsCA:
-		return invalid("it is not a CA certificate (basicConstraints CA:TRUE)")
+		return nil, invalid("it is not a CA certificate (basicConstraints CA:TRUE)")
 	case cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != x509.KeyUsageCertSign|x509.KeyUsageCRLSign:
-		return invalid("its key usage lacks keyCertSign or cRLSign")
+		return nil, invalid("its key usage lacks keyCertSign or cRLSign")
 	case len(cert.SubjectKeyId) == 0:
-		return invalid("it has no subject key identifier")
+		return nil, invalid("it has no subject key identifier")
+	case s.subjectTaken(cert.Subject.String()):
+		return nil, invalid("its subject %q is another built-in CA's: relying parties and the inventory could not tell them apart", cert.Subject)
 	case now.Before(cert.NotBefore):
-		return invalid("it is not valid before %s", cert.NotBefore.UTC().Format(time.RFC3339))
+		return nil, invalid("it is not valid before %s", cert.NotBefore.UTC().Format(time.RFC3339))
 	case cert.NotAfter.Sub(now) < minOutsideValidity:
-		return invalid("it expires on %s, in less than %d days", cert.NotAfter.UTC().Format(time.RFC3339), int(minOutsideValidity.Hours()/24))
+		return nil, invalid("it expires on %s, in less than %d days", cert.NotAfter.UTC().Format(time.RFC3339), int(minOutsideValidity.Hours()/24))
 	case len(chain) == 0:
-		return errkind.Invalid("chain", "give the certificates above it, up to the root")
+		return nil, errkind.Invalid("chain", "give the certificates above it, up to the root")
 	}
 	root := chain[len(chain)-1]
 	if root.CheckSignatureFrom(root) != nil || !root.IsCA {
-		return errkind.Invalid("chain", "its last certificate (%s) is not a self-signed root", root.Subject)
+		return nil, errkind.Invalid("chain", "its last certificate (%s) is not a self-signed root", root.Subject)
+	}
+	// A device certificate must verify under the chain, path lengths
+	// included, so a throwaway one signed by the new key is what is checked.
+	probe, err := probeLeaf(cert, key, now)
+	if err != nil {
+		return nil, err
 	}
 	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(root)
+	intermediates.AddCert(cert)
 	for _, c := range chain[:len(chain)-1] {
 		intermediates.AddCert(c)
 	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return errkind.Invalid("chain", "the certificate does not chain to %s: %v", root.Subject, err)
+	paths, err := probe.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return nil, errkind.Invalid("chain", "a device certificate it issues would not verify up to %s: %v", root.Subject, err)
 	}
-	return nil
+	path := paths[0][2:] // past the probe and the issuing CA
+	for _, c := range path {
+		if c.NotAfter.Before(cert.NotAfter) {
+			return nil, errkind.Invalid("chain", "%s expires on %s, before the issuing CA", c.Subject, c.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	return path, nil
+}
+
+// probeLeaf is a device certificate the issuing CA cert (with key) could
+// issue, never stored or sent.
+func probeLeaf(cert *x509.Certificate, key crypto.Signer, now time.Time) (*x509.Certificate, error) {
+	probeKey, err := pki.GenerateKey(pki.KeySpec{Algorithm: "ecdsa", Size: 256})
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "certfleet path check"},
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour),
+	}, cert, probeKey.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("sign the path check: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// subjectTaken reports whether a built-in CA's issuing certificate has the
+// subject: the inventory, CRLs and OCSP tell issuers apart by it.
+func (s *Set) subjectTaken(subject string) bool {
+	for _, e := range s.snapshot() {
+		if e.ca.issuing.Subject.String() == subject {
+			return true
+		}
+	}
+	return false
 }
 
 // List is every built-in CA (active, next and retired, by age) and those

@@ -30,10 +30,15 @@ type outsideRoot struct {
 }
 
 func newOutsideRoot(t *testing.T, dir, name string) outsideRoot {
+	return newOutsideRootWith(t, dir, name, "critical,CA:TRUE")
+}
+
+// newOutsideRootWith is a root whose basicConstraints are constraints.
+func newOutsideRootWith(t *testing.T, dir, name, constraints string) outsideRoot {
 	t.Helper()
 	r := outsideRoot{dir: dir, cert: filepath.Join(dir, name+".pem"), key: filepath.Join(dir, name+".key")}
 	openssl(t, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", r.key, "-out", r.cert,
-		"-days", "3650", "-subj", "/O=Acme Corp/CN="+name, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+		"-days", "3650", "-subj", "/O=Acme Corp/CN="+name, "-addext", "basicConstraints="+constraints, "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 	return r
 }
 
@@ -98,6 +103,9 @@ func TestIssuingCAUnderOutsideRoot(t *testing.T) {
 	otherCSR, err := os.ReadFile(filepath.Join(dir, "other.csr"))
 	require.NoError(t, err)
 	otherRoot := newOutsideRoot(t, dir, "Someone Else's Root")
+	// A root that allows no CA below it: its signature is valid, but no
+	// device certificate from the issuing CA would verify.
+	leafOnlyRoot := newOutsideRootWith(t, dir, "Leaf-Only Root", "critical,CA:TRUE,pathlen:0")
 	for name, c := range map[string]struct {
 		cert  *x509.Certificate
 		chain []*x509.Certificate
@@ -107,6 +115,7 @@ func TestIssuingCAUnderOutsideRoot(t *testing.T) {
 		"not a CA":            {root.sign(t, []byte(pending.CSRPEM), "1825", "basicConstraints=critical,CA:FALSE\nsubjectKeyIdentifier=hash\n"), []*x509.Certificate{root.certificate(t)}, "certificate"},
 		"no certificate sign": {root.sign(t, []byte(pending.CSRPEM), "1825", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\n"), []*x509.Certificate{root.certificate(t)}, "certificate"},
 		"ten days":            {root.sign(t, []byte(pending.CSRPEM), "10", issuingExt), []*x509.Certificate{root.certificate(t)}, "certificate"},
+		"root with pathlen 0": {leafOnlyRoot.sign(t, []byte(pending.CSRPEM), "1825", issuingExt), []*x509.Certificate{leafOnlyRoot.certificate(t)}, "chain"},
 		"another root":        {root.sign(t, []byte(pending.CSRPEM), "1825", issuingExt), []*x509.Certificate{otherRoot.certificate(t)}, "chain"},
 	} {
 		_, err := set.CompleteIssuingCA(ctx, "corp", c.cert, c.chain, nil)

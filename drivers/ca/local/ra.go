@@ -34,9 +34,7 @@ func (c *CA) IssueRA(pub crypto.PublicKey, validity time.Duration) (*x509.Certif
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
 	}
-	if tmpl.NotAfter.After(c.issuing.NotAfter) {
-		tmpl.NotAfter = c.issuing.NotAfter
-	}
+	tmpl.NotAfter = c.capped(tmpl.NotAfter)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.issuing, pub, c.issuingKey)
 	if err != nil {
 		return nil, fmt.Errorf("issue the SCEP RA certificate: %w", err)

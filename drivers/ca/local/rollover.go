@@ -61,19 +61,27 @@ func (s *Set) Renew(ctx context.Context, name string, overlap time.Duration, aud
 	if err != nil {
 		return ca.Info{}, err
 	}
-	opts := s.opts
-	opts.Name, opts.KeySpec = name, spec
-	key, cert, err := newCA(opts, fmt.Sprintf("Issuing CA G%d", s.generations(name)+1), current.root, rootKey, issuingValidity)
+	generations, err := q.CountCAGenerations(ctx, name)
 	if err != nil {
 		return ca.Info{}, err
+	}
+	opts := s.opts
+	opts.Name, opts.KeySpec = name, spec
+	key, cert, err := newCA(opts, fmt.Sprintf("Issuing CA G%d", generations+1), current.root, rootKey, issuingValidity)
+	if err != nil {
+		return ca.Info{}, err
+	}
+	if capped := cert.NotAfter.Equal(current.root.NotAfter); capped && !cert.NotAfter.After(current.issuing.NotAfter) {
+		return ca.Info{}, errkind.Conflict("the root of %q expires on %s: a new issuing CA under it would last no longer than the active one", name, current.root.NotAfter.UTC().Format(time.RFC3339))
 	}
 	sealed, err := seal(s.keys, key, keyContext(name, "issuing"))
 	if err != nil {
 		return ca.Info{}, err
 	}
 	activatesAt := time.Now().Add(overlap)
+	var created store.LocalCa
 	err = s.change(ctx, audit, func(q *store.Queries) error {
-		_, err := q.CreateNextCA(ctx, store.CreateNextCAParams{CaName: name, IssuingDer: cert.Raw, IssuingKeySealed: sealed, IssuingSki: cert.SubjectKeyId, ActivatesAt: activatesAt})
+		created, err = q.CreateNextCA(ctx, store.CreateNextCAParams{CaName: name, IssuingDer: cert.Raw, IssuingKeySealed: sealed, IssuingSki: cert.SubjectKeyId, ActivatesAt: activatesAt})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errkind.Conflict("a next CA of %q already waits to take over", name)
 		}
@@ -82,9 +90,12 @@ func (s *Set) Renew(ctx context.Context, name string, overlap time.Duration, aud
 	if err != nil {
 		return ca.Info{}, err
 	}
-	next, at := s.next(name)
 	s.opts.Logger.Info("next CA published", "ca", name, "subject", cert.Subject.String(), "issues_from", activatesAt)
-	return next.info("next", at), nil
+	next, err := fromRow(s.pool, s.keys, s.opts, created) // by its row: it may have been promoted already
+	if err != nil {
+		return ca.Info{}, err
+	}
+	return next.info(created.Status, created.ActivatesAt), nil
 }
 
 // NextCACertificates is c's successor and the chain above it while one
@@ -128,17 +139,6 @@ func (c *CA) generationOf(cert *x509.Certificate) *CA {
 }
 
 var _ ca.Generations = (*CA)(nil)
-
-// generations counts the issuing CAs name has had.
-func (s *Set) generations(name string) int {
-	n := 0
-	for _, e := range s.snapshot() {
-		if e.ca.opts.Name == name {
-			n++
-		}
-	}
-	return n
-}
 
 // Due is a CA whose active issuing certificate ends within a renewal window.
 type Due struct {

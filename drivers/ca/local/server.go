@@ -23,9 +23,7 @@ func (c *CA) ServerCertificate(hosts []string, validity time.Duration) (tls.Cert
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	if tmpl.NotAfter.After(c.issuing.NotAfter) {
-		tmpl.NotAfter = c.issuing.NotAfter
-	}
+	tmpl.NotAfter = c.capped(tmpl.NotAfter)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.issuing, key.Public(), c.issuingKey)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("issue server certificate for %v: %w", hosts, err)

@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -37,6 +38,7 @@ type Set struct {
 	mu       sync.Mutex
 	entries  map[int64]*entry // by local_cas ID
 	loadedAt time.Time
+	loadMu   sync.Mutex
 }
 
 // refreshEvery bounds how long a set goes without seeing what other
@@ -79,6 +81,9 @@ func (s *Set) Default() *CA { return s.active(s.opts.Name) }
 // load opens the CAs of the database not opened yet and refreshes every
 // CA's status.
 func (s *Set) load(ctx context.Context) error {
+	// One load at a time, so that an older listing never overwrites a newer.
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
 	rows, err := store.New(s.pool).ListLocalCAs(ctx)
 	if err != nil {
 		return fmt.Errorf("list built-in CAs: %w", err)
@@ -342,14 +347,52 @@ func (s *Set) CAChainByName(name string) ([]*x509.Certificate, bool) {
 	return c.chain, true
 }
 
-// OCSPAuthorities are the CAs the OCSP responder answers for, the default
-// first.
+// OCSPAuthorities are the CAs the OCSP responder answers for, every
+// generation, the default's active one first (it signs the "unknown" answers
+// about issuers certfleet does not run).
 func (s *Set) OCSPAuthorities() []ocspresponder.Authority {
-	var all []ocspresponder.Authority
+	def, err := s.Named(context.Background(), s.opts.Name) // refreshes a stale set
+	if err != nil {
+		s.opts.Logger.Warn("built-in CAs not loaded", "error", err)
+		def = s.Default()
+	}
+	all := []ocspresponder.Authority{def}
 	for _, c := range s.All() {
-		all = append(all, c)
+		if c != def {
+			all = append(all, c)
+		}
 	}
 	return all
+}
+
+// CACertificates is the default CA's chain, whichever generation issues
+// now: the set publishes it where no label names a CA (EST's unlabelled
+// cacerts).
+func (s *Set) CACertificates(ctx context.Context) ([]*x509.Certificate, error) {
+	c, err := s.Named(ctx, s.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	return c.CACertificates(ctx)
+}
+
+// NextCACertificates is the default CA's successor while it rolls over.
+func (s *Set) NextCACertificates(ctx context.Context) ([]*x509.Certificate, error) {
+	c, err := s.Named(ctx, s.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	return c.NextCACertificates(ctx)
+}
+
+// IssueRA issues the SCEP RA's certificate from the default CA that issues
+// now (see CA.IssueRA).
+func (s *Set) IssueRA(pub crypto.PublicKey, validity time.Duration) (*x509.Certificate, error) {
+	c, err := s.Named(context.Background(), s.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	return c.IssueRA(pub, validity)
 }
 
 // KeepCRLsFresh reissues each CA's CRL whenever it passes half of its
