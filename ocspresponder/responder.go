@@ -4,7 +4,8 @@
 // signer, with the request's nonce echoed. Every answer reads the
 // certificate's status from the inventory, so a revocation shows at once in
 // every process; a signed answer without a nonce is reused until half its
-// validity has passed or the status it states has changed.
+// validity has passed or the status it states has changed (answers of
+// unknown are signed afresh, never kept).
 package ocspresponder
 
 import (
@@ -226,7 +227,9 @@ func (r *Responder) respond(ctx context.Context, req request) (cachedAnswer, err
 	if fresh.der, err = sign(req, answer{status: status, thisUpdate: now, nextUpdate: fresh.expires}, signer); err != nil {
 		return cachedAnswer{}, err
 	}
-	if req.nonce == nil {
+	// Unknown answers are not kept: anyone can ask about any serial, and
+	// they would push out the answers relying parties reuse.
+	if req.nonce == nil && status.State != ca.CertificateUnknown {
 		r.store(key, fresh)
 	}
 	return fresh, nil
