@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,4 +74,39 @@ func TestEnrollUnderAnOutsideRoot(t *testing.T) {
 	require.NoError(t, err, "%s", verified)
 	assert.Contains(t, string(verified), dev+".pem: OK")
 	assert.Equal(t, issuing.Subject.String(), readCert(t, certPath).Issuer.String())
+}
+
+// TestCACertsDuringRollover: while the default CA rolls over, globalsign's
+// estclient gets both issuing CAs and the root from cacerts, and a device
+// enrolling during the overlap still gets its certificate from the active
+// CA, which verifies with the root.
+func TestCACertsDuringRollover(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	set := local.SetOf(w.ca) // the world's own set: one process, one set
+	next, err := set.Renew(ctx, "default", time.Hour, nil)
+	require.NoError(t, err)
+
+	cacerts := filepath.Join(w.dir, "cacerts-overlap.pem")
+	out, err := w.estclient(t, "cacerts", "-aps", "cams", "-out", cacerts)
+	require.NoError(t, err, out)
+	data, err := os.ReadFile(cacerts)
+	require.NoError(t, err)
+	certs, err := pki.ParseCertificatesPEM(data)
+	require.NoError(t, err)
+	issuing, root := w.ca.Certificates()
+	var subjects []string
+	for _, c := range certs {
+		subjects = append(subjects, c.Subject.String())
+	}
+	assert.ElementsMatch(t, []string{issuing.Subject.String(), next.Issuing.Subject, root.Subject.String()}, subjects)
+
+	dev, otp := "cam-overlap", "otp-overlap-0123"
+	w.device(t, dev, "otp", otp)
+	_, keyPath := w.key(t, "ec", dev+".key")
+	certPath := filepath.Join(w.dir, dev+".pem")
+	out, err = w.estclient(t, "enroll", "-aps", "cams", "-key", keyPath, "-cn", dev, "-user", dev, "-pass", otp, "-out", certPath)
+	require.NoError(t, err, out)
+	assert.Equal(t, issuing.Subject.String(), readCert(t, certPath).Issuer.String(), "the active CA issues during the overlap")
+	w.opensslVerify(t, certPath)
 }
