@@ -141,6 +141,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.POST("/devices/:id/inventory", operator, s.discoverDevice)
 	s.credentialRoutes(v1, admin)
 	s.caRoutes(v1, admin)
+	s.deviceTypeRoutes(v1, admin)
 
 	v1.POST("/profile-assignments", operator, s.assignProfile)
 

@@ -7,10 +7,76 @@ package store
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const createDeviceType = `-- name: CreateDeviceType :one
+INSERT INTO device_types (name, description, enforce_factory_mode, default_profile_id)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO NOTHING
+RETURNING name, description, enforce_factory_mode, default_profile_id, created_at
+`
+
+type CreateDeviceTypeParams struct {
+	Name               string      `json:"name"`
+	Description        string      `json:"description"`
+	EnforceFactoryMode bool        `json:"enforce_factory_mode"`
+	DefaultProfileID   pgtype.Int8 `json:"default_profile_id"`
+}
+
+func (q *Queries) CreateDeviceType(ctx context.Context, arg CreateDeviceTypeParams) (DeviceType, error) {
+	row := q.db.QueryRow(ctx, createDeviceType,
+		arg.Name,
+		arg.Description,
+		arg.EnforceFactoryMode,
+		arg.DefaultProfileID,
+	)
+	var i DeviceType
+	err := row.Scan(
+		&i.Name,
+		&i.Description,
+		&i.EnforceFactoryMode,
+		&i.DefaultProfileID,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const deleteDeviceType = `-- name: DeleteDeviceType :execrows
+DELETE FROM device_types t WHERE t.name = $1
+  AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_type = t.name)
+  AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.device_type = t.name)
+`
+
+func (q *Queries) DeleteDeviceType(ctx context.Context, name string) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteDeviceType, name)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const deviceTypeUsage = `-- name: DeviceTypeUsage :one
+SELECT (SELECT count(*) FROM devices d WHERE d.device_type = $1) AS devices,
+       (SELECT count(*) FROM profiles p WHERE p.device_type = $1) AS profiles
+`
+
+type DeviceTypeUsageRow struct {
+	Devices  int64 `json:"devices"`
+	Profiles int64 `json:"profiles"`
+}
+
+// What uses a device type: devices and profiles (and through them, labels).
+func (q *Queries) DeviceTypeUsage(ctx context.Context, name string) (DeviceTypeUsageRow, error) {
+	row := q.db.QueryRow(ctx, deviceTypeUsage, name)
+	var i DeviceTypeUsageRow
+	err := row.Scan(&i.Devices, &i.Profiles)
+	return i, err
+}
+
 const listDeviceTypes = `-- name: ListDeviceTypes :many
-SELECT name, description, enforce_factory_mode FROM device_types ORDER BY name
+SELECT name, description, enforce_factory_mode, default_profile_id, created_at FROM device_types ORDER BY name
 `
 
 func (q *Queries) ListDeviceTypes(ctx context.Context) ([]DeviceType, error) {
@@ -22,7 +88,13 @@ func (q *Queries) ListDeviceTypes(ctx context.Context) ([]DeviceType, error) {
 	items := []DeviceType{}
 	for rows.Next() {
 		var i DeviceType
-		if err := rows.Scan(&i.Name, &i.Description, &i.EnforceFactoryMode); err != nil {
+		if err := rows.Scan(
+			&i.Name,
+			&i.Description,
+			&i.EnforceFactoryMode,
+			&i.DefaultProfileID,
+			&i.CreatedAt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -31,4 +103,35 @@ func (q *Queries) ListDeviceTypes(ctx context.Context) ([]DeviceType, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const updateDeviceType = `-- name: UpdateDeviceType :one
+UPDATE device_types SET description = $1, enforce_factory_mode = $2, default_profile_id = $3
+WHERE name = $4
+RETURNING name, description, enforce_factory_mode, default_profile_id, created_at
+`
+
+type UpdateDeviceTypeParams struct {
+	Description        string      `json:"description"`
+	EnforceFactoryMode bool        `json:"enforce_factory_mode"`
+	DefaultProfileID   pgtype.Int8 `json:"default_profile_id"`
+	Name               string      `json:"name"`
+}
+
+func (q *Queries) UpdateDeviceType(ctx context.Context, arg UpdateDeviceTypeParams) (DeviceType, error) {
+	row := q.db.QueryRow(ctx, updateDeviceType,
+		arg.Description,
+		arg.EnforceFactoryMode,
+		arg.DefaultProfileID,
+		arg.Name,
+	)
+	var i DeviceType
+	err := row.Scan(
+		&i.Name,
+		&i.Description,
+		&i.EnforceFactoryMode,
+		&i.DefaultProfileID,
+		&i.CreatedAt,
+	)
+	return i, err
 }

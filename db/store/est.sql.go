@@ -277,13 +277,19 @@ func (q *Queries) GetDeviceByFactoryCert(ctx context.Context, factoryCertSha256 
 }
 
 const getDeviceType = `-- name: GetDeviceType :one
-SELECT name, description, enforce_factory_mode FROM device_types WHERE name = $1
+SELECT name, description, enforce_factory_mode, default_profile_id, created_at FROM device_types WHERE name = $1
 `
 
 func (q *Queries) GetDeviceType(ctx context.Context, name string) (DeviceType, error) {
 	row := q.db.QueryRow(ctx, getDeviceType, name)
 	var i DeviceType
-	err := row.Scan(&i.Name, &i.Description, &i.EnforceFactoryMode)
+	err := row.Scan(
+		&i.Name,
+		&i.Description,
+		&i.EnforceFactoryMode,
+		&i.DefaultProfileID,
+		&i.CreatedAt,
+	)
 	return i, err
 }
 

@@ -121,9 +121,11 @@ type DeviceProfile struct {
 }
 
 type DeviceType struct {
-	Name               string `json:"name"`
-	Description        string `json:"description"`
-	EnforceFactoryMode bool   `json:"enforce_factory_mode"`
+	Name               string      `json:"name"`
+	Description        string      `json:"description"`
+	EnforceFactoryMode bool        `json:"enforce_factory_mode"`
+	DefaultProfileID   pgtype.Int8 `json:"default_profile_id"`
+	CreatedAt          time.Time   `json:"created_at"`
 }
 
 type EnrollmentCredential struct {
