@@ -173,6 +173,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	v1.GET("/est-labels/:label", s.getESTLabel)
 	v1.PUT("/est-labels/:label", admin, s.saveESTLabel)
 	v1.DELETE("/est-labels/:label", admin, s.deleteESTLabel)
+	v1.POST("/est-labels/:label/default", admin, s.makeDefaultESTLabel)
 	v1.PUT("/devices/:id/enrollment-password", operator, s.setEnrollmentPassword)
 	v1.POST("/scep/challenges", operator, s.createSCEPChallenge)
 

@@ -177,6 +177,23 @@ func (s *server) saveESTLabel(c *gin.Context) {
 	respondESTLabel(c, status, row, err)
 }
 
+// makeDefaultESTLabel makes a label the one the unlabelled path serves, in
+// one transaction with unsetting the previous default: there is no moment
+// without a default, nor with two.
+func (s *server) makeDefaultESTLabel(c *gin.Context) {
+	label := c.Param("label")
+	var row store.EstLabel
+	err := s.change(c, "est_label.default", "est_label", func(q *store.Queries) ([]string, any, error) {
+		if err := q.ClearDefaultESTLabel(c.Request.Context(), label); err != nil {
+			return nil, nil, err
+		}
+		var err error
+		row, err = q.MakeDefaultESTLabel(c.Request.Context(), label)
+		return []string{label}, nil, err
+	})
+	respondESTLabel(c, http.StatusOK, row, err)
+}
+
 func (s *server) deleteESTLabel(c *gin.Context) {
 	label := c.Param("label")
 	err := s.change(c, "est_label.delete", "est_label", func(q *store.Queries) ([]string, any, error) {

@@ -40,6 +40,28 @@ func TestESTLabels(t *testing.T) {
 	status, _ = w.operator.do("POST", "/api/v1/est-labels", map[string]any{"label": "other", "profile_id": profile["id"]})
 	assert.Equal(t, 403, status, "labels are for admins")
 
+	// Moving the default is one call: the other label becomes it, and cams
+	// stops being it, at once.
+	status, body = w.admin.do("POST", "/api/v1/est-labels", map[string]any{"label": "other", "profile_id": profile["id"]})
+	require.Equal(t, 201, status, body)
+	status, body = w.operator.do("POST", "/api/v1/est-labels/other/default", nil)
+	assert.Equal(t, 403, status, body)
+	status, body = w.admin.do("POST", "/api/v1/est-labels/nope/default", nil)
+	assert.Equal(t, 404, status, "an unknown label: %v", body)
+	status, body = w.auditor.do("GET", "/api/v1/est-labels/cams", nil)
+	require.Equal(t, 200, status)
+	assert.Equal(t, true, body["is_default"], "the refused move changed nothing")
+	status, body = w.admin.do("POST", "/api/v1/est-labels/other/default", nil)
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, true, body["is_default"])
+	status, body = w.auditor.do("GET", "/api/v1/est-labels/cams", nil)
+	require.Equal(t, 200, status)
+	assert.Equal(t, false, body["is_default"])
+	status, body = w.admin.do("POST", "/api/v1/est-labels/cams/default", nil)
+	require.Equal(t, 200, status, body)
+	status, _ = w.admin.do("DELETE", "/api/v1/est-labels/other", nil)
+	require.Equal(t, 200, status)
+
 	label["allowed_cidrs"] = []string{}
 	label["allow_basic"] = false
 	status, body = w.admin.do("PUT", "/api/v1/est-labels/cams", label)

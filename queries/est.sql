@@ -83,3 +83,9 @@ WHERE CASE WHEN @label::text = '' THEN l.is_default ELSE l.label = @label::text 
 
 -- name: GetDeviceType :one
 SELECT * FROM device_types WHERE name = @name;
+
+-- name: ClearDefaultESTLabel :exec
+UPDATE est_labels SET is_default = false WHERE is_default AND label <> @label;
+
+-- name: MakeDefaultESTLabel :one
+UPDATE est_labels SET is_default = true WHERE label = @label RETURNING *;

@@ -13,6 +13,15 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const clearDefaultESTLabel = `-- name: ClearDefaultESTLabel :exec
+UPDATE est_labels SET is_default = false WHERE is_default AND label <> $1
+`
+
+func (q *Queries) ClearDefaultESTLabel(ctx context.Context, label string) error {
+	_, err := q.db.Exec(ctx, clearDefaultESTLabel, label)
+	return err
+}
+
 const completeEnrollment = `-- name: CompleteEnrollment :many
 WITH operational AS (
     UPDATE devices SET mode = 'OPERATIONAL', updated_at = now()
@@ -352,6 +361,30 @@ func (q *Queries) ListESTLabels(ctx context.Context) ([]EstLabel, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const makeDefaultESTLabel = `-- name: MakeDefaultESTLabel :one
+UPDATE est_labels SET is_default = true WHERE label = $1 RETURNING label, is_default, profile_id, allow_basic, allow_factory, allow_reenroll, identity_field, allowed_cidrs, created_at, updated_at, scep_enabled, scep_challenges
+`
+
+func (q *Queries) MakeDefaultESTLabel(ctx context.Context, label string) (EstLabel, error) {
+	row := q.db.QueryRow(ctx, makeDefaultESTLabel, label)
+	var i EstLabel
+	err := row.Scan(
+		&i.Label,
+		&i.IsDefault,
+		&i.ProfileID,
+		&i.AllowBasic,
+		&i.AllowFactory,
+		&i.AllowReenroll,
+		&i.IdentityField,
+		&i.AllowedCidrs,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ScepEnabled,
+		&i.ScepChallenges,
+	)
+	return i, err
 }
 
 const registerFactoryDevice = `-- name: RegisterFactoryDevice :one
