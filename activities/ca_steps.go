@@ -84,7 +84,26 @@ func (a *Activities) PollCA(ctx context.Context, it Item, requestID string) (Sub
 	return a.poll(ctx, it.ProfileID, it.DeviceID, requestID)
 }
 
+// poll is check for runs that poll by retrying: pending is an error.
 func (a *Activities) poll(ctx context.Context, profileID int64, deviceID, requestID string) (Submission, error) {
+	sub, err := a.check(ctx, profileID, deviceID, requestID)
+	if err == nil && sub.Status == vocab.RequestPending {
+		return Submission{}, temporal.NewApplicationError(fmt.Sprintf("CA request %s of %s is still pending", requestID, deviceID), ErrCAPending)
+	}
+	return sub, err
+}
+
+// CheckCA asks the CA once where a job item's pending request stands:
+// still pending is an answer, not an error (the workflow waits for the
+// decision's signal or its next check).
+func (a *Activities) CheckCA(ctx context.Context, it Item, requestID string) (Submission, error) {
+	if err := a.startStep(ctx, it); err != nil {
+		return Submission{}, err
+	}
+	return a.check(ctx, it.ProfileID, it.DeviceID, requestID)
+}
+
+func (a *Activities) check(ctx context.Context, profileID int64, deviceID, requestID string) (Submission, error) {
 	driver, row, err := a.caFor(ctx, profileID)
 	if err != nil {
 		return Submission{}, err
@@ -92,9 +111,6 @@ func (a *Activities) poll(ctx context.Context, profileID int64, deviceID, reques
 	result, err := driver.Poll(ctx, requestID)
 	if err != nil {
 		return Submission{}, classify(fmt.Errorf("poll CA request %s of %s: %w", requestID, deviceID, err), ErrCAPermanent)
-	}
-	if result.Status == ca.Pending {
-		return Submission{}, temporal.NewApplicationError(fmt.Sprintf("CA request %s of %s is still pending", requestID, deviceID), ErrCAPending)
 	}
 	return submission(result, row.MaxCaWait), nil
 }

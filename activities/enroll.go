@@ -60,6 +60,12 @@ func (a *Activities) PollEnrollment(ctx context.Context, e Enrollment, requestID
 	return a.poll(ctx, e.ProfileID, e.DeviceID, requestID)
 }
 
+// CheckEnrollment asks the CA once where an enrollment's pending request
+// stands (see CheckCA).
+func (a *Activities) CheckEnrollment(ctx context.Context, e Enrollment, requestID string) (Submission, error) {
+	return a.check(ctx, e.ProfileID, e.DeviceID, requestID)
+}
+
 // CompleteEnrollment books an issued certificate: the device becomes
 // OPERATIONAL and assigned to the profile, and the certificates the new one
 // supersedes are revoked (or marked superseded when the CA cannot revoke

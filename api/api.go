@@ -78,6 +78,7 @@ type server struct {
 	// caIssuers completes downloaded certificates with their chains.
 	caIssuers CAIssuerSource
 	cas       CAs
+	logger    *slog.Logger
 }
 
 // readyTimeout bounds /readyz so that a hung dependency makes the probe fail
@@ -110,7 +111,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/ocsp/*request", ocsp(deps.OCSP))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks, caIssuers: deps.CAIssuers, cas: deps.CAs}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks, caIssuers: deps.CAIssuers, cas: deps.CAs, logger: deps.Logger}
 		r.POST("/api/v1/session", s.startSession)
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}

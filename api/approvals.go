@@ -2,16 +2,19 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/vocab"
+	"github.com/certfleet/certfleet/workflows"
 )
 
 // Approver decides requests the built-in CA holds in approval mode; audit
@@ -83,10 +86,29 @@ func (s *server) decideCARequest(approve bool) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
+		s.announceDecision(c.Request.Context(), id)
 		view := gin.H{"id": id, "status": vocab.RequestRejected}
 		if approve {
 			view = gin.H{"id": id, "status": result.Status, "certificate_id": result.CertificateID}
 		}
 		c.JSON(http.StatusOK, view)
+	}
+}
+
+// announceDecision wakes the workflow waiting for CA request id, so that the
+// device's next try gets its certificate (or its refusal) at once. The
+// decision is recorded already: if the signal is lost, the workflow sees it
+// at its next check.
+func (s *server) announceDecision(ctx context.Context, id int64) {
+	if s.jobs == nil || s.jobs.Temporal == nil {
+		return
+	}
+	row, err := store.New(s.pool).GetCARequest(ctx, id)
+	if err == nil {
+		err = s.jobs.Temporal.SignalWorkflow(ctx, workflows.CARequestWorkflowID(row.IdempotencyKey), "", workflows.SignalCADecided, nil)
+	}
+	var gone *serviceerror.NotFound
+	if err != nil && !errors.As(err, &gone) { // a workflow that ended needs no news
+		s.logger.Warn("CA decision not announced; the workflow sees it at its next check", "ca_request", id, "error", err)
 	}
 }

@@ -66,9 +66,10 @@ type world struct {
 
 // worldOption changes a world as newWorld builds it; nil fields change nothing.
 type worldOption struct {
-	ca      func(ca.Driver) ca.Driver       // wraps every profile's CA driver
-	server  func(*est.Server)               // adjusts the EST server
-	handler func(http.Handler) http.Handler // wraps the EST server's handler
+	pendingRetry time.Duration                   // the built-in CA's advice on polling a pending request; 1 s unless set
+	ca           func(ca.Driver) ca.Driver       // wraps every profile's CA driver
+	server       func(*est.Server)               // adjusts the EST server
+	handler      func(http.Handler) http.Handler // wraps the EST server's handler
 }
 
 func newWorld(t *testing.T, opts ...worldOption) *world {
@@ -77,7 +78,13 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	w.pool, _ = testenv.Database(t)
 	_, w.temporal = testenv.Temporal(t, testenv.TemporalOptions{})
 	var keys *kek.KEK
-	w.ca, keys = testenv.BuiltinCA(t, w.pool, local.Options{PendingRetry: time.Second})
+	pendingRetry := time.Second
+	for _, o := range opts {
+		if o.pendingRetry > 0 {
+			pendingRetry = o.pendingRetry
+		}
+	}
+	w.ca, keys = testenv.BuiltinCA(t, w.pool, local.Options{PendingRetry: pendingRetry})
 	w.trust = trust.New(w.pool)
 	creds := &credentials.Store{Pool: w.pool, KEK: keys}
 	var drivers activities.Drivers = registry.New(w.pool, local.SetOf(w.ca), creds, 10*time.Second)

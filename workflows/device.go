@@ -86,7 +86,7 @@ func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 		return vocab.CAFailure, err
 	}
 	if sub.Status == vocab.RequestPending {
-		if err := itemStep(ctx, vocab.StepPoll, pollStep(sub), acts.PollCA, &sub, it, sub.RequestID); err != nil {
+		if err := awaitItemDecision(ctx, &sub, it); err != nil {
 			return vocab.CAFailure, err
 		}
 	}
@@ -189,6 +189,73 @@ func pollStep(sub activities.Submission) workflow.ActivityOptions {
 			NonRetryableErrorTypes: []string{activities.ErrCAPermanent},
 		},
 	}
+}
+
+// SignalCADecided tells a workflow waiting for a CA request that an
+// operator decided it (approved or rejected), so that it asks at once
+// instead of at its next poll; it carries no value.
+const SignalCADecided = "ca-decided"
+
+// versionDecisionSignal marks runs that wait for a pending CA request on a
+// timer or SignalCADecided, whichever comes first, asking the CA once each
+// time (check), instead of polling by an activity's retries.
+const versionDecisionSignal = "ca-decision-signal"
+
+// maxCheckInterval bounds the wait between two checks: a decision the
+// signal does not announce (an outside CA's) is still seen within it.
+const maxCheckInterval = time.Hour
+
+// awaitDecision waits until the CA decides the pending request sub: runs
+// from before versionDecisionSignal poll with the activity poll; newer
+// ones wait for a decision's signal or a timer (the CA's Retry-After at
+// first, doubling up to maxCheckInterval) and then check once, until the
+// profile's maximum wait.
+func awaitDecision(ctx workflow.Context, sub *activities.Submission, poll, check any, args ...any) error {
+	if workflow.GetVersion(ctx, versionDecisionSignal, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return step(ctx, vocab.StepPoll, pollStep(*sub), poll, sub, args...)
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(vocab.StepPoll))); err != nil {
+		return err
+	}
+	decided := workflow.GetSignalChannel(ctx, SignalCADecided)
+	deadline := workflow.Now(ctx).Add(orDefault(sub.MaxWait, time.Hour))
+	interval := min(max(sub.RetryAfter, time.Second), maxCheckInterval)
+	opts := caStep(10 * time.Minute)
+	opts.Summary = string(vocab.StepPoll)
+	for sub.Status == vocab.RequestPending {
+		remaining := deadline.Sub(workflow.Now(ctx))
+		if remaining <= 0 {
+			return temporal.NewApplicationError("the CA did not decide before the profile's maximum wait", activities.ErrCAPending)
+		}
+		if err := waitForDecision(ctx, decided, min(interval, remaining)); err != nil {
+			return err
+		}
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), check, args...).Get(ctx, sub); err != nil {
+			return err
+		}
+		interval = min(2*interval, maxCheckInterval)
+	}
+	return nil
+}
+
+// awaitItemDecision is awaitDecision for a job item, in its poll step.
+func awaitItemDecision(ctx workflow.Context, sub *activities.Submission, it activities.Item) error {
+	it.Step = vocab.StepPoll
+	return awaitDecision(ctx, sub, acts.PollCA, acts.CheckCA, it, sub.RequestID)
+}
+
+// waitForDecision returns when decided is signalled or wait has passed.
+func waitForDecision(ctx workflow.Context, decided workflow.ReceiveChannel, wait time.Duration) error {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(workflow.NewTimer(tctx, wait), func(workflow.Future) {})
+	sel.AddReceive(decided, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	sel.Select(ctx)
+	if err := ctx.Err(); err != nil {
+		return temporal.NewCanceledError()
+	}
+	return nil
 }
 
 // localOptions are for the Postgres bookkeeping run as local activities: each

@@ -140,16 +140,17 @@ func TestDeviceStateMachine(t *testing.T) {
 	}
 }
 
-// TestPendingCAIsPolledUntilIssued: approval mode, approved after two polls.
+// TestPendingCAIsPolledUntilIssued: approval mode, approved after two
+// checks; the CA's Retry-After spaces the checks, doubling.
 func TestPendingCAIsPolledUntilIssued(t *testing.T) {
-	polls := 0
+	checks := 0
+	pending := activities.Submission{Status: vocab.RequestPending, RequestID: "5", RetryAfter: 30 * time.Second, MaxWait: time.Hour}
 	outcome, _ := runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
 		env.OnActivity(acts.GetCSR, mock.Anything, itemAt(vocab.StepCSR)).Return(csrWithPrior, nil)
-		env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(
-			activities.Submission{Status: vocab.RequestPending, RequestID: "5", RetryAfter: 30 * time.Second, MaxWait: time.Hour}, nil)
-		env.OnActivity(acts.PollCA, mock.Anything, itemAt(vocab.StepPoll), "5").Return(func(context.Context, activities.Item, string) (activities.Submission, error) {
-			if polls++; polls < 3 {
-				return activities.Submission{}, temporal.NewApplicationError("pending", activities.ErrCAPending)
+		env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(pending, nil)
+		env.OnActivity(acts.CheckCA, mock.Anything, itemAt(vocab.StepPoll), "5").Return(func(context.Context, activities.Item, string) (activities.Submission, error) {
+			if checks++; checks < 3 {
+				return pending, nil
 			}
 			return issued, nil
 		})
@@ -157,15 +158,36 @@ func TestPendingCAIsPolledUntilIssued(t *testing.T) {
 		env.OnActivity(acts.RevokePrior, mock.Anything, itemAt(vocab.StepRevoke), int64(11)).Return(vocab.Succeeded, nil)
 	})
 	assert.Equal(t, vocab.Succeeded, outcome)
-	assert.Equal(t, 3, polls)
+	assert.Equal(t, 3, checks)
+}
+
+// TestDecisionSignalChecksAtOnce: the CA advises an hourly poll; an
+// operator's decision, signalled a minute in, is checked at once.
+func TestDecisionSignalChecksAtOnce(t *testing.T) {
+	var checkedAfter time.Duration
+	outcome, _ := runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
+		start := env.Now()
+		env.OnActivity(acts.GetCSR, mock.Anything, itemAt(vocab.StepCSR)).Return(csrWithPrior, nil)
+		env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(
+			activities.Submission{Status: vocab.RequestPending, RequestID: "5", RetryAfter: time.Hour, MaxWait: 24 * time.Hour}, nil)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalCADecided, nil) }, time.Minute)
+		env.OnActivity(acts.CheckCA, mock.Anything, itemAt(vocab.StepPoll), "5").Return(func(context.Context, activities.Item, string) (activities.Submission, error) {
+			checkedAfter = env.Now().Sub(start)
+			return issued, nil
+		}).Once()
+		env.OnActivity(acts.InstallIssued, mock.Anything, itemAt(vocab.StepInstall), issued.Issued()).Return(nil)
+		env.OnActivity(acts.RevokePrior, mock.Anything, itemAt(vocab.StepRevoke), int64(11)).Return(vocab.Succeeded, nil)
+	})
+	assert.Equal(t, vocab.Succeeded, outcome)
+	assert.Less(t, checkedAfter, 2*time.Minute, "checked when the decision was signalled, not after the hour")
 }
 
 func TestPendingCAGivesUpAfterMaxWait(t *testing.T) {
 	outcome, finished := runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
+		pending := activities.Submission{Status: vocab.RequestPending, RequestID: "5", RetryAfter: time.Minute, MaxWait: 10 * time.Minute}
 		env.OnActivity(acts.GetCSR, mock.Anything, itemAt(vocab.StepCSR)).Return(csrWithPrior, nil)
-		env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(
-			activities.Submission{Status: vocab.RequestPending, RequestID: "5", RetryAfter: time.Minute, MaxWait: 10 * time.Minute}, nil)
-		env.OnActivity(acts.PollCA, mock.Anything, itemAt(vocab.StepPoll), "5").Return(activities.Submission{}, temporal.NewApplicationError("pending", activities.ErrCAPending))
+		env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(pending, nil)
+		env.OnActivity(acts.CheckCA, mock.Anything, itemAt(vocab.StepPoll), "5").Return(pending, nil)
 	})
 	assert.Equal(t, vocab.CAFailure, outcome)
 	assert.Equal(t, vocab.CAFailure, finished)

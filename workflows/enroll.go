@@ -35,7 +35,7 @@ func Enrollment(ctx workflow.Context, e activities.Enrollment) (activities.Submi
 		return sub, err
 	}
 	if sub.Status == vocab.RequestPending {
-		if err := step(ctx, vocab.StepPoll, pollStep(sub), acts.PollEnrollment, &sub, e, sub.RequestID); err != nil {
+		if err := awaitDecision(ctx, &sub, acts.PollEnrollment, acts.CheckEnrollment, e, sub.RequestID); err != nil {
 			sub.Status, sub.Reason = StatusFailed, errorText(err)
 			return sub, nil
 		}
@@ -94,7 +94,7 @@ func enrollGeneratedKey(ctx workflow.Context, e activities.Enrollment, sub *acti
 
 	err := step(work, vocab.StepSubmit, caStep(0), acts.SubmitEnrollment, sub, e)
 	if err == nil && sub.Status == vocab.RequestPending {
-		err = step(work, vocab.StepPoll, pollStep(*sub), acts.PollEnrollment, sub, e, sub.RequestID)
+		err = awaitDecision(work, sub, acts.PollEnrollment, acts.CheckEnrollment, e, sub.RequestID)
 	}
 	switch {
 	case discarded():
@@ -127,7 +127,7 @@ func discard(ctx workflow.Context, e activities.Enrollment, sub *activities.Subm
 		return *sub, err
 	}
 	if sub.Status == vocab.RequestPending {
-		if err := step(dctx, vocab.StepPoll, pollStep(*sub), acts.PollEnrollment, sub, e, sub.RequestID); err != nil {
+		if err := awaitDecision(dctx, sub, acts.PollEnrollment, acts.CheckEnrollment, e, sub.RequestID); err != nil {
 			sub.Status, sub.Reason = StatusFailed, "discarded, and the CA did not decide in time: "+errorText(err)
 			return *sub, nil
 		}

@@ -70,3 +70,14 @@ const (
 // CARenewalScheduleID is the Temporal Schedule that renews the built-in CAs
 // ahead of their expiry.
 const CARenewalScheduleID = "ca-renewal"
+
+// CARequestWorkflowID is the workflow waiting for the CA request whose
+// idempotency key is key: an enrollment's own ID ("est/…", "scep/…"), or
+// the device workflow of job item "<jobID>/<deviceID>".
+func CARequestWorkflowID(key string) string {
+	job, device, found := strings.Cut(key, "/")
+	if id, err := strconv.ParseInt(job, 10, 64); found && err == nil {
+		return DeviceWorkflowID(id, device)
+	}
+	return key
+}
