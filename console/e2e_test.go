@@ -98,6 +98,8 @@ func checkWhatHappened(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 	assert.Equal(t, 1, count(`SELECT count(*) FROM certificates WHERE status = 'revoked' AND revocation_reason = 1 AND device_id = 'sim-00001'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM trust_anchors WHERE name = 'factory-ca' AND verified_at IS NOT NULL`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM local_cas WHERE name = 'corp' AND root_key_sealed IS NULL`), "corp under the outside root")
+	assert.Equal(t, 1, count(`SELECT count(*) FROM device_types WHERE name = 'smart_meter' AND description = 'Smart meters'`))
+	assert.Equal(t, 1, count(`SELECT count(*) FROM device_types t JOIN profiles p ON p.id = t.default_profile_id WHERE t.name = 'camera' AND p.name = 'cameras'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM audit_log WHERE action = 'ca.activate' AND actor LIKE '%console-admin%'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM local_cas WHERE name = 'default' AND status = 'next' AND activates_at > now() + interval '29 days'`), "default renewed with a 30-day overlap")
 	assert.Equal(t, 2, count(`SELECT count(*) FROM console_sessions WHERE ended_at IS NOT NULL`), "both signed out")

@@ -234,6 +234,21 @@ try {
   await page.getByText("Published beside the active CA").waitFor();
   await shot("cas");
 
+  step("device types: a bad name is refused beside the field, a new type is added, the camera type gets a default profile");
+  await go("/device-types", "Device types");
+  await page.locator("#f-new-name").fill("Smart Meter");
+  await button("Add").click();
+  await page.locator("#f-new-name-error").waitFor();
+  await page.locator("#f-new-name").fill("smart_meter");
+  await page.locator("#f-new-description").fill("Smart meters");
+  await button("Add").click();
+  await page.getByRole("cell", { name: "smart_meter", exact: true }).waitFor();
+  await page.locator("#f-edit-type").selectOption("camera");
+  await page.locator("#f-edit-default_profile_id").selectOption({ label: "cameras" });
+  await button("Save").click();
+  await page.getByRole("row", { name: /^camera IP cameras/ }).getByRole("cell", { name: "cameras", exact: true }).waitFor();
+  await shot("device-types");
+
   step("the other views");
   await go("/", "Dashboard");
   await page.getByRole("img", { name: "Certificates expiring per week" }).waitFor();
@@ -272,6 +287,9 @@ try {
   assert.equal(await page.getByRole("button", { name: "Disable" }).count(), 0);
   assert.equal(await page.getByRole("heading", { name: "Upload a CA certificate" }).count(), 0);
   await shot("auditor-trust-anchors");
+  await go("/device-types", "Device types");
+  assert.equal(await page.getByRole("heading", { name: "Add a device type" }).count(), 0);
+  assert.equal(await page.getByRole("button", { name: "Delete" }).count(), 0);
   await go("/cas", "Certificate authorities");
   await page.getByRole("heading", { name: /^corp/ }).waitFor();
   assert.equal(await page.getByRole("heading", { name: "Add an issuing CA under your own root" }).count(), 0);

@@ -11,6 +11,7 @@ import { JobPage, Jobs, NewJob } from "./views/jobs";
 import { CARequests } from "./views/approvals";
 import { TrustAnchors } from "./views/trust";
 import { CAs } from "./views/cas";
+import { DeviceTypes } from "./views/devicetypes";
 import { Audit, Credentials, ESTLabels, RenewalPolicies, Tokens } from "./views/admin";
 import "./style.css";
 
@@ -68,6 +69,7 @@ const sections: [string, string, Role][] = [
   ["/trust-anchors", "Trust anchors", "auditor"],
   ["/cas", "CAs", "auditor"],
   ["/est-labels", "EST labels", "auditor"],
+  ["/device-types", "Device types", "auditor"],
   ["/renewal-policies", "Renewal", "auditor"],
   ["/audit", "Audit log", "auditor"],
   ["/tokens", "Tokens", "admin"],
@@ -125,6 +127,8 @@ function View({ path, query }: { path: string; query: URLSearchParams }) {
       return <CAs />;
     case "est-labels":
       return <ESTLabels />;
+    case "device-types":
+      return <DeviceTypes />;
     case "renewal-policies":
       return <RenewalPolicies />;
     case "audit":

@@ -35,6 +35,9 @@ export function ESTLabels() {
         { label: "Identity from", render: (l) => l.identity_field },
         { label: "Allowed networks", render: (l) => (l.allowed_cidrs ?? []).join(", ") || "any" },
         { label: "SCEP", render: (l) => (l.scep_enabled ? (l.scep_challenges ?? []).join(", ") : "off") },
+        { label: "Actions", render: (l) => !l.is_default && (
+          <Action label="Make default" needs="admin" run={() => call("POST", `/api/v1/est-labels/${encodeURIComponent(l.label)}/default`)} onDone={list.reload} />
+        ) },
       ]} />
     </Page>
   );
