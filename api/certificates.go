@@ -131,27 +131,11 @@ func (s *server) listCertificates(c *gin.Context) {
 }
 
 // certificateSort is the list's ?sort= (id or not_after) and ?order=.
-type certificateSort struct {
-	by         string
-	descending bool
-}
+type certificateSort = listSort
 
 var certificateSorts = []string{"id", "not_after"}
 
-func certificateSortOf(c *gin.Context) (certificateSort, error) {
-	sort := certificateSort{by: c.DefaultQuery("sort", "id")}
-	if !slices.Contains(certificateSorts, sort.by) {
-		return sort, fieldError("sort", "want one of %v", certificateSorts)
-	}
-	switch c.DefaultQuery("order", "asc") {
-	case "asc":
-	case "desc":
-		sort.descending = true
-	default:
-		return sort, fieldError("order", "want asc or desc")
-	}
-	return sort, nil
-}
+func certificateSortOf(c *gin.Context) (certificateSort, error) { return sortOf(c, certificateSorts) }
 
 // certificatesByID is the default order, served from the primary key.
 func (s *server) certificatesByID(c *gin.Context, filter store.ListCertificatesParams, after string, limit int32) ([]store.ListCertificatesRow, string, error) {

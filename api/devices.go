@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -255,10 +256,22 @@ func (s *server) listDevices(c *gin.Context) {
 		fail(c, fieldError("mode", "want one of %v", deviceModes))
 		return
 	}
-	rows, err := store.New(s.pool).ListDevices(c.Request.Context(), store.ListDevicesParams{
-		DeviceType: optional(c.Query("device_type")), Mode: optional(c.Query("mode")), Driver: optional(c.Query("driver")),
-		AfterID: after, PageSize: limit,
-	})
+	sort, err := sortOf(c, deviceSorts)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var rows []store.Device
+	var next string
+	if sort == (listSort{by: "id"}) {
+		rows, err = store.New(s.pool).ListDevices(c.Request.Context(), store.ListDevicesParams{
+			DeviceType: optional(c.Query("device_type")), Mode: optional(c.Query("mode")), Driver: optional(c.Query("driver")),
+			AfterID: after, PageSize: limit,
+		})
+		next = nextCursor(rows, limit, func(r store.Device) string { return r.ID })
+	} else {
+		rows, next, err = s.devicesSorted(c, sort, after, limit)
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -273,8 +286,31 @@ func (s *server) listDevices(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	next := nextCursor(rows, limit, func(r store.Device) string { return r.ID })
 	c.JSON(http.StatusOK, gin.H{"items": listed, "next": next})
+}
+
+var deviceSorts = []string{"id", "name"}
+
+// devicesSorted pages by a cursor of the last row's name and ID,
+// base64url-encoded: names hold any text.
+func (s *server) devicesSorted(c *gin.Context, sort listSort, after string, limit int32) ([]store.Device, string, error) {
+	p := store.ListDevicesSortedParams{
+		DeviceType: optional(c.Query("device_type")), Mode: optional(c.Query("mode")), Driver: optional(c.Query("driver")),
+		ByName: sort.by == "name", Descending: sort.descending, PageSize: limit,
+	}
+	if after != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(after)
+		name, id, found := strings.Cut(string(raw), "\x00")
+		if err != nil || !found {
+			return nil, "", fieldError("after", "a cursor from the previous page")
+		}
+		p.Paged, p.AfterName, p.AfterID = true, name, id
+	}
+	rows, err := store.New(s.pool).ListDevicesSorted(c.Request.Context(), p)
+	next := nextCursor(rows, limit, func(r store.Device) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(r.Name + "\x00" + r.ID))
+	})
+	return rows, next, err
 }
 
 // clearTLSPin forgets a device's TLS pin, so that the next contact pins the

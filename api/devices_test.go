@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -113,4 +115,42 @@ func TestInventoryRefusals(t *testing.T) {
 	var n int
 	require.NoError(t, w.pool.QueryRow(ctx, `SELECT count(*) FROM certificates`).Scan(&n))
 	assert.Zero(t, n, "nothing was recorded")
+}
+
+// TestDeviceListSorted pages through the devices two at a time by name
+// (ties included) and by ID, either way, and finds each device once, in order.
+func TestDeviceListSorted(t *testing.T) {
+	w := newAPIWorld(t)
+	names := map[string]string{"d-1": "Lobby", "d-2": "Atrium", "d-3": "Lobby", "d-4": "Zone", "d-5": "Bay", "d-6": "Garage"}
+	for id, name := range names {
+		status, body := w.operator.do("POST", "/api/v1/devices", map[string]any{"id": id, "name": name, "device_type": "camera", "driver": "agent", "address": "https://10.0.0.9"})
+		require.Equal(t, http.StatusCreated, status, body)
+	}
+	all := func(query string) []string {
+		t.Helper()
+		var got []string
+		after := ""
+		for range 10 {
+			status, body := w.auditor.do("GET", "/api/v1/devices?limit=2&"+query+"&after="+url.QueryEscape(after), nil)
+			require.Equal(t, http.StatusOK, status, "%s: %v", query, body)
+			for _, item := range body["items"].([]any) {
+				got = append(got, item.(map[string]any)["id"].(string))
+			}
+			if after, _ = body["next"].(string); after == "" {
+				break
+			}
+		}
+		return got
+	}
+	assert.Equal(t, []string{"d-1", "d-2", "d-3", "d-4", "d-5", "d-6"}, all(""))
+	assert.Equal(t, []string{"d-6", "d-5", "d-4", "d-3", "d-2", "d-1"}, all("sort=id&order=desc"))
+	byName := all("sort=name")
+	assert.Equal(t, []string{"d-2", "d-5", "d-6", "d-1", "d-3", "d-4"}, byName, "Atrium, Bay, Garage, the two Lobbies by ID, Zone")
+	desc := all("sort=name&order=desc")
+	slices.Reverse(desc)
+	assert.Equal(t, byName, desc)
+	for _, bad := range []string{"sort=mode", "order=sideways", "sort=name&after=%25%25"} {
+		status, body := w.auditor.do("GET", "/api/v1/devices?"+bad, nil)
+		assert.Equal(t, http.StatusBadRequest, status, "?%s: %v", bad, body)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -270,4 +271,26 @@ func nextCursor[T any](rows []T, limit int32, key func(T) string) string {
 		return ""
 	}
 	return key(rows[len(rows)-1])
+}
+
+// listSort is a list's ?sort= (one of the list's keys; the first is the
+// default) and ?order= (asc, the default, or desc).
+type listSort struct {
+	by         string
+	descending bool
+}
+
+func sortOf(c *gin.Context, keys []string) (listSort, error) {
+	sort := listSort{by: c.DefaultQuery("sort", keys[0])}
+	if !slices.Contains(keys, sort.by) {
+		return sort, fieldError("sort", "want one of %v", keys)
+	}
+	switch c.DefaultQuery("order", "asc") {
+	case "asc":
+	case "desc":
+		sort.descending = true
+	default:
+		return sort, fieldError("order", "want asc or desc")
+	}
+	return sort, nil
 }

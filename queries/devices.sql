@@ -73,3 +73,23 @@ SELECT dp.cert_type, p.binding, p.device_trust
 FROM device_profiles dp JOIN profiles p ON p.id = dp.profile_id
 WHERE dp.device_id = @device_id
 ORDER BY dp.cert_type;
+
+-- name: ListDevicesSorted :many
+-- The inventory sorted by ID or name either way, a page after the last
+-- row's (name, id); ListDevices serves the default order (by ID, ascending)
+-- from the primary key.
+SELECT * FROM devices
+WHERE (sqlc.narg(device_type)::text IS NULL OR device_type = sqlc.narg(device_type))
+  AND (sqlc.narg(mode)::text IS NULL OR mode = sqlc.narg(mode))
+  AND (sqlc.narg(driver)::text IS NULL OR driver = sqlc.narg(driver))
+  AND (NOT sqlc.arg(paged)::boolean OR CASE
+        WHEN sqlc.arg(by_name)::boolean AND NOT sqlc.arg(descending)::boolean THEN (name, id) > (sqlc.arg(after_name)::text, sqlc.arg(after_id)::text)
+        WHEN sqlc.arg(by_name) THEN (name, id) < (sqlc.arg(after_name), sqlc.arg(after_id))
+        WHEN NOT sqlc.arg(descending) THEN id > sqlc.arg(after_id)
+        ELSE id < sqlc.arg(after_id) END)
+ORDER BY
+  CASE WHEN sqlc.arg(by_name) AND NOT sqlc.arg(descending) THEN name END ASC,
+  CASE WHEN sqlc.arg(by_name) AND sqlc.arg(descending) THEN name END DESC,
+  CASE WHEN NOT sqlc.arg(descending) THEN id END ASC,
+  CASE WHEN sqlc.arg(descending) THEN id END DESC
+LIMIT sqlc.arg(page_size);

@@ -276,6 +276,14 @@ try {
   await go("/devices", "Devices");
   assert.equal(await page.getByRole("link", { name: "Import CSV" }).count(), 0);
   assert.equal(await page.locator("tbody input[type=checkbox]").count(), 0);
+  await page.getByRole("link", { name: "Name" }).click();
+  await page.waitForURL(/sort=name&order=asc/);
+  await page.locator('th[aria-sort="ascending"]', { hasText: "Name" }).waitFor();
+  await page.getByRole("link", { name: "Name ▲" }).click();
+  await page.waitForURL(/sort=name&order=desc/);
+  await page.locator('th[aria-sort="descending"]', { hasText: "Name" }).waitFor();
+  await page.getByRole("cell", { name: "Camera 6", exact: true }).waitFor();
+  assert.equal(await page.locator("tbody tr").first().locator("td").nth(1).textContent(), "Camera 6", "sorted by name, last first, on the server");
   await go("/jobs", "Jobs");
   assert.equal(await page.getByRole("link", { name: "New job" }).count(), 0);
   await go("/certificates?device_id=sim-00002", "Certificates");

@@ -332,6 +332,85 @@ func (q *Queries) ListDevices(ctx context.Context, arg ListDevicesParams) ([]Dev
 	return items, nil
 }
 
+const listDevicesSorted = `-- name: ListDevicesSorted :many
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices
+WHERE ($1::text IS NULL OR device_type = $1)
+  AND ($2::text IS NULL OR mode = $2)
+  AND ($3::text IS NULL OR driver = $3)
+  AND (NOT $4::boolean OR CASE
+        WHEN $5::boolean AND NOT $6::boolean THEN (name, id) > ($7::text, $8::text)
+        WHEN $5 THEN (name, id) < ($7, $8)
+        WHEN NOT $6 THEN id > $8
+        ELSE id < $8 END)
+ORDER BY
+  CASE WHEN $5 AND NOT $6 THEN name END ASC,
+  CASE WHEN $5 AND $6 THEN name END DESC,
+  CASE WHEN NOT $6 THEN id END ASC,
+  CASE WHEN $6 THEN id END DESC
+LIMIT $9
+`
+
+type ListDevicesSortedParams struct {
+	DeviceType pgtype.Text `json:"device_type"`
+	Mode       pgtype.Text `json:"mode"`
+	Driver     pgtype.Text `json:"driver"`
+	Paged      bool        `json:"paged"`
+	ByName     bool        `json:"by_name"`
+	Descending bool        `json:"descending"`
+	AfterName  string      `json:"after_name"`
+	AfterID    string      `json:"after_id"`
+	PageSize   int32       `json:"page_size"`
+}
+
+// The inventory sorted by ID or name either way, a page after the last
+// row's (name, id); ListDevices serves the default order (by ID, ascending)
+// from the primary key.
+func (q *Queries) ListDevicesSorted(ctx context.Context, arg ListDevicesSortedParams) ([]Device, error) {
+	rows, err := q.db.Query(ctx, listDevicesSorted,
+		arg.DeviceType,
+		arg.Mode,
+		arg.Driver,
+		arg.Paged,
+		arg.ByName,
+		arg.Descending,
+		arg.AfterName,
+		arg.AfterID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Device{}
+	for rows.Next() {
+		var i Device
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.DeviceType,
+			&i.Mode,
+			&i.Driver,
+			&i.Address,
+			&i.CredentialRef,
+			&i.TlsPin,
+			&i.Labels,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FactoryCertSha256,
+			&i.FactoryAnchorID,
+			&i.CredentialID,
+			&i.DriverSettings,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const pinDeviceTLS = `-- name: PinDeviceTLS :execrows
 UPDATE devices SET tls_pin = $1, updated_at = now() WHERE id = $2 AND tls_pin IS NULL
 `

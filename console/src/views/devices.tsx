@@ -35,7 +35,7 @@ export function useProfileNames() {
 export function Devices({ query }: { query: URLSearchParams }) {
   const who = useSession();
   const params = new URLSearchParams();
-  for (const k of ["mode", "device_type", "driver", "after"]) if (query.get(k)) params.set(k, query.get(k)!);
+  for (const k of ["mode", "device_type", "driver", "sort", "order", "after"]) if (query.get(k)) params.set(k, query.get(k)!);
   params.set("limit", "50");
   const list = useApi<{ items: Device[]; next?: string }>(`/api/v1/devices?${params}`);
   const profileName = useProfileNames();
@@ -64,14 +64,14 @@ export function Devices({ query }: { query: URLSearchParams }) {
         ...(canChange ? [{ label: "Select", render: (d: Device) => (
           <input type="checkbox" aria-label={`Select ${d.id}`} checked={selected.has(d.id)} onChange={() => toggle(d.id)} />
         ) }] : []),
-        { label: "ID", render: (d) => <a href={`/devices/${encodeURIComponent(d.id)}`}>{d.id}</a> },
-        { label: "Name", render: (d) => d.name },
+        { label: "ID", sort: "id", render: (d) => <a href={`/devices/${encodeURIComponent(d.id)}`}>{d.id}</a> },
+        { label: "Name", sort: "name", render: (d) => d.name },
         { label: "Mode", render: (d) => <Status value={d.mode} /> },
         { label: "Type", render: (d) => d.device_type },
         { label: "Profiles", render: (d) => (d.profile_ids ?? []).map(profileName).join(", ") || "—" },
         { label: "Driver", render: (d) => d.driver },
         { label: "Certificate expires", render: (d) => <When at={d.certificate_not_after} /> },
-      ]} />
+      ]} query={query} />
       <CursorPager next={list.data?.next} query={query} />
     </Page>
   );
