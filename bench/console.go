@@ -98,6 +98,7 @@ func consoleViews(device string, certificate, profileWithout, job int64) []conso
 	return []consoleView{
 		{"Dashboard", []string{"/api/v1/summary", "/api/v1/certificates/timeline?bucket=week", "/api/v1/jobs?state=active&limit=10", "/api/v1/renewal-alerts"}},
 		{"Devices", []string{"/api/v1/devices?limit=50", profileNames, "/api/v1/profiles?limit=100"}},
+		{"Devices: by name, last first", []string{"/api/v1/devices?sort=name&order=desc&limit=50", profileNames, "/api/v1/profiles?limit=100"}},
 		{"Devices: DISABLED gateways", []string{"/api/v1/devices?mode=DISABLED&device_type=gateway&limit=50", profileNames, "/api/v1/profiles?limit=100"}},
 		{"Devices without a valid certificate (TLS)", []string{"/api/v1/certificates/missing?cert_type=tls"}},
 		{"Devices without a valid certificate (802.1X)", []string{"/api/v1/certificates/missing?cert_type=ieee8021x"}},
