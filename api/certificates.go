@@ -106,14 +106,14 @@ func (s *server) listCertificates(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	sort, err := certificateSortOf(c)
+	sort, err := sortOf(c, certificateSorts)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	var rows []store.ListCertificatesRow
 	var next string
-	if sort == (certificateSort{by: "id"}) {
+	if sort == (listSort{by: "id"}) {
 		rows, next, err = s.certificatesByID(c, filter, after, limit)
 	} else {
 		rows, next, err = s.certificatesSorted(c, filter, sort, after, limit)
@@ -130,12 +130,8 @@ func (s *server) listCertificates(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": views, "next": next})
 }
 
-// certificateSort is the list's ?sort= (id or not_after) and ?order=.
-type certificateSort = listSort
-
+// certificateSorts are the list's orders: by ID (the default) or expiry.
 var certificateSorts = []string{"id", "not_after"}
-
-func certificateSortOf(c *gin.Context) (certificateSort, error) { return sortOf(c, certificateSorts) }
 
 // certificatesByID is the default order, served from the primary key.
 func (s *server) certificatesByID(c *gin.Context, filter store.ListCertificatesParams, after string, limit int32) ([]store.ListCertificatesRow, string, error) {
@@ -151,7 +147,7 @@ func (s *server) certificatesByID(c *gin.Context, filter store.ListCertificatesP
 
 // certificatesSorted pages by a cursor of the last row's sort key and ID,
 // "<key>_<id>", the key being its expiry in microseconds (0 by ID).
-func (s *server) certificatesSorted(c *gin.Context, f store.ListCertificatesParams, sort certificateSort, after string, limit int32) ([]store.ListCertificatesRow, string, error) {
+func (s *server) certificatesSorted(c *gin.Context, f store.ListCertificatesParams, sort listSort, after string, limit int32) ([]store.ListCertificatesRow, string, error) {
 	p := store.ListCertificatesSortedParams{
 		DeviceID: f.DeviceID, ProfileID: f.ProfileID, Status: f.Status, ExpiringBefore: f.ExpiringBefore, ExpiringAfter: f.ExpiringAfter,
 		Expired: f.Expired, Sign: 1, ByExpiry: sort.by == "not_after", PageSize: limit,

@@ -36,7 +36,7 @@ func TestCertificateInventory(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testenv.Database(t)
 	builtin, _ := testenv.BuiltinCA(t, pool, local.Options{})
-	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Revoker: builtin, CAIssuers: builtin})
+	w := newAPIWorldWith(t, pool, api.Deps{Logger: quiet, Pool: pool, Revoker: builtin, CAIssuers: local.SetOf(builtin)})
 	q := store.New(pool)
 
 	status, body := w.admin.do("POST", "/api/v1/profiles", cameraProfile)

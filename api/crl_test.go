@@ -18,7 +18,7 @@ import (
 func TestCRLIsServedSignedByTheIssuer(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	builtin, _ := testenv.BuiltinCA(t, pool, local.Options{})
-	srv := httptest.NewServer(api.New(api.Deps{Logger: quiet, CRLs: builtin}))
+	srv := httptest.NewServer(api.New(api.Deps{Logger: quiet, CRLs: local.SetOf(builtin)}))
 	defer srv.Close()
 
 	resp, err := srv.Client().Get(srv.URL + builtin.CRLPath())

@@ -8,6 +8,7 @@ package carenewal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,9 +69,13 @@ func (a *Activities) RenewDue(ctx context.Context, at time.Time) (Result, error)
 			a.Logger.Warn("CA due for renewal is under an outside root: add a new issuing CA under it", "ca", due.Name, "not_after", due.NotAfter)
 			continue
 		}
-		_, err := a.CAs.Renew(ctx, due.Name, a.Overlap, func(q *store.Queries) error {
+		details, err := json.Marshal(map[string]any{"overlap": a.Overlap.String(), "not_after": due.NotAfter})
+		if err != nil {
+			return r, err
+		}
+		_, err = a.CAs.Renew(ctx, due.Name, a.Overlap, func(q *store.Queries) error {
 			return q.RecordAudit(ctx, store.RecordAuditParams{Actor: "schedule:" + workflows.CARenewalScheduleID, Action: "ca.renew", ObjectType: "ca",
-				ObjectIds: []string{due.Name}, Details: fmt.Appendf(nil, `{"overlap":%q,"not_after":%q}`, a.Overlap, due.NotAfter.UTC().Format(time.RFC3339))})
+				ObjectIds: []string{due.Name}, Details: details})
 		})
 		if kinded, ok := errkind.As(err); ok && kinded.Kind() == errkind.KindConflict {
 			continue // another process renewed it since

@@ -63,7 +63,7 @@ func TestNotInstalledCertificateIsRetired(t *testing.T) {
 	// The operations API says so: the device has no certificate, and the
 	// CRL it serves lists the one never installed.
 	srv := httptest.NewServer(api.New(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: f.pool, Jobs: f.jobs,
-		CRLs: f.ca, Revoker: f.ca, Drivers: registry.New(f.pool, local.SetOf(f.ca), f.creds, time.Second)}))
+		CRLs: local.SetOf(f.ca), Revoker: f.ca, Drivers: registry.New(f.pool, local.SetOf(f.ca), f.creds, time.Second)}))
 	t.Cleanup(srv.Close)
 	token, err := auth.Create(ctx, q, "auditor", auth.Auditor, "test")
 	require.NoError(t, err)

@@ -121,15 +121,7 @@ func (s *Set) Servers(ctx context.Context) (*CA, error) {
 		return c, nil
 	}
 	def := s.Default()
-	row, err := store.New(s.pool).GetLocalCA(ctx, def.opts.Name)
-	if err != nil {
-		return nil, fmt.Errorf("read CA %q: %w", def.opts.Name, err)
-	}
-	rootKeyDER, err := s.keys.Open(row.RootKeySealed, keyContext(def.opts.Name, "root"))
-	if err != nil {
-		return nil, fmt.Errorf("open the root key of %q: %w", def.opts.Name, err)
-	}
-	rootKey, err := pki.ParsePrivateKey(rootKeyDER)
+	row, rootKey, err := s.rootKey(ctx, def.opts.Name)
 	if err != nil {
 		return nil, err
 	}

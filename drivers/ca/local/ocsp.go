@@ -41,14 +41,6 @@ func (c *CA) Issuer() *x509.Certificate { return c.issuing }
 // certificate (DER, .crt) and chain (PEM, .pem).
 func (c *CA) CAIssuersName() string { return hex.EncodeToString(c.issuing.SubjectKeyId) }
 
-// CAChainByName is the issuing CA and the root when name is CAIssuersName.
-func (c *CA) CAChainByName(name string) ([]*x509.Certificate, bool) {
-	if name != c.CAIssuersName() {
-		return nil, false
-	}
-	return c.chain, true
-}
-
 // CertificateStatus is what OCSP says of serial: unknown when this CA has no
 // record of it, else good or revoked as the inventory has it. A superseded
 // certificate is good: it was replaced, not revoked, and still verifies.

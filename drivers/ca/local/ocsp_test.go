@@ -48,7 +48,7 @@ func newOCSPWorld(t *testing.T) *ocspWorld {
 	t.Cleanup(srv.Close)
 	c, _ := testenv.BuiltinCA(t, pool, local.Options{PublicURL: srv.URL})
 	responder := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath, Validity: time.Hour}, ocspresponder.Static{c})
-	handler.Handle("/", api.New(api.Deps{Logger: slog.New(slog.DiscardHandler), CRLs: c, OCSP: responder, CAIssuers: c}))
+	handler.Handle("/", api.New(api.Deps{Logger: slog.New(slog.DiscardHandler), CRLs: local.SetOf(c), OCSP: responder, CAIssuers: local.SetOf(c)}))
 	w := &ocspWorld{ca: c, url: srv.URL, dir: t.TempDir(), profile: cameraProfile(t, pool, "cameras", false)}
 	issuing, root := c.Certificates()
 	w.rootPEM = writeFile(t, w.dir, "root.pem", pki.EncodeCertificatesPEM(root))

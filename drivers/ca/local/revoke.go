@@ -1,11 +1,9 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -120,15 +118,4 @@ func (c *CA) CRL(ctx context.Context) ([]byte, error) {
 	}
 	current, err = q.GetCRLByIssuingSKI(ctx, c.issuing.SubjectKeyId)
 	return current.CrlDer, err
-}
-
-// CRLByName serves GET /crl/<name>.crl: the CRL of this CA when name is the hex
-// subject key ID of its issuing certificate.
-func (c *CA) CRLByName(ctx context.Context, name string) ([]byte, bool, error) {
-	ski, err := hex.DecodeString(name)
-	if err != nil || !bytes.Equal(ski, c.issuing.SubjectKeyId) {
-		return nil, false, nil
-	}
-	der, err := c.CRL(ctx)
-	return der, err == nil, err
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -45,15 +46,7 @@ func (s *Set) Renew(ctx context.Context, name string, overlap time.Duration, aud
 		return ca.Info{}, errkind.Invalid("overlap", "the active CA expires on %s, before the overlap ends", current.issuing.NotAfter.UTC().Format(time.RFC3339))
 	}
 	q := store.New(s.pool)
-	row, err := q.GetLocalCA(ctx, name)
-	if err != nil {
-		return ca.Info{}, fmt.Errorf("read CA %q: %w", name, err)
-	}
-	rootKeyDER, err := s.keys.Open(row.RootKeySealed, keyContext(name, "root"))
-	if err != nil {
-		return ca.Info{}, fmt.Errorf("open the root key of %q: %w", name, err)
-	}
-	rootKey, err := pki.ParsePrivateKey(rootKeyDER)
+	row, rootKey, err := s.rootKey(ctx, name)
 	if err != nil {
 		return ca.Info{}, err
 	}
@@ -162,4 +155,19 @@ func (s *Set) DueForRenewal(ctx context.Context, at time.Time, window time.Durat
 		due = append(due, Due{Name: name, NotAfter: e.ca.issuing.NotAfter, OutsideRoot: e.ca.outsideRoot})
 	}
 	return due
+}
+
+// rootKey opens the root key of the active CA called name, which only a CA
+// whose root certfleet made has.
+func (s *Set) rootKey(ctx context.Context, name string) (store.LocalCa, crypto.Signer, error) {
+	row, err := store.New(s.pool).GetLocalCA(ctx, name)
+	if err != nil {
+		return row, nil, fmt.Errorf("read CA %q: %w", name, err)
+	}
+	der, err := s.keys.Open(row.RootKeySealed, keyContext(name, "root"))
+	if err != nil {
+		return row, nil, fmt.Errorf("open the root key of %q: %w", name, err)
+	}
+	key, err := pki.ParsePrivateKey(der)
+	return row, key, err
 }

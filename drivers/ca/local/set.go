@@ -121,11 +121,9 @@ func (s *Set) snapshot() []entry {
 // All is every CA opened, by ID: the default first, each name's
 // successors after it.
 func (s *Set) All() []*CA {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var all []*CA
-	for _, id := range slices.Sorted(maps.Keys(s.entries)) {
-		all = append(all, s.entries[id].ca)
+	for _, e := range s.snapshot() {
+		all = append(all, e.ca)
 	}
 	return all
 }
