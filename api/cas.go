@@ -22,6 +22,9 @@ type CAs interface {
 	CompleteIssuingCA(ctx context.Context, name string, cert *x509.Certificate, chain []*x509.Certificate, audit func(*store.Queries) error) (ca.Info, error)
 	PendingCSR(ctx context.Context, name string) ([]byte, error)
 	Renew(ctx context.Context, name string, overlap time.Duration, audit func(*store.Queries) error) (ca.Info, error)
+	// IssueStationCertificate issues a provisioning station's TLS client
+	// certificate for the key of csr: the chain, the station's first.
+	IssueStationCertificate(ctx context.Context, csr *x509.CertificateRequest, name string) ([]*x509.Certificate, error)
 }
 
 // defaultCAOverlap is how long a renewed CA is published before it issues,

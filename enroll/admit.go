@@ -39,6 +39,11 @@ func (s *Service) Admit(ctx context.Context, l Label, c Caller, csr *x509.Certif
 	if err := pki.CheckCSR(csr, l.Policy); err != nil {
 		return errkind.Invalid("", "the CSR does not fit profile %q: %v", l.Profile.Name, err)
 	}
+	if c.Station != nil {
+		if err := s.admitStation(ctx, c.Station.Row, key); err != nil {
+			return err
+		}
+	}
 	if c.Renewing != nil {
 		return nil
 	}
@@ -66,8 +71,12 @@ func (s *Service) checkFactoryMode(ctx context.Context, d store.Device, key stri
 }
 
 // Bind makes the credential enrollment key's: it registers a device seen for
-// the first time, and spends a one-time secret on this enrollment.
+// the first time, spends a one-time secret on this enrollment, or counts it
+// against its station's limit.
 func (s *Service) Bind(ctx context.Context, c Caller, key string) error {
+	if c.Station != nil {
+		return s.bindStation(ctx, c, key)
+	}
 	if c.Register != nil {
 		if err := s.register(ctx, *c.Register); err != nil {
 			return err

@@ -41,6 +41,8 @@ type Caller struct {
 	// Register is set when the device is to be created on first contact with
 	// its factory certificate, once the request is admitted.
 	Register *store.RegisterFactoryDeviceParams
+	// Station is the provisioning station asking for Device, if one is.
+	Station *StationCaller
 }
 
 // secretName is what the caller's one-time secret is called in refusals.

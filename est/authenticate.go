@@ -6,11 +6,12 @@ import (
 	"net/http"
 
 	"github.com/certfleet/certfleet/enroll"
+	"github.com/certfleet/certfleet/stations"
 )
 
 // authenticate works out the caller: from the TLS client certificate when
-// there is one (the device's current certificate, or a factory certificate),
-// else from HTTP Basic credentials.
+// there is one (the device's current certificate, a provisioning station's,
+// or a factory certificate), else from HTTP Basic credentials.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, l enroll.Label, op string) (enroll.Caller, error) {
 	var peer *x509.Certificate
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
@@ -18,9 +19,16 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, l enroll.Lab
 	}
 	if peer != nil {
 		known, found, err := s.KnownCertificate(ctx, peer)
-		switch {
-		case err != nil:
+		if err != nil {
 			return enroll.Caller{}, err
+		}
+		if !found {
+			station, isStation, err := s.ByStationCertificate(ctx, l, peer, r.TLS.PeerCertificates[1:])
+			if isStation || err != nil {
+				return station, stationOp(op, err)
+			}
+		}
+		switch {
 		case found && op != opReenroll:
 			return enroll.Caller{}, refuse(http.StatusForbidden, "a certificate certfleet issued renews over simplereenroll")
 		case found:
@@ -36,12 +44,12 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, l enroll.Lab
 	if !l.Row.AllowBasic {
 		return enroll.Caller{}, refuse(http.StatusForbidden, "EST label %q needs a client certificate", l.Row.Label)
 	}
-	return s.byPassword(ctx, r)
+	return s.byPassword(ctx, r, l, op)
 }
 
-// byPassword admits a device by HTTP Basic credentials: its ID and a device
-// password or an OTP.
-func (s *Server) byPassword(ctx context.Context, r *http.Request) (enroll.Caller, error) {
+// byPassword admits a device by HTTP Basic credentials, its ID and a device
+// password or an OTP, or a provisioning station by its ID and secret.
+func (s *Server) byPassword(ctx context.Context, r *http.Request, l enroll.Label, op string) (enroll.Caller, error) {
 	deviceID, secret, ok := r.BasicAuth()
 	if !ok || secret == "" {
 		return enroll.Caller{}, &httpError{status: http.StatusUnauthorized, message: "device ID and enrollment secret required", challenge: true}
@@ -51,7 +59,20 @@ func (s *Server) byPassword(ctx context.Context, r *http.Request) (enroll.Caller
 	if err := checkBasic(deviceID, secret); err != nil {
 		return enroll.Caller{}, err
 	}
+	if station, ok := stations.NameOf(deviceID); ok {
+		c, err := s.ByStationSecret(ctx, l, station, secret)
+		return c, stationOp(op, err)
+	}
 	return s.BySecret(ctx, deviceID, secret)
+}
+
+// stationOp refuses what a provisioning station may not do: renew. Its
+// devices renew with their own certificates.
+func stationOp(op string, err error) error {
+	if err == nil && op == opReenroll {
+		return refuse(http.StatusForbidden, "a provisioning station enrolls devices over simpleenroll; a device renews with its own certificate")
+	}
+	return err
 }
 
 // checkBasic refuses HTTP Basic credentials that Postgres could not look up

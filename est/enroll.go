@@ -35,6 +35,11 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		if err != nil {
 			return err
 		}
+		if c.Station != nil {
+			if c, err = s.ForStationDevice(ctx, l, c, csr); err != nil {
+				return err
+			}
+		}
 		// The key of the device's own request: the OTP is spent on it, so
 		// that a retry of the request, even re-signed, finds the OTP its own.
 		key := workflows.EnrollmentWorkflowID(runProtocol, c.Device.ID, op, c.Credential, csr)

@@ -62,6 +62,7 @@ type world struct {
 	chainPEM string // issuing CA then root, for openssl verify
 	enroller *enroll.Temporal
 	handler  http.Handler // the EST server's, as it serves
+	keys     *kek.KEK
 }
 
 // worldOption changes a world as newWorld builds it; nil fields change nothing.
@@ -77,16 +78,15 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	w := &world{dir: t.TempDir()}
 	w.pool, _ = testenv.Database(t)
 	_, w.temporal = testenv.Temporal(t, testenv.TemporalOptions{})
-	var keys *kek.KEK
 	pendingRetry := time.Second
 	for _, o := range opts {
 		if o.pendingRetry > 0 {
 			pendingRetry = o.pendingRetry
 		}
 	}
-	w.ca, keys = testenv.BuiltinCA(t, w.pool, local.Options{PendingRetry: pendingRetry})
+	w.ca, w.keys = testenv.BuiltinCA(t, w.pool, local.Options{PendingRetry: pendingRetry})
 	w.trust = trust.New(w.pool)
-	creds := &credentials.Store{Pool: w.pool, KEK: keys}
+	creds := &credentials.Store{Pool: w.pool, KEK: w.keys}
 	var drivers activities.Drivers = registry.New(w.pool, local.SetOf(w.ca), creds, 10*time.Second)
 	for _, o := range opts {
 		if o.ca != nil {

@@ -255,6 +255,25 @@ type Profile struct {
 	ExtKeyUsage     []string        `json:"ext_key_usage"`
 }
 
+type ProvisioningStation struct {
+	Name            string      `json:"name"`
+	Description     string      `json:"description"`
+	SecretHash      pgtype.Text `json:"secret_hash"`
+	CertSha256      []byte      `json:"cert_sha256"`
+	CertDer         []byte      `json:"cert_der"`
+	CertSource      pgtype.Text `json:"cert_source"`
+	Labels          []string    `json:"labels"`
+	DeviceIDPattern string      `json:"device_id_pattern"`
+	DeviceIds       []string    `json:"device_ids"`
+	RegisterMode    string      `json:"register_mode"`
+	MaxEnrollments  pgtype.Int4 `json:"max_enrollments"`
+	Enrollments     int32       `json:"enrollments"`
+	ExpiresAt       *time.Time  `json:"expires_at"`
+	DisabledAt      *time.Time  `json:"disabled_at"`
+	CreatedAt       time.Time   `json:"created_at"`
+	CreatedBy       string      `json:"created_by"`
+}
+
 type RenewalPolicy struct {
 	ID               int64           `json:"id"`
 	Name             string          `json:"name"`
@@ -309,6 +328,15 @@ type ScepTransaction struct {
 	CsrDer        []byte    `json:"csr_der"`
 	CsrSealed     bool      `json:"csr_sealed"`
 	CreatedAt     time.Time `json:"created_at"`
+}
+
+type StationEnrollment struct {
+	Enrollment string    `json:"enrollment"`
+	Station    string    `json:"station"`
+	DeviceID   string    `json:"device_id"`
+	Label      string    `json:"label"`
+	Registered bool      `json:"registered"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 type TrustAnchor struct {
