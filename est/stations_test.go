@@ -15,8 +15,10 @@ import (
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca/local"
 	"github.com/certfleet/certfleet/estwire"
+	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/pki/trust"
 )
 
 // TestStationsEnrollDevicesNamedInTheirCSRs follows the seed's TC-01 and
@@ -71,8 +73,10 @@ func TestStationsEnrollDevicesNamedInTheirCSRs(t *testing.T) {
 	require.Error(t, err, "a label the station may not use")
 	assert.Contains(t, out, `station "line-1" may not use label "approve"`)
 
+	w.device(t, "listed-cam", "password", "listed-cam-password-0123")
 	out, err = basic("listed-cam", "ec")
-	require.NoError(t, err, "a listed ID: %s", out)
+	require.NoError(t, err, "an existing device, listed: %s", out)
+	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM station_enrollments WHERE station = 'line-1' AND device_id = 'listed-cam' AND NOT registered`))
 	out, err = basic("cam-st-5", "ec")
 	require.Error(t, err, "the fourth enrollment of a station limited to three")
 	assert.Contains(t, out, `station "line-1" is past its limit: it made all its 3 enrollments`)
@@ -114,6 +118,29 @@ func TestStationsEnrollDevicesNamedInTheirCSRs(t *testing.T) {
 	require.Error(t, err, "a disabled station")
 	assert.Contains(t, out, `station "line-2" is disabled since`)
 	assert.Zero(t, w.count(t, `SELECT count(*) FROM devices WHERE id IN ('cam-st-6', 'tls-cam-3')`))
+
+	// A station whose certificate chains to a trust anchor: refused once
+	// the anchor is disabled.
+	integrator := testpki.NewCA(t, "Integrator CA")
+	anchor := testenv.ProvenAnchor(t, w.trust, integrator, trust.Upload{Name: "integrator"})
+	icert, ikey := integrator.Client(t, "integration-1")
+	_, err = q.CreateStation(ctx, store.CreateStationParams{
+		Name: "integration-1", Labels: []string{"cams"}, DeviceIDPattern: `int-cam-[0-9]+`, DeviceIds: []string{}, RegisterMode: "NEW", CreatedBy: "test",
+	})
+	require.NoError(t, err)
+	_, err = q.SetStationCertificate(ctx, store.SetStationCertificateParams{
+		Name: "integration-1", CertSha256: pki.Fingerprint(icert), CertDer: icert.Raw, CertSource: pgtype.Text{String: "anchor", Valid: true},
+	})
+	require.NoError(t, err)
+	icertPath := testpki.Write(t, w.dir, "integration-1.pem", testpki.CertPEM(icert))
+	ikeyPath := testpki.Write(t, w.dir, "integration-1.key", testpki.KeyPEM(t, ikey))
+	out, err = w.estclient(t, "enroll", "-aps", "cams", "-certs", icertPath, "-key", ikeyPath, "-csr", deviceCSR("rsa", "int-cam-1"), "-out", filepath.Join(w.dir, "int-cam-1.pem"))
+	require.NoError(t, err, out)
+	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM devices WHERE id = 'int-cam-1' AND mode = 'OPERATIONAL'`))
+	require.NoError(t, w.trust.SetEnabled(ctx, anchor.ID, false))
+	out, err = w.estclient(t, "enroll", "-aps", "cams", "-certs", icertPath, "-key", ikeyPath, "-csr", deviceCSR("ec", "int-cam-2"), "-out", filepath.Join(w.dir, "int-cam-2.pem"))
+	require.Error(t, err, "the anchor is disabled")
+	assert.Contains(t, out, `station "integration-1"'s client certificate is refused`)
 }
 
 // TestStationRetryCountsOnce: a station that sends a request again (as
