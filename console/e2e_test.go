@@ -64,7 +64,7 @@ func TestConsoleInChromium(t *testing.T) {
 	shots, err := filepath.Abs(shots)
 	require.NoError(t, err)
 	cmd := exec.CommandContext(ctx, node, "e2e/console.mjs")
-	cmd.Env = append(os.Environ(), "BASE_URL="+stack.url, "ADMIN_TOKEN="+stack.admin, "AUDITOR_TOKEN="+stack.auditor,
+	cmd.Env = append(os.Environ(), "BASE_URL="+stack.url, "EST_URL="+stack.est, "ADMIN_TOKEN="+stack.admin, "AUDITOR_TOKEN="+stack.auditor,
 		"SIM_URL="+simURL, "SIM_SECRET="+simSecret, "CA_CERT="+caCert, "CA_KEY="+caKey, "CHROMIUM="+chromium, "SCREENSHOTS="+shots)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s\ncertfleet's log:\n%s", out, stack.proc.Output())
@@ -72,7 +72,7 @@ func TestConsoleInChromium(t *testing.T) {
 
 	for _, view := range []string{"sign-in", "sign-in-refused", "credentials", "profile-refused", "profile", "profiles", "device-import",
 		"devices", "job-running", "ca-requests", "job", "job-failed-items", "jobs", "certificate", "certificates", "trust-anchor-refused",
-		"trust-anchors", "dashboard", "device", "est-labels", "renewal-policies", "audit", "tokens", "devices-missing", "auditor-trust-anchors"} {
+		"trust-anchors", "dashboard", "device", "est-labels", "renewal-policies", "audit", "tokens", "devices-missing", "auditor-trust-anchors", "stations", "station"} {
 		info, err := os.Stat(filepath.Join(shots, view+".png"))
 		if assert.NoError(t, err, view) {
 			assert.Greater(t, info.Size(), int64(5000), "%s is a real screenshot", view)
@@ -90,7 +90,7 @@ func checkWhatHappened(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 		return n
 	}
 	assert.Equal(t, 2, count(`SELECT count(*) FROM profiles`), "the refused profile was not half-saved")
-	assert.Equal(t, 6, count(`SELECT count(*) FROM devices`), "the refused CSV row created nothing")
+	assert.Equal(t, 7, count(`SELECT count(*) FROM devices`), "the refused CSV row created nothing (six imported, one made by a station)")
 	assert.Equal(t, 1, count(`SELECT count(*) FROM jobs`), "the refused job created nothing")
 	assert.Equal(t, 5, count(`SELECT count(*) FROM job_items WHERE state = 'revoke_na'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM job_items WHERE state = 'device_failure' AND device_id = 'sim-00005'`))
@@ -98,6 +98,8 @@ func checkWhatHappened(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 	assert.Equal(t, 1, count(`SELECT count(*) FROM certificates WHERE status = 'revoked' AND revocation_reason = 1 AND device_id = 'sim-00001'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM trust_anchors WHERE name = 'factory-ca' AND verified_at IS NOT NULL`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM local_cas WHERE name = 'corp' AND root_key_sealed IS NULL`), "corp under the outside root")
+	assert.Equal(t, 1, count(`SELECT count(*) FROM provisioning_stations WHERE name = 'line-1' AND disabled_at IS NOT NULL AND enrollments = 1`), "the station made, refused once, then disabled")
+	assert.Equal(t, 1, count(`SELECT count(*) FROM station_enrollments WHERE station = 'line-1' AND device_id = 'Cam-0001' AND registered`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM device_types WHERE name = 'smart_meter' AND description = 'Smart meters'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM device_types t JOIN profiles p ON p.id = t.default_profile_id WHERE t.name = 'camera' AND p.name = 'cameras'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM audit_log WHERE action = 'ca.activate' AND actor LIKE '%console-admin%'`))
@@ -108,7 +110,7 @@ func checkWhatHappened(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 }
 
 type stack struct {
-	url, admin, auditor string
+	url, est, admin, auditor string
 	pool                *pgxpool.Pool
 	proc                *testenv.Process
 }
@@ -119,9 +121,9 @@ func startStack(t *testing.T, ctx context.Context) stack {
 	binary := testenv.Binary(t)
 	databaseURL := testenv.EmptyDatabase(t)
 	temporalAddr, _ := testenv.Temporal(t, testenv.TemporalOptions{})
-	apiAddr := testenv.FreeAddr(t)
+	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := append(os.Environ(), "DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
-		"CERTFLEET_EST_ADDR="+testenv.FreeAddr(t), "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK=",
+		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK=",
 		"CERTFLEET_KEK_FILE="+filepath.Join(t.TempDir(), "certfleet.kek"), "CERTFLEET_PUBLIC_URL=http://"+apiAddr,
 		"CERTFLEET_TEMPORAL_UI_URL=http://temporal-ui.invalid")
 	run := func(args ...string) string {
@@ -132,7 +134,7 @@ func startStack(t *testing.T, ctx context.Context) stack {
 		return strings.TrimSpace(string(out))
 	}
 	run("migrate")
-	s := stack{url: "http://" + apiAddr, admin: run("token", "create", "-name", "console-admin", "-role", "admin"),
+	s := stack{url: "http://" + apiAddr, est: "https://" + estAddr, admin: run("token", "create", "-name", "console-admin", "-role", "admin"),
 		auditor: run("token", "create", "-name", "console-auditor", "-role", "auditor")}
 	all := exec.Command(binary, "all")
 	all.Env = env

@@ -11,11 +11,12 @@ import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createSign } from "node:crypto";
 import { execFileSync } from "node:child_process";
+import https from "node:https";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-const { BASE_URL, ADMIN_TOKEN, AUDITOR_TOKEN, SIM_URL, SIM_SECRET, CA_CERT, CA_KEY, CHROMIUM, SCREENSHOTS } = process.env;
+const { BASE_URL, EST_URL, ADMIN_TOKEN, AUDITOR_TOKEN, SIM_URL, SIM_SECRET, CA_CERT, CA_KEY, CHROMIUM, SCREENSHOTS } = process.env;
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -264,6 +265,43 @@ try {
     await shot(name);
   }
 
+  step("provisioning stations: a bad pattern is refused beside its field, a station is added with its secret shown once, enrolls a camera over EST, and is disabled");
+  const rootPEM = await page.evaluate(async () => {
+    const s = await (await fetch("/api/v1/session")).json();
+    const profiles = await (await fetch("/api/v1/profiles?limit=100")).json();
+    const cameras = profiles.items.find((p) => p.name === "cameras");
+    const made = await fetch("/api/v1/est-labels", { method: "POST", headers: { "X-CSRF-Token": s.csrf_token, "Content-Type": "application/json" }, body: JSON.stringify({ label: "cams", profile_id: cameras.id }) });
+    if (made.status !== 201) throw new Error(`the label: ${made.status} ${await made.text()}`);
+    const cas = await (await fetch("/api/v1/cas")).json();
+    return cas.items.find((c) => c.name === "default" && c.status === "active").chain.at(-1).pem;
+  });
+  await go("/stations", "Provisioning stations");
+  await page.locator("#f-name").fill("line-1");
+  await page.getByRole("checkbox", { name: "cams", exact: true }).check();
+  await page.locator("#f-device_id_pattern").fill("Cam-[0-9");
+  await page.locator("#f-max_enrollments").fill("100");
+  await button("Add station").click();
+  await errorOf("device_id_pattern").waitFor();
+  await page.locator("#f-device_id_pattern").fill("Cam-[0-9]{4}");
+  await button("Add station").click();
+  const shownOnce = page.getByRole("status").filter({ hasText: "shown only now" });
+  const stationSecret = (await shownOnce.locator("code").nth(1).textContent()).trim();
+  assert.match(stationSecret, /^[A-Z2-7]{26}$/);
+  await page.getByRole("link", { name: "line-1", exact: true }).waitFor();
+  await shot("stations");
+  const stationCSR = execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-subj", "/CN=Cam-0001", "-outform", "DER"]);
+  const [estStatus, estBody] = await estEnroll(`${EST_URL}/.well-known/est/cams/simpleenroll`, "line-1@station", stationSecret, stationCSR, rootPEM);
+  assert.equal(estStatus, 200, estBody);
+  await page.getByRole("link", { name: "line-1", exact: true }).click();
+  await page.getByRole("heading", { name: "Station line-1" }).waitFor();
+  await page.getByRole("link", { name: "Cam-0001", exact: true }).waitFor();
+  await button("Disable").click();
+  await page.locator(".facts .st-disabled").waitFor();
+  await shot("station");
+  const [disabledStatus, refusal] = await estEnroll(`${EST_URL}/.well-known/est/cams/simpleenroll`, "line-1@station", stationSecret, stationCSR, rootPEM);
+  assert.equal(disabledStatus, 403);
+  assert.match(refusal, /station "line-1" is disabled since/);
+
   step("sign out");
   await button("Sign out").click();
   await token.waitFor();
@@ -297,6 +335,10 @@ try {
   await shot("auditor-trust-anchors");
   await go("/device-types", "Device types");
   assert.equal(await page.getByRole("heading", { name: "Add a device type" }).count(), 0);
+  await go("/stations/line-1", "Station line-1");
+  await page.getByRole("link", { name: "Cam-0001", exact: true }).waitFor();
+  assert.equal(await button("Enable").count(), 0);
+  assert.equal(await page.getByRole("heading", { name: "Credentials" }).count(), 0);
   assert.equal(await page.getByRole("button", { name: "Delete" }).count(), 0);
   await go("/cas", "Certificate authorities");
   await page.getByRole("heading", { name: /^corp/ }).waitFor();
@@ -312,4 +354,22 @@ try {
   assert.deepEqual(problems, []);
 } finally {
   await browser.close();
+}
+
+// estEnroll sends a DER CSR to an EST simpleenroll URL with HTTP Basic, over
+// TLS trusting only root, and resolves to [status, body].
+function estEnroll(url, user, pass, der, root) {
+  return new Promise((resolve, reject) => {
+    const body = der.toString("base64");
+    const req = https.request(url, {
+      method: "POST", ca: root, auth: `${user}:${pass}`,
+      headers: { "Content-Type": "application/pkcs10", "Content-Length": Buffer.byteLength(body) },
+    }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve([res.statusCode, text]));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }

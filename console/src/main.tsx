@@ -12,6 +12,7 @@ import { CARequests } from "./views/approvals";
 import { TrustAnchors } from "./views/trust";
 import { CAs } from "./views/cas";
 import { DeviceTypes } from "./views/devicetypes";
+import { StationPage, Stations } from "./views/stations";
 import { Audit, Credentials, ESTLabels, RenewalPolicies, Tokens } from "./views/admin";
 import "./style.css";
 
@@ -70,6 +71,7 @@ const sections: [string, string, Role][] = [
   ["/cas", "CAs", "auditor"],
   ["/est-labels", "EST labels", "auditor"],
   ["/device-types", "Device types", "auditor"],
+  ["/stations", "Stations", "auditor"],
   ["/renewal-policies", "Renewal", "auditor"],
   ["/audit", "Audit log", "auditor"],
   ["/tokens", "Tokens", "admin"],
@@ -129,6 +131,8 @@ function View({ path, query }: { path: string; query: URLSearchParams }) {
       return <ESTLabels />;
     case "device-types":
       return <DeviceTypes />;
+    case "stations":
+      return id ? <StationPage name={id} /> : <Stations />;
     case "renewal-policies":
       return <RenewalPolicies />;
     case "audit":
