@@ -111,8 +111,8 @@ func checkWhatHappened(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 
 type stack struct {
 	url, est, admin, auditor string
-	pool                *pgxpool.Pool
-	proc                *testenv.Process
+	pool                     *pgxpool.Pool
+	proc                     *testenv.Process
 }
 
 // startStack migrates a fresh database, makes an admin and an auditor token,
