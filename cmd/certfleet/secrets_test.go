@@ -36,7 +36,8 @@ import (
 
 // TestNoSecretInHistoriesLogsOrDatabase runs the real binary through what
 // handles secrets (stored credentials, a job that sends them to devices,
-// EST enrollments with an OTP and a device password, API tokens) with debug
+// EST enrollments with an OTP, a device password and a provisioning
+// station's secret, API tokens) with debug
 // logs, then searches every workflow history, the process's logs and a
 // pg_dump of its database for each secret, raw, in hex and in base64.
 func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
@@ -120,12 +121,15 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 	api.call("POST", "/api/v1/est-labels", map[string]any{"label": "cams", "is_default": true, "profile_id": profile["id"]}, http.StatusCreated)
 	api.call("POST", "/api/v1/devices/import", "id,name,device_type,enrollment_otp\r\nest-1,EST 1,camera,"+otp+"\r\nest-2,EST 2,camera,\r\n", http.StatusOK)
 	api.call("PUT", "/api/v1/devices/est-2/enrollment-password", map[string]any{"password": devicePassword}, http.StatusOK)
-	enrollOverEST(t, estAddr, "est-1", otp)
-	enrollOverEST(t, estAddr, "est-2", devicePassword)
+	enrollOverEST(t, estAddr, "est-1", "est-1", otp)
+	enrollOverEST(t, estAddr, "est-2", "est-2", devicePassword)
+	station := api.call("POST", "/api/v1/stations", map[string]any{"name": "line-1", "labels": []string{"cams"}, "device_id_pattern": "st-[0-9]+"}, http.StatusCreated)
+	stationSecret := station["secret"].(string)
+	enrollOverEST(t, estAddr, "st-1", "line-1@station", stationSecret)
 
 	secrets := map[string]string{"fleet master secret": fleetSecret, "upstream password": upstreamSecret,
 		"bearer credential": bearerSecret, "rotated bearer credential": "rotated-" + bearerSecret,
-		"OTP": otp, "device password": devicePassword, "API token": token, "KEK (base64)": kekB64, "KEK": string(kekRaw)}
+		"OTP": otp, "device password": devicePassword, "station secret": stationSecret, "API token": token, "KEK (base64)": kekB64, "KEK": string(kekRaw)}
 	for _, id := range devices[:2] {
 		secrets["derived credential of "+id] = secret.Derive(fleetSecret, id)
 	}
@@ -193,15 +197,16 @@ func waitJobDone(t *testing.T, ctx context.Context, tc client.Client, workflowID
 	require.NoError(t, tc.GetWorkflow(ctx, workflowID, "").Get(ctx, nil))
 }
 
-// enrollOverEST does a simpleenroll with HTTP Basic, as a camera would.
-func enrollOverEST(t *testing.T, addr, deviceID, password string) {
+// enrollOverEST does a simpleenroll for deviceID with HTTP Basic, as a
+// camera or a provisioning station would.
+func enrollOverEST(t *testing.T, addr, deviceID, user, password string) {
 	t.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: deviceID}}, testpki.NewKey(t))
 	require.NoError(t, err)
 	req, err := http.NewRequest("POST", "https://"+addr+"/.well-known/est/simpleenroll", strings.NewReader(base64.StdEncoding.EncodeToString(der)))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/pkcs10")
-	req.SetBasicAuth(deviceID, password)
+	req.SetBasicAuth(user, password)
 	// The server's certificate chains to the built-in CA's root; what is tested here is what it keeps, not its name.
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := insecure.Do(req)
