@@ -37,9 +37,9 @@ import (
 // TestNoSecretInHistoriesLogsOrDatabase runs the real binary through what
 // handles secrets (stored credentials, a job that sends them to devices,
 // EST enrollments with an OTP, a device password and a provisioning
-// station's secret, API tokens) with debug
-// logs, then searches every workflow history, the process's logs and a
-// pg_dump of its database for each secret, raw, in hex and in base64.
+// station's secret, API tokens) with debug logs, then searches every
+// workflow history, the process's logs and a pg_dump of its database for
+// each secret, raw, in hex and in base64.
 func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
