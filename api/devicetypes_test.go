@@ -10,7 +10,7 @@ import (
 )
 
 // TestDeviceTypesThroughTheAPI: an admin creates a device type, which
-// profiles and devices then use; a default profile is given to every new
+// profiles, devices, CSV imports and EST labels then use; a default profile is given to every new
 // device of the type; bad input is refused beside its field; a type in use
 // cannot be deleted, an unused one can.
 func TestDeviceTypesThroughTheAPI(t *testing.T) {
@@ -52,6 +52,13 @@ func TestDeviceTypesThroughTheAPI(t *testing.T) {
 	require.NoError(t, w.pool.QueryRow(ctx, `SELECT profile_id FROM device_profiles WHERE device_id = 'meter-1'`).Scan(&profileID))
 	assert.Equal(t, int64(meters.(float64)), profileID, "the type's default profile, given at creation")
 
+	status, body = w.operator.do("POST", "/api/v1/devices/import", "id,name,device_type,enrollment_otp\r\nmeter-2,Meter 2,meter,meter-2-one-time-password\r\n")
+	require.Equal(t, http.StatusOK, status, "an import into the new type: %v", body)
+	require.NoError(t, w.pool.QueryRow(ctx, `SELECT profile_id FROM device_profiles WHERE device_id = 'meter-2'`).Scan(&profileID))
+	assert.Equal(t, int64(meters.(float64)), profileID, "imported devices get the type's default profile too")
+	status, body = w.admin.do("POST", "/api/v1/est-labels", map[string]any{"label": "meters", "profile_id": meters})
+	require.Equal(t, http.StatusCreated, status, "an EST label enrolling the new type: %v", body)
+
 	status, body = w.auditor.do("GET", "/api/v1/device-types", nil)
 	require.Equal(t, http.StatusOK, status, body)
 	var meter map[string]any
@@ -61,13 +68,13 @@ func TestDeviceTypesThroughTheAPI(t *testing.T) {
 		}
 	}
 	require.NotNil(t, meter)
-	assert.Equal(t, 1.0, meter["devices"])
+	assert.Equal(t, 2.0, meter["devices"])
 	assert.Equal(t, 1.0, meter["profiles"])
 	assert.Equal(t, true, meter["enforce_factory_mode"])
 
 	status, body = w.admin.do("DELETE", "/api/v1/device-types/meter", nil)
 	assert.Equal(t, http.StatusConflict, status, body)
-	assert.Contains(t, body["error"].(map[string]any)["message"], "1 devices and 1 profiles")
+	assert.Contains(t, body["error"].(map[string]any)["message"], "2 devices and 1 profiles")
 	status, body = w.admin.do("POST", "/api/v1/device-types", map[string]any{"name": "spare"})
 	require.Equal(t, http.StatusCreated, status, body)
 	req, _ := http.NewRequest("DELETE", w.admin.srv.URL+"/api/v1/device-types/spare", nil)
