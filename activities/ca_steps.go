@@ -10,6 +10,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/metrics"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/profiles"
 	"github.com/certfleet/certfleet/vocab"
@@ -67,11 +68,21 @@ func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, iden
 	if err != nil {
 		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
 	}
+	start := time.Now()
 	result, err := driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: key, DeviceID: deviceID, IdentityField: identityField})
+	metrics.CASubmission(row.CaDriver, submissionResult(result, err), time.Since(start))
 	if err != nil {
 		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", deviceID, err), ErrCAPermanent)
 	}
 	return submission(result, row.MaxCaWait), nil
+}
+
+// submissionResult names a CA's answer for metrics.
+func submissionResult(result ca.Result, err error) string {
+	if err != nil {
+		return "error"
+	}
+	return string(result.Status)
 }
 
 // PollCA asks about a pending request. While it is still pending the activity

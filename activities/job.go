@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/metrics"
 	"github.com/certfleet/certfleet/vocab"
 )
 
@@ -139,11 +141,15 @@ func (a *Activities) finish(ctx context.Context, it Item, outcome vocab.Outcome,
 	default:
 		result = "failed"
 	}
-	err := a.queries().FinishItem(ctx, store.FinishItemParams{
+	step, err := a.queries().FinishItem(ctx, store.FinishItemParams{
 		JobID: it.JobID, DeviceID: it.DeviceID, State: string(outcome), LastError: lastError, StepResult: result,
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // recorded before, by an earlier attempt or a halt
+		return nil
+	case err != nil:
 		return fmt.Errorf("record outcome %s of %s: %w", outcome, it.DeviceID, err)
 	}
+	metrics.JobItemFinished(outcome, step)
 	return nil
 }

@@ -90,7 +90,7 @@ func New(deps Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(requestLogger(deps.Logger), recoverJSON(deps.Logger), checkInput)
+	r.Use(observe(deps.Logger), recoverJSON(deps.Logger), checkInput)
 	r.NoRoute(func(c *gin.Context) {
 		if deps.Console != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) && !strings.HasPrefix(c.Request.URL.Path, "/api/") {
 			deps.Console.ServeHTTP(c.Writer, c.Request)

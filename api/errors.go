@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/certfleet/certfleet/metrics"
 )
 
 // errorBody is the one shape of every error the API returns.
@@ -35,10 +37,18 @@ func recoverJSON(logger *slog.Logger) gin.HandlerFunc {
 	})
 }
 
-func requestLogger(logger *slog.Logger) gin.HandlerFunc {
+// observe logs every request, one line each, and counts and times it by
+// route (see metrics); requests no route matches, the console's pages among
+// them, share the route "unmatched".
+func observe(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		metrics.Request("api", route, c.Request.Method, c.Writer.Status(), time.Since(start))
 		if len(c.Errors) > 0 {
 			logger.Warn("request failed", "route", c.FullPath(), "error", c.Errors.String())
 		}

@@ -229,7 +229,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	}
 	env := []string{
 		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporalAddr, "CERTFLEET_TASK_QUEUE=" + taskQueue,
-		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_PUBLIC_URL=http://" + apiAddr, "CERTFLEET_EST_ADDR=" + s.estAddr,
+		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_METRICS_ADDR=" + freeAddr(), "CERTFLEET_PUBLIC_URL=http://" + apiAddr, "CERTFLEET_EST_ADDR=" + s.estAddr,
 		"CERTFLEET_SCEP_ADDR=" + s.scepAddr,
 		"CERTFLEET_EST_HOSTS=127.0.0.1", "CERTFLEET_EST_RATE_LIMIT=0", "CERTFLEET_KEK=" + base64.StdEncoding.EncodeToString(key),
 		"CERTFLEET_LOG_LEVEL=error", "CERTFLEET_PPROF_ADDR=" + s.pprofAddr,

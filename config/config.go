@@ -40,6 +40,11 @@ type Config struct {
 	EST             EST
 	// PprofAddr serves Go's profiles (net/http/pprof) when set.
 	PprofAddr string
+	// MetricsAddr serves Prometheus metrics at /metrics when set.
+	MetricsAddr string
+	// FleetMetricsEvery is how often the fleet's state is read from Postgres
+	// for the metrics.
+	FleetMetricsEvery time.Duration
 	// APITLS, when set, makes the operations API serve HTTPS only.
 	APITLS TLSFiles
 	// TemporalTLS secures the connection to the Temporal frontend.
@@ -128,6 +133,8 @@ var Settings = []Setting{
 	{"est-wait", "CERTFLEET_EST_WAIT", "5s", "how long an EST request waits for the CA before it is answered 202 with Retry-After"},
 	{"est-rate-limit", "CERTFLEET_EST_RATE_LIMIT", "20", "EST requests per second per client address, with bursts of twice that; 0 turns the limit off"},
 	{"scep-addr", "CERTFLEET_SCEP_ADDR", ":8081", "listen address of the SCEP server over plain HTTP (SCEP is also served over HTTPS under /scep on the EST listener, with the same limits); empty turns it off"},
+	{"metrics-addr", "CERTFLEET_METRICS_ADDR", "127.0.0.1:9464", "listen address of the Prometheus metrics (/metrics), apart from the API and EST ports; empty turns them off"},
+	{"fleet-metrics-interval", "CERTFLEET_FLEET_METRICS_INTERVAL", "60s", "how often the fleet's state (certificates, expiries, jobs, CA requests) is read from Postgres for the metrics"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
 	{"ca-renew-before", "CERTFLEET_CA_RENEW_BEFORE", "8760h", "how long before a built-in issuing CA expires its next CA is made (by a daily Temporal Schedule)"},
@@ -197,6 +204,7 @@ func fromValues(get func(flag string) string) (Config, error) {
 		KEKFile:           get("kek-file"),
 		LogFormat:         get("log-format"),
 		PprofAddr:         get("pprof-addr"),
+		MetricsAddr:       get("metrics-addr"),
 	}
 	var errs []error
 	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -238,6 +246,9 @@ func fromValues(get func(flag string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("job-horizon: want a positive duration such as 8760h, got %q", get("job-horizon")))
 	}
 	cfg.JobHorizon = horizon
+	if cfg.FleetMetricsEvery, err = time.ParseDuration(get("fleet-metrics-interval")); err != nil || cfg.FleetMetricsEvery < time.Second {
+		errs = append(errs, fmt.Errorf("fleet-metrics-interval: want a duration of a second or more, got %q", get("fleet-metrics-interval")))
+	}
 	if cfg.CARenewBefore, err = time.ParseDuration(get("ca-renew-before")); err != nil || cfg.CARenewBefore < 0 {
 		errs = append(errs, fmt.Errorf("ca-renew-before: want a duration such as 8760h, got %q", get("ca-renew-before")))
 	}

@@ -122,7 +122,7 @@ func startStack(t *testing.T, ctx context.Context) stack {
 	databaseURL := testenv.EmptyDatabase(t)
 	temporalAddr, _ := testenv.Temporal(t, testenv.TemporalOptions{})
 	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	env := append(os.Environ(), "DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
+	env := append(os.Environ(), "DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr, "CERTFLEET_METRICS_ADDR="+testenv.FreeAddr(t),
 		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK=",
 		"CERTFLEET_KEK_FILE="+filepath.Join(t.TempDir(), "certfleet.kek"), "CERTFLEET_PUBLIC_URL=http://"+apiAddr,
 		"CERTFLEET_TEMPORAL_UI_URL=http://temporal-ui.invalid")

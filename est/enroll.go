@@ -11,7 +11,9 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/enroll"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/estwire"
+	"github.com/certfleet/certfleet/metrics"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
@@ -21,12 +23,13 @@ import (
 // request could be refused for is checked before anything is written, so a
 // refused request leaves no device, spent OTP or CA request behind.
 func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) error {
-	return func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) (err error) {
 		ctx := r.Context()
 		l, err := s.label(r)
 		if err != nil {
 			return err
 		}
+		defer func() { metrics.Enrollment(runProtocol, l.Row.Label, outcome(err)) }()
 		c, err := s.authenticate(ctx, r, l, op)
 		if err != nil {
 			return err
@@ -129,6 +132,24 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, sub activities.
 	return nil
 }
 
+// outcome names how an enrollment request ended, for metrics: by the
+// status it is answered with, the CA's rejections apart.
+func outcome(err error) string {
+	var answer *httpError
+	kind := errkind.KindOf(err)
+	switch {
+	case err == nil:
+		return metrics.Issued
+	case errors.As(err, &answer) && answer.byCA:
+		return metrics.Rejected
+	case answer != nil && answer.status == http.StatusAccepted:
+		return metrics.Pending
+	case answer != nil && answer.status < 500, kind != 0 && kind != errkind.KindUnavailable:
+		return metrics.Refused
+	}
+	return metrics.Failed
+}
+
 // refusal is the answer to an enrollment that did not issue (yet): nil when
 // it did.
 func refusal(sub activities.Submission) error {
@@ -138,7 +159,9 @@ func refusal(sub activities.Submission) error {
 	case vocab.RequestPending:
 		return &httpError{status: http.StatusAccepted, retryAfter: sub.RetryAfter, message: "the request is pending at the CA; send it again after Retry-After"}
 	case vocab.RequestRejected:
-		return refuse(http.StatusForbidden, "the CA rejected the request: %s", sub.Reason)
+		rejected := refuse(http.StatusForbidden, "the CA rejected the request: %s", sub.Reason)
+		rejected.byCA = true
+		return rejected
 	}
 	return &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Minute, message: "the enrollment failed: " + sub.Reason}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/metrics"
 )
 
 // EST operations that issue certificates.
@@ -41,7 +42,8 @@ type Server struct {
 const protocol = "EST"
 
 // Handler routes EST requests, unlabelled and labelled, behind the per-client
-// rate limit and a guard that turns any panic into a 500.
+// rate limit and a guard that turns any panic into a 500, counted and timed
+// by route (see metrics).
 func (s *Server) Handler() http.Handler {
 	s.Init()
 	mux := http.NewServeMux()
@@ -52,7 +54,7 @@ func (s *Server) Handler() http.Handler {
 			mux.HandleFunc("POST "+prefix+op, s.serve(s.enroll(op)))
 		}
 	}
-	return enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))
+	return metrics.HTTP(runProtocol, nil, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux)))
 }
 
 // httpError is a refusal with the status and text the client gets.
@@ -61,6 +63,7 @@ type httpError struct {
 	message    string
 	retryAfter time.Duration
 	challenge  bool // ask for HTTP Basic credentials
+	byCA       bool // the CA refused the request, not certfleet
 }
 
 func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.message) }

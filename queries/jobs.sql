@@ -83,11 +83,13 @@ UPDATE job_items SET prior_certificate_id = @prior_certificate_id WHERE job_id =
 -- name: RecordItemIssued :exec
 UPDATE job_items SET issued_certificate_id = @issued_certificate_id WHERE job_id = @job_id AND device_id = @device_id;
 
--- name: FinishItem :exec
+-- name: FinishItem :one
+-- Records an item's outcome once; a retry finds no row to change.
 UPDATE job_items
 SET state = @state, last_error = @last_error, finished_at = now(),
     step_status = step_status || jsonb_build_object(step, coalesce(step_status->step, '{}') || jsonb_build_object('status', @step_result::text, 'at', now()))
-WHERE job_id = @job_id AND device_id = @device_id AND state IN ('pending', 'in_progress');
+WHERE job_id = @job_id AND device_id = @device_id AND state IN ('pending', 'in_progress')
+RETURNING step;
 
 -- name: GetJobItem :one
 SELECT * FROM job_items WHERE job_id = @job_id AND device_id = @device_id;

@@ -93,6 +93,8 @@ func parseRequest(der []byte) (q *request, err error) {
 type failure struct {
 	info   smscep.FailInfo
 	reason string
+	// byCA says the CA refused the request (rather than certfleet).
+	byCA bool
 }
 
 func (f *failure) Error() string { return fmt.Sprintf("SCEP failInfo %s: %s", f.info, f.reason) }

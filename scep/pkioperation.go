@@ -20,6 +20,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/device"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/metrics"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
@@ -56,6 +57,7 @@ func (s *Server) pkiOperation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rep, err := s.answer(ctx, l, q, ras)
+	metrics.Enrollment(runProtocol, l.Row.Label, outcome(rep, err))
 	var refused *failure
 	if errors.As(err, &refused) {
 		s.Logger.Info("SCEP request refused", "label", l.Row.Label, "client", enroll.ClientIP(r), "messageType", string(q.messageType),
@@ -71,6 +73,22 @@ func (s *Server) pkiOperation(w http.ResponseWriter, r *http.Request) error {
 	}
 	write(w, typePKIMessage, body)
 	return nil
+}
+
+// outcome names how a request ended, for metrics.
+func outcome(rep reply, err error) string {
+	var refused *failure
+	switch {
+	case errors.As(err, &refused) && refused.byCA:
+		return metrics.Rejected
+	case errors.As(err, &refused):
+		return metrics.Refused
+	case err != nil:
+		return metrics.Failed
+	case rep.status == smscep.PENDING:
+		return metrics.Pending
+	}
+	return metrics.Issued
 }
 
 // answer works out the reply to q. A refusal is a *failure; any other error
@@ -124,7 +142,9 @@ func (s *Server) replyTo(ctx context.Context, sub activities.Submission) (reply,
 	case vocab.RequestPending:
 		return reply{status: smscep.PENDING}, nil
 	case vocab.RequestRejected:
-		return reply{}, fail(smscep.BadRequest, "the CA rejected the request: %s", sub.Reason)
+		rejected := fail(smscep.BadRequest, "the CA rejected the request: %s", sub.Reason)
+		rejected.byCA = true
+		return reply{}, rejected
 	}
 	return reply{}, fail(smscep.BadRequest, "the enrollment %s: %s", sub.Status, sub.Reason)
 }

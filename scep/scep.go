@@ -24,6 +24,7 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/metrics"
 )
 
 // Server serves SCEP. Build its handler with Handler.
@@ -62,7 +63,19 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+path, s.serve)
 		mux.HandleFunc("POST "+path, s.serve)
 	}
-	return enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))
+	return metrics.HTTP(runProtocol, route, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux)))
+}
+
+// operations are SCEP's operations, as its requests' routes name them.
+var operations = map[string]bool{"GetCACaps": true, "GetCACert": true, "GetNextCACert": true, "PKIOperation": true}
+
+// route names a request for metrics by its path pattern and operation.
+func route(r *http.Request) string {
+	op := r.URL.Query().Get("operation")
+	if !operations[op] {
+		op = "other"
+	}
+	return r.Pattern + "?operation=" + op
 }
 
 // serve dispatches on the operation parameter, and answers an error that

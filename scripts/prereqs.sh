@@ -24,7 +24,8 @@ fi
 # driver's tests log in to a real OpenSSH server they start on a loopback port
 # (installing the package does not start Debian's own sshd where services are
 # not started: containers, CI), and the SCEP server's tests enroll with
-# micromdm's scepclient (Debian's scep package), and the console's in Chromium.
+# micromdm's scepclient (Debian's scep package), the console's in Chromium,
+# and the monitoring tests with Prometheus and its promtool.
 test_package() { # test_package FILE PACKAGE WHY
   [[ $what == test ]] && [[ ! -x $1 ]] || return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -38,6 +39,7 @@ test_package() { # test_package FILE PACKAGE WHY
 test_package /usr/sbin/sshd openssh-server "the ssh driver's tests"
 test_package /usr/bin/scepclient scep "the SCEP server's interoperability tests"
 test_package /usr/bin/chromium chromium "the web console's browser tests"
+test_package /usr/bin/promtool prometheus "the monitoring tests (promtool checks the alert rules; a real Prometheus evaluates them)"
 if ! command -v psql >/dev/null 2>&1 && ! command -v pg_ctlcluster >/dev/null 2>&1 && [[ -z ${DATABASE_URL:-}${CERTFLEET_TEST_ADMIN_URL:-} ]]; then
   missing+=("Postgres: sudo apt-get install postgresql, or docker compose up -d postgres, or set DATABASE_URL (make run) / CERTFLEET_TEST_ADMIN_URL (make test) to a server you can reach")
 fi

@@ -22,14 +22,19 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/certfleet/certfleet/config"
+	"github.com/certfleet/certfleet/metrics"
 )
 
 // Dial connects to the Temporal frontend at address, in namespace, over TLS
-// when tlsSettings say so. The SDK asks the server for its capabilities while
+// when tlsSettings say so, with the SDK's metrics in metrics.Registry. The SDK asks the server for its capabilities while
 // dialling, so a TLS or certificate mismatch fails here, at start, rather than
 // at the first workflow.
 func Dial(ctx context.Context, address, namespace string, tlsSettings config.TemporalTLS, logger *slog.Logger) (client.Client, error) {
 	tlsConfig, err := ClientTLS(tlsSettings)
+	if err != nil {
+		return nil, err
+	}
+	sdkMetrics, err := metrics.Temporal()
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +43,7 @@ func Dial(ctx context.Context, address, namespace string, tlsSettings config.Tem
 		Namespace:         namespace,
 		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
 		ConnectionOptions: client.ConnectionOptions{TLS: tlsConfig},
+		MetricsHandler:    sdkMetrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (tls: %t): %w", address, tlsConfig != nil, err)

@@ -67,7 +67,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	kekFile := filepath.Join(t.TempDir(), "secrets", "certfleet.kek")
 	env := append(os.Environ(),
-		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
+		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr, "CERTFLEET_METRICS_ADDR="+testenv.FreeAddr(t),
 		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK_FILE="+kekFile, "CERTFLEET_KEK=")
 
 	// Before migrate, the database exists but its schema does not: refuse to run.

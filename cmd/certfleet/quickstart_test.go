@@ -44,7 +44,7 @@ func TestQuickstart(t *testing.T) {
 	require.NoError(t, os.Symlink(binary, filepath.Join(work, "bin", "certfleet")))
 	apiAddr, estAddr, simAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := append(os.Environ(),
-		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr,
+		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr, "CERTFLEET_METRICS_ADDR="+testenv.FreeAddr(t),
 		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK=", "CERTFLEET_KEK_FILE="+filepath.Join(work, ".data", "certfleet.kek"),
 		"CERTFLEET_PUBLIC_URL=http://"+apiAddr)
 

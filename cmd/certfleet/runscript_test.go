@@ -40,7 +40,7 @@ func TestRunScriptStopsEverything(t *testing.T) {
 				"DATABASE_URL="+testenv.EmptyDatabase(t), "CERTFLEET_BIN="+testenv.Binary(t),
 				"CERTFLEET_DATA_DIR="+t.TempDir(), "CERTFLEET_KEK=", "CERTFLEET_KEK_FILE=",
 				"TEMPORAL_PORT="+port(t), "TEMPORAL_UI_PORT="+port(t), "TEMPORAL_ADDRESS=",
-				"CERTFLEET_API_ADDR="+testenv.FreeAddr(t), "CERTFLEET_EST_ADDR="+testenv.FreeAddr(t), "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t))
+				"CERTFLEET_API_ADDR="+testenv.FreeAddr(t), "CERTFLEET_METRICS_ADDR="+testenv.FreeAddr(t), "CERTFLEET_EST_ADDR="+testenv.FreeAddr(t), "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t))
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			proc := testenv.Run(t, cmd)
 			var started []int

@@ -59,23 +59,9 @@ func TestNoSecretInHistoriesLogsOrDatabase(t *testing.T) {
 	simURL, _ := testenv.DeviceSim(t, 4, fleetSecret)
 	apiAddr, estAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "TEMPORAL_ADDRESS=" + temporalAddr,
-		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_SCEP_ADDR=" + testenv.FreeAddr(t), "CERTFLEET_KEK=" + kekB64,
+		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_METRICS_ADDR=" + testenv.FreeAddr(t), "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_SCEP_ADDR=" + testenv.FreeAddr(t), "CERTFLEET_KEK=" + kekB64,
 		"CERTFLEET_LOG_LEVEL=debug", "CERTFLEET_LOG_FORMAT=json", "CERTFLEET_EST_HOSTS=localhost"}
-	binary := testenv.Binary(t)
-	command := func(args ...string) string {
-		cmd := exec.CommandContext(ctx, binary, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "certfleet %v: %s", args, out)
-		return string(out)
-	}
-	command("migrate")
-	token := regexp.MustCompile(`cft_[A-Za-z0-9_-]+`).FindString(command("token", "create", "-name", "leak-test", "-role", "admin"))
-	require.NotEmpty(t, token)
-	all := exec.Command(binary, "all")
-	all.Env = env
-	proc := testenv.Run(t, all)
-	testenv.WaitListening(t, apiAddr, time.Minute)
+	token, proc := runAll(t, ctx, env, apiAddr)
 
 	api := leakTestClient{t: t, base: "http://" + apiAddr, token: token}
 	api.call("POST", "/api/v1/credentials", map[string]any{"name": "fleet", "kind": "derived", "secret": fleetSecret}, http.StatusCreated)
@@ -189,6 +175,29 @@ func (c leakTestClient) send(method, path string, body any, want int) []byte {
 	data, _ := io.ReadAll(resp.Body)
 	require.Equal(c.t, want, resp.StatusCode, "%s %s: %s", method, path, data)
 	return data
+}
+
+// runAll migrates the database env names, makes an admin token, and starts
+// `certfleet all` with env; it returns the token and the process once the
+// API listens on apiAddr.
+func runAll(t *testing.T, ctx context.Context, env []string, apiAddr string) (string, *testenv.Process) {
+	t.Helper()
+	binary := testenv.Binary(t)
+	command := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, binary, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "certfleet %v: %s", args, out)
+		return string(out)
+	}
+	command("migrate")
+	token := regexp.MustCompile(`cft_[A-Za-z0-9_-]+`).FindString(command("token", "create", "-name", "test-admin", "-role", "admin"))
+	require.NotEmpty(t, token)
+	all := exec.Command(binary, "all")
+	all.Env = env
+	proc := testenv.Run(t, all)
+	testenv.WaitListening(t, apiAddr, time.Minute)
+	return token, proc
 }
 
 // waitJobDone waits for the job's workflow, across continue-as-new, to end.

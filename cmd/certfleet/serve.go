@@ -29,6 +29,7 @@ import (
 	"github.com/certfleet/certfleet/est"
 	"github.com/certfleet/certfleet/inventory"
 	"github.com/certfleet/certfleet/jobs"
+	"github.com/certfleet/certfleet/metrics"
 	"github.com/certfleet/certfleet/ocspresponder"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/pki/trust"
@@ -95,11 +96,21 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		defer w.Stop()
 		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
 	}
-	if !r.api {
-		<-ctx.Done()
-		logger.Info("shutting down")
-		return nil
+	g, ctx := errgroup.WithContext(ctx)
+	if cfg.MetricsAddr != "" {
+		g.Go(func() error {
+			return serveHTTP(ctx, "metrics", cfg.MetricsAddr, metricsHandler(), nil, cfg.ShutdownTimeout, logger)
+		})
 	}
+	if !r.api {
+		g.Go(func() error {
+			<-ctx.Done()
+			logger.Info("shutting down")
+			return nil
+		})
+		return g.Wait()
+	}
+	go metrics.Fleet{Pool: pool, Every: cfg.FleetMetricsEvery, Logger: logger}.Run(ctx)
 	go cas.KeepCRLsFresh(ctx, time.Hour)
 	// Jobs whose workflow start was lost (a crash after the commit, Temporal
 	// unreachable) are started once Temporal answers.
@@ -113,7 +124,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		logger.Error("renewal schedules do not match the policies", "error", err)
 	}
 	responder := ocspresponder.New(ocspresponder.Options{Path: local.OCSPPath, Validity: cfg.OCSPValidity, Logger: logger}, cas)
-	g, ctx := errgroup.WithContext(ctx)
 	deps := api.Deps{
 		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
 		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
@@ -207,6 +217,13 @@ func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger
 		})
 	}
 	return g.Wait()
+}
+
+// metricsHandler serves Prometheus' scrapes at /metrics.
+func metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	return mux
 }
 
 // pprofHandler serves Go's profiles, for `make bench PROFILE=1` and for

@@ -58,7 +58,7 @@ func TestAPIServesHTTPSOnly(t *testing.T) {
 	cert, key := ca.Server(t)
 	dir := t.TempDir()
 	vars := map[string]string{
-		"DATABASE_URL": databaseURL, "TEMPORAL_ADDRESS": temporalAddr, "CERTFLEET_API_ADDR": "127.0.0.1:0",
+		"DATABASE_URL": databaseURL, "TEMPORAL_ADDRESS": temporalAddr, "CERTFLEET_API_ADDR": "127.0.0.1:0", "CERTFLEET_METRICS_ADDR": "127.0.0.1:0",
 		"CERTFLEET_KEK_FILE":     filepath.Join(dir, "certfleet.kek"),
 		"CERTFLEET_API_TLS_CERT": testpki.Write(t, dir, "api.pem", testpki.CertPEM(cert)),
 		"CERTFLEET_API_TLS_KEY":  testpki.Write(t, dir, "api.key", testpki.KeyPEM(t, key)),

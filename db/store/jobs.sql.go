@@ -325,11 +325,12 @@ func (q *Queries) DeviceProfilesFor(ctx context.Context, arg DeviceProfilesForPa
 	return items, nil
 }
 
-const finishItem = `-- name: FinishItem :exec
+const finishItem = `-- name: FinishItem :one
 UPDATE job_items
 SET state = $1, last_error = $2, finished_at = now(),
     step_status = step_status || jsonb_build_object(step, coalesce(step_status->step, '{}') || jsonb_build_object('status', $3::text, 'at', now()))
 WHERE job_id = $4 AND device_id = $5 AND state IN ('pending', 'in_progress')
+RETURNING step
 `
 
 type FinishItemParams struct {
@@ -340,15 +341,18 @@ type FinishItemParams struct {
 	DeviceID   string `json:"device_id"`
 }
 
-func (q *Queries) FinishItem(ctx context.Context, arg FinishItemParams) error {
-	_, err := q.db.Exec(ctx, finishItem,
+// Records an item's outcome once; a retry finds no row to change.
+func (q *Queries) FinishItem(ctx context.Context, arg FinishItemParams) (string, error) {
+	row := q.db.QueryRow(ctx, finishItem,
 		arg.State,
 		arg.LastError,
 		arg.StepResult,
 		arg.JobID,
 		arg.DeviceID,
 	)
-	return err
+	var step string
+	err := row.Scan(&step)
+	return step, err
 }
 
 const finishJob = `-- name: FinishJob :exec
