@@ -118,6 +118,12 @@ func TestMetricsAndAlertsDuringAJob(t *testing.T) {
 		})
 	})
 
+	if dir := os.Getenv("CERTFLEET_SCREENSHOTS"); dir != "" {
+		screenshot(t, filepath.Join(dir, "prometheus-job-items.png"), "http://"+promAddr+"/classic/graph?g0.range_input=30s&g0.tab=0&g0.expr="+
+			url.QueryEscape(`sum by (outcome) (certfleet_job_items_finished_total{outcome=~"revoke_na|device_failure"})`))
+		screenshot(t, filepath.Join(dir, "prometheus-alerts.png"), "http://"+promAddr+"/classic/alerts")
+	}
+
 	names := map[string]bool{}
 	for series := range after {
 		name, _, _ := strings.Cut(series, "{")
@@ -152,6 +158,13 @@ scrape_configs:
 	testenv.Run(t, cmd)
 	testenv.WaitListening(t, addr, 30*time.Second)
 	return addr
+}
+
+// screenshot saves a page of Prometheus as Chromium shows it, for the README.
+func screenshot(t *testing.T, path, page string) {
+	out, err := exec.Command(testenv.Command(t, "chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--window-size=1366,900", "--virtual-time-budget=10000", "--screenshot="+path, page).CombinedOutput()
+	require.NoError(t, err, "%s", out)
 }
 
 // promQuery evaluates an instant query to one value.
