@@ -144,6 +144,7 @@ func (s *server) routes(v1 *gin.RouterGroup) {
 	s.caRoutes(v1, admin)
 	s.deviceTypeRoutes(v1, admin)
 	s.stationRoutes(v1, admin)
+	s.webhookRoutes(v1, admin)
 
 	v1.POST("/profile-assignments", operator, s.assignProfile)
 

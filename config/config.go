@@ -42,6 +42,11 @@ type Config struct {
 	PprofAddr string
 	// MetricsAddr serves Prometheus metrics at /metrics when set.
 	MetricsAddr string
+	// WebhookAttempts and WebhookBackoff say how hard a webhook delivery is
+	// tried: at most that many POSTs, the first retry after WebhookBackoff,
+	// each next one twice as late, up to an hour.
+	WebhookAttempts int32
+	WebhookBackoff  time.Duration
 	// FleetMetricsEvery is how often the fleet's state is read from Postgres
 	// for the metrics.
 	FleetMetricsEvery time.Duration
@@ -135,6 +140,8 @@ var Settings = []Setting{
 	{"scep-addr", "CERTFLEET_SCEP_ADDR", ":8081", "listen address of the SCEP server over plain HTTP (SCEP is also served over HTTPS under /scep on the EST listener, with the same limits); empty turns it off"},
 	{"metrics-addr", "CERTFLEET_METRICS_ADDR", "127.0.0.1:9464", "listen address of the Prometheus metrics (/metrics), apart from the API and EST ports; empty turns them off"},
 	{"fleet-metrics-interval", "CERTFLEET_FLEET_METRICS_INTERVAL", "60s", "how often the fleet's state (certificates, expiries, jobs, CA requests) is read from Postgres for the metrics"},
+	{"webhook-attempts", "CERTFLEET_WEBHOOK_ATTEMPTS", "12", "how many times a webhook delivery is tried before it is logged as failed"},
+	{"webhook-backoff", "CERTFLEET_WEBHOOK_BACKOFF", "10s", "how long before a webhook delivery's first retry; each next one waits twice as long, up to an hour (12 attempts at 10s span about 3.5 hours)"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
 	{"ca-renew-before", "CERTFLEET_CA_RENEW_BEFORE", "8760h", "how long before a built-in issuing CA expires its next CA is made (by a daily Temporal Schedule)"},
@@ -246,6 +253,14 @@ func fromValues(get func(flag string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("job-horizon: want a positive duration such as 8760h, got %q", get("job-horizon")))
 	}
 	cfg.JobHorizon = horizon
+	if attempts, err := strconv.ParseInt(get("webhook-attempts"), 10, 32); err != nil || attempts < 1 || attempts > 100 {
+		errs = append(errs, fmt.Errorf("webhook-attempts: want 1 to 100, got %q", get("webhook-attempts")))
+	} else {
+		cfg.WebhookAttempts = int32(attempts)
+	}
+	if cfg.WebhookBackoff, err = time.ParseDuration(get("webhook-backoff")); err != nil || cfg.WebhookBackoff < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("webhook-backoff: want a duration of 10ms or more, got %q", get("webhook-backoff")))
+	}
 	if cfg.FleetMetricsEvery, err = time.ParseDuration(get("fleet-metrics-interval")); err != nil || cfg.FleetMetricsEvery < time.Second {
 		errs = append(errs, fmt.Errorf("fleet-metrics-interval: want a duration of a second or more, got %q", get("fleet-metrics-interval")))
 	}

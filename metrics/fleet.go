@@ -146,15 +146,31 @@ func readExpiring(ctx context.Context, q *store.Queries) error {
 	if err != nil {
 		return fmt.Errorf("count expiring certificates: %w", err)
 	}
-	// A profile whose certificates no longer expire soon drops out rather
-	// than keep its last count.
+	profiles, err := q.MetricProfiles(ctx)
+	if err != nil {
+		return fmt.Errorf("read profiles: %w", err)
+	}
+	// Every active profile has its series, at zero when nothing expires; an
+	// archived one drops out rather than keep its last count.
 	expiring.Reset()
 	unrenewed.Reset()
+	for _, profile := range profiles {
+		for _, within := range []string{"7d", "30d", "90d"} {
+			expiring.WithLabelValues(profile, within).Set(0)
+		}
+		unrenewed.WithLabelValues(profile).Set(0)
+	}
 	for _, r := range rows {
 		expiring.WithLabelValues(r.Profile, "7d").Set(float64(r.Within7d))
 		expiring.WithLabelValues(r.Profile, "30d").Set(float64(r.Within30d))
 		expiring.WithLabelValues(r.Profile, "90d").Set(float64(r.Within90d))
-		unrenewed.WithLabelValues(r.Profile).Set(float64(r.Unrenewed30d))
+	}
+	uncovered, err := q.UnrenewedExpiring(ctx)
+	if err != nil {
+		return fmt.Errorf("count certificates no renewal policy covers: %w", err)
+	}
+	for _, r := range uncovered {
+		unrenewed.WithLabelValues(r.Profile).Set(float64(r.Certificates))
 	}
 	return nil
 }

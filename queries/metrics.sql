@@ -16,17 +16,11 @@ FROM ca_requests GROUP BY status;
 SELECT status, (status = 'active' AND not_after <= now())::bool AS expired, count(*) AS n FROM certificates GROUP BY 1, 2;
 
 -- name: MetricExpiring :many
--- Active certificates expiring within 7, 30 and 90 days, by profile, and
--- those of them that no renewal policy (unpaused) covers.
+-- Active certificates expiring within 7, 30 and 90 days, by profile.
 SELECT p.name AS profile,
   count(*) FILTER (WHERE c.not_after <= now() + interval '7 days') AS within_7d,
   count(*) FILTER (WHERE c.not_after <= now() + interval '30 days') AS within_30d,
-  count(*) AS within_90d,
-  count(*) FILTER (WHERE c.not_after <= now() + interval '30 days' AND NOT EXISTS (
-    SELECT 1 FROM renewal_policies r, devices d
-    WHERE d.id = c.device_id AND NOT r.paused AND r.cert_type = c.cert_type
-      AND (cardinality(r.profile_ids) = 0 OR c.profile_id = ANY(r.profile_ids))
-      AND (cardinality(r.device_types) = 0 OR d.device_type = ANY(r.device_types)))) AS unrenewed_30d
+  count(*) AS within_90d
 FROM certificates c JOIN profiles p ON p.id = c.profile_id
 WHERE c.status = 'active' AND c.not_after > now() AND c.not_after <= now() + interval '90 days'
 GROUP BY p.name;
@@ -37,3 +31,7 @@ SELECT count(*) AS n FROM devices d WHERE d.mode <> 'DISABLED' AND NOT EXISTS (
 
 -- name: MetricCACertificates :many
 SELECT name, status, issuing_der, root_der FROM local_cas;
+
+-- name: MetricProfiles :many
+-- Active profiles: each has its expiry series, zeros included.
+SELECT name FROM profiles WHERE archived_at IS NULL ORDER BY name;

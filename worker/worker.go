@@ -11,22 +11,36 @@ import (
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/carenewal"
 	"github.com/certfleet/certfleet/renewal"
+	"github.com/certfleet/certfleet/webhooks"
 	"github.com/certfleet/certfleet/workflows"
 )
 
-// New returns a worker on taskQueue running certfleet's workflows with acts
-// and, when given, the renewal sweeps' and the CA renewal's activities. Stopping it waits up to
-// stopTimeout for running activities, so a rolling restart does not waste
-// their attempts.
-func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts *activities.Activities, sweeps *renewal.SweepActivities, cas *carenewal.Activities) sdkworker.Worker {
+// Activities are the activity sets a worker runs; the ones left nil are not
+// registered.
+type Activities struct {
+	Jobs     *activities.Activities
+	Sweeps   *renewal.SweepActivities
+	CAs      *carenewal.Activities
+	Webhooks *webhooks.Activities
+}
+
+// New returns a worker on taskQueue running certfleet's workflows with the
+// given activities. Stopping it waits up to stopTimeout for running
+// activities, so a rolling restart does not waste their attempts.
+func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts Activities) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: stopTimeout})
 	RegisterWorkflows(w)
-	w.RegisterActivity(acts)
-	if sweeps != nil {
-		w.RegisterActivity(sweeps)
+	if acts.Jobs != nil {
+		w.RegisterActivity(acts.Jobs)
 	}
-	if cas != nil {
-		w.RegisterActivity(cas)
+	if acts.Sweeps != nil {
+		w.RegisterActivity(acts.Sweeps)
+	}
+	if acts.CAs != nil {
+		w.RegisterActivity(acts.CAs)
+	}
+	if acts.Webhooks != nil {
+		w.RegisterActivity(acts.Webhooks)
 	}
 	return w
 }
@@ -40,4 +54,5 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(any) }) {
 	w.RegisterWorkflow(workflows.DeviceInventory)
 	w.RegisterWorkflow(renewal.RenewalSweep)
 	w.RegisterWorkflow(carenewal.CARenewal)
+	w.RegisterWorkflow(webhooks.WebhookDelivery)
 }

@@ -81,3 +81,9 @@ func CARequestWorkflowID(key string) string {
 	}
 	return key
 }
+
+// WebhookDeliveryWorkflowID is the delivery of event eventID to webhook
+// webhookID: one workflow, however often the event is dispatched.
+func WebhookDeliveryWorkflowID(webhookID int64, eventID string) string {
+	return "webhook/" + strconv.FormatInt(webhookID, 10) + "/" + eventID
+}

@@ -66,19 +66,7 @@ func TestMetricsAndAlertsDuringAJob(t *testing.T) {
 	assert.True(t, exported, "the zero is exported, so that an increase is seen")
 
 	api := leakTestClient{t: t, base: "http://" + apiAddr, token: token}
-	api.call("POST", "/api/v1/credentials", map[string]any{"name": "fleet", "kind": "derived", "secret": fleetSecret}, http.StatusCreated)
-	profile := api.call("POST", "/api/v1/profiles", map[string]any{"name": "cameras", "cert_type": "tls", "device_type": "camera",
-		"subject_rules": []map[string]any{{"attr": "CN", "rule": "from_csr"}}, "key_algorithms": []map[string]any{{"algorithm": "ecdsa", "sizes": []int{256}}},
-		"validity_days": 90, "renew_before_days": 30}, http.StatusCreated)
-	var devices []string
-	for i := 1; i <= 6; i++ {
-		id := fmt.Sprintf("sim-%05d", i)
-		api.call("POST", "/api/v1/devices", map[string]any{"id": id, "name": id, "device_type": "camera",
-			"address": simURL + "/devices/" + id, "credential": "fleet"}, http.StatusCreated)
-		devices = append(devices, id)
-	}
-	api.call("POST", "/api/v1/profile-assignments", map[string]any{"profile_id": profile["id"], "device_ids": devices}, http.StatusOK)
-	job := api.call("POST", "/api/v1/jobs", map[string]any{"name": "metrics test", "cert_type": "tls", "device_ids": devices}, http.StatusCreated)
+	profile, job := startSimJob(t, api, simURL, fleetSecret, 6)
 
 	// The counters move while the job runs, not only at its end.
 	waitUntil(t, ctx, "job items to be counted as they finish", func() bool {

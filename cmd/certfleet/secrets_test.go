@@ -200,6 +200,27 @@ func runAll(t *testing.T, ctx context.Context, env []string, apiAddr string) (st
 	return token, proc
 }
 
+// startSimJob registers devices sim-00001 to sim-<n> of the simulated fleet
+// at simURL, with a camera profile, and starts a job over them; it returns
+// the profile and the job as the API answered them.
+func startSimJob(t *testing.T, api leakTestClient, simURL, fleetSecret string, n int) (profile, job map[string]any) {
+	t.Helper()
+	api.call("POST", "/api/v1/credentials", map[string]any{"name": "fleet", "kind": "derived", "secret": fleetSecret}, http.StatusCreated)
+	profile = api.call("POST", "/api/v1/profiles", map[string]any{"name": "cameras", "cert_type": "tls", "device_type": "camera",
+		"subject_rules": []map[string]any{{"attr": "CN", "rule": "from_csr"}}, "key_algorithms": []map[string]any{{"algorithm": "ecdsa", "sizes": []int{256}}},
+		"validity_days": 90, "renew_before_days": 30}, http.StatusCreated)
+	var devices []string
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("sim-%05d", i)
+		api.call("POST", "/api/v1/devices", map[string]any{"id": id, "name": id, "device_type": "camera",
+			"address": simURL + "/devices/" + id, "credential": "fleet"}, http.StatusCreated)
+		devices = append(devices, id)
+	}
+	api.call("POST", "/api/v1/profile-assignments", map[string]any{"profile_id": profile["id"], "device_ids": devices}, http.StatusOK)
+	job = api.call("POST", "/api/v1/jobs", map[string]any{"name": "test job", "cert_type": "tls", "device_ids": devices}, http.StatusCreated)
+	return profile, job
+}
+
 // waitJobDone waits for the job's workflow, across continue-as-new, to end.
 func waitJobDone(t *testing.T, ctx context.Context, tc client.Client, workflowID string) {
 	t.Helper()

@@ -36,6 +36,7 @@ import (
 	"github.com/certfleet/certfleet/renewal"
 	"github.com/certfleet/certfleet/scep"
 	"github.com/certfleet/certfleet/temporalconn"
+	"github.com/certfleet/certfleet/webhooks"
 	"github.com/certfleet/certfleet/worker"
 )
 
@@ -87,9 +88,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue, Horizon: cfg.JobHorizon, AfterCommit: crashAfterCommit()}
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
-		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
-			&renewal.SweepActivities{Pool: pool, Jobs: jobService},
-			&carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger})
+		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, worker.Activities{
+			Jobs:     &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
+			Sweeps:   &renewal.SweepActivities{Pool: pool, Jobs: jobService},
+			CAs:      &carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger},
+			Webhooks: &webhooks.Activities{Pool: pool, Credentials: creds, Client: &http.Client{Timeout: webhookTimeout}},
+		})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)
 		}
@@ -111,6 +115,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		return g.Wait()
 	}
 	go metrics.Fleet{Pool: pool, Every: cfg.FleetMetricsEvery, Logger: logger}.Run(ctx)
+	go webhooks.Dispatcher{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue, Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, Logger: logger}.Run(ctx, time.Second)
 	go cas.KeepCRLsFresh(ctx, time.Hour)
 	// Jobs whose workflow start was lost (a crash after the commit, Temporal
 	// unreachable) are started once Temporal answers.
@@ -149,6 +154,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 
 // deviceTimeout bounds one call to a device; steps retry past it.
 const deviceTimeout = 30 * time.Second
+
+// webhookTimeout bounds one POST to a webhook's receiver.
+const webhookTimeout = 10 * time.Second
 
 // serveAPI runs the operations API, over TLS when a certificate is configured.
 func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, deps api.Deps) error {

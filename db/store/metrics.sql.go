@@ -154,27 +154,20 @@ const metricExpiring = `-- name: MetricExpiring :many
 SELECT p.name AS profile,
   count(*) FILTER (WHERE c.not_after <= now() + interval '7 days') AS within_7d,
   count(*) FILTER (WHERE c.not_after <= now() + interval '30 days') AS within_30d,
-  count(*) AS within_90d,
-  count(*) FILTER (WHERE c.not_after <= now() + interval '30 days' AND NOT EXISTS (
-    SELECT 1 FROM renewal_policies r, devices d
-    WHERE d.id = c.device_id AND NOT r.paused AND r.cert_type = c.cert_type
-      AND (cardinality(r.profile_ids) = 0 OR c.profile_id = ANY(r.profile_ids))
-      AND (cardinality(r.device_types) = 0 OR d.device_type = ANY(r.device_types)))) AS unrenewed_30d
+  count(*) AS within_90d
 FROM certificates c JOIN profiles p ON p.id = c.profile_id
 WHERE c.status = 'active' AND c.not_after > now() AND c.not_after <= now() + interval '90 days'
 GROUP BY p.name
 `
 
 type MetricExpiringRow struct {
-	Profile      string `json:"profile"`
-	Within7d     int64  `json:"within_7d"`
-	Within30d    int64  `json:"within_30d"`
-	Within90d    int64  `json:"within_90d"`
-	Unrenewed30d int64  `json:"unrenewed_30d"`
+	Profile   string `json:"profile"`
+	Within7d  int64  `json:"within_7d"`
+	Within30d int64  `json:"within_30d"`
+	Within90d int64  `json:"within_90d"`
 }
 
-// Active certificates expiring within 7, 30 and 90 days, by profile, and
-// those of them that no renewal policy (unpaused) covers.
+// Active certificates expiring within 7, 30 and 90 days, by profile.
 func (q *Queries) MetricExpiring(ctx context.Context) ([]MetricExpiringRow, error) {
 	rows, err := q.db.Query(ctx, metricExpiring)
 	if err != nil {
@@ -189,7 +182,6 @@ func (q *Queries) MetricExpiring(ctx context.Context) ([]MetricExpiringRow, erro
 			&i.Within7d,
 			&i.Within30d,
 			&i.Within90d,
-			&i.Unrenewed30d,
 		); err != nil {
 			return nil, err
 		}
@@ -225,6 +217,31 @@ func (q *Queries) MetricJobs(ctx context.Context) ([]MetricJobsRow, error) {
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const metricProfiles = `-- name: MetricProfiles :many
+SELECT name FROM profiles WHERE archived_at IS NULL ORDER BY name
+`
+
+// Active profiles: each has its expiry series, zeros included.
+func (q *Queries) MetricProfiles(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, metricProfiles)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

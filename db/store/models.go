@@ -355,3 +355,34 @@ type TrustAnchor struct {
 	LegacyUnproven       bool        `json:"legacy_unproven"`
 	ConfirmedBy          pgtype.Text `json:"confirmed_by"`
 }
+
+type Webhook struct {
+	ID               int64      `json:"id"`
+	Name             string     `json:"name"`
+	Url              string     `json:"url"`
+	Events           []string   `json:"events"`
+	SecretCredential string     `json:"secret_credential"`
+	DisabledAt       *time.Time `json:"disabled_at"`
+	CreatedAt        time.Time  `json:"created_at"`
+	CreatedBy        string     `json:"created_by"`
+}
+
+type WebhookDelivery struct {
+	WebhookID  int64       `json:"webhook_id"`
+	EventID    string      `json:"event_id"`
+	Status     string      `json:"status"`
+	Attempts   int32       `json:"attempts"`
+	LastStatus pgtype.Int4 `json:"last_status"`
+	LastError  string      `json:"last_error"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+type WebhookEvent struct {
+	ID           int64           `json:"id"`
+	EventID      string          `json:"event_id"`
+	Type         string          `json:"type"`
+	Payload      json.RawMessage `json:"payload"`
+	CreatedAt    time.Time       `json:"created_at"`
+	DispatchedAt *time.Time      `json:"dispatched_at"`
+}
