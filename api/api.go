@@ -60,6 +60,9 @@ type Deps struct {
 	// WorkflowLinks is the Temporal UI's page of a namespace's workflows
 	// (".../namespaces/default/workflows"), where the console links runs.
 	WorkflowLinks string
+	// GrafanaURL is certfleet's Grafana dashboard, which the console's
+	// dashboard links to when set.
+	GrafanaURL string
 }
 
 // server holds what the /api/v1 handlers need.
@@ -73,8 +76,8 @@ type server struct {
 	inventory   *inventory.Service
 	credentials *credentials.Store
 	drivers     Drivers
-	// workflowLinks is Deps.WorkflowLinks, told to the console.
-	workflowLinks string
+	// workflowLinks and grafanaURL are Deps', told to the console.
+	workflowLinks, grafanaURL string
 	// caIssuers completes downloaded certificates with their chains.
 	caIssuers CAIssuerSource
 	cas       CAs
@@ -111,7 +114,7 @@ func New(deps Deps) http.Handler {
 	r.GET("/ocsp/*request", ocsp(deps.OCSP))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	if deps.Pool != nil {
-		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks, caIssuers: deps.CAIssuers, cas: deps.CAs, logger: deps.Logger}
+		s := &server{pool: deps.Pool, jobs: deps.Jobs, approver: deps.Approver, trust: deps.Trust, revoker: deps.Revoker, renewals: deps.Renewals, credentials: deps.Credentials, drivers: deps.Drivers, inventory: deps.Inventory, workflowLinks: deps.WorkflowLinks, grafanaURL: deps.GrafanaURL, caIssuers: deps.CAIssuers, cas: deps.CAs, logger: deps.Logger}
 		r.POST("/api/v1/session", s.startSession)
 		s.routes(r.Group("/api/v1", s.authenticate))
 	}

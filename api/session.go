@@ -32,6 +32,7 @@ type sessionView struct {
 	IdleTimeoutSeconds int `json:"idle_timeout_seconds,omitempty"`
 	// WorkflowLinks is where the console links a workflow ID in the Temporal UI.
 	WorkflowLinks string `json:"workflow_links,omitempty"`
+	GrafanaURL    string `json:"grafana_url,omitempty"`
 }
 
 // startSession signs in with an API token in the body (never in a URL) and
@@ -56,14 +57,14 @@ func (s *server) startSession(c *gin.Context) {
 	}
 	setSessionCookie(c, cookie, session.ExpiresAt)
 	c.JSON(http.StatusCreated, sessionView{Name: p.Name, Role: p.Role, CSRFToken: auth.CSRFToken(cookie), ExpiresAt: &session.ExpiresAt,
-		IdleTimeoutSeconds: int(auth.IdleTimeout / time.Second), WorkflowLinks: s.workflowLinks})
+		IdleTimeoutSeconds: int(auth.IdleTimeout / time.Second), WorkflowLinks: s.workflowLinks, GrafanaURL: s.grafanaURL})
 }
 
 // getSession says who is signed in, and, to a console that was reloaded,
 // its CSRF token again.
 func (s *server) getSession(c *gin.Context) {
 	p := principal(c)
-	view := sessionView{Name: p.Name, Role: p.Role, WorkflowLinks: s.workflowLinks}
+	view := sessionView{Name: p.Name, Role: p.Role, WorkflowLinks: s.workflowLinks, GrafanaURL: s.grafanaURL}
 	if cookie := c.GetString(sessionKey); cookie != "" {
 		view.CSRFToken, view.IdleTimeoutSeconds = auth.CSRFToken(cookie), int(auth.IdleTimeout/time.Second)
 	}

@@ -38,6 +38,8 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	EST             EST
+	// GrafanaURL is the dashboard the console links to, if any.
+	GrafanaURL string
 	// PprofAddr serves Go's profiles (net/http/pprof) when set.
 	PprofAddr string
 	// MetricsAddr serves Prometheus metrics at /metrics when set.
@@ -127,6 +129,7 @@ var Settings = []Setting{
 	{"api-tls-key", "CERTFLEET_API_TLS_KEY", "", "private key (PEM) of api-tls-cert"},
 	{"public-url", "CERTFLEET_PUBLIC_URL", "http://localhost:8080", "base URL of the API as devices reach it; CRL distribution points use it"},
 	{"temporal-ui-url", "CERTFLEET_TEMPORAL_UI_URL", "http://localhost:8233", "base URL of the Temporal UI, where the console links each job's and device's run"},
+	{"grafana-url", "CERTFLEET_GRAFANA_URL", "", "address of certfleet's Grafana dashboard (deploy/grafana/certfleet.json as imported), which the console's dashboard links to; empty: no link"},
 	{"kek", "CERTFLEET_KEK", "", "key-encryption key for CA private keys: 32 bytes, base64; overrides the key file"},
 	{"kek-file", "CERTFLEET_KEK_FILE", ".data/certfleet.kek", "key-encryption key file, created (mode 0600) on first start when CERTFLEET_KEK is unset"},
 	{"ca-key", "CERTFLEET_CA_KEY", "ecdsa-p256", "key type of the built-in CA when first created: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
@@ -207,6 +210,7 @@ func fromValues(get func(flag string) string) (Config, error) {
 		APIAddr:           get("api-addr"),
 		PublicURL:         strings.TrimSuffix(get("public-url"), "/"),
 		TemporalUIURL:     strings.TrimSuffix(get("temporal-ui-url"), "/"),
+		GrafanaURL:        get("grafana-url"),
 		KEK:               get("kek"),
 		KEKFile:           get("kek-file"),
 		LogFormat:         get("log-format"),
@@ -216,6 +220,9 @@ func fromValues(get func(flag string) string) (Config, error) {
 	var errs []error
 	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("public-url: want http(s)://host[:port], got %q", cfg.PublicURL))
+	}
+	if u, err := url.Parse(cfg.GrafanaURL); cfg.GrafanaURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("grafana-url: want http(s)://host/…, got %q", cfg.GrafanaURL))
 	}
 	if cfg.KEK == "" && cfg.KEKFile == "" {
 		errs = append(errs, errors.New("kek-file: must be set when kek is not"))

@@ -72,7 +72,7 @@ func TestConsoleInChromium(t *testing.T) {
 
 	for _, view := range []string{"sign-in", "sign-in-refused", "credentials", "profile-refused", "profile", "profiles", "device-import",
 		"devices", "job-running", "ca-requests", "job", "job-failed-items", "jobs", "certificate", "certificates", "trust-anchor-refused",
-		"trust-anchors", "dashboard", "device", "est-labels", "renewal-policies", "audit", "tokens", "devices-missing", "auditor-trust-anchors", "stations", "station"} {
+		"trust-anchors", "dashboard", "device", "est-labels", "renewal-policies", "audit", "tokens", "devices-missing", "auditor-trust-anchors", "stations", "station", "webhooks", "webhook"} {
 		info, err := os.Stat(filepath.Join(shots, view+".png"))
 		if assert.NoError(t, err, view) {
 			assert.Greater(t, info.Size(), int64(5000), "%s is a real screenshot", view)
@@ -100,6 +100,8 @@ func checkWhatHappened(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 	assert.Equal(t, 1, count(`SELECT count(*) FROM local_cas WHERE name = 'corp' AND root_key_sealed IS NULL`), "corp under the outside root")
 	assert.Equal(t, 1, count(`SELECT count(*) FROM provisioning_stations WHERE name = 'line-1' AND disabled_at IS NOT NULL AND enrollments = 1`), "the station made, refused once, then disabled")
 	assert.Equal(t, 1, count(`SELECT count(*) FROM station_enrollments WHERE station = 'line-1' AND device_id = 'Cam-0001' AND registered`))
+	assert.Equal(t, 1, count(`SELECT count(*) FROM webhooks WHERE name = 'ops' AND url = 'http://127.0.0.1:9/certfleet'`), "the refused webhook was not saved")
+	assert.Equal(t, 1, count(`SELECT count(*) FROM webhook_deliveries d JOIN webhook_events e USING (event_id) WHERE e.type = 'ping' AND d.attempts > 0 AND d.status = 'pending'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM device_types WHERE name = 'smart_meter' AND description = 'Smart meters'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM device_types t JOIN profiles p ON p.id = t.default_profile_id WHERE t.name = 'camera' AND p.name = 'cameras'`))
 	assert.Equal(t, 1, count(`SELECT count(*) FROM audit_log WHERE action = 'ca.activate' AND actor LIKE '%console-admin%'`))
@@ -125,7 +127,7 @@ func startStack(t *testing.T, ctx context.Context) stack {
 	env := append(os.Environ(), "DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_API_ADDR="+apiAddr, "CERTFLEET_METRICS_ADDR="+testenv.FreeAddr(t),
 		"CERTFLEET_EST_ADDR="+estAddr, "CERTFLEET_SCEP_ADDR="+testenv.FreeAddr(t), "CERTFLEET_KEK=",
 		"CERTFLEET_KEK_FILE="+filepath.Join(t.TempDir(), "certfleet.kek"), "CERTFLEET_PUBLIC_URL=http://"+apiAddr,
-		"CERTFLEET_TEMPORAL_UI_URL=http://temporal-ui.invalid")
+		"CERTFLEET_TEMPORAL_UI_URL=http://temporal-ui.invalid", "CERTFLEET_GRAFANA_URL=http://grafana.invalid/d/certfleet")
 	run := func(args ...string) string {
 		cmd := exec.CommandContext(ctx, binary, args...)
 		cmd.Env = env

@@ -122,7 +122,7 @@ func (a *Activities) send(ctx context.Context, row store.GetWebhookDeliveryRow, 
 	req.Header.Set(HeaderSignature, Sign([]byte(secret.Value), now, body))
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("POST %s: %w", row.Url, err)
+		return 0, err // it names the method, the URL and the cause
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

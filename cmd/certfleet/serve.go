@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		Pool: pool, Jobs: jobService, Renewals: renewals, Credentials: creds, Drivers: drivers,
 		Inventory: &inventory.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue},
 		Approver:  cas, Revoker: cas, CRLs: cas, OCSP: responder, CAIssuers: cas, CAs: cas, Trust: trust.New(pool), Logger: logger,
-		Console: console.Handler(), WorkflowLinks: cfg.TemporalUIURL + "/namespaces/" + url.PathEscape(cfg.TemporalNamespace) + "/workflows",
+		Console: console.Handler(), GrafanaURL: cfg.GrafanaURL, WorkflowLinks: cfg.TemporalUIURL + "/namespaces/" + url.PathEscape(cfg.TemporalNamespace) + "/workflows",
 		Checks: map[string]api.HealthCheck{
 			"postgres": pool.Ping,
 			"temporal": func(ctx context.Context) error {

@@ -253,6 +253,7 @@ try {
   step("the other views");
   await go("/", "Dashboard");
   await page.getByRole("img", { name: "Certificates expiring per week" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Grafana dashboard" }).getAttribute("href"), "http://grafana.invalid/d/certfleet");
   assert.equal(await page.locator(".card", { hasText: "Devices" }).first().locator(".value").textContent(), "6");
   await page.getByText(/Job \d+: device sim-00005/).waitFor();
   await shot("dashboard");
@@ -302,6 +303,31 @@ try {
   assert.equal(disabledStatus, 403);
   assert.match(refusal, /station "line-1" is disabled since/);
 
+  step("webhooks: a bad URL is refused beside its field; a webhook is added and pinged, and its delivery log shows the receiver unreachable");
+  await page.evaluate(async () => {
+    const s = await (await fetch("/api/v1/session")).json();
+    const made = await fetch("/api/v1/credentials", { method: "POST", headers: { "X-CSRF-Token": s.csrf_token, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "hooks", kind: "bearer", secret: "console-e2e-hooks-secret-0123" }) });
+    if (made.status !== 201) throw new Error(`the credential: ${made.status} ${await made.text()}`);
+  });
+  await go("/webhooks", "Webhooks");
+  await page.locator("#f-name").fill("ops");
+  await page.locator("#f-url").fill("ftp://hooks.example/certfleet");
+  await page.getByRole("checkbox", { name: "job.finished", exact: true }).check();
+  await page.getByRole("checkbox", { name: "ca_request.pending", exact: true }).check();
+  await page.locator("#f-secret_credential").selectOption("hooks");
+  await button("Add webhook").click();
+  await errorOf("url").waitFor();
+  await page.locator("#f-url").fill("http://127.0.0.1:9/certfleet");
+  await button("Add webhook").click();
+  await page.getByRole("link", { name: "ops", exact: true }).waitFor();
+  await button("Ping").click();
+  await shot("webhooks");
+  await page.getByRole("link", { name: "ops", exact: true }).click();
+  await page.getByRole("heading", { name: "Webhook ops" }).waitFor();
+  await page.getByRole("cell", { name: /connection refused/ }).waitFor({ timeout: 30_000 });
+  await shot("webhook");
+
   step("sign out");
   await button("Sign out").click();
   await token.waitFor();
@@ -335,6 +361,10 @@ try {
   await shot("auditor-trust-anchors");
   await go("/device-types", "Device types");
   assert.equal(await page.getByRole("heading", { name: "Add a device type" }).count(), 0);
+  await go("/webhooks", "Webhooks");
+  await page.getByRole("link", { name: "ops", exact: true }).waitFor();
+  assert.equal(await page.getByRole("heading", { name: "Add a webhook" }).count(), 0);
+  assert.equal(await button("Ping").count(), 0);
   await go("/stations/line-1", "Station line-1");
   await page.getByRole("link", { name: "Cam-0001", exact: true }).waitFor();
   assert.equal(await button("Enable").count(), 0);

@@ -7,6 +7,7 @@ export type Session = {
   role: Role;
   csrf_token?: string;
   workflow_links?: string;
+  grafana_url?: string;
 };
 
 /** ApiError is the API's one error shape: a code, a message, maybe a field and details. */

@@ -13,6 +13,7 @@ import { TrustAnchors } from "./views/trust";
 import { CAs } from "./views/cas";
 import { DeviceTypes } from "./views/devicetypes";
 import { StationPage, Stations } from "./views/stations";
+import { WebhookPage, Webhooks } from "./views/webhooks";
 import { Audit, Credentials, ESTLabels, RenewalPolicies, Tokens } from "./views/admin";
 import "./style.css";
 
@@ -72,6 +73,7 @@ const sections: [string, string, Role][] = [
   ["/est-labels", "EST labels", "auditor"],
   ["/device-types", "Device types", "auditor"],
   ["/stations", "Stations", "auditor"],
+  ["/webhooks", "Webhooks", "auditor"],
   ["/renewal-policies", "Renewal", "auditor"],
   ["/audit", "Audit log", "auditor"],
   ["/tokens", "Tokens", "admin"],
@@ -133,6 +135,8 @@ function View({ path, query }: { path: string; query: URLSearchParams }) {
       return <DeviceTypes />;
     case "stations":
       return id ? <StationPage name={id} /> : <Stations />;
+    case "webhooks":
+      return id ? <WebhookPage name={id} query={query} /> : <Webhooks />;
     case "renewal-policies":
       return <RenewalPolicies />;
     case "audit":

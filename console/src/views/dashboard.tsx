@@ -4,7 +4,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip } from "chart.js";
 import { navigate, withQuery } from "../router";
-import { Failure, OutcomeBar, Page, Status, useApi, When } from "../ui";
+import { Failure, OutcomeBar, Page, Status, useApi, useSession, When } from "../ui";
 import type { ListedJob } from "./jobs";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
@@ -37,8 +37,9 @@ export function Dashboard({ query }: { query: URLSearchParams }) {
   const alerts = useApi<{ due: unknown[]; expired: unknown[] }>("/api/v1/renewal-alerts");
   const c = summary.data?.counts;
   const soon = new Date().toISOString();
+  const grafana = useSession().grafana_url;
   return (
-    <Page title="Dashboard">
+    <Page title="Dashboard" actions={grafana && <a class="button secondary" href={grafana} target="_blank" rel="noopener">Grafana dashboard</a>}>
       <Failure message={summary.error || timeline.error} />
       {c && (
         <section class="cards" aria-label="Fleet state">
