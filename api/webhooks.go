@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/errkind"
@@ -31,18 +33,23 @@ type webhookBody struct {
 	SecretCredential string   `json:"secret_credential"`
 }
 
+// secret is the signing secret's credential, none for a mailto: webhook.
+func (b webhookBody) secret() pgtype.Text {
+	return pgtype.Text{String: b.SecretCredential, Valid: b.SecretCredential != ""}
+}
+
 type webhookView struct {
 	Name             string     `json:"name"`
 	URL              string     `json:"url"`
 	Events           []string   `json:"events"`
-	SecretCredential string     `json:"secret_credential"`
+	SecretCredential string     `json:"secret_credential,omitempty"`
 	DisabledAt       *time.Time `json:"disabled_at"`
 	CreatedAt        time.Time  `json:"created_at"`
 	CreatedBy        string     `json:"created_by"`
 }
 
 func viewWebhook(w store.Webhook) webhookView {
-	return webhookView{Name: w.Name, URL: w.Url, Events: w.Events, SecretCredential: w.SecretCredential, DisabledAt: w.DisabledAt, CreatedAt: w.CreatedAt, CreatedBy: w.CreatedBy}
+	return webhookView{Name: w.Name, URL: w.Url, Events: w.Events, SecretCredential: w.SecretCredential.String, DisabledAt: w.DisabledAt, CreatedAt: w.CreatedAt, CreatedBy: w.CreatedBy}
 }
 
 func (s *server) webhookRoutes(v1 *gin.RouterGroup, admin gin.HandlerFunc) {
@@ -85,7 +92,7 @@ func (s *server) createWebhook(c *gin.Context) {
 		}
 		var err error
 		row, err = q.CreateWebhook(c.Request.Context(), store.CreateWebhookParams{
-			Name: body.Name, Url: body.URL, Events: body.Events, SecretCredential: body.SecretCredential, CreatedBy: principal(c).Actor(),
+			Name: body.Name, Url: body.URL, Events: body.Events, SecretCredential: body.secret(), CreatedBy: principal(c).Actor(),
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil, errkind.Conflict("webhook %q exists", body.Name)
@@ -116,7 +123,7 @@ func (s *server) updateWebhook(c *gin.Context) {
 		if err := checkWebhook(c.Request.Context(), q, body); err != nil {
 			return store.Webhook{}, err
 		}
-		return q.UpdateWebhook(c.Request.Context(), store.UpdateWebhookParams{Name: name, Url: body.URL, Events: body.Events, SecretCredential: body.SecretCredential})
+		return q.UpdateWebhook(c.Request.Context(), store.UpdateWebhookParams{Name: name, Url: body.URL, Events: body.Events, SecretCredential: body.secret()})
 	})
 }
 
@@ -140,11 +147,19 @@ func (s *server) changeWebhook(c *gin.Context, action string, details any, fn fu
 	c.JSON(http.StatusOK, viewWebhook(row))
 }
 
-// checkWebhook refuses a URL that is not http(s) with a host, events that
-// do not exist, and a signing secret that is no bearer credential.
+// checkWebhook refuses a URL that is neither http(s) with a host nor
+// mailto: with addresses, events that do not exist, and for HTTP a signing
+// secret that is no bearer credential.
 func checkWebhook(ctx context.Context, q *store.Queries, b webhookBody) error {
-	if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(b.URL) > 2000 || textProblem(b.URL) != "" {
-		return fieldError("url", "an http:// or https:// URL with a host")
+	if len(b.URL) > 2000 || textProblem(b.URL) != "" {
+		return fieldError("url", "at most 2,000 characters of text")
+	}
+	if strings.HasPrefix(b.URL, "mailto:") {
+		if _, err := webhooks.MailRecipients(b.URL); err != nil {
+			return fieldError("url", "%v", err)
+		}
+	} else if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fieldError("url", "an http:// or https:// URL with a host, or mailto: with email addresses")
 	}
 	if len(b.Events) == 0 {
 		return fieldError("events", "one or more of %v", webhooks.EventTypes)
@@ -153,6 +168,9 @@ func checkWebhook(ctx context.Context, q *store.Queries, b webhookBody) error {
 		if !slices.Contains(webhooks.EventTypes, e) {
 			return fieldError("events", "%q is not one of %v", e, webhooks.EventTypes)
 		}
+	}
+	if b.SecretCredential == "" && strings.HasPrefix(b.URL, "mailto:") {
+		return nil // mail is not signed
 	}
 	if textProblem(b.SecretCredential) != "" {
 		return fieldError("secret_credential", "no credential %q", b.SecretCredential)

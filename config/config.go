@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strconv"
@@ -49,6 +50,8 @@ type Config struct {
 	// each next one twice as late, up to an hour.
 	WebhookAttempts int32
 	WebhookBackoff  time.Duration
+	// SMTP sends the events of mailto: webhooks.
+	SMTP SMTP
 	// FleetMetricsEvery is how often the fleet's state is read from Postgres
 	// for the metrics.
 	FleetMetricsEvery time.Duration
@@ -145,6 +148,9 @@ var Settings = []Setting{
 	{"fleet-metrics-interval", "CERTFLEET_FLEET_METRICS_INTERVAL", "60s", "how often the fleet's state (certificates, expiries, jobs, CA requests) is read from Postgres for the metrics"},
 	{"webhook-attempts", "CERTFLEET_WEBHOOK_ATTEMPTS", "12", "how many times a webhook delivery is tried before it is logged as failed"},
 	{"webhook-backoff", "CERTFLEET_WEBHOOK_BACKOFF", "10s", "how long before a webhook delivery's first retry; each next one waits twice as long, up to an hour (12 attempts at 10s span about 3.5 hours)"},
+	{"smtp-addr", "CERTFLEET_SMTP_ADDR", "", "host:port of the SMTP server that mails the events of mailto: webhooks (STARTTLS when offered); empty: nothing is mailed"},
+	{"smtp-from", "CERTFLEET_SMTP_FROM", "certfleet@localhost", "From address of certfleet's mail"},
+	{"smtp-credential", "CERTFLEET_SMTP_CREDENTIAL", "", "password credential (of the credential store) to log in to the SMTP server with (AUTH PLAIN, over TLS or to localhost); empty: no login"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
 	{"ca-renew-before", "CERTFLEET_CA_RENEW_BEFORE", "8760h", "how long before a built-in issuing CA expires its next CA is made (by a daily Temporal Schedule)"},
@@ -216,6 +222,7 @@ func fromValues(get func(flag string) string) (Config, error) {
 		LogFormat:         get("log-format"),
 		PprofAddr:         get("pprof-addr"),
 		MetricsAddr:       get("metrics-addr"),
+		SMTP:              SMTP{Addr: get("smtp-addr"), From: get("smtp-from"), Credential: get("smtp-credential")},
 	}
 	var errs []error
 	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -223,6 +230,12 @@ func fromValues(get func(flag string) string) (Config, error) {
 	}
 	if u, err := url.Parse(cfg.GrafanaURL); cfg.GrafanaURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		errs = append(errs, fmt.Errorf("grafana-url: want http(s)://host/…, got %q", cfg.GrafanaURL))
+	}
+	if _, _, err := net.SplitHostPort(cfg.SMTP.Addr); cfg.SMTP.Addr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("smtp-addr: want host:port, got %q", cfg.SMTP.Addr))
+	}
+	if _, err := mail.ParseAddress(cfg.SMTP.From); err != nil {
+		errs = append(errs, fmt.Errorf("smtp-from: want an email address, got %q", cfg.SMTP.From))
 	}
 	if cfg.KEK == "" && cfg.KEKFile == "" {
 		errs = append(errs, errors.New("kek-file: must be set when kek is not"))
@@ -287,6 +300,11 @@ func fromValues(get func(flag string) string) (Config, error) {
 	cfg.TemporalTLS, err = temporalTLSFromValues(get)
 	errs = append(errs, err)
 	return cfg, errors.Join(errs...)
+}
+
+// SMTP is the mail server certfleet sends through.
+type SMTP struct {
+	Addr, From, Credential string
 }
 
 // tlsFiles reads a certificate and key pair of settings: both or neither, since

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +45,8 @@ type Activities struct {
 	Credentials *credentials.Store
 	// Client sends the POSTs; its timeout bounds an attempt.
 	Client *http.Client
+	// Mail sends the events of mailto: webhooks.
+	Mail *Mailer
 }
 
 var acts *Activities
@@ -85,7 +88,13 @@ func (a *Activities) Deliver(ctx context.Context, d Delivery) error {
 	case row.DisabledAt != nil:
 		return temporal.NewNonRetryableApplicationError("the webhook is disabled", ErrRefused, nil)
 	}
-	status, sendErr := a.send(ctx, row, d.EventID)
+	var status int
+	var sendErr error
+	if strings.HasPrefix(row.Url, "mailto:") {
+		sendErr = a.Mail.send(ctx, row, d.WebhookID, d.EventID)
+	} else {
+		status, sendErr = a.send(ctx, row, d.EventID)
+	}
 	attempt := store.RecordWebhookAttemptParams{WebhookID: d.WebhookID, EventID: d.EventID, Delivered: sendErr == nil}
 	if status > 0 {
 		attempt.LastStatus = pgtype.Int4{Int32: int32(status), Valid: true}
@@ -101,7 +110,7 @@ func (a *Activities) Deliver(ctx context.Context, d Delivery) error {
 
 // send POSTs the event and says how the receiver answered.
 func (a *Activities) send(ctx context.Context, row store.GetWebhookDeliveryRow, eventID string) (int, error) {
-	secret, err := a.Credentials.ByName(ctx, row.SecretCredential)
+	secret, err := a.Credentials.ByName(ctx, row.SecretCredential.String)
 	if err != nil {
 		return 0, err
 	}

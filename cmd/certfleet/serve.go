@@ -89,10 +89,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
 		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, worker.Activities{
-			Jobs:     &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
-			Sweeps:   &renewal.SweepActivities{Pool: pool, Jobs: jobService},
-			CAs:      &carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger},
-			Webhooks: &webhooks.Activities{Pool: pool, Credentials: creds, Client: &http.Client{Timeout: webhookTimeout}},
+			Jobs:   &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
+			Sweeps: &renewal.SweepActivities{Pool: pool, Jobs: jobService},
+			CAs:    &carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger},
+			Webhooks: &webhooks.Activities{Pool: pool, Credentials: creds, Client: &http.Client{Timeout: webhookTimeout},
+				Mail: &webhooks.Mailer{Addr: cfg.SMTP.Addr, From: cfg.SMTP.From, Credential: cfg.SMTP.Credential, Credentials: creds}},
 		})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.TaskQueue, err)

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +31,8 @@ import (
 // (job.finished, job.items_failed, a ping) arrives exactly once per event ID,
 // signed with the webhook's secret. The second one's receiver answers 500
 // forever: its delivery ends in the log as failed after the configured
-// attempts.
+// attempts. A third, mailto:, gets job.finished by mail through an SMTP
+// server the test runs on loopback.
 func TestWebhooksDeliverEveryEventOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -42,7 +45,8 @@ func TestWebhooksDeliverEveryEventOnce(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	apiAddr := testenv.FreeAddr(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "TEMPORAL_ADDRESS=" + temporalAddr,
+	smtpAddr, mailbox := startSMTPSink(t)
+	env := []string{"CERTFLEET_SMTP_ADDR=" + smtpAddr, "CERTFLEET_SMTP_FROM=certfleet@fleet.example", "PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "TEMPORAL_ADDRESS=" + temporalAddr,
 		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + testenv.FreeAddr(t), "CERTFLEET_SCEP_ADDR=" + testenv.FreeAddr(t),
 		"CERTFLEET_METRICS_ADDR=" + testenv.FreeAddr(t), "CERTFLEET_WEBHOOK_ATTEMPTS=8", "CERTFLEET_WEBHOOK_BACKOFF=200ms",
 		"CERTFLEET_KEK_FILE=" + filepath.Join(t.TempDir(), "certfleet.kek")}
@@ -59,8 +63,11 @@ func TestWebhooksDeliverEveryEventOnce(t *testing.T) {
 		"events": []string{webhooks.JobFinished, webhooks.JobItemsFailed}, "secret_credential": "hooks"}, http.StatusCreated)
 	api.call("POST", "/api/v1/webhooks", map[string]any{"name": "broken", "url": broken + "/hooks",
 		"events": []string{webhooks.JobFinished}, "secret_credential": "hooks"}, http.StatusCreated)
+	api.call("POST", "/api/v1/webhooks", map[string]any{"name": "mail", "url": "mailto:pki-team@fleet.example,oncall@fleet.example",
+		"events": []string{webhooks.JobFinished}}, http.StatusCreated)
 	for field, bad := range map[string]map[string]any{
-		"url":               {"url": "ftp://example.com"},
+		"url (ftp)":         {"url": "ftp://example.com"},
+		"url (mailto)":      {"url": "mailto:not an address"},
 		"events":            {"events": []string{"job.exploded"}},
 		"secret_credential": {"secret_credential": "nope"},
 	} {
@@ -69,7 +76,7 @@ func TestWebhooksDeliverEveryEventOnce(t *testing.T) {
 			body[k] = v
 		}
 		refusal := api.call("POST", "/api/v1/webhooks", body, http.StatusBadRequest)
-		assert.Equal(t, field, refusal["error"].(map[string]any)["details"].(map[string]any)["field"], refusal)
+		assert.Equal(t, strings.Fields(field)[0], refusal["error"].(map[string]any)["details"].(map[string]any)["field"], refusal)
 	}
 	_, job := startSimJob(t, api, simURL, fleetSecret, 3)
 	waitJobDone(t, ctx, tc, fmt.Sprint(job["workflow_id"]))
@@ -112,6 +119,14 @@ func TestWebhooksDeliverEveryEventOnce(t *testing.T) {
 	assert.Equal(t, 500.0, entry["last_status"])
 	assert.Contains(t, entry["last_error"], "HTTP 500")
 	assert.NotContains(t, proc.Output(), signingSecret, "the signing secret is in no log line")
+
+	waitUntil(t, ctx, "the mail", func() bool { return len(mailbox.received()) == 1 })
+	m := mailbox.received()[0]
+	assert.Equal(t, "certfleet@fleet.example", m.from)
+	assert.Equal(t, []string{"pki-team@fleet.example", "oncall@fleet.example"}, m.to)
+	assert.Contains(t, m.data, "Message-ID: <job.finished.1.3@certfleet>")
+	assert.Contains(t, m.data, "X-Certfleet-Event-Id: job.finished/"+jobID)
+	assert.Contains(t, m.data, `"status": "completed_with_failures"`)
 
 	// Webhooks are numbered in the order they were made: ops 1, broken 2.
 	histories := map[string]*historypb.History{}
@@ -193,4 +208,80 @@ func httpServer(t *testing.T, h http.Handler) string {
 	go s.Serve(l) //nolint:errcheck // ends with Close
 	t.Cleanup(func() { s.Close() })
 	return "http://" + l.Addr().String()
+}
+
+// smtpSink is an SMTP server that keeps what it is sent: enough of RFC 5321
+// for net/smtp (no TLS, no AUTH offered).
+type smtpSink struct {
+	mu       sync.Mutex
+	messages []smtpMessage
+}
+
+type smtpMessage struct {
+	from string
+	to   []string
+	data string
+}
+
+func startSMTPSink(t *testing.T) (string, *smtpSink) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	sink := &smtpSink{}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go sink.serve(conn)
+		}
+	}()
+	return l.Addr().String(), sink
+}
+
+func (s *smtpSink) serve(conn net.Conn) {
+	defer conn.Close()
+	c := textproto.NewConn(conn)
+	_ = c.PrintfLine("220 sink ESMTP")
+	var m smtpMessage
+	for {
+		line, err := c.ReadLine()
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
+		switch {
+		case verb == "EHLO" || verb == "HELO":
+			_ = c.PrintfLine("250 sink")
+		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:"):
+			m = smtpMessage{from: strings.Trim(line[len("MAIL FROM:"):], "<> ")}
+			_ = c.PrintfLine("250 OK")
+		case strings.HasPrefix(strings.ToUpper(line), "RCPT TO:"):
+			m.to = append(m.to, strings.Trim(line[len("RCPT TO:"):], "<> "))
+			_ = c.PrintfLine("250 OK")
+		case verb == "DATA":
+			_ = c.PrintfLine("354 go on")
+			data, err := c.ReadDotBytes()
+			if err != nil {
+				return
+			}
+			m.data = string(data)
+			s.mu.Lock()
+			s.messages = append(s.messages, m)
+			s.mu.Unlock()
+			_ = c.PrintfLine("250 OK")
+		case verb == "QUIT":
+			_ = c.PrintfLine("221 bye")
+			return
+		default:
+			_ = c.PrintfLine("250 OK")
+		}
+	}
+}
+
+func (s *smtpSink) received() []smtpMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]smtpMessage(nil), s.messages...)
 }

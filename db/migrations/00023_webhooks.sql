@@ -1,19 +1,22 @@
 -- +goose Up
--- Webhooks: admins subscribe URLs to events. Events are written to an outbox
--- (webhook_events) in the transaction of the change they tell of, by the
--- triggers below, so none is lost; a dispatcher starts one delivery workflow
--- per subscribed webhook and event, and each delivery's attempts are logged.
+-- Webhooks: admins subscribe URLs (or, with mailto:, email addresses) to
+-- events. Events are written to an outbox (webhook_events) in the transaction
+-- of the change they tell of, by the triggers below, so none is lost; a
+-- dispatcher starts one delivery workflow per subscribed webhook and event,
+-- and each delivery's attempts are logged.
 CREATE TABLE webhooks (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name              text NOT NULL UNIQUE CHECK (name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
-    url               text NOT NULL CHECK (url ~ '^https?://' AND length(url) <= 2000),
+    -- http(s)://… is POSTed to; mailto:a@example.com,b@example.com is mailed.
+    url               text NOT NULL CHECK ((url ~ '^https?://' OR url ~ '^mailto:') AND length(url) <= 2000),
     events            text[] NOT NULL CHECK (cardinality(events) > 0),
-    -- The HMAC-SHA256 signing secret: a credential (kind bearer) of the
-    -- credential store, sealed under the KEK there.
-    secret_credential text NOT NULL REFERENCES credentials (name) ON UPDATE CASCADE,
+    -- The HMAC-SHA256 signing secret of an HTTP webhook: a credential (kind
+    -- bearer) of the credential store, sealed under the KEK there.
+    secret_credential text REFERENCES credentials (name) ON UPDATE CASCADE,
     disabled_at       timestamptz,
     created_at        timestamptz NOT NULL DEFAULT now(),
-    created_by        text NOT NULL
+    created_by        text NOT NULL,
+    CHECK (url ~ '^mailto:' OR secret_credential IS NOT NULL)
 );
 
 CREATE TABLE webhook_events (

@@ -357,14 +357,14 @@ type TrustAnchor struct {
 }
 
 type Webhook struct {
-	ID               int64      `json:"id"`
-	Name             string     `json:"name"`
-	Url              string     `json:"url"`
-	Events           []string   `json:"events"`
-	SecretCredential string     `json:"secret_credential"`
-	DisabledAt       *time.Time `json:"disabled_at"`
-	CreatedAt        time.Time  `json:"created_at"`
-	CreatedBy        string     `json:"created_by"`
+	ID               int64       `json:"id"`
+	Name             string      `json:"name"`
+	Url              string      `json:"url"`
+	Events           []string    `json:"events"`
+	SecretCredential pgtype.Text `json:"secret_credential"`
+	DisabledAt       *time.Time  `json:"disabled_at"`
+	CreatedAt        time.Time   `json:"created_at"`
+	CreatedBy        string      `json:"created_by"`
 }
 
 type WebhookDelivery struct {

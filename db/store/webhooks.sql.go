@@ -52,11 +52,11 @@ RETURNING id, name, url, events, secret_credential, disabled_at, created_at, cre
 `
 
 type CreateWebhookParams struct {
-	Name             string   `json:"name"`
-	Url              string   `json:"url"`
-	Events           []string `json:"events"`
-	SecretCredential string   `json:"secret_credential"`
-	CreatedBy        string   `json:"created_by"`
+	Name             string      `json:"name"`
+	Url              string      `json:"url"`
+	Events           []string    `json:"events"`
+	SecretCredential pgtype.Text `json:"secret_credential"`
+	CreatedBy        string      `json:"created_by"`
 }
 
 func (q *Queries) CreateWebhook(ctx context.Context, arg CreateWebhookParams) (Webhook, error) {
@@ -145,7 +145,7 @@ type GetWebhookDeliveryParams struct {
 type GetWebhookDeliveryRow struct {
 	Status           string          `json:"status"`
 	Url              string          `json:"url"`
-	SecretCredential string          `json:"secret_credential"`
+	SecretCredential pgtype.Text     `json:"secret_credential"`
 	DisabledAt       *time.Time      `json:"disabled_at"`
 	Type             string          `json:"type"`
 	Payload          json.RawMessage `json:"payload"`
@@ -386,10 +386,10 @@ UPDATE webhooks SET url = $1, events = $2, secret_credential = $3 WHERE name = $
 `
 
 type UpdateWebhookParams struct {
-	Url              string   `json:"url"`
-	Events           []string `json:"events"`
-	SecretCredential string   `json:"secret_credential"`
-	Name             string   `json:"name"`
+	Url              string      `json:"url"`
+	Events           []string    `json:"events"`
+	SecretCredential pgtype.Text `json:"secret_credential"`
+	Name             string      `json:"name"`
 }
 
 func (q *Queries) UpdateWebhook(ctx context.Context, arg UpdateWebhookParams) (Webhook, error) {
