@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/drivers/device"
+	"github.com/certfleet/certfleet/tracing"
 	"github.com/certfleet/certfleet/vocab"
 )
 
@@ -87,6 +89,23 @@ func classify(err error, errType string) error {
 }
 
 func (a *Activities) queries() *store.Queries { return store.New(a.Pool) }
+
+// traced makes call, one call to a device or a CA, in a span of its own, a
+// child of the activity's (see tracing).
+func traced(ctx context.Context, name string, attrs []attribute.KeyValue, call func(context.Context) error) error {
+	ctx, span := tracing.Start(ctx, name, attrs...)
+	err := call(ctx)
+	tracing.End(span, err)
+	return err
+}
+
+func deviceAttrs(it Item) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("certfleet.device_id", it.DeviceID), attribute.Int64("certfleet.job_id", it.JobID)}
+}
+
+func caAttrs(driver, deviceID string) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("certfleet.ca_driver", driver), attribute.String("certfleet.device_id", deviceID)}
+}
 
 // idempotencyKey is the business key of an item's CA request,
 // "<jobID>/<deviceID>": one certificate per device per job, however often a

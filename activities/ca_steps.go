@@ -69,7 +69,11 @@ func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, iden
 		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
 	}
 	start := time.Now()
-	result, err := driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: key, DeviceID: deviceID, IdentityField: identityField})
+	var result ca.Result
+	err = traced(ctx, "ca.submit", caAttrs(row.CaDriver, deviceID), func(ctx context.Context) (err error) {
+		result, err = driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: key, DeviceID: deviceID, IdentityField: identityField})
+		return err
+	})
 	metrics.CASubmission(row.CaDriver, submissionResult(result, err), time.Since(start))
 	if err != nil {
 		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", deviceID, err), ErrCAPermanent)
@@ -119,7 +123,11 @@ func (a *Activities) check(ctx context.Context, profileID int64, deviceID, reque
 	if err != nil {
 		return Submission{}, err
 	}
-	result, err := driver.Poll(ctx, requestID)
+	var result ca.Result
+	err = traced(ctx, "ca.poll", caAttrs(row.CaDriver, deviceID), func(ctx context.Context) (err error) {
+		result, err = driver.Poll(ctx, requestID)
+		return err
+	})
 	if err != nil {
 		return Submission{}, classify(fmt.Errorf("poll CA request %s of %s: %w", requestID, deviceID, err), ErrCAPermanent)
 	}
@@ -169,7 +177,7 @@ func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.
 	if !driver.Capabilities().Revoke || !issuedBy(ctx, driver, cert) {
 		return vocab.RevokeNA, a.queries().MarkCertificateSuperseded(ctx, id)
 	}
-	if err := driver.Revoke(ctx, cert, reason); err != nil {
+	if err := traced(ctx, "ca.revoke", caAttrs("", it.DeviceID), func(ctx context.Context) error { return driver.Revoke(ctx, cert, reason) }); err != nil {
 		return "", classify(fmt.Errorf("revoke certificate %d of %s: %w", id, it.DeviceID, err), ErrCAPermanent)
 	}
 	return vocab.Succeeded, nil

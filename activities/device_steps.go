@@ -57,7 +57,11 @@ func (a *Activities) GetCSR(ctx context.Context, it Item) (CSRResult, error) {
 	if result.PriorCertificateID, err = a.recordPrior(ctx, it, prior); err != nil {
 		return CSRResult{}, err
 	}
-	der, err := driver.GenerateCSR(ctx, dev, csrRequest(it, profile))
+	var der []byte
+	err = traced(ctx, "device.generate_csr", deviceAttrs(it), func(ctx context.Context) (err error) {
+		der, err = driver.GenerateCSR(ctx, dev, csrRequest(it, profile))
+		return err
+	})
 	if err != nil {
 		return CSRResult{}, classify(fmt.Errorf("get CSR from %s: %w", it.DeviceID, err), ErrDevicePermanent)
 	}
@@ -153,7 +157,9 @@ func (a *Activities) InstallIssued(ctx context.Context, it Item, issued Issued) 
 	if holds, err := holdsCertificate(ctx, driver, dev, it, leaf); err != nil || holds {
 		return err
 	}
-	if err := driver.Install(ctx, dev, it.CertType, append([]*x509.Certificate{leaf}, chain...)); err != nil {
+	if err := traced(ctx, "device.install", deviceAttrs(it), func(ctx context.Context) error {
+		return driver.Install(ctx, dev, it.CertType, append([]*x509.Certificate{leaf}, chain...))
+	}); err != nil {
 		return classify(fmt.Errorf("install on %s: %w", it.DeviceID, err), ErrDevicePermanent)
 	}
 	holds, err := holdsCertificate(ctx, driver, dev, it, leaf)

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/certfleet/certfleet/metrics"
+	"github.com/certfleet/certfleet/tracing"
 )
 
 // errorBody is the one shape of every error the API returns.
@@ -37,8 +38,8 @@ func recoverJSON(logger *slog.Logger) gin.HandlerFunc {
 	})
 }
 
-// observe logs every request, one line each, and counts and times it by
-// route (see metrics); requests no route matches, the console's pages among
+// observe logs every request, one line each, counts and times it by route
+// (see metrics) and names its span (see tracing); requests no route matches, the console's pages among
 // them, share the route "unmatched".
 func observe(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -49,6 +50,7 @@ func observe(logger *slog.Logger) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		metrics.Request("api", route, c.Request.Method, c.Writer.Status(), time.Since(start))
+		tracing.Rename(c.Request.Context(), c.Request.Method, route)
 		if len(c.Errors) > 0 {
 			logger.Warn("request failed", "route", c.FullPath(), "error", c.Errors.String())
 		}

@@ -50,6 +50,8 @@ type Config struct {
 	// each next one twice as late, up to an hour.
 	WebhookAttempts int32
 	WebhookBackoff  time.Duration
+	// OTLPEndpoint receives traces over OTLP/HTTP when set.
+	OTLPEndpoint string
 	// SMTP sends the events of mailto: webhooks.
 	SMTP SMTP
 	// FleetMetricsEvery is how often the fleet's state is read from Postgres
@@ -151,6 +153,7 @@ var Settings = []Setting{
 	{"smtp-addr", "CERTFLEET_SMTP_ADDR", "", "host:port of the SMTP server that mails the events of mailto: webhooks (STARTTLS when offered); empty: nothing is mailed"},
 	{"smtp-from", "CERTFLEET_SMTP_FROM", "certfleet@localhost", "From address of certfleet's mail"},
 	{"smtp-credential", "CERTFLEET_SMTP_CREDENTIAL", "", "password credential (of the credential store) to log in to the SMTP server with (AUTH PLAIN, over TLS or to localhost); empty: no login"},
+	{"otlp-endpoint", "CERTFLEET_OTLP_ENDPOINT", "", "OTLP/HTTP endpoint that receives certfleet's traces, e.g. http://otel-collector:4318; empty: no traces"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
 	{"ca-renew-before", "CERTFLEET_CA_RENEW_BEFORE", "8760h", "how long before a built-in issuing CA expires its next CA is made (by a daily Temporal Schedule)"},
@@ -222,6 +225,7 @@ func fromValues(get func(flag string) string) (Config, error) {
 		LogFormat:         get("log-format"),
 		PprofAddr:         get("pprof-addr"),
 		MetricsAddr:       get("metrics-addr"),
+		OTLPEndpoint:      get("otlp-endpoint"),
 		SMTP:              SMTP{Addr: get("smtp-addr"), From: get("smtp-from"), Credential: get("smtp-credential")},
 	}
 	var errs []error
@@ -230,6 +234,9 @@ func fromValues(get func(flag string) string) (Config, error) {
 	}
 	if u, err := url.Parse(cfg.GrafanaURL); cfg.GrafanaURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		errs = append(errs, fmt.Errorf("grafana-url: want http(s)://host/…, got %q", cfg.GrafanaURL))
+	}
+	if u, err := url.Parse(cfg.OTLPEndpoint); cfg.OTLPEndpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("otlp-endpoint: want http(s)://host:port, got %q", cfg.OTLPEndpoint))
 	}
 	if _, _, err := net.SplitHostPort(cfg.SMTP.Addr); cfg.SMTP.Addr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("smtp-addr: want host:port, got %q", cfg.SMTP.Addr))

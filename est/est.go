@@ -22,6 +22,7 @@ import (
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/metrics"
+	"github.com/certfleet/certfleet/tracing"
 )
 
 // EST operations that issue certificates.
@@ -43,7 +44,7 @@ const protocol = "EST"
 
 // Handler routes EST requests, unlabelled and labelled, behind the per-client
 // rate limit and a guard that turns any panic into a 500, counted and timed
-// by route (see metrics).
+// by route (see metrics) and traced (see tracing).
 func (s *Server) Handler() http.Handler {
 	s.Init()
 	mux := http.NewServeMux()
@@ -54,7 +55,7 @@ func (s *Server) Handler() http.Handler {
 			mux.HandleFunc("POST "+prefix+op, s.serve(s.enroll(op)))
 		}
 	}
-	return metrics.HTTP(runProtocol, nil, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux)))
+	return tracing.HTTP(metrics.HTTP(runProtocol, nil, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))))
 }
 
 // httpError is a refusal with the status and text the client gets.

@@ -25,6 +25,7 @@ import (
 	"github.com/certfleet/certfleet/enroll"
 	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/metrics"
+	"github.com/certfleet/certfleet/tracing"
 )
 
 // Server serves SCEP. Build its handler with Handler.
@@ -63,7 +64,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+path, s.serve)
 		mux.HandleFunc("POST "+path, s.serve)
 	}
-	return metrics.HTTP(runProtocol, route, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux)))
+	return tracing.HTTP(metrics.HTTP(runProtocol, route, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))))
 }
 
 // operations are SCEP's operations, as its requests' routes name them.

@@ -17,16 +17,19 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/metrics"
+	"github.com/certfleet/certfleet/tracing"
 )
 
 // Dial connects to the Temporal frontend at address, in namespace, over TLS
-// when tlsSettings say so, with the SDK's metrics in metrics.Registry. The SDK asks the server for its capabilities while
+// when tlsSettings say so, with the SDK's metrics in metrics.Registry and
+// traces carried through workflows and activities (see tracing). The SDK asks the server for its capabilities while
 // dialling, so a TLS or certificate mismatch fails here, at start, rather than
 // at the first workflow.
 func Dial(ctx context.Context, address, namespace string, tlsSettings config.TemporalTLS, logger *slog.Logger) (client.Client, error) {
@@ -38,12 +41,17 @@ func Dial(ctx context.Context, address, namespace string, tlsSettings config.Tem
 	if err != nil {
 		return nil, err
 	}
+	traces, err := tracing.Temporal()
+	if err != nil {
+		return nil, err
+	}
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:          address,
 		Namespace:         namespace,
 		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
 		ConnectionOptions: client.ConnectionOptions{TLS: tlsConfig},
 		MetricsHandler:    sdkMetrics,
+		Interceptors:      []interceptor.ClientInterceptor{traces},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (tls: %t): %w", address, tlsConfig != nil, err)

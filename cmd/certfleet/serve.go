@@ -36,12 +36,23 @@ import (
 	"github.com/certfleet/certfleet/renewal"
 	"github.com/certfleet/certfleet/scep"
 	"github.com/certfleet/certfleet/temporalconn"
+	"github.com/certfleet/certfleet/tracing"
 	"github.com/certfleet/certfleet/webhooks"
 	"github.com/certfleet/certfleet/worker"
 )
 
 // role says which parts a process runs.
 type role struct{ api, worker bool }
+
+// name is the subcommand of the role, as traces tell it.
+func (r role) name() string {
+	for name, known := range roles {
+		if known == r {
+			return name
+		}
+	}
+	return "custom"
+}
 
 var roles = map[string]role{
 	"all":    {api: true, worker: true},
@@ -51,6 +62,17 @@ var roles = map[string]role{
 
 // serve runs the parts of certfleet that r names until ctx ends, then drains them.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) error {
+	stopTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, r.name(), logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			logger.Warn("traces not flushed", "error", err)
+		}
+	}()
 	pool, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -159,9 +181,10 @@ const deviceTimeout = 30 * time.Second
 // webhookTimeout bounds one POST to a webhook's receiver.
 const webhookTimeout = 10 * time.Second
 
-// serveAPI runs the operations API, over TLS when a certificate is configured.
+// serveAPI runs the operations API, over TLS when a certificate is configured,
+// each request traced (see tracing).
 func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, deps api.Deps) error {
-	handler := api.New(deps)
+	handler := tracing.HTTP(api.New(deps))
 	tlsConfig, err := apiTLS(cfg.APITLS)
 	if err != nil {
 		return err
