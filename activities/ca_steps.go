@@ -103,7 +103,10 @@ func (a *Activities) PollCA(ctx context.Context, it Item, requestID string) (Sub
 func (a *Activities) poll(ctx context.Context, profileID int64, deviceID, requestID string) (Submission, error) {
 	sub, err := a.check(ctx, profileID, deviceID, requestID)
 	if err == nil && sub.Status == vocab.RequestPending {
-		return Submission{}, temporal.NewApplicationError(fmt.Sprintf("CA request %s of %s is still pending", requestID, deviceID), ErrCAPending)
+		// Benign: the SDK logs the polls of runs from before the
+		// ca-decision-signal version at DEBUG, not as errors.
+		return Submission{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("CA request %s of %s is still pending", requestID, deviceID), ErrCAPending,
+			temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
 	}
 	return sub, err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/db/store"
@@ -151,5 +152,10 @@ func (a *Activities) finish(ctx context.Context, it Item, outcome vocab.Outcome,
 		return fmt.Errorf("record outcome %s of %s: %w", outcome, it.DeviceID, err)
 	}
 	metrics.JobItemFinished(outcome, step)
+	if outcome.Failing() && activity.IsActivity(ctx) {
+		// One line per failed item, when its outcome is recorded; the
+		// logger adds the workflow and run IDs.
+		activity.GetLogger(ctx).Warn("job item failed", "JobID", it.JobID, "DeviceID", it.DeviceID, "Step", step, "Outcome", string(outcome), "Error", lastError)
+	}
 	return nil
 }

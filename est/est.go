@@ -55,7 +55,7 @@ func (s *Server) Handler() http.Handler {
 			mux.HandleFunc("POST "+prefix+op, s.serve(s.enroll(op)))
 		}
 	}
-	return tracing.HTTP(metrics.HTTP(runProtocol, nil, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))))
+	return tracing.HTTP(metrics.HTTP(runProtocol, nil, s.Logger, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))))
 }
 
 // httpError is a refusal with the status and text the client gets.

@@ -1,14 +1,16 @@
 package metrics
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 )
 
-// HTTP counts and times the requests next answers, as server's. Their route
-// is the ServeMux pattern that matched (known only once next has run), or
-// what route says when it is set; "unmatched" when neither names one.
-func HTTP(server string, route func(*http.Request) string, next http.Handler) http.Handler {
+// HTTP counts and times the requests next answers, as server's, and logs
+// one line for each. Their route is the ServeMux pattern that matched (known
+// only once next has run), or what route says when it is set; "unmatched"
+// when neither names one.
+func HTTP(server string, route func(*http.Request) string, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -20,7 +22,10 @@ func HTTP(server string, route func(*http.Request) string, next http.Handler) ht
 		if name == "" {
 			name = "unmatched"
 		}
-		Request(server, name, r.Method, sw.status, time.Since(start))
+		took := time.Since(start)
+		Request(server, name, r.Method, sw.status, took)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "http request", slog.String("server", server), slog.String("method", r.Method),
+			slog.String("route", name), slog.Int("status", sw.status), slog.Int64("duration_ms", took.Milliseconds()), slog.String("client", r.RemoteAddr))
 	})
 }
 

@@ -64,7 +64,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+path, s.serve)
 		mux.HandleFunc("POST "+path, s.serve)
 	}
-	return tracing.HTTP(metrics.HTTP(runProtocol, route, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))))
+	return tracing.HTTP(metrics.HTTP(runProtocol, route, s.Logger, enroll.NewRateLimit(s.Limits.Rate, s.Limits.Burst).Wrap(enroll.RecoverPanics(s.Logger, protocol, mux))))
 }
 
 // operations are SCEP's operations, as its requests' routes name them.

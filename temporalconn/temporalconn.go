@@ -48,7 +48,7 @@ func Dial(ctx context.Context, address, namespace string, tlsSettings config.Tem
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:          address,
 		Namespace:         namespace,
-		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		Logger:            tlog.NewStructuredLogger(slog.New(retriesAsWarnings{logger.Handler()}).With("component", "temporal")),
 		ConnectionOptions: client.ConnectionOptions{TLS: tlsConfig},
 		MetricsHandler:    sdkMetrics,
 		Interceptors:      []interceptor.ClientInterceptor{traces},
@@ -166,4 +166,25 @@ func IsUnavailable(err error) bool {
 	var busy *serviceerror.ResourceExhausted
 	var slow *serviceerror.DeadlineExceeded
 	return errors.As(err, &down) || errors.As(err, &busy) || errors.As(err, &slow) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// retriesAsWarnings lowers the SDK's "Activity error." lines, one per failed
+// attempt of an activity, from ERROR to WARN: a device or a CA being retried
+// is expected, and Temporal retries it. A job item that fails for good is
+// logged once, when its outcome is recorded (activities.FinishItem).
+type retriesAsWarnings struct{ slog.Handler }
+
+func (h retriesAsWarnings) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && r.Message == "Activity error." {
+		r.Level = slog.LevelWarn
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h retriesAsWarnings) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return retriesAsWarnings{h.Handler.WithAttrs(attrs)}
+}
+
+func (h retriesAsWarnings) WithGroup(name string) slog.Handler {
+	return retriesAsWarnings{h.Handler.WithGroup(name)}
 }

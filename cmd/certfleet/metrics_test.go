@@ -50,7 +50,7 @@ func TestMetricsAndAlertsDuringAJob(t *testing.T) {
 		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_SCEP_ADDR=" + testenv.FreeAddr(t),
 		"CERTFLEET_METRICS_ADDR=" + metricsAddr, "CERTFLEET_FLEET_METRICS_INTERVAL=1s",
 		"CERTFLEET_KEK_FILE=" + filepath.Join(t.TempDir(), "certfleet.kek"), "CERTFLEET_EST_HOSTS=localhost"}
-	token, _ := runAll(t, ctx, env, apiAddr)
+	token, proc := runAll(t, ctx, env, apiAddr)
 	testenv.WaitListening(t, metricsAddr, time.Minute)
 
 	promAddr := startPrometheus(t, prometheus, metricsAddr)
@@ -73,6 +73,9 @@ func TestMetricsAndAlertsDuringAJob(t *testing.T) {
 		return sumOf(scrape(), "certfleet_job_items_finished_total") > 0
 	})
 	waitJobDone(t, ctx, tc, fmt.Sprint(job["workflow_id"]))
+	logs := proc.Output()
+	assert.Regexp(t, `level=WARN msg="job item failed".*JobID=1 DeviceID=sim-00006 Step=csr Outcome=device_failure`, logs, "one line for the failed item")
+	assert.NotRegexp(t, `level=ERROR.*Activity error`, logs, "failed attempts that Temporal retries are warnings")
 	after := scrape()
 	assert.Equal(t, 5.0, after[`certfleet_job_items_finished_total{outcome="revoke_na",step="revoke"}`], "five devices got their first certificate")
 	assert.Equal(t, 1.0, after[`certfleet_job_items_finished_total{outcome="device_failure",step="csr"}`], "one failed its CSR")
@@ -88,6 +91,7 @@ func TestMetricsAndAlertsDuringAJob(t *testing.T) {
 	after = scrape()
 	assert.Equal(t, 1.0, after[`certfleet_enrollments_total{label="cams",outcome="issued",protocol="est"}`])
 	assert.Equal(t, 1.0, after[`certfleet_http_requests_total{code="2xx",method="POST",route="POST /.well-known/est/simpleenroll",server="est"}`])
+	assert.Regexp(t, `msg="http request" server=est method=POST route="POST /.well-known/est/simpleenroll" status=200`, proc.Output(), "one line per EST request")
 
 	waitUntil(t, ctx, "the fleet gauges to follow Postgres", func() bool {
 		m := scrape()
