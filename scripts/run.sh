@@ -135,6 +135,7 @@ cat <<BANNER
     Console       $API_URL/        (sign in with the admin token below)
     EST           https://localhost:$EST_PORT/.well-known/est/   (server certificate from the built-in CA)
     SCEP          http://localhost:$SCEP_PORT/scep/<label>   (and under /scep on the EST port)
+    Metrics       http://${CERTFLEET_METRICS_ADDR:-127.0.0.1:9464}/metrics   (Prometheus; alert rules and a Grafana dashboard in deploy/)
     Temporal UI   http://localhost:$TEMPORAL_UI_PORT
     Temporal      $TEMPORAL_ADDRESS, namespace ${TEMPORAL_NAMESPACE:-default}
     Postgres      $PG_HOST:$PG_PORT, database $PG_DB
