@@ -23,14 +23,25 @@ import (
 
 // Webhooks tell outside systems of events (see webhooks/): admins subscribe
 // a URL to event types, with a credential of the credential store (kind
-// bearer) as the signing secret; anyone may read them and their delivery
-// log.
+// bearer) as the signing secret. Only admins read them: receivers' URLs
+// often carry a token, and the audit log, which every role reads, records
+// them without their query.
 
 type webhookBody struct {
 	Name             string   `json:"name"`
 	URL              string   `json:"url"`
 	Events           []string `json:"events"`
 	SecretCredential string   `json:"secret_credential"`
+}
+
+// audited is the body as the audit log keeps it: the URL without its query
+// or user information, where receivers keep their tokens.
+func (b webhookBody) audited() webhookBody {
+	if u, err := url.Parse(b.URL); err == nil && !strings.HasPrefix(b.URL, "mailto:") {
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		b.URL = u.String()
+	}
+	return b
 }
 
 // secret is the signing secret's credential, none for a mailto: webhook.
@@ -53,14 +64,14 @@ func viewWebhook(w store.Webhook) webhookView {
 }
 
 func (s *server) webhookRoutes(v1 *gin.RouterGroup, admin gin.HandlerFunc) {
-	v1.GET("/webhooks", s.listWebhooks)
+	v1.GET("/webhooks", admin, s.listWebhooks)
 	v1.POST("/webhooks", admin, s.createWebhook)
 	v1.PUT("/webhooks/:name", admin, s.updateWebhook)
 	v1.DELETE("/webhooks/:name", admin, s.deleteWebhook)
 	v1.POST("/webhooks/:name/disable", admin, s.setWebhookDisabled(true))
 	v1.POST("/webhooks/:name/enable", admin, s.setWebhookDisabled(false))
 	v1.POST("/webhooks/:name/ping", admin, s.pingWebhook)
-	v1.GET("/webhooks/:name/deliveries", s.webhookDeliveries)
+	v1.GET("/webhooks/:name/deliveries", admin, s.webhookDeliveries)
 }
 
 func (s *server) listWebhooks(c *gin.Context) {
@@ -97,7 +108,7 @@ func (s *server) createWebhook(c *gin.Context) {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil, errkind.Conflict("webhook %q exists", body.Name)
 		}
-		return []string{body.Name}, body, err
+		return []string{body.Name}, body.audited(), err
 	})
 	if err != nil {
 		fail(c, err)
@@ -119,7 +130,7 @@ func (s *server) updateWebhook(c *gin.Context) {
 		return
 	}
 	body.Name = name
-	s.changeWebhook(c, "webhook.update", body, func(q *store.Queries) (store.Webhook, error) {
+	s.changeWebhook(c, "webhook.update", body.audited(), func(q *store.Queries) (store.Webhook, error) {
 		if err := checkWebhook(c.Request.Context(), q, body); err != nil {
 			return store.Webhook{}, err
 		}

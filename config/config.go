@@ -285,8 +285,8 @@ func fromValues(get func(flag string) string) (Config, error) {
 	} else {
 		cfg.WebhookAttempts = int32(attempts)
 	}
-	if cfg.WebhookBackoff, err = time.ParseDuration(get("webhook-backoff")); err != nil || cfg.WebhookBackoff < 10*time.Millisecond {
-		errs = append(errs, fmt.Errorf("webhook-backoff: want a duration of 10ms or more, got %q", get("webhook-backoff")))
+	if cfg.WebhookBackoff, err = time.ParseDuration(get("webhook-backoff")); err != nil || cfg.WebhookBackoff < 10*time.Millisecond || cfg.WebhookBackoff > time.Hour {
+		errs = append(errs, fmt.Errorf("webhook-backoff: want 10ms to 1h, got %q", get("webhook-backoff")))
 	}
 	if cfg.FleetMetricsEvery, err = time.ParseDuration(get("fleet-metrics-interval")); err != nil || cfg.FleetMetricsEvery < time.Second {
 		errs = append(errs, fmt.Errorf("fleet-metrics-interval: want a duration of a second or more, got %q", get("fleet-metrics-interval")))

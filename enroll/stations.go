@@ -119,31 +119,30 @@ func (s *Service) ForStationDevice(ctx context.Context, l Label, c Caller, csr *
 
 // bindStation records a station's enrollment key, once however often it is
 // retried, and counts it against the station's limit, creating the device
-// when it is new. All of it is one transaction, with its audit rows.
+// when it is new. All of it is one transaction, with its audit row: the
+// enrollment's row is written first, so that a retry in flight at the same
+// time waits for it and then finds it, and is counted once.
 func (s *Service) bindStation(ctx context.Context, c Caller, key string) error {
 	st, label := c.Station.Row, c.Station.Label
 	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		if seen, err := q.StationEnrollmentExists(ctx, key); err != nil || seen {
+		registered, err := registerForStation(ctx, q, c)
+		if err != nil {
 			return err
+		}
+		n, err := q.RecordStationEnrollment(ctx, store.RecordStationEnrollmentParams{
+			Enrollment: key, Station: st.Name, DeviceID: c.Device.ID, Label: label, Registered: registered,
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("record an enrollment of station %s: %w", st.Name, err)
+		case n == 0: // recorded and counted already
+			return nil
 		}
 		if _, err := q.CountStationEnrollment(ctx, st.Name); errors.Is(err, pgx.ErrNoRows) {
 			return s.stationRefusal(ctx, st.Name, label)
 		} else if err != nil {
 			return fmt.Errorf("count an enrollment of station %s: %w", st.Name, err)
-		}
-		registered := false
-		if c.Station.Register {
-			_, err := q.RegisterStationDevice(ctx, store.RegisterStationDeviceParams{ID: c.Device.ID, DeviceType: c.Device.DeviceType, Mode: c.Device.Mode, Station: st.Name})
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("register device %s for station %s: %w", c.Device.ID, st.Name, err)
-			}
-			registered = err == nil // else a concurrent request created it first
-		}
-		if _, err := q.RecordStationEnrollment(ctx, store.RecordStationEnrollmentParams{
-			Enrollment: key, Station: st.Name, DeviceID: c.Device.ID, Label: label, Registered: registered,
-		}); err != nil {
-			return fmt.Errorf("record an enrollment of station %s: %w", st.Name, err)
 		}
 		details, err := json.Marshal(map[string]any{"label": label, "registered": registered})
 		if err != nil {
@@ -153,6 +152,31 @@ func (s *Service) bindStation(ctx context.Context, c Caller, key string) error {
 			Actor: "station:" + st.Name, Action: "station.enroll", ObjectType: "device", ObjectIds: []string{c.Device.ID}, Details: details,
 		})
 	})
+}
+
+// registerForStation creates the device a station names for the first
+// time, and says whether it did. One created meanwhile by someone else must
+// pass what Admit checked of an existing device.
+func registerForStation(ctx context.Context, q *store.Queries, c Caller) (bool, error) {
+	if !c.Station.Register {
+		return false, nil
+	}
+	st := c.Station.Row
+	_, err := q.RegisterStationDevice(ctx, store.RegisterStationDeviceParams{ID: c.Device.ID, DeviceType: c.Device.DeviceType, Mode: c.Device.Mode, Station: st.Name})
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("register device %s for station %s: %w", c.Device.ID, st.Name, err)
+	}
+	existing, err := q.GetDevice(ctx, c.Device.ID)
+	if err != nil {
+		return false, fmt.Errorf("read device %s: %w", c.Device.ID, err)
+	}
+	if existing.DeviceType != c.Device.DeviceType || existing.Mode == "DISABLED" {
+		return false, errkind.Conflict("device %s was created meanwhile as a %s device in mode %s; send the request again", existing.ID, existing.DeviceType, existing.Mode)
+	}
+	return false, nil
 }
 
 // stationRefusal says why station name could not count one more

@@ -133,10 +133,10 @@ WHERE issuer = @issuer AND serial_hex = @serial_hex;
 -- name: UnrenewedExpiring :many
 -- Profiles with active certificates expiring within 30 days that no
 -- unpaused renewal policy covers, and how many.
-SELECT p.name AS profile, count(*) AS certificates
+SELECT p.id AS profile_id, p.name AS profile, count(*) AS certificates
 FROM certificates c JOIN profiles p ON p.id = c.profile_id JOIN devices d ON d.id = c.device_id
 WHERE c.status = 'active' AND c.not_after > now() AND c.not_after <= now() + interval '30 days'
   AND NOT EXISTS (SELECT 1 FROM renewal_policies r WHERE NOT r.paused AND r.cert_type = c.cert_type
       AND (cardinality(r.profile_ids) = 0 OR c.profile_id = ANY(r.profile_ids))
       AND (cardinality(r.device_types) = 0 OR d.device_type = ANY(r.device_types)))
-GROUP BY p.name ORDER BY p.name;
+GROUP BY p.id, p.name ORDER BY p.name;

@@ -41,6 +41,11 @@ func CompilePattern(pattern string) (*regexp.Regexp, error) {
 	if len(pattern) > 500 {
 		return nil, fmt.Errorf("at most 500 characters")
 	}
+	// Compiled alone first: a pattern such as "a)|(?:.*" must not escape the
+	// anchors it is then put between.
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(`^(?:` + pattern + `)$`)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -130,8 +131,13 @@ func (a *Activities) send(ctx context.Context, row store.GetWebhookDeliveryRow, 
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now, 10))
 	req.Header.Set(HeaderSignature, Sign([]byte(secret.Value), now, body))
 	resp, err := a.Client.Do(req)
+	var failed *url.Error
+	if errors.As(err, &failed) {
+		// Not the URL: receivers' URLs often carry their token.
+		return 0, fmt.Errorf("POST: %w", failed.Err)
+	}
 	if err != nil {
-		return 0, err // it names the method, the URL and the cause
+		return 0, err
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

@@ -40,7 +40,7 @@ const batch = 100
 func (d Dispatcher) Run(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var lastNotice, lastTidy time.Time
+	var lastResume, lastNotice, lastTidy time.Time
 	for {
 		for {
 			n, err := d.Dispatch(ctx)
@@ -51,8 +51,11 @@ func (d Dispatcher) Run(ctx context.Context, every time.Duration) {
 				break
 			}
 		}
-		if err := d.Resume(ctx); err != nil && ctx.Err() == nil {
-			d.Logger.Warn("webhook deliveries not resumed; trying again", "error", err)
+		if time.Since(lastResume) > 30*time.Second {
+			if err := d.Resume(ctx); err != nil && ctx.Err() == nil {
+				d.Logger.Warn("webhook deliveries not resumed; trying again", "error", err)
+			}
+			lastResume = time.Now()
 		}
 		if time.Since(lastNotice) > time.Hour {
 			if err := d.NoticeUnrenewed(ctx, time.Now()); err != nil && ctx.Err() == nil {
@@ -166,12 +169,12 @@ func (d Dispatcher) NoticeUnrenewed(ctx context.Context, now time.Time) error {
 	}
 	day := now.UTC().Format(time.DateOnly)
 	for _, r := range rows {
-		payload, err := json.Marshal(map[string]any{"profile": r.Profile, "certificates": r.Certificates, "within_days": 30})
+		payload, err := json.Marshal(map[string]any{"profile_id": r.ProfileID, "profile": r.Profile, "certificates": r.Certificates, "within_days": 30})
 		if err != nil {
 			return err
 		}
 		if err := q.RecordWebhookEvent(ctx, store.RecordWebhookEventParams{
-			EventID: CertificatesExpiring + "/" + r.Profile + "/" + day, Type: CertificatesExpiring, Payload: payload,
+			EventID: fmt.Sprintf("%s/%d/%s", CertificatesExpiring, r.ProfileID, day), Type: CertificatesExpiring, Payload: payload,
 		}); err != nil {
 			return err
 		}

@@ -3,10 +3,12 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
+	"net"
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
@@ -65,14 +67,14 @@ func (m *Mailer) send(ctx context.Context, row store.GetWebhookDeliveryRow, webh
 		if err != nil {
 			return err
 		}
-		host, _, _ := strings.Cut(m.Addr, ":")
+		host, _, _ := net.SplitHostPort(m.Addr)
 		auth = smtp.PlainAuth("", login.Username, login.Value, host)
 	}
 	msg, err := m.message(row, webhookID, eventID, to)
 	if err != nil {
 		return err
 	}
-	err = smtp.SendMail(m.Addr, auth, m.From, to, msg)
+	err = m.sendMail(ctx, auth, to, msg)
 	var reply *textproto.Error
 	if errors.As(err, &reply) && reply.Code >= 500 {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the SMTP server refused it: %d %s", reply.Code, reply.Msg), ErrRefused, nil)
@@ -81,6 +83,59 @@ func (m *Mailer) send(ctx context.Context, row store.GetWebhookDeliveryRow, webh
 		return fmt.Errorf("mail through %s: %w", m.Addr, err)
 	}
 	return nil
+}
+
+// mailTimeout bounds one conversation with the SMTP server.
+const mailTimeout = 30 * time.Second
+
+// sendMail is smtp.SendMail within ctx and mailTimeout, so that a server
+// that stops answering cannot hold an activity past its timeout.
+func (m *Mailer) sendMail(ctx context.Context, auth smtp.Auth, to []string, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, mailTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", m.Addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(m.Addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return err
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+			return err
+		}
+	}
+	if ok, _ := c.Extension("AUTH"); ok && auth != nil {
+		if err := c.Auth(auth); err != nil {
+			return err
+		}
+	}
+	if err := c.Mail(m.From); err != nil {
+		return err
+	}
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }
 
 func (m *Mailer) message(row store.GetWebhookDeliveryRow, webhookID int64, eventID string, to []string) ([]byte, error) {

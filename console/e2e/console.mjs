@@ -159,6 +159,8 @@ try {
   await page.getByRole("link", { name: "Device failure (1)" }).click();
   await page.waitForURL(/state=device_failure/);
   await page.getByRole("cell", { name: "sim-00005", exact: true }).waitFor();
+  // The unfiltered page may still show while the filtered one loads.
+  await page.waitForFunction(() => document.querySelector("tbody")?.querySelectorAll("tr").length === 1);
   assert.equal(await rows(), 1);
   assert.match(await page.locator("tbody tr").textContent(), /simulated CSR failure/);
   await shot("job-failed-items");
@@ -361,10 +363,7 @@ try {
   await shot("auditor-trust-anchors");
   await go("/device-types", "Device types");
   assert.equal(await page.getByRole("heading", { name: "Add a device type" }).count(), 0);
-  await go("/webhooks", "Webhooks");
-  await page.getByRole("link", { name: "ops", exact: true }).waitFor();
-  assert.equal(await page.getByRole("heading", { name: "Add a webhook" }).count(), 0);
-  assert.equal(await button("Ping").count(), 0);
+  assert.equal(await page.getByRole("link", { name: "Webhooks" }).count(), 0, "webhook URLs may hold tokens: admins only");
   await go("/stations/line-1", "Station line-1");
   await page.getByRole("link", { name: "Cam-0001", exact: true }).waitFor();
   assert.equal(await button("Enable").count(), 0);

@@ -73,7 +73,7 @@ const sections: [string, string, Role][] = [
   ["/est-labels", "EST labels", "auditor"],
   ["/device-types", "Device types", "auditor"],
   ["/stations", "Stations", "auditor"],
-  ["/webhooks", "Webhooks", "auditor"],
+  ["/webhooks", "Webhooks", "admin"],
   ["/renewal-policies", "Renewal", "auditor"],
   ["/audit", "Audit log", "auditor"],
   ["/tokens", "Tokens", "admin"],

@@ -43,6 +43,7 @@ CREATE TABLE webhook_deliveries (
     PRIMARY KEY (webhook_id, event_id)
 );
 CREATE INDEX webhook_deliveries_recent ON webhook_deliveries (webhook_id, created_at DESC);
+CREATE INDEX webhook_deliveries_untried ON webhook_deliveries (created_at) WHERE status = 'pending' AND attempts = 0;
 
 -- +goose StatementBegin
 CREATE FUNCTION webhook_event(event_id text, type text, payload jsonb) RETURNS void LANGUAGE sql AS $$
@@ -93,12 +94,19 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- A job a renewal policy's sweep started: renewal.job_started.
+-- A job a renewal policy's sweep started: renewal.job_started. The sweep
+-- sets the job's source after inserting it, in the same transaction, so the
+-- row is read again at commit.
 CREATE FUNCTION webhook_renewal_job() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    job jobs;
 BEGIN
-    PERFORM webhook_event('renewal.job_started/' || NEW.id, 'renewal.job_started',
-        jsonb_build_object('job_id', NEW.id, 'name', NEW.name, 'source', NEW.source,
-            'devices', (SELECT count(*) FROM job_items WHERE job_id = NEW.id)));
+    SELECT * INTO job FROM jobs WHERE id = NEW.id;
+    IF job.source IS NOT NULL THEN
+        PERFORM webhook_event('renewal.job_started/' || job.id, 'renewal.job_started',
+            jsonb_build_object('job_id', job.id, 'name', job.name, 'source', job.source,
+                'devices', (SELECT count(*) FROM job_items WHERE job_id = job.id)));
+    END IF;
     RETURN NULL;
 END $$;
 
@@ -132,14 +140,18 @@ CREATE TRIGGER webhook_ca_request_decided AFTER UPDATE OF status ON ca_requests 
     WHEN (OLD.status = 'pending' AND NEW.status <> 'pending')
     EXECUTE FUNCTION webhook_ca_request_decided();
 CREATE CONSTRAINT TRIGGER webhook_renewal_job AFTER INSERT ON jobs DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (NEW.source IS NOT NULL) EXECUTE FUNCTION webhook_renewal_job();
+    FOR EACH ROW EXECUTE FUNCTION webhook_renewal_job();
 CREATE TRIGGER webhook_ca_renewed AFTER INSERT ON local_cas FOR EACH ROW
     WHEN (NEW.status = 'next') EXECUTE FUNCTION webhook_ca_renewed();
-CREATE TRIGGER webhook_trust_anchor_changed AFTER INSERT OR DELETE OR UPDATE OF enabled, auto_register, name_mapping, verified_at ON trust_anchors FOR EACH ROW
+CREATE TRIGGER webhook_trust_anchor_added_or_removed AFTER INSERT OR DELETE ON trust_anchors FOR EACH ROW
+    EXECUTE FUNCTION webhook_trust_anchor_changed();
+CREATE TRIGGER webhook_trust_anchor_changed AFTER UPDATE ON trust_anchors FOR EACH ROW
+    WHEN ((OLD.enabled, OLD.auto_register, OLD.name_mapping, OLD.verified_at) IS DISTINCT FROM (NEW.enabled, NEW.auto_register, NEW.name_mapping, NEW.verified_at))
     EXECUTE FUNCTION webhook_trust_anchor_changed();
 
 -- +goose Down
 DROP TRIGGER webhook_trust_anchor_changed ON trust_anchors;
+DROP TRIGGER webhook_trust_anchor_added_or_removed ON trust_anchors;
 DROP TRIGGER webhook_ca_renewed ON local_cas;
 DROP TRIGGER webhook_renewal_job ON jobs;
 DROP TRIGGER webhook_ca_request_decided ON ca_requests;
