@@ -149,6 +149,17 @@ scrape_configs:
 	cmd := exec.Command(binary, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
 	testenv.Run(t, cmd)
 	testenv.WaitListening(t, addr, 30*time.Second)
+	// It listens before its storage is open, answering 503 until then.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitUntil(t, ctx, "Prometheus to be ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	return addr
 }
 
