@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
@@ -52,6 +53,8 @@ type Config struct {
 	WebhookBackoff  time.Duration
 	// OTLPEndpoint receives traces over OTLP/HTTP when set.
 	OTLPEndpoint string
+	// Worker bounds what the Temporal worker runs at once.
+	Worker Worker
 	// SMTP sends the events of mailto: webhooks.
 	SMTP SMTP
 	// FleetMetricsEvery is how often the fleet's state is read from Postgres
@@ -154,6 +157,11 @@ var Settings = []Setting{
 	{"smtp-from", "CERTFLEET_SMTP_FROM", "certfleet@localhost", "From address of certfleet's mail"},
 	{"smtp-credential", "CERTFLEET_SMTP_CREDENTIAL", "", "password credential (of the credential store) to log in to the SMTP server with (AUTH PLAIN, over TLS or to localhost); empty: no login"},
 	{"otlp-endpoint", "CERTFLEET_OTLP_ENDPOINT", "", "OTLP/HTTP endpoint that receives certfleet's traces, e.g. http://otel-collector:4318; empty: no traces"},
+	{"worker-activities", "CERTFLEET_WORKER_ACTIVITIES", "0", "activities (and local activities) a worker runs at once; 0: the Temporal SDK's default (1000)"},
+	{"worker-workflow-tasks", "CERTFLEET_WORKER_WORKFLOW_TASKS", "0", "workflow tasks a worker runs at once; 0: the SDK's default (1000)"},
+	{"worker-pollers", "CERTFLEET_WORKER_POLLERS", "0", "long polls a worker keeps open for each kind of task; 0: the SDK's default (2)"},
+	{"worker-activities-per-second", "CERTFLEET_WORKER_ACTIVITIES_PER_SECOND", "0", "activity starts per second of one worker; 0: no limit"},
+	{"task-queue-activities-per-second", "CERTFLEET_TASK_QUEUE_ACTIVITIES_PER_SECOND", "0", "activity starts per second of all workers of the task queue together, enforced by the Temporal server; 0: no limit"},
 	{"pprof-addr", "CERTFLEET_PPROF_ADDR", "", "listen address of Go's profiling endpoints (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns them off. Never expose it"},
 	{"job-horizon", "CERTFLEET_JOB_HORIZON", "8760h", "how far ahead a job's start_at may be (a Go duration); a later one is refused"},
 	{"ca-renew-before", "CERTFLEET_CA_RENEW_BEFORE", "8760h", "how long before a built-in issuing CA expires its next CA is made (by a daily Temporal Schedule)"},
@@ -280,6 +288,9 @@ func fromValues(get func(flag string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("job-horizon: want a positive duration such as 8760h, got %q", get("job-horizon")))
 	}
 	cfg.JobHorizon = horizon
+	var workerErr error
+	cfg.Worker, workerErr = workerFromValues(get)
+	errs = append(errs, workerErr)
 	if attempts, err := strconv.ParseInt(get("webhook-attempts"), 10, 32); err != nil || attempts < 1 || attempts > 100 {
 		errs = append(errs, fmt.Errorf("webhook-attempts: want 1 to 100, got %q", get("webhook-attempts")))
 	} else {
@@ -307,6 +318,34 @@ func fromValues(get func(flag string) string) (Config, error) {
 	cfg.TemporalTLS, err = temporalTLSFromValues(get)
 	errs = append(errs, err)
 	return cfg, errors.Join(errs...)
+}
+
+// Worker bounds what the Temporal worker runs at once; zeros leave the
+// SDK's defaults.
+type Worker struct {
+	Activities, WorkflowTasks, Pollers                int
+	ActivitiesPerSecond, TaskQueueActivitiesPerSecond float64
+}
+
+func workerFromValues(get func(flag string) string) (Worker, error) {
+	var w Worker
+	var errs []error
+	for flag, into := range map[string]*int{"worker-activities": &w.Activities, "worker-workflow-tasks": &w.WorkflowTasks, "worker-pollers": &w.Pollers} {
+		n, err := strconv.Atoi(get(flag))
+		if err != nil || n < 0 || n > 100000 {
+			errs = append(errs, fmt.Errorf("%s: want 0 to 100000, got %q", flag, get(flag)))
+		}
+		*into = n
+	}
+	for flag, into := range map[string]*float64{"worker-activities-per-second": &w.ActivitiesPerSecond, "task-queue-activities-per-second": &w.TaskQueueActivitiesPerSecond} {
+		r, err := strconv.ParseFloat(get(flag), 64)
+		if err != nil || r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+			errs = append(errs, fmt.Errorf("%s: want a rate of 0 or more, got %q", flag, get(flag)))
+		}
+		*into = r
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return w, errors.Join(errs...)
 }
 
 // SMTP is the mail server certfleet sends through.

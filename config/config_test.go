@@ -40,15 +40,21 @@ func TestFlagBeatsEnvironmentBeatsDefault(t *testing.T) {
 
 func TestInvalidSettingsAreNamed(t *testing.T) {
 	cases := map[string][]string{
-		"database-url":     {"-database-url", "mysql://x"},
-		"temporal-address": {"-temporal-address", "no-port"},
-		"api-addr":         {"-api-addr", "8080"},
-		"log-level":        {"-log-level", "loud"},
-		"log-format":       {"-log-format", "xml"},
-		"shutdown-timeout": {"-shutdown-timeout", "-1s"},
-		"job-horizon":      {"-job-horizon", "a year"},
-		"task-queue":       {"-task-queue", ""},
-		"unexpected":       {"extra-arg"},
+		"database-url":                     {"-database-url", "mysql://x"},
+		"temporal-address":                 {"-temporal-address", "no-port"},
+		"api-addr":                         {"-api-addr", "8080"},
+		"log-level":                        {"-log-level", "loud"},
+		"log-format":                       {"-log-format", "xml"},
+		"shutdown-timeout":                 {"-shutdown-timeout", "-1s"},
+		"job-horizon":                      {"-job-horizon", "a year"},
+		"task-queue":                       {"-task-queue", ""},
+		"unexpected":                       {"extra-arg"},
+		"worker-pollers":                   {"-worker-pollers", "-1"},
+		"task-queue-activities-per-second": {"-task-queue-activities-per-second", "fast"},
+		"webhook-backoff":                  {"-webhook-backoff", "2h"},
+		"smtp-from":                        {"-smtp-from", "not an address"},
+		"otlp-endpoint":                    {"-otlp-endpoint", "collector:4318"},
+		"grafana-url":                      {"-grafana-url", "grafana"},
 	}
 	for field, args := range cases {
 		t.Run(field, func(t *testing.T) {
@@ -57,6 +63,14 @@ func TestInvalidSettingsAreNamed(t *testing.T) {
 			assert.Contains(t, err.Error(), strings.Split(field, "-")[0])
 		})
 	}
+}
+
+// TestWorkerSettings: the worker's bounds are read as given; zeros leave the
+// SDK's defaults.
+func TestWorkerSettings(t *testing.T) {
+	cfg, err := Load("worker", []string{"-worker-activities", "200", "-worker-pollers", "8", "-task-queue-activities-per-second", "50.5"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, Worker{Activities: 200, Pollers: 8, TaskQueueActivitiesPerSecond: 50.5}, cfg.Worker)
 }
 
 func TestEverySettingHasAnEnvironmentVariable(t *testing.T) {

@@ -93,7 +93,7 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 			drivers = wrappedCAs{Drivers: drivers, wrap: o.ca}
 		}
 	}
-	wk := worker.New(w.temporal, taskQueue, 5*time.Second, worker.Activities{Jobs: &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}})
+	wk := worker.New(w.temporal, taskQueue, worker.Options{StopTimeout: 5 * time.Second}, worker.Activities{Jobs: &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}})
 	require.NoError(t, wk.Start())
 	t.Cleanup(wk.Stop)
 

@@ -62,7 +62,7 @@ func newWorld(t *testing.T) *world {
 	w.ca = ca
 	creds := &credentials.Store{Pool: w.pool, KEK: keys}
 	drivers := registry.New(w.pool, local.SetOf(w.ca), creds, 10*time.Second)
-	wk := worker.New(w.temporal, taskQueue, 5*time.Second, worker.Activities{Jobs: &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}})
+	wk := worker.New(w.temporal, taskQueue, worker.Options{StopTimeout: 5 * time.Second}, worker.Activities{Jobs: &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}})
 	require.NoError(t, wk.Start())
 	t.Cleanup(wk.Stop)
 

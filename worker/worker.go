@@ -24,11 +24,38 @@ type Activities struct {
 	Webhooks *webhooks.Activities
 }
 
+// Options say how much a worker runs at once; zero leaves the SDK's default.
+type Options struct {
+	// StopTimeout is how long stopping waits for running activities, so that
+	// a rolling restart does not waste their attempts.
+	StopTimeout time.Duration
+	// Activities and WorkflowTasks bound what runs at once; Pollers is how
+	// many long polls each kind of task keeps open.
+	Activities, WorkflowTasks, Pollers int
+	// ActivitiesPerSecond limits this worker's activity starts, and
+	// TaskQueueActivitiesPerSecond those of every worker of the task queue
+	// (the server enforces it): how hard the fleet's devices and the CA are
+	// driven, whatever the number of workers.
+	ActivitiesPerSecond, TaskQueueActivitiesPerSecond float64
+}
+
+func (o Options) sdk() sdkworker.Options {
+	return sdkworker.Options{
+		WorkerStopTimeout:                       o.StopTimeout,
+		MaxConcurrentActivityExecutionSize:      o.Activities,
+		MaxConcurrentLocalActivityExecutionSize: o.Activities,
+		MaxConcurrentWorkflowTaskExecutionSize:  o.WorkflowTasks,
+		MaxConcurrentActivityTaskPollers:        o.Pollers,
+		MaxConcurrentWorkflowTaskPollers:        o.Pollers,
+		WorkerActivitiesPerSecond:               o.ActivitiesPerSecond,
+		TaskQueueActivitiesPerSecond:            o.TaskQueueActivitiesPerSecond,
+	}
+}
+
 // New returns a worker on taskQueue running certfleet's workflows with the
-// given activities. Stopping it waits up to stopTimeout for running
-// activities, so a rolling restart does not waste their attempts.
-func New(c client.Client, taskQueue string, stopTimeout time.Duration, acts Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: stopTimeout})
+// given activities, within opts.
+func New(c client.Client, taskQueue string, opts Options, acts Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, opts.sdk())
 	RegisterWorkflows(w)
 	if acts.Jobs != nil {
 		w.RegisterActivity(acts.Jobs)

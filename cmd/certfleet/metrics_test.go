@@ -48,7 +48,7 @@ func TestMetricsAndAlertsDuringAJob(t *testing.T) {
 	apiAddr, estAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "TEMPORAL_ADDRESS=" + temporalAddr,
 		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_EST_ADDR=" + estAddr, "CERTFLEET_SCEP_ADDR=" + testenv.FreeAddr(t),
-		"CERTFLEET_METRICS_ADDR=" + metricsAddr, "CERTFLEET_FLEET_METRICS_INTERVAL=1s",
+		"CERTFLEET_METRICS_ADDR=" + metricsAddr, "CERTFLEET_FLEET_METRICS_INTERVAL=1s", "CERTFLEET_WORKER_ACTIVITIES=25",
 		"CERTFLEET_KEK_FILE=" + filepath.Join(t.TempDir(), "certfleet.kek"), "CERTFLEET_EST_HOSTS=localhost"}
 	token, proc := runAll(t, ctx, env, apiAddr)
 	testenv.WaitListening(t, metricsAddr, time.Minute)
@@ -61,6 +61,13 @@ func TestMetricsAndAlertsDuringAJob(t *testing.T) {
 
 	scrape := func() map[string]float64 { return scrapeMetrics(t, "http://"+metricsAddr+"/metrics") }
 	before := scrape()
+	slots := 0.0
+	for series, v := range before {
+		if strings.HasPrefix(series, "temporal_worker_task_slots_available{") && strings.Contains(series, `worker_type="ActivityWorker"`) {
+			slots = v
+		}
+	}
+	assert.Equal(t, 25.0, slots, "CERTFLEET_WORKER_ACTIVITIES reaches the worker")
 	assert.Zero(t, before[`certfleet_job_items_finished_total{outcome="device_failure",step="csr"}`], "every outcome starts at zero")
 	_, exported := before[`certfleet_job_items_finished_total{outcome="device_failure",step="csr"}`]
 	assert.True(t, exported, "the zero is exported, so that an increase is seen")

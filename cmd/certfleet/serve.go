@@ -110,7 +110,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue, Horizon: cfg.JobHorizon, AfterCommit: crashAfterCommit()}
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
 	if r.worker {
-		w := worker.New(tc, cfg.TaskQueue, cfg.ShutdownTimeout, worker.Activities{
+		w := worker.New(tc, cfg.TaskQueue, worker.Options{
+			StopTimeout: cfg.ShutdownTimeout, Activities: cfg.Worker.Activities, WorkflowTasks: cfg.Worker.WorkflowTasks, Pollers: cfg.Worker.Pollers,
+			ActivitiesPerSecond: cfg.Worker.ActivitiesPerSecond, TaskQueueActivitiesPerSecond: cfg.Worker.TaskQueueActivitiesPerSecond,
+		}, worker.Activities{
 			Jobs:   &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
 			Sweeps: &renewal.SweepActivities{Pool: pool, Jobs: jobService},
 			CAs:    &carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger},

@@ -74,7 +74,7 @@ func Activities(pool *pgxpool.Pool, ca *local.CA, creds *credentials.Store) *act
 // test ends; sweeps may be nil.
 func StartWorker(t testing.TB, tc client.Client, taskQueue string, acts *activities.Activities, sweeps *renewal.SweepActivities) {
 	t.Helper()
-	w := worker.New(tc, taskQueue, 5*time.Second, worker.Activities{Jobs: acts, Sweeps: sweeps})
+	w := worker.New(tc, taskQueue, worker.Options{StopTimeout: 5 * time.Second}, worker.Activities{Jobs: acts, Sweeps: sweeps})
 	if err := w.Start(); err != nil {
 		t.Fatalf("start the worker: %v", err)
 	}
