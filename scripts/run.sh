@@ -54,7 +54,10 @@ wait_for() {
   local deadline=$((SECONDS + $1)) what=$2 pid; shift 2
   until "$@" >/dev/null 2>&1; do
     for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null || die "a process exited while waiting for $what (see the output above and $DATA_DIR/)"
+      if ! kill -0 "$pid" 2>/dev/null; then
+        [[ -s $DATA_DIR/temporal.log ]] && tail -n 15 "$DATA_DIR/temporal.log" >&2
+        die "a process exited while waiting for $what (see the output above and $DATA_DIR/)"
+      fi
     done
     ((SECONDS < deadline)) || die "$what did not come up within $1 seconds"
     sleep 0.5

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -64,9 +65,22 @@ func isCertfleetModule(goMod []byte) bool {
 	return err == nil && module == "github.com/certfleet/certfleet"
 }
 
-// FreeAddr returns a loopback address with a port nobody listens on now.
+// FreeAddr is a loopback address with a free port, for a process the test
+// starts. The port is drawn at random below Linux's ephemeral range
+// (32768-60999): a port from that range, once released, may be taken at
+// once as the source port of any outgoing connection on the machine, and
+// the process then fails to listen on it.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return addr
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("find a free port: %v", err)
