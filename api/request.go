@@ -233,6 +233,26 @@ func (s *server) changeTx(c *gin.Context, action, objectType string, fn func(tx 
 	})
 }
 
+// changeNamed runs fn, a change of the objectType the path's :name names
+// (a what, in refusals), audited as action with details; a refusal is
+// answered, and ok says there was none.
+func changeNamed[T any](s *server, c *gin.Context, action, objectType, what string, details any, fn func(q *store.Queries) (T, error)) (row T, ok bool) {
+	name := c.Param("name")
+	err := s.change(c, action, objectType, func(q *store.Queries) ([]string, any, error) {
+		var err error
+		row, err = fn(q)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil, errkind.NotFound("no %s %q", what, name)
+		}
+		return []string{name}, details, err
+	})
+	if err != nil {
+		fail(c, err)
+		return row, false
+	}
+	return row, true
+}
+
 func record(ctx context.Context, q *store.Queries, actor, action, objectType string, ids []string, details any) error {
 	data, err := json.Marshal(details)
 	if err != nil || details == nil {

@@ -210,21 +210,8 @@ func (s *server) updateStation(c *gin.Context) {
 // changeStation runs fn, a change of the station the path names, audited as
 // action with details, and makes the view of the station after it.
 func (s *server) changeStation(c *gin.Context, action string, details any, fn func(q *store.Queries) (store.ProvisioningStation, error)) (stationView, bool) {
-	name := c.Param("name")
-	var row store.ProvisioningStation
-	err := s.change(c, action, "station", func(q *store.Queries) ([]string, any, error) {
-		var err error
-		row, err = fn(q)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil, errkind.NotFound("no provisioning station %q", name)
-		}
-		return []string{name}, details, err
-	})
-	if err != nil {
-		fail(c, err)
-		return stationView{}, false
-	}
-	return viewStation(row), true
+	row, ok := changeNamed(s, c, action, "station", "provisioning station", details, fn)
+	return viewStation(row), ok
 }
 
 // stationScope checks a body's scope: labels that exist, a pattern that

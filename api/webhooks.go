@@ -141,21 +141,9 @@ func (s *server) updateWebhook(c *gin.Context) {
 // changeWebhook runs fn, a change of the webhook the path names, audited as
 // action, and answers the webhook after it.
 func (s *server) changeWebhook(c *gin.Context, action string, details any, fn func(q *store.Queries) (store.Webhook, error)) {
-	name := c.Param("name")
-	var row store.Webhook
-	err := s.change(c, action, "webhook", func(q *store.Queries) ([]string, any, error) {
-		var err error
-		row, err = fn(q)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil, errkind.NotFound("no webhook %q", name)
-		}
-		return []string{name}, details, err
-	})
-	if err != nil {
-		fail(c, err)
-		return
+	if row, ok := changeNamed(s, c, action, "webhook", "webhook", details, fn); ok {
+		c.JSON(http.StatusOK, viewWebhook(row))
 	}
-	c.JSON(http.StatusOK, viewWebhook(row))
 }
 
 // checkWebhook refuses a URL that is neither http(s) with a host nor
