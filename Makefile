@@ -5,14 +5,26 @@ GO    ?= go
 BIN   := bin
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-TOOLS := $(BIN)/temporal $(BIN)/sqlc $(BIN)/estclient $(BIN)/estserver
+TOOLS := $(BIN)/temporal $(BIN)/sqlc $(BIN)/estclient $(BIN)/estserver $(BIN)/helm $(BIN)/kubecheck
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run test demo reset modules prereqs-run prereqs-test test-postgres bench tools build console vet fmt-check sqlc sqlc-check compose-check clean
+.PHONY: run cluster cluster-tools test demo reset modules prereqs-run prereqs-test test-postgres bench tools build console vet fmt-check sqlc sqlc-check compose-check clean
 
 ## run: start Postgres (if needed), the Temporal dev server with UI, and certfleet
 run: prereqs-run build $(BIN)/temporal
 	@scripts/run.sh
+
+## cluster: certfleet in a production shape, without containers: Temporal on
+## Postgres as separate frontend, history, matching and worker processes
+## (deploy/temporal/config/cluster.yaml, as docker-compose.yml uses it), its
+## UI, two `certfleet serve` replicas and two `certfleet worker`s
+cluster: prereqs-run build $(BIN)/temporal cluster-tools
+	@scripts/cluster.sh
+
+## cluster-tools: the Temporal server, its SQL schema tool and the Temporal UI
+## server, from the modules pinned in tools/go.mod
+CLUSTER_TOOLS := $(BIN)/temporal-server $(BIN)/temporal-sql-tool $(BIN)/temporal-ui
+cluster-tools: $(CLUSTER_TOOLS)
 
 ## test: vet, check generated code, and run unit and integration tests
 ## against real Postgres (started if it is Debian's local cluster) and Temporal,
@@ -80,6 +92,22 @@ $(BIN)/estclient: tools/go.mod tools/go.sum
 $(BIN)/estserver: tools/go.mod tools/go.sum
 	$(call quietly,building bin/estserver (once; under a minute),\
 	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/ github.com/globalsign/est/cmd/estserver)
+
+$(BIN)/temporal-server: tools/go.mod tools/go.sum
+	$(call quietly,building bin/temporal-server (once; about 3 minutes after bin/temporal),\
+	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/temporal-server go.temporal.io/server/cmd/server)
+$(BIN)/temporal-sql-tool: tools/go.mod tools/go.sum
+	$(call quietly,building bin/temporal-sql-tool (once; about a minute),\
+	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/temporal-sql-tool go.temporal.io/server/cmd/tools/sql)
+$(BIN)/temporal-ui: tools/go.mod tools/go.sum
+	$(call quietly,building bin/temporal-ui (once; about a minute),\
+	  cd tools && $(GO) build -mod=readonly -o ../$(BIN)/temporal-ui github.com/temporalio/ui-server/v2/cmd/server)
+$(BIN)/helm: tools/helm/go.mod tools/helm/go.sum
+	$(call quietly,building bin/helm (once; about 3 minutes),\
+	  cd tools/helm && $(GO) build -mod=readonly -o ../../$(BIN)/ helm.sh/helm/v4/cmd/helm)
+$(BIN)/kubecheck: tools/helm/go.mod tools/helm/go.sum tools/helm/kubecheck/main.go
+	$(call quietly,building bin/kubecheck (once; about a minute),\
+	  cd tools/helm && $(GO) build -mod=readonly -o ../../$(BIN)/ ./kubecheck)
 
 vet:
 	$(GO) vet ./...
