@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TOOLS := $(BIN)/temporal $(BIN)/sqlc $(BIN)/estclient $(BIN)/estserver $(BIN)/helm $(BIN)/kubecheck
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run cluster cluster-tools test demo reset modules prereqs-run prereqs-test test-postgres bench tools build console vet fmt-check sqlc sqlc-check compose-check clean
+.PHONY: run cluster cluster-tools test-cluster test demo reset modules prereqs-run prereqs-test test-postgres bench tools build console vet fmt-check sqlc sqlc-check compose-check clean
 
 ## run: start Postgres (if needed), the Temporal dev server with UI, and certfleet
 run: prereqs-run build $(BIN)/temporal
@@ -25,6 +25,14 @@ cluster: prereqs-run build $(BIN)/temporal cluster-tools
 ## server, from the modules pinned in tools/go.mod
 CLUSTER_TOOLS := $(BIN)/temporal-server $(BIN)/temporal-sql-tool $(BIN)/temporal-ui
 cluster-tools: $(CLUSTER_TOOLS)
+
+## test-cluster: the chaos test on `make cluster`'s shape (cmd/certfleet,
+## build tag cluster): a job over CHAOS_DEVICES devices while a worker and
+## Temporal's history are killed, Postgres restarts and an API replica stops.
+## It restarts this machine's Postgres, so it runs alone, not in `make test`.
+CHAOS_DEVICES ?= 2000
+test-cluster: prereqs-test test-postgres tools cluster-tools
+	CERTFLEET_CHAOS_DEVICES=$(CHAOS_DEVICES) $(GO) test -tags cluster -count=1 -timeout 30m -v -run TestChaosOnTheProductionShape ./cmd/certfleet
 
 ## test: vet, check generated code, and run unit and integration tests
 ## against real Postgres (started if it is Debian's local cluster) and Temporal,

@@ -47,7 +47,7 @@ func TestComposeFile(t *testing.T) {
 	if len(compose.Services) == 0 {
 		t.Fatal("docker-compose.yml defines no services")
 	}
-	for _, want := range []string{"postgres", "temporal-schema", "temporal", "temporal-ui", "certfleet-migrate", "certfleet"} {
+	for _, want := range []string{"postgres", "temporal-schema", "temporal-history", "temporal-matching", "temporal-frontend", "temporal-worker", "temporal-ui", "certfleet-migrate", "certfleet"} {
 		if _, ok := compose.Services[want]; !ok {
 			t.Errorf("service %s is missing", want)
 		}
@@ -136,6 +136,42 @@ func checkVariables(t *testing.T, raw string) {
 	for _, m := range variable.FindAllStringSubmatch(unescaped, -1) {
 		if !strings.HasPrefix(m[2], ":-") {
 			t.Errorf("variable %s has no default (write ${%s:-value})", m[1], m[1])
+		}
+	}
+}
+
+// TestComposeRunsTemporalAsMakeClusterDoes: compose's Temporal services and
+// `make cluster` start the server from the same configuration file, so the
+// two shapes cannot drift apart.
+func TestComposeRunsTemporalAsMakeClusterDoes(t *testing.T) {
+	raw, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Entrypoint []string `yaml:"entrypoint"`
+			Volumes    []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("../scripts/cluster.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(script), "--config deploy/temporal/config --env cluster") {
+		t.Error("scripts/cluster.sh does not start Temporal from deploy/temporal/config/cluster.yaml")
+	}
+	for _, name := range []string{"history", "matching", "frontend", "worker"} {
+		svc := compose.Services["temporal-"+name]
+		command := strings.Join(svc.Entrypoint, " ")
+		if !strings.Contains(command, "--config etc/certfleet/temporal/config --env cluster") || !strings.Contains(command, "--service "+name) {
+			t.Errorf("temporal-%s does not run the %s service from the cluster configuration: %s", name, name, command)
+		}
+		if !slices.Contains(svc.Volumes, "./deploy/temporal:/etc/certfleet/temporal:ro") {
+			t.Errorf("temporal-%s does not mount deploy/temporal: %v", name, svc.Volumes)
 		}
 	}
 }

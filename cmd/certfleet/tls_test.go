@@ -115,15 +115,17 @@ func TestAPITLSNeedsReadableFiles(t *testing.T) {
 	assert.ErrorContains(t, err, "api-tls-cert /nonexistent/api.pem")
 }
 
-// TestMakeRunBindsLoopback: `make run` exposes the API, and its printed admin
-// token, on loopback only unless CERTFLEET_API_ADDR says otherwise, and its
-// banner shows the address it really uses.
+// TestMakeRunBindsLoopback: `make run` and `make cluster` expose the API,
+// and their printed admin token, on loopback only unless CERTFLEET_API_ADDR
+// says otherwise, and their banner shows the address they really use.
 func TestMakeRunBindsLoopback(t *testing.T) {
-	path := filepath.Join(testenv.RepoRoot(t), "scripts", "run.sh")
-	script, err := os.ReadFile(path)
+	scripts := filepath.Join(testenv.RepoRoot(t), "scripts")
+	shared, err := os.ReadFile(filepath.Join(scripts, "stack.sh"))
 	require.NoError(t, err)
-	assert.Contains(t, string(script), "export CERTFLEET_API_ADDR=${CERTFLEET_API_ADDR:-127.0.0.1:8080}")
-	assert.NotContains(t, string(script), "http://localhost:$API_PORT", "the banner follows the address and scheme")
-	out, err := exec.Command("bash", "-n", path).CombinedOutput()
-	assert.NoError(t, err, "bash -n: %s", out)
+	assert.Contains(t, string(shared), "export CERTFLEET_API_ADDR=${CERTFLEET_API_ADDR:-127.0.0.1:8080}")
+	assert.Contains(t, string(shared), `API_URL=$(api_url "$CERTFLEET_API_ADDR")`, "the banner follows the address and scheme")
+	for _, script := range []string{"run.sh", "cluster.sh", "stack.sh"} {
+		out, err := exec.Command("bash", "-n", filepath.Join(scripts, script)).CombinedOutput()
+		assert.NoError(t, err, "bash -n %s: %s", script, out)
+	}
 }
