@@ -20,6 +20,7 @@ import (
 type jobResult struct {
 	Devices          int                               `json:"devices"`
 	Window           int                               `json:"window"`
+	Workers          int                               `json:"workers"` // certfleet workers polling the task queue
 	WallSeconds      float64                           `json:"wall_seconds"`
 	DevicesPerSecond float64                           `json:"devices_per_second"`
 	Status           string                            `json:"status"` // the job's end: succeeded, completed_with_failures, failed or halted

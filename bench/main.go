@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,6 +53,9 @@ type options struct {
 	// how often it loads each view.
 	consoleDevices, consoleRepeats int
 	consoleKeep                    bool
+	// cluster runs the job and EST benchmarks on `make cluster`'s shape
+	// (scripts/cluster.sh) instead of the dev server, with 1 and 2 workers.
+	cluster bool
 }
 
 func main() {
@@ -65,6 +69,7 @@ func main() {
 	flag.IntVar(&o.consoleDevices, "console-devices", 100000, "devices in the console benchmark's fleet, with twice as many certificates")
 	flag.IntVar(&o.consoleRepeats, "console-repeats", 20, "how often the console benchmark loads each view")
 	flag.BoolVar(&o.consoleKeep, "console-keep", false, "keep the console benchmark's database (for EXPLAIN ANALYZE) and print its URL")
+	flag.BoolVar(&o.cluster, "cluster", false, "run the job and EST benchmarks on make cluster's production shape (Temporal on Postgres as separate services, two API replicas) with one and then two certfleet workers")
 	flag.BoolVar(&o.profile, "profile", false, "write CPU and heap profiles of certfleet into the results folder")
 	flag.StringVar(&o.results, "results", defaultResults, "where results go; BENCHMARKS.md is written only for the default")
 	flag.StringVar(&o.adminURL, "postgres", envOr("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "a Postgres server on which the benchmark may create a database")
@@ -94,12 +99,16 @@ func envOr(name, def string) string {
 
 func run(ctx context.Context, o options) error {
 	date := time.Now().UTC().Format("2006-01-02")
-	if o.only == "" || o.only == "jobs" || o.only == "est" {
+	if o.cluster {
+		if err := runCluster(ctx, o, date); err != nil {
+			return err
+		}
+	} else if o.only == "" || o.only == "jobs" || o.only == "est" {
 		if err := runStack(ctx, o, date); err != nil {
 			return err
 		}
 	}
-	if o.only == "" || o.only == "console" {
+	if !o.cluster && (o.only == "" || o.only == "console") {
 		fmt.Fprintf(os.Stderr, "bench: the web console's views, %d devices\n", o.consoleDevices)
 		r, err := benchConsole(ctx, o)
 		if err != nil {
@@ -109,7 +118,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	if o.only == "" || o.only == "ocsp" {
+	if !o.cluster && (o.only == "" || o.only == "ocsp") {
 		fmt.Fprintf(os.Stderr, "bench: OCSP at concurrency %v\n", o.concurrency)
 		r, err := benchOCSP(ctx, o)
 		if err != nil {
@@ -133,28 +142,52 @@ func runStack(ctx context.Context, o options, date string) error {
 		return err
 	}
 	defer s.stop()
+	return benchStack(ctx, s, o, date, "", true)
+}
+
+// benchStack runs the job benchmark and, with est, the EST and SCEP one on
+// s, naming their results with prefix.
+func benchStack(ctx context.Context, s *stack, o options, date, prefix string, est bool) error {
 	machine := describeMachine(s)
 	if o.only != "est" {
-		fmt.Fprintf(os.Stderr, "bench: job throughput, %d devices\n", o.devices)
+		fmt.Fprintf(os.Stderr, "bench: %sjob throughput, %d devices\n", prefix, o.devices)
 		stopProfile := s.profile(o, date+"-jobs")
 		r, err := benchJobs(ctx, s, o.devices, o.window)
 		stopProfile()
 		if err != nil {
 			return err
 		}
-		if err := writeResult(o.results, date, fmt.Sprintf("jobs-%d", o.devices), machine, r); err != nil {
+		r.Workers = s.workers
+		if err := writeResult(o.results, date, fmt.Sprintf("%sjobs-%d", prefix, o.devices), machine, r); err != nil {
 			return err
 		}
 	}
-	if o.only != "jobs" {
-		fmt.Fprintf(os.Stderr, "bench: EST simpleenroll and SCEP PKCSReq at concurrency %v\n", o.concurrency)
+	if est && o.only != "jobs" {
+		fmt.Fprintf(os.Stderr, "bench: %sEST simpleenroll and SCEP PKCSReq at concurrency %v\n", prefix, o.concurrency)
 		stopProfile := s.profile(o, date+"-est")
 		runs, err := benchEST(ctx, s, o.concurrency, o.estDuration)
 		stopProfile()
 		if err != nil {
 			return err
 		}
-		if err := writeResult(o.results, date, "est", machine, estResult{Runs: runs, SecondsPerSeries: o.estDuration.Seconds()}); err != nil {
+		if err := writeResult(o.results, date, prefix+"est", machine, estResult{Runs: runs, SecondsPerSeries: o.estDuration.Seconds()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runCluster runs the job benchmark on the production shape with one worker
+// and then with two, each on a fresh cluster, and EST on the second.
+func runCluster(ctx context.Context, o options, date string) error {
+	for _, workers := range []int{1, 2} {
+		s, err := startCluster(ctx, o, workers)
+		if err != nil {
+			return err
+		}
+		err = benchStack(ctx, s, o, date, fmt.Sprintf("cluster-%dw-", workers), workers == 2)
+		s.stop()
+		if err != nil {
 			return err
 		}
 	}
@@ -175,23 +208,36 @@ type stack struct {
 	scepAddr                string // SCEP over plain HTTP
 	deviceIDs               []string
 	temporalVersion         string
+	// workers is how many certfleet workers poll the task queue.
+	workers int
 	// keys is certfleet's key-encryption key, for sealing the fleet's credential.
 	keys *kek.KEK
 }
 
-func startStack(ctx context.Context, o options) (*stack, error) {
+// startStack starts the stack `make run` runs: the Temporal dev server and
+// one `certfleet all`.
+func startStack(ctx context.Context, o options) (*stack, error) { return launch(ctx, o, 0) }
+
+// startCluster starts `make cluster`'s shape (scripts/cluster.sh) with
+// workers certfleet workers.
+func startCluster(ctx context.Context, o options, workers int) (*stack, error) {
+	return launch(ctx, o, workers)
+}
+
+// launch starts certfleet on a fresh database: on the dev server when
+// workers is 0, else on the production shape with that many workers.
+func launch(ctx context.Context, o options, workers int) (*stack, error) {
 	repo, _ := os.Getwd()
 	dir, err := os.MkdirTemp("", "certfleet-bench-")
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{repo: repo, dir: dir, binary: filepath.Join(dir, "certfleet")}
+	s := &stack{repo: repo, dir: dir, binary: filepath.Join(dir, "certfleet"), workers: max(workers, 1)}
 	fail := func(err error) (*stack, error) {
 		s.stop()
 		return nil, fmt.Errorf("%w (logs in %s)", err, dir)
 	}
-	temporalBin := filepath.Join(repo, "bin", "temporal")
-	version, err := exec.Command(temporalBin, "--version").Output()
+	version, err := exec.Command(filepath.Join(repo, "bin", "temporal"), "--version").Output()
 	if err != nil {
 		return fail(fmt.Errorf("bin/temporal (run `make tools`): %w", err))
 	}
@@ -199,47 +245,32 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	if out, err := exec.Command("go", "build", "-o", s.binary, "./cmd/certfleet").CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("build certfleet: %v\n%s", err, out))
 	}
-
-	// The dev server as `make run` starts it: SQLite in WAL mode.
-	temporalAddr := freeAddr()
-	_, port, _ := strings.Cut(temporalAddr, ":")
-	_, httpPort, _ := strings.Cut(freeAddr(), ":") // its default, port+1000, may be taken
-	args := []string{"server", "start-dev", "--headless", "--db-filename", filepath.Join(dir, "temporal.db"), "--port", port, "--http-port", httpPort,
-		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal", "--log-level", "error"}
-	for _, key := range workflows.SearchAttributes {
-		args = append(args, "--search-attribute", key.GetName()+"="+key.GetValueType().String())
-	}
-	if s.temporalProc, err = start(dir, "temporal", nil, temporalBin, args...); err != nil {
-		return fail(err)
-	}
-	if err := waitFor("the Temporal dev server", time.Minute, dialable(temporalAddr)); err != nil {
-		return fail(err)
-	}
 	dbURL, drop, err := createDatabase(ctx, o.adminURL, fmt.Sprintf("certfleet_bench_%d", time.Now().UnixNano()))
 	if err != nil {
 		return fail(err)
 	}
 	s.dropDB = drop
 	apiAddr := freeAddr()
-	s.estAddr, s.scepAddr, s.pprofAddr = freeAddr(), freeAddr(), freeAddr()
+	s.estAddr, s.scepAddr = freeAddr(), freeAddr()
 	key := make([]byte, 32)
 	rand.Read(key) //nolint:errcheck // never fails
 	if s.keys, err = kek.New(key); err != nil {
 		return fail(err)
 	}
 	env := []string{
-		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporalAddr, "CERTFLEET_TASK_QUEUE=" + taskQueue,
-		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_METRICS_ADDR=" + freeAddr(), "CERTFLEET_PUBLIC_URL=http://" + apiAddr, "CERTFLEET_EST_ADDR=" + s.estAddr,
+		"DATABASE_URL=" + dbURL, "CERTFLEET_TASK_QUEUE=" + taskQueue,
+		"CERTFLEET_API_ADDR=" + apiAddr, "CERTFLEET_PUBLIC_URL=http://" + apiAddr, "CERTFLEET_EST_ADDR=" + s.estAddr,
 		"CERTFLEET_SCEP_ADDR=" + s.scepAddr,
 		"CERTFLEET_EST_HOSTS=127.0.0.1", "CERTFLEET_EST_RATE_LIMIT=0", "CERTFLEET_KEK=" + base64.StdEncoding.EncodeToString(key),
-		"CERTFLEET_LOG_LEVEL=error", "CERTFLEET_PPROF_ADDR=" + s.pprofAddr,
+		"CERTFLEET_LOG_LEVEL=error",
 	}
-	migrate := exec.Command(s.binary, "migrate")
-	migrate.Env = append(os.Environ(), env...)
-	if out, err := migrate.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("certfleet migrate: %v\n%s", err, out))
+	var temporalAddr string
+	if workers == 0 {
+		temporalAddr, err = s.startDevServer(env)
+	} else {
+		temporalAddr, err = s.startClusterScript(ctx, o, env, workers)
 	}
-	if s.certfleet, err = start(dir, "certfleet", env, s.binary, "all"); err != nil {
+	if err != nil {
 		return fail(err)
 	}
 	if err := waitFor("certfleet", time.Minute, httpOK("http://"+apiAddr+"/readyz")); err != nil {
@@ -261,6 +292,75 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 		return fail(err)
 	}
 	return s, nil
+}
+
+// startDevServer starts the dev server as `make run` starts it (SQLite in
+// WAL mode), migrates, and starts `certfleet all` with env.
+func (s *stack) startDevServer(env []string) (string, error) {
+	temporalAddr := freeAddr()
+	_, port, _ := strings.Cut(temporalAddr, ":")
+	_, httpPort, _ := strings.Cut(freeAddr(), ":") // its default, port+1000, may be taken
+	args := []string{"server", "start-dev", "--headless", "--db-filename", filepath.Join(s.dir, "temporal.db"), "--port", port, "--http-port", httpPort,
+		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal", "--log-level", "error"}
+	for _, key := range workflows.SearchAttributes {
+		args = append(args, "--search-attribute", key.GetName()+"="+key.GetValueType().String())
+	}
+	var err error
+	if s.temporalProc, err = start(s.dir, "temporal", nil, filepath.Join(s.repo, "bin", "temporal"), args...); err != nil {
+		return "", err
+	}
+	if err := waitFor("the Temporal dev server", time.Minute, dialable(temporalAddr)); err != nil {
+		return "", err
+	}
+	s.pprofAddr = freeAddr()
+	env = append(env, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_METRICS_ADDR="+freeAddr(), "CERTFLEET_PPROF_ADDR="+s.pprofAddr)
+	migrate := exec.Command(s.binary, "migrate")
+	migrate.Env = append(os.Environ(), env...)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("certfleet migrate: %v\n%s", err, out)
+	}
+	s.certfleet, err = start(s.dir, "certfleet", env, s.binary, "all")
+	return temporalAddr, err
+}
+
+// startClusterScript runs scripts/cluster.sh on free ports with env, its own
+// Temporal databases (dropped at the end) and workers certfleet workers, and
+// waits for its banner. Its processes' logs are in the stack's folder.
+func (s *stack) startClusterScript(ctx context.Context, o options, env []string, workers int) (string, error) {
+	port := func() string { _, p, _ := strings.Cut(freeAddr(), ":"); return p }
+	temporalPort := port()
+	temporalDB := fmt.Sprintf("temporal_bench_%d", time.Now().UnixNano())
+	dropCertfleet := s.dropDB
+	s.dropDB = func() {
+		dropCertfleet()
+		for _, db := range []string{temporalDB, temporalDB + "_visibility"} {
+			dropDatabase(o.adminURL, db)
+		}
+	}
+	metrics := []string{freeAddr(), freeAddr(), freeAddr(), freeAddr()}
+	env = append(env, "CERTFLEET_DATA_DIR="+s.dir, "CERTFLEET_BIN="+s.binary, "CERTFLEET_CLUSTER_WORKERS="+strconv.Itoa(workers),
+		"TEMPORAL_DB="+temporalDB, "TEMPORAL_VISIBILITY_DB="+temporalDB+"_visibility", "TEMPORAL_ADDRESS=",
+		"TEMPORAL_PORT="+temporalPort, "TEMPORAL_UI_PORT="+port(), "TEMPORAL_FRONTEND_MEMBERSHIP_PORT="+port(), "TEMPORAL_FRONTEND_HTTP_PORT="+port(),
+		"TEMPORAL_HISTORY_PORT="+port(), "TEMPORAL_HISTORY_MEMBERSHIP_PORT="+port(), "TEMPORAL_MATCHING_PORT="+port(),
+		"TEMPORAL_MATCHING_MEMBERSHIP_PORT="+port(), "TEMPORAL_WORKER_PORT="+port(), "TEMPORAL_WORKER_MEMBERSHIP_PORT="+port(),
+		"CERTFLEET_API2_ADDR="+freeAddr(), "CERTFLEET_EST2_ADDR="+freeAddr(), "CERTFLEET_SCEP2_ADDR="+freeAddr(),
+		"CERTFLEET_CLUSTER_METRICS_ADDRS="+strings.Join(metrics, " "))
+	var err error
+	if s.temporalProc, err = start(s.dir, "cluster", env, "bash", filepath.Join(s.repo, "scripts", "cluster.sh")); err != nil {
+		return "", err
+	}
+	s.temporalVersion = "Temporal " + s.temporalVersion + " server on Postgres as `make cluster` runs it, " + strconv.Itoa(workers) + " certfleet worker(s)"
+	err = waitFor("make cluster", 3*time.Minute, func() error {
+		if s.temporalProc.exited() || ctx.Err() != nil {
+			return fmt.Errorf("cluster.sh exited (see %s)", filepath.Join(s.dir, "cluster.log"))
+		}
+		log, _ := os.ReadFile(filepath.Join(s.dir, "cluster.log"))
+		if !strings.Contains(string(log), "certfleet is ready") {
+			return errors.New("not ready yet")
+		}
+		return nil
+	})
+	return "127.0.0.1:" + temporalPort, err
 }
 
 func (s *stack) stop() {
@@ -287,7 +387,7 @@ func (s *stack) stop() {
 // profiles <results>/<name>-cpu-NN.pprof (go tool pprof merges them), and
 // takes its heap at the end, <name>-heap.pprof.
 func (s *stack) profile(o options, name string) (stop func()) {
-	if !o.profile {
+	if !o.profile || s.pprofAddr == "" { // none on the production shape
 		return func() {}
 	}
 	stopping := make(chan struct{})

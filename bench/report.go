@@ -139,6 +139,9 @@ func writeReport(dir, path string) error {
 		}
 		writeEST(&b, &res, r)
 	}
+	if err := writeCluster(&b, dir); err != nil {
+		return err
+	}
 	consoleResults, err := latest(dir, "console")
 	if err != nil {
 		return err
@@ -164,6 +167,40 @@ func writeReport(dir, path string) error {
 	b.WriteString(reportOutro)
 	fmt.Fprintln(os.Stderr, "bench: wrote", path)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeCluster writes the production shape's table (`make bench CLUSTER=1`):
+// job throughput with one and two workers and EST, each beside its floor
+// measured on the same shape in the same run.
+func writeCluster(b *strings.Builder, dir string) error {
+	jobResults, err := latest(dir, "cluster-")
+	if err != nil || len(jobResults) == 0 {
+		return err
+	}
+	b.WriteString("## Production shape (`make bench CLUSTER=1`)\n\n")
+	b.WriteString("Temporal's frontend, history (4 shards), matching and worker services as separate processes on Postgres, as `make cluster` runs them, with two API replicas; each figure beside its floor measured on the same shape in the same run.\n\n")
+	b.WriteString("| Workers | Devices | Devices per second | Floor (children/s) | Ratio | Measured |\n|---|---|---|---|---|---|\n")
+	var est []result
+	for _, res := range jobResults {
+		if strings.HasSuffix(res.Name, "est") {
+			est = append(est, res)
+			continue
+		}
+		var r jobResult
+		if err := json.Unmarshal(res.Result, &r); err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "| %d | %d | %.1f | %.1f | **%.0f%%** | %s |\n", r.Workers, r.Devices, r.DevicesPerSecond, r.Floor.ChildrenPerSecond, 100*r.Ratio, res.At.Format("2006-01-02 15:04 MST"))
+	}
+	b.WriteString("\n")
+	for _, res := range est {
+		var r estResult
+		if err := json.Unmarshal(res.Result, &r); err != nil {
+			return err
+		}
+		writeEST(b, &res, r)
+	}
+	return nil
 }
 
 func describe(m machine, at time.Time) string {
@@ -196,10 +233,14 @@ func writeJobs(b *strings.Builder, res *result, r jobResult) {
 
 func writeEST(b *strings.Builder, res *result, r estResult) {
 	withSCEP := slices.ContainsFunc(r.Runs, func(run estRun) bool { return run.Protocol == "scep" })
+	shape := ""
+	if strings.HasPrefix(res.Name, "cluster-") {
+		shape = " on the production shape"
+	}
 	if withSCEP {
-		b.WriteString("## EST simpleenroll and SCEP PKCSReq (EC P-256)\n\n")
+		fmt.Fprintf(b, "## EST simpleenroll and SCEP PKCSReq (EC P-256)%s\n\n", shape)
 	} else {
-		b.WriteString("## EST simpleenroll (EC P-256)\n\n")
+		fmt.Fprintf(b, "## EST simpleenroll (EC P-256)%s\n\n", shape)
 	}
 	b.WriteString(describe(res.Machine, res.At))
 	fmt.Fprintf(b, "Each series ran %.0f s. *New handshake*: a new TLS connection and full handshake per request; *keep-alive*: one connection per caller, kept alive, with a TLS session cache. certfleet enrolls a new device per request, so every request is a new enrollment workflow and a new certificate in Postgres.", r.SecondsPerSeries)

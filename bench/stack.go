@@ -48,14 +48,28 @@ func (p *process) stop() {
 	go func() { p.cmd.Wait(); close(done) }() //nolint:errcheck // it was asked to stop
 	select {
 	case <-done:
-	case <-time.After(15 * time.Second):
+	case <-time.After(time.Minute): // make cluster drains its workers first
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // best effort
 		<-done
 	}
 }
 
-// peakRSS is the process's high-water resident set (VmHWM), in MiB.
+// exited: the process has ended (a zombie until stop reaps it).
+func (p *process) exited() bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) == 0 || fields[0] == "Z"
+}
+
+// peakRSS is the process's high-water resident set (VmHWM), in MiB; 0 for
+// none (on the production shape, certfleet is several processes).
 func (p *process) peakRSS() float64 {
+	if p == nil {
+		return 0
+	}
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -131,12 +145,14 @@ func createDatabase(ctx context.Context, adminURL, name string) (string, func(),
 	}
 	cfg, _ := pgx.ParseConfig(adminURL)
 	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
-	drop := func() {
-		c, err := pgx.Connect(context.Background(), adminURL)
-		if err == nil {
-			c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") //nolint:errcheck // best effort
-			c.Close(context.Background())
-		}
+	return url, func() { dropDatabase(adminURL, name) }, nil
+}
+
+// dropDatabase drops a database the benchmark made, if it can.
+func dropDatabase(adminURL, name string) {
+	c, err := pgx.Connect(context.Background(), adminURL)
+	if err == nil {
+		c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") //nolint:errcheck // best effort
+		c.Close(context.Background())
 	}
-	return url, drop, nil
 }

@@ -20,6 +20,9 @@ API2_ADDR=${CERTFLEET_API2_ADDR:-127.0.0.1:8090}
 EST2_ADDR=${CERTFLEET_EST2_ADDR-:8444}
 SCEP2_ADDR=${CERTFLEET_SCEP2_ADDR-:8082}
 read -r -a METRICS <<<"${CERTFLEET_CLUSTER_METRICS_ADDRS:-127.0.0.1:9464 127.0.0.1:9465 127.0.0.1:9466 127.0.0.1:9467}"
+# CERTFLEET_CLUSTER_WORKERS: 1 or 2 workers (make bench CLUSTER=1 measures both).
+WORKERS=${CERTFLEET_CLUSTER_WORKERS:-2}
+[[ $WORKERS == [12] ]] || die "CERTFLEET_CLUSTER_WORKERS is $WORKERS; it may be 1 or 2"
 ((${#METRICS[@]} == 4)) || die "CERTFLEET_CLUSTER_METRICS_ADDRS lists ${#METRICS[@]} addresses; it needs 4 (API 1, API 2, worker 1, worker 2)"
 export CERTFLEET_METRICS_ADDR=${METRICS[0]}
 
@@ -107,18 +110,18 @@ wait_for 60 "certfleet's first API replica" api_ready "$CERTFLEET_API_ADDR"
 say "starting certfleet: API 2 (log: $DATA_DIR/api-2.log)"
 CERTFLEET_API_ADDR=$API2_ADDR CERTFLEET_EST_ADDR=$EST2_ADDR CERTFLEET_SCEP_ADDR=$SCEP2_ADDR CERTFLEET_METRICS_ADDR=${METRICS[1]} \
   supervise "$DATA_DIR/api-2.log" "$CERTFLEET" serve
-for i in 1 2; do
+for ((i = 1; i <= WORKERS; i++)); do
   say "starting certfleet: worker $i (log: $DATA_DIR/worker-$i.log)"
   CERTFLEET_METRICS_ADDR=${METRICS[i + 1]} supervise "$DATA_DIR/worker-$i.log" "$CERTFLEET" worker
 done
 wait_for 60 "certfleet's second API replica" api_ready "$API2_ADDR"
 # A worker serves its metrics once it polls its task queue.
 wait_for 60 "certfleet's first worker" curl -fsS "http://${METRICS[2]}/metrics"
-wait_for 60 "certfleet's second worker" curl -fsS "http://${METRICS[3]}/metrics"
+((WORKERS < 2)) || wait_for 60 "certfleet's second worker" curl -fsS "http://${METRICS[3]}/metrics"
 
 banner "$DEV_TOKEN" "a cluster on Postgres: frontend, history ($TEMPORAL_HISTORY_SHARDS shards), matching and worker processes" \
   "API 2         $(api_url "$API2_ADDR")        (a second replica; EST on :${EST2_ADDR##*:}, SCEP on :${SCEP2_ADDR##*:})" \
-  "Workers       2 'certfleet worker' processes (metrics on ${METRICS[2]} and ${METRICS[3]})" \
+  "Workers       $WORKERS 'certfleet worker' process(es) (metrics on ${METRICS[*]:2:WORKERS})" \
   "Logs          $DATA_DIR/temporal-*.log, api-*.log, worker-*.log"
 
 # From here on a process that exits is restarted; this waits for Ctrl-C.

@@ -38,7 +38,7 @@ import (
 // job must complete with every device holding exactly one new active
 // certificate, the CA ledger must show no second issuance, and every client
 // call must have been answered (clients retry on the other replica). The
-// report goes to bench/results/<date>-chaos.json.
+// report goes to bench/results/<date>-chaos-<devices>-<time>.json.
 //
 // It restarts the machine's Postgres, so it runs alone: `make test-cluster`.
 func TestChaosOnTheProductionShape(t *testing.T) {
@@ -299,7 +299,8 @@ func writeChaosReport(t *testing.T, r chaosReport) {
 	t.Helper()
 	data, err := json.MarshalIndent(r, "", "  ")
 	require.NoError(t, err)
-	path := filepath.Join(testenv.RepoRoot(t), "bench", "results", r.Date+"-chaos.json")
+	name := fmt.Sprintf("%s-chaos-%d-%s.json", r.Date, r.Devices, time.Now().UTC().Format("150405"))
+	path := filepath.Join(testenv.RepoRoot(t), "bench", "results", name)
 	require.NoError(t, os.WriteFile(path, append(data, '\n'), 0o644))
 	t.Logf("report in %s:\n%s", path, data)
 }
