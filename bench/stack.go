@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -92,6 +93,20 @@ func freeAddr() string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// lowPort is a free port below 32768, for Temporal's services: the
+// cluster's membership table keeps ports as a Postgres smallint.
+func lowPort() string {
+	start := mathrand.IntN(12000)
+	for i := range 12000 {
+		port := 20000 + (start+i)%12000
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return strconv.Itoa(port)
+		}
+	}
+	panic("no free port in 20000-31999")
 }
 
 // waitFor retries check until it succeeds or timeout passes.
