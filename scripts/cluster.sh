@@ -90,8 +90,8 @@ done
 ports=([history]=${TEMPORAL_HISTORY_PORT:-7234} [matching]=${TEMPORAL_MATCHING_PORT:-7235} [frontend]=$TEMPORAL_PORT [worker]=${TEMPORAL_WORKER_PORT:-7239})
 for service in history matching frontend worker; do
   say "starting Temporal's $service service (log: $DATA_DIR/temporal-$service.log)"
-  supervise "$DATA_DIR/temporal-$service.log" bin/temporal-server --root . --config deploy/temporal/config \
-    --env cluster --allow-no-auth start --service "$service"
+  supervise "$DATA_DIR/temporal-$service.log" \
+    bin/temporal-server --root . --config deploy/temporal/config --env cluster --allow-no-auth start --service "$service"
   [[ $service == history ]] && wait_for 60 "Temporal's history service" answers 127.0.0.1 "${ports[history]}"
 done
 wait_for 120 "Temporal's frontend" bin/temporal operator cluster health --address "$TEMPORAL_ADDRESS"
