@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -358,7 +359,8 @@ func (s *stack) startClusterScript(ctx context.Context, o options, env []string,
 	if s.temporalProc, err = start(s.dir, "cluster", env, "bash", filepath.Join(s.repo, "scripts", "cluster.sh")); err != nil {
 		return "", err
 	}
-	s.temporalVersion = "Temporal " + s.temporalVersion + " server on Postgres as `make cluster` runs it, " + strconv.Itoa(workers) + " certfleet worker(s)"
+	server := regexp.MustCompile(`Server [0-9.]+`).FindString(s.temporalVersion)
+	s.temporalVersion = fmt.Sprintf("Temporal %s on Postgres as `make cluster` runs it, %d certfleet worker(s)", server, workers)
 	err = waitFor("make cluster", 3*time.Minute, func() error {
 		if s.temporalProc.exited() || ctx.Err() != nil {
 			return fmt.Errorf("cluster.sh exited (see %s)", filepath.Join(s.dir, "cluster.log"))
