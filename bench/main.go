@@ -328,16 +328,7 @@ func (s *stack) startDevServer(env []string) (string, error) {
 // Temporal databases (dropped at the end) and workers certfleet workers, and
 // waits for its banner. Its processes' logs are in the stack's folder.
 func (s *stack) startClusterScript(ctx context.Context, o options, env []string, workers int) (string, error) {
-	// Distinct ports below 32768 (see lowPort).
-	used := map[string]bool{}
-	port := func() string {
-		for {
-			if p := lowPort(); !used[p] {
-				used[p] = true
-				return p
-			}
-		}
-	}
+	port := func() string { _, p, _ := strings.Cut(freeAddr(), ":"); return p }
 	temporalPort := port()
 	temporalDB := fmt.Sprintf("temporal_bench_%d", time.Now().UnixNano())
 	dropCertfleet := s.dropDB

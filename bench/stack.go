@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/certfleet/certfleet/internal/freeport"
 )
 
 // process is a child process of the benchmark, stopped at the end.
@@ -86,27 +87,13 @@ func (p *process) peakRSS() float64 {
 	return 0
 }
 
+// freeAddr is a free loopback address (see freeport).
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// lowPort is a free port below 32768, for Temporal's services: the
-// cluster's membership table keeps ports as a Postgres smallint.
-func lowPort() string {
-	start := mathrand.IntN(12000)
-	for i := range 12000 {
-		port := 20000 + (start+i)%12000
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			l.Close()
-			return strconv.Itoa(port)
-		}
-	}
-	panic("no free port in 20000-31999")
+	return addr
 }
 
 // waitFor retries check until it succeeds or timeout passes.

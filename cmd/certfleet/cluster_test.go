@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,9 +133,9 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	for _, tool := range []string{"temporal", "temporal-server", "temporal-sql-tool", "temporal-ui"} {
 		testenv.Tool(t, tool)
 	}
-	databaseURL := testenv.EmptyDatabase(t)
-	temporalDB := fmt.Sprintf("temporal_chaos_%d", os.Getpid())
-	t.Cleanup(func() { dropDatabases(temporalDB, temporalDB+"_visibility") })
+	// Temporal's two databases, which its schema tool creates, are dropped
+	// with the test's own.
+	databaseURL, temporalDB, visibilityDB := testenv.EmptyDatabase(t), databaseName(t), databaseName(t)
 	port := func() string { a := testenv.FreeAddr(t); return a[strings.LastIndex(a, ":")+1:] }
 	c := &cluster{databaseURL: databaseURL}
 	apiAddrs := []string{testenv.FreeAddr(t), testenv.FreeAddr(t)}
@@ -146,7 +147,7 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	}
 	cmd := exec.Command("bash", filepath.Join(testenv.RepoRoot(t), "scripts", "cluster.sh"))
 	cmd.Env = append(os.Environ(), "CERTFLEET_DATA_DIR="+t.TempDir(), "CERTFLEET_BIN="+testenv.Binary(t),
-		"DATABASE_URL="+databaseURL, "TEMPORAL_DB="+temporalDB, "TEMPORAL_VISIBILITY_DB="+temporalDB+"_visibility",
+		"DATABASE_URL="+databaseURL, "TEMPORAL_DB="+temporalDB, "TEMPORAL_VISIBILITY_DB="+visibilityDB,
 		"TEMPORAL_PORT="+port(), "TEMPORAL_UI_PORT="+port(), "TEMPORAL_ADDRESS=",
 		"TEMPORAL_FRONTEND_MEMBERSHIP_PORT="+port(), "TEMPORAL_FRONTEND_HTTP_PORT="+port(),
 		"TEMPORAL_HISTORY_PORT="+port(), "TEMPORAL_HISTORY_MEMBERSHIP_PORT="+port(),
@@ -318,17 +319,12 @@ func restartPostgres(t *testing.T, ctx context.Context, c *cluster) func() bool 
 	return func() bool { return c.query(t, ctx, `SELECT 1`) == 1 }
 }
 
-func dropDatabases(names ...string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testenv.AdminURL())
-	if err != nil {
-		return
-	}
-	defer conn.Close(ctx)
-	for _, name := range names {
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	}
+// databaseName names a database that does not exist yet and is dropped
+// when the test ends.
+func databaseName(t *testing.T) string {
+	u, err := url.Parse(testenv.EmptyDatabase(t))
+	require.NoError(t, err)
+	return strings.TrimPrefix(u.Path, "/")
 }
 
 // retryingClients call path on the API replicas, in turn, as an operator's

@@ -6,13 +6,13 @@ package testenv
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/certfleet/certfleet/internal/freeport"
 )
 
 // Main runs a test package's tests and then removes what testenv created for the
@@ -67,39 +67,14 @@ func isCertfleetModule(goMod []byte) bool {
 }
 
 // FreeAddr is a loopback address with a free port, for a process the test
-// starts. Ports are drawn below Linux's ephemeral range (32768-60999): a port
-// from that range, once released, may be taken at once as the source port of
-// any outgoing connection on the machine, and the process then fails to
-// listen on it. Each process walks the range from its own random start and
-// never hands out a port twice, so two addresses a test asks for in a row
-// cannot be the same (a random draw could, and once gave the API the
-// Temporal server's port).
+// starts (see freeport).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	freePorts.Lock()
-	defer freePorts.Unlock()
-	if freePorts.next == 0 {
-		freePorts.next = rand.IntN(freePortCount)
+	addr, err := freeport.Addr()
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
 	}
-	for range freePortCount {
-		port := freePortBase + freePorts.next%freePortCount
-		freePorts.next++
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return l.Addr().String()
-	}
-	t.Fatalf("find a free port: none free in %d-%d", freePortBase, freePortBase+freePortCount-1)
-	return ""
-}
-
-const freePortBase, freePortCount = 20000, 12000
-
-var freePorts struct {
-	sync.Mutex
-	next int
+	return addr
 }
 
 // WaitListening waits until something accepts connections at addr.
