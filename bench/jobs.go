@@ -39,11 +39,14 @@ type floorResult struct {
 	ActivitiesEach    int     `json:"activities_each"`
 	WallSeconds       float64 `json:"wall_seconds"`
 	ChildrenPerSecond float64 `json:"children_per_second"`
+	// MeasuredIn names the run that measured it, when another run reuses it.
+	MeasuredIn string `json:"measured_in,omitempty"`
 }
 
 // benchJobs renews n simulated devices in one job, then runs the floor: n
-// children of five no-op activities through the same server.
-func benchJobs(ctx context.Context, s *stack, n, window int) (jobResult, error) {
+// children of five no-op activities through the same server, unless floor
+// was measured already on the same shape.
+func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult) (jobResult, error) {
 	r := jobResult{Devices: n, Window: window}
 	if err := s.fleet(ctx, n); err != nil {
 		return r, err
@@ -69,9 +72,13 @@ func benchJobs(ctx context.Context, s *stack, n, window int) (jobResult, error) 
 	}
 	r.CertfleetPeakMiB, r.TemporalPeakMiB = s.certfleet.peakRSS(), s.temporalProc.peakRSS()
 
-	r.Floor, err = runFloor(ctx, s.temporal, n, window)
+	if floor != nil {
+		r.Floor = *floor
+	} else if r.Floor, err = runFloor(ctx, s.temporal, n, window); err != nil {
+		return r, err
+	}
 	r.Ratio = r.DevicesPerSecond / r.Floor.ChildrenPerSecond
-	return r, err
+	return r, nil
 }
 
 // runFloor runs FloorJob on the benchmark's own worker and times it.

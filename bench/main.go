@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,6 +58,11 @@ type options struct {
 	// cluster runs the job and EST benchmarks on `make cluster`'s shape
 	// (scripts/cluster.sh) instead of the dev server, with 1 and 2 workers.
 	cluster bool
+	// clusterWorkers are the numbers of certfleet workers the cluster
+	// benchmark runs with, one fresh cluster each.
+	clusterWorkers []int
+	// floorFrom is a job result whose floor this run reuses.
+	floorFrom string
 }
 
 func main() {
@@ -65,6 +71,9 @@ func main() {
 	flag.IntVar(&o.devices, "devices", 1000, "devices in the job benchmark (10000 and 100000 for the large runs)")
 	flag.IntVar(&o.window, "window", 200, "devices in flight in the job and its floor")
 	flag.StringVar(&conc, "concurrency", "1,8,32", "EST and SCEP callers, comma-separated")
+	var clusterWorkers string
+	flag.StringVar(&clusterWorkers, "cluster-workers", "1,2", "with -cluster, the numbers of certfleet workers to run the job benchmark with, comma-separated")
+	flag.StringVar(&o.floorFrom, "floor-from", "", "reuse the floor of this job result (a JSON file in bench/results, same devices and window) instead of measuring it again")
 	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST and SCEP series runs")
 	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment), 'console' (the web console's views at fleet size) or 'ocsp' (the OCSP responder)")
 	flag.IntVar(&o.consoleDevices, "console-devices", 100000, "devices in the console benchmark's fleet, with twice as many certificates")
@@ -75,14 +84,8 @@ func main() {
 	flag.StringVar(&o.results, "results", defaultResults, "where results go; BENCHMARKS.md is written only for the default")
 	flag.StringVar(&o.adminURL, "postgres", envOr("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "a Postgres server on which the benchmark may create a database")
 	flag.Parse()
-	for _, c := range strings.Split(conc, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "bench: -concurrency: %q is not a positive number\n", c)
-			os.Exit(2)
-		}
-		o.concurrency = append(o.concurrency, n)
-	}
+	o.concurrency = positiveList("concurrency", conc)
+	o.clusterWorkers = positiveList("cluster-workers", clusterWorkers)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -96,6 +99,20 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// positiveList reads flag name's comma-separated positive numbers, or exits.
+func positiveList(name, list string) []int {
+	var out []int
+	for _, c := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -%s: %q is not a positive number\n", name, c)
+			os.Exit(2)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func run(ctx context.Context, o options) error {
@@ -143,25 +160,37 @@ func runStack(ctx context.Context, o options, date string) error {
 		return err
 	}
 	defer s.stop()
-	return benchStack(ctx, s, o, date, "", true)
+	floor, err := reusedFloor(o)
+	if err != nil {
+		return err
+	}
+	_, err = benchStack(ctx, s, o, date, "", true, floor)
+	return err
 }
 
 // benchStack runs the job benchmark and, with est, the EST and SCEP one on
-// s, naming their results with prefix.
-func benchStack(ctx context.Context, s *stack, o options, date, prefix string, est bool) error {
+// s, naming their results with prefix. The job's floor is measured unless
+// floor is given; the floor the job result holds is returned.
+func benchStack(ctx context.Context, s *stack, o options, date, prefix string, est bool, floor *floorResult) (*floorResult, error) {
 	machine := describeMachine(s)
 	if o.only != "est" {
 		fmt.Fprintf(os.Stderr, "bench: %sjob throughput, %d devices\n", prefix, o.devices)
 		stopProfile := s.profile(o, date+"-jobs")
-		r, err := benchJobs(ctx, s, o.devices, o.window)
+		name := fmt.Sprintf("%sjobs-%d", prefix, o.devices)
+		r, err := benchJobs(ctx, s, o.devices, o.window, floor)
 		stopProfile()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.Workers = s.workers
-		if err := writeResult(o.results, date, fmt.Sprintf("%sjobs-%d", prefix, o.devices), machine, r); err != nil {
-			return err
+		if err := writeResult(o.results, date, name, machine, r); err != nil {
+			return nil, err
 		}
+		measured := r.Floor
+		if measured.MeasuredIn == "" {
+			measured.MeasuredIn = name
+		}
+		floor = &measured
 	}
 	if est && o.only != "jobs" {
 		fmt.Fprintf(os.Stderr, "bench: %sEST simpleenroll and SCEP PKCSReq at concurrency %v\n", prefix, o.concurrency)
@@ -169,30 +198,64 @@ func benchStack(ctx context.Context, s *stack, o options, date, prefix string, e
 		runs, err := benchEST(ctx, s, o.concurrency, o.estDuration)
 		stopProfile()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := writeResult(o.results, date, prefix+"est", machine, estResult{Runs: runs, SecondsPerSeries: o.estDuration.Seconds()}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return floor, nil
 }
 
-// runCluster runs the job benchmark on the production shape with one worker
-// and then with two, each on a fresh cluster, and EST on the second.
+// runCluster runs the job benchmark on the production shape with each
+// number of workers (one, then two), each on a fresh cluster, and EST on the
+// last. The floor is measured once, on the first cluster, and stands beside
+// every run: it runs on the benchmark's own worker, so the number of
+// certfleet workers does not change it.
 func runCluster(ctx context.Context, o options, date string) error {
-	for _, workers := range []int{1, 2} {
+	floor, err := reusedFloor(o)
+	if err != nil {
+		return err
+	}
+	for i, workers := range o.clusterWorkers {
 		s, err := startCluster(ctx, o, workers)
 		if err != nil {
 			return err
 		}
-		err = benchStack(ctx, s, o, date, fmt.Sprintf("cluster-%dw-", workers), workers == 2)
+		floor, err = benchStack(ctx, s, o, date, fmt.Sprintf("cluster-%dw-", workers), i == len(o.clusterWorkers)-1, floor)
 		s.stop()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// reusedFloor is the floor of the job result -floor-from names, if any,
+// which must have run the same devices and window.
+func reusedFloor(o options) (*floorResult, error) {
+	if o.floorFrom == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(o.floorFrom)
+	if err != nil {
+		return nil, err
+	}
+	var res result
+	var r jobResult
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("-floor-from %s: %w", o.floorFrom, err)
+	}
+	if err := json.Unmarshal(res.Result, &r); err != nil {
+		return nil, fmt.Errorf("-floor-from %s: %w", o.floorFrom, err)
+	}
+	if r.Floor.Children != o.devices || r.Window != o.window {
+		return nil, fmt.Errorf("-floor-from %s: its floor ran %d children in a window of %d, not %d in %d", o.floorFrom, r.Floor.Children, r.Window, o.devices, o.window)
+	}
+	if r.Floor.MeasuredIn == "" {
+		r.Floor.MeasuredIn = res.Name
+	}
+	return &r.Floor, nil
 }
 
 // stack is what the benchmark runs against: a Temporal dev server, a fresh
