@@ -46,6 +46,9 @@ type estRun struct {
 	PerSecond   float64 `json:"per_second"`
 	P50Millis   float64 `json:"p50_ms"`
 	P99Millis   float64 `json:"p99_ms"`
+	// Breakdown is where certfleet's EST enrollments spent their time
+	// (dev-server stack only).
+	Breakdown *enrollBreakdown `json:"breakdown,omitempty"`
 }
 
 // poolSize is how many devices of each kind are made before the clock
@@ -180,11 +183,36 @@ func benchEST(ctx context.Context, s *stack, concurrencies []int, dur time.Durat
 		for _, sr := range series {
 			run := sr.run
 			run.Concurrency = c
-			load(&run, c, dur, func() *http.Client { return newClient(sr.roots, run.Resumption, nil) }, sr.do)
+			if err := s.breakDownSeries(ctx, &run, func() {
+				load(&run, c, dur, func() *http.Client { return newClient(sr.roots, run.Resumption, nil) }, sr.do)
+			}); err != nil {
+				return nil, err
+			}
 			runs = append(runs, run)
 		}
 	}
 	return runs, nil
+}
+
+// breakDownSeries runs series and, for certfleet's EST series on a stack
+// with one certfleet process, records where its enrollments' time went.
+func (s *stack) breakDownSeries(ctx context.Context, run *estRun, series func()) error {
+	clientHandshakes.meanMillis(0) // reset
+	if s.metricsAddr == "" || run.Target != "certfleet" || run.Protocol != "" {
+		series()
+		return nil
+	}
+	before, err := s.scrapeMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	series()
+	after, err := s.scrapeMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	run.Breakdown, err = breakDownEnrollment(after.since(before), run.Requests, clientHandshakes.meanMillis(run.Requests+run.Errors))
+	return err
 }
 
 // load runs do from c callers until dur passes or a pool runs out. Each
@@ -256,7 +284,7 @@ func post(cl *http.Client, url string, csr []byte, user, pass string) error {
 	if user != "" {
 		req.SetBasicAuth(user, pass)
 	}
-	resp, err := cl.Do(req)
+	resp, err := cl.Do(clientHandshakes.trace(req))
 	if err != nil {
 		return err
 	}

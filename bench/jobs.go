@@ -32,6 +32,8 @@ type jobResult struct {
 	TemporalPeakMiB  float64                           `json:"temporal_peak_rss_mib"`
 	Floor            floorResult                       `json:"floor"`
 	Ratio            float64                           `json:"ratio_to_floor"`
+	// Breakdown is where the devices' time went (dev-server stack only).
+	Breakdown *jobBreakdown `json:"breakdown,omitempty"`
 }
 
 type floorResult struct {
@@ -52,6 +54,13 @@ func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult)
 		return r, err
 	}
 	svc := &jobs.Service{Pool: s.pool, Temporal: s.temporal, TaskQueue: taskQueue}
+	var before scrape
+	if s.metricsAddr != "" {
+		var err error
+		if before, err = s.scrapeMetrics(ctx); err != nil {
+			return r, err
+		}
+	}
 	begin := time.Now()
 	job, err := svc.Create(ctx, jobs.Spec{Name: fmt.Sprintf("bench %d", n), CertType: "tls", CreatedBy: "bench", DeviceIDs: s.deviceIDs, Window: window}, nil)
 	if err != nil {
@@ -71,6 +80,15 @@ func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult)
 		return r, err
 	}
 	r.CertfleetPeakMiB, r.TemporalPeakMiB = s.certfleet.peakRSS(), s.temporalProc.peakRSS()
+	if before != nil {
+		after, err := s.scrapeMetrics(ctx)
+		if err != nil {
+			return r, err
+		}
+		if r.Breakdown, err = breakDownJob(after.since(before), n); err != nil {
+			return r, err
+		}
+	}
 
 	if floor != nil {
 		r.Floor = *floor

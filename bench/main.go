@@ -269,9 +269,12 @@ type stack struct {
 	pool                    *pgxpool.Pool
 	dropDB                  func()
 	estAddr, pprofAddr      string
-	scepAddr                string // SCEP over plain HTTP
-	deviceIDs               []string
-	temporalVersion         string
+	// metricsAddr is certfleet's metrics listener, when one process runs
+	// everything (the dev-server stack).
+	metricsAddr     string
+	scepAddr        string // SCEP over plain HTTP
+	deviceIDs       []string
+	temporalVersion string
 	// workers is how many certfleet workers poll the task queue.
 	workers int
 	// keys is certfleet's key-encryption key, for sealing the fleet's credential.
@@ -376,8 +379,8 @@ func (s *stack) startDevServer(env []string) (string, error) {
 	if err := waitFor("the Temporal dev server", time.Minute, dialable(temporalAddr)); err != nil {
 		return "", err
 	}
-	s.pprofAddr = freeAddr()
-	env = append(env, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_METRICS_ADDR="+freeAddr(), "CERTFLEET_PPROF_ADDR="+s.pprofAddr)
+	s.pprofAddr, s.metricsAddr = freeAddr(), freeAddr()
+	env = append(env, "TEMPORAL_ADDRESS="+temporalAddr, "CERTFLEET_METRICS_ADDR="+s.metricsAddr, "CERTFLEET_PPROF_ADDR="+s.pprofAddr)
 	migrate := exec.Command(s.binary, "migrate")
 	migrate.Env = append(os.Environ(), env...)
 	if out, err := migrate.CombinedOutput(); err != nil {

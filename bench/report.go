@@ -233,6 +233,42 @@ func writeJobs(b *strings.Builder, res *result, r jobResult) {
 	}
 	slices.Sort(outcomes)
 	fmt.Fprintf(b, "\nOutcomes: %s.\n\n", strings.Join(outcomes, ", "))
+	if r.Breakdown != nil {
+		writeJobBreakdown(b, r)
+	}
+}
+
+// writeJobBreakdown writes where a job's devices spent their time.
+func writeJobBreakdown(b *strings.Builder, r jobResult) {
+	inFlight := float64(r.Window) * r.WallSeconds / float64(r.Devices)
+	fmt.Fprintf(b, "### Where a device's time goes (%d devices)\n\n", r.Devices)
+	fmt.Fprintf(b, "Per device, from certfleet's own metrics (the Temporal SDK's latencies, each device and CA call, each Postgres query) scraped before and after the job. With %d devices in flight, each device spent about %.1f s in flight (window × wall ÷ devices); the parts below are the work and the waits it was made of.\n\n", r.Window, inFlight)
+	b.WriteString("| Part | ms per device |\n|---|---|\n")
+	for _, p := range r.Breakdown.Parts {
+		name := p.Name
+		if p.Within != "" {
+			name = "&nbsp;&nbsp;of which " + name
+		}
+		fmt.Fprintf(b, "| %s | %.1f |\n", name, p.Millis)
+	}
+	b.WriteString("\n| Activity | Kind | Runs per device | Schedule-to-start (mean) | Execution (mean) |\n|---|---|---|---|---|\n")
+	for _, st := range r.Breakdown.Steps {
+		kind, wait := "activity", fmt.Sprintf("%.1f ms", st.ScheduleToStartMs)
+		if st.Local {
+			kind, wait = "local activity", "in the workflow task"
+		}
+		fmt.Fprintf(b, "| %s | %s | %.2f | %s | %.1f ms |\n", st.Activity, kind, st.PerDevice, wait, st.ExecutionMs)
+	}
+	writeQueries(b, r.Breakdown.Queries, "device")
+}
+
+// writeQueries writes the queries that took the most time per unit.
+func writeQueries(b *strings.Builder, qs []queryCost, unit string) {
+	fmt.Fprintf(b, "\n| Postgres query (most time first) | Calls per %s | ms per %s |\n|---|---|---|\n", unit, unit)
+	for _, q := range qs {
+		fmt.Fprintf(b, "| %s | %.2f | %.2f |\n", q.Query, q.Calls, q.Millis)
+	}
+	b.WriteString("\n")
 }
 
 func writeEST(b *strings.Builder, res *result, r estResult) {
@@ -270,6 +306,41 @@ func writeEST(b *strings.Builder, res *result, r estResult) {
 		}
 	}
 	b.WriteString("\n")
+	writeEnrollmentBreakdown(b, r.Runs)
+}
+
+// writeEnrollmentBreakdown writes where certfleet's EST enrollments spent
+// their time, series by series.
+func writeEnrollmentBreakdown(b *strings.Builder, runs []estRun) {
+	var with []estRun
+	for _, run := range runs {
+		if run.Breakdown != nil {
+			with = append(with, run)
+		}
+	}
+	if len(with) == 0 {
+		return
+	}
+	b.WriteString("### Where an EST enrollment's time goes\n\n")
+	b.WriteString("Mean milliseconds per request. The TLS handshake is timed by the client; the server's phases run one after another (label lookup, authentication with the client certificate or the password, reading the CSR, admission and binding, the enrollment workflow's round trip, the answer), from certfleet's metrics scraped before and after each series. Signing and the local activities run inside the workflow phase; Postgres counts every query of the request, whichever phase made it. The password series pays for argon2id in its authenticate phase.\n\n")
+	b.WriteString("| Callers | Series | TLS handshake |")
+	for _, phase := range estPhases {
+		fmt.Fprintf(b, " %s |", phase)
+	}
+	b.WriteString(" of which CA signing | of which local activities | Postgres (all) |\n|---|---|---|" + strings.Repeat("---|", len(estPhases)+3) + "\n")
+	for _, run := range with {
+		fmt.Fprintf(b, "| %d | %s | %.1f |", run.Concurrency, seriesName(run), run.Breakdown.TLSHandshakeMs)
+		parts := map[string]float64{}
+		for _, p := range run.Breakdown.Parts {
+			parts[p.Name] = p.Millis
+		}
+		for _, phase := range estPhases {
+			fmt.Fprintf(b, " %.1f |", parts[phase])
+		}
+		fmt.Fprintf(b, " %.1f | %.1f | %.1f |\n", parts[signingPart], parts[localActivitiesPart], parts[postgresPart])
+	}
+	b.WriteString("\n")
+	writeQueries(b, with[0].Breakdown.Queries, "enrollment")
 }
 
 func seriesName(r estRun) string {

@@ -15,11 +15,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/errkind"
+	"github.com/certfleet/certfleet/metrics"
 )
 
 // Open connects a pool to databaseURL and checks that the database answers.
+// Its queries are timed in the metrics (metrics.QueryTracer).
 func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, databaseURL)
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("configure Postgres pool: %w", err)
+	}
+	cfg.ConnConfig.Tracer = metrics.QueryTracer{}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure Postgres pool: %w", err)
 	}

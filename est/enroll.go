@@ -25,19 +25,23 @@ import (
 func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) (err error) {
 		ctx := r.Context()
+		phases := metrics.StartPhases(runProtocol)
 		l, err := s.label(r)
 		if err != nil {
 			return err
 		}
+		phases.Done("label")
 		defer func() { metrics.Enrollment(runProtocol, l.Row.Label, outcome(err)) }()
 		c, err := s.authenticate(ctx, r, l, op)
 		if err != nil {
 			return err
 		}
+		phases.Done("authenticate")
 		csr, err := readCSR(w, r, s.Limits.MaxBody)
 		if err != nil {
 			return err
 		}
+		phases.Done("csr")
 		if c.Station != nil {
 			if c, err = s.ForStationDevice(ctx, l, c, csr); err != nil {
 				return err
@@ -64,6 +68,7 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		if err := s.Bind(ctx, c, key); err != nil {
 			return err
 		}
+		phases.Done("admit")
 		e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType, CSR: csr.Raw, IdentityField: l.Row.IdentityField}
 		run := enroll.RunInfo{Protocol: runProtocol, Operation: op, Label: l.Row.Label, Profile: l.Profile.Name, ExpectPending: l.Policy.ApprovalMode}
 		if serverKey != nil {
@@ -76,6 +81,8 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 		if err != nil {
 			return err
 		}
+		phases.Done("workflow")
+		defer phases.Done("respond")
 		return s.respond(w, r, sub)
 	}
 }

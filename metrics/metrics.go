@@ -77,7 +77,19 @@ var (
 	caSubmissions = counter("certfleet_ca_submissions_total",
 		"CSRs submitted to a CA, by CA driver and result: issued, pending, rejected or error.", "driver", "result")
 	caSubmitDuration = histogram("certfleet_ca_submission_duration_seconds",
-		"Time a CA took to answer a submission, by CA driver.", []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "driver")
+		"Time a CA took to answer a submission, by CA driver.", callBuckets, "driver")
+
+	outsideCallDuration = histogram("certfleet_outside_call_duration_seconds",
+		"Time of each call to a device or a CA from a job's steps, by call (device.generate_csr, device.install, ca.submit, ca.poll, ca.revoke).", callBuckets, "call")
+	enrollmentPhaseDuration = histogram("certfleet_enrollment_phase_duration_seconds",
+		"Time of each phase of an enrollment request, by protocol and phase, in the order they run: label, authenticate, csr, admit, workflow (the enrollment run: signing and its inventory writes), respond.", queryBuckets, "protocol", "phase")
+	dbQueryDuration = histogram("certfleet_db_query_duration_seconds",
+		"Time of each Postgres query, by its sqlc name (begin, commit, rollback, or other for queries written by hand).", queryBuckets, "query")
+)
+
+var (
+	callBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	queryBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}
 )
 
 func init() {
@@ -120,6 +132,28 @@ const (
 // recorded in Postgres.
 func JobItemFinished(outcome vocab.Outcome, step string) {
 	jobItemsFinished.WithLabelValues(string(outcome), step).Inc()
+}
+
+// OutsideCall records how long one call to a device or a CA took; call
+// is one of a bounded set of names.
+func OutsideCall(call string, took time.Duration) {
+	outsideCallDuration.WithLabelValues(call).Observe(took.Seconds())
+}
+
+// Phases times the phases of one enrollment request one after another.
+type Phases struct {
+	protocol string
+	last     time.Time
+}
+
+// StartPhases starts timing a request of protocol.
+func StartPhases(protocol string) *Phases { return &Phases{protocol: protocol, last: time.Now()} }
+
+// Done records that phase, begun when the one before it ended, has ended.
+func (p *Phases) Done(phase string) {
+	now := time.Now()
+	enrollmentPhaseDuration.WithLabelValues(p.protocol, phase).Observe(now.Sub(p.last).Seconds())
+	p.last = now
 }
 
 // CASubmission records a CA's answer to a submission and how long it took.
