@@ -63,10 +63,11 @@ test-postgres:
 ## bench: job throughput and EST enrollment, each beside its reference in the
 ## same run; results in bench/results/, the table in BENCHMARKS.md.
 ## DEVICES=10000 or 100000 for the large job runs, PROFILE=1 for profiles,
-## CLUSTER=1 for jobs (one worker, then two) and EST on `make cluster`'s shape.
+## CLUSTER=1 for jobs (one worker, then two) and EST on `make cluster`'s shape;
+## TAG=before-<change> keeps a run beside the newest for a before and after.
 DEVICES ?= 1000
 bench: tools $(if $(filter 1,$(CLUSTER)),cluster-tools)
-	$(GO) run ./bench -devices $(DEVICES) $(if $(filter 1,$(PROFILE)),-profile) $(if $(filter 1,$(CLUSTER)),-cluster)
+	$(GO) run ./bench -devices $(DEVICES) $(if $(filter 1,$(PROFILE)),-profile) $(if $(filter 1,$(CLUSTER)),-cluster) $(if $(TAG),-tag $(TAG))
 
 # quietly ONE-LINE-SUMMARY, COMMAND: say what is being built, run COMMAND with
 # its download chatter in bin/build-<target>.log, and show that log only if it fails.

@@ -48,6 +48,7 @@ type options struct {
 	concurrency     []int
 	estDuration     time.Duration
 	only            string
+	tag             string
 	profile         bool
 	results         string
 	adminURL        string
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&clusterWorkers, "cluster-workers", "1,2", "with -cluster, the numbers of certfleet workers to run the job benchmark with, comma-separated")
 	flag.StringVar(&o.floorFrom, "floor-from", "", "reuse the floor of this job result (a JSON file in bench/results, same devices and window) instead of measuring it again")
 	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST and SCEP series runs")
+	flag.StringVar(&o.tag, "tag", "", "keep this run's job and EST results beside the newest untagged ones, under this tag (such as before-<change>), for a before-and-after comparison in BENCHMARKS.md")
 	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment), 'console' (the web console's views at fleet size) or 'ocsp' (the OCSP responder)")
 	flag.IntVar(&o.consoleDevices, "console-devices", 100000, "devices in the console benchmark's fleet, with twice as many certificates")
 	flag.IntVar(&o.consoleRepeats, "console-repeats", 20, "how often the console benchmark loads each view")
@@ -183,6 +185,7 @@ func benchStack(ctx context.Context, s *stack, o options, date, prefix string, e
 			return nil, err
 		}
 		r.Workers = s.workers
+		name = tagged(name, o.tag)
 		if err := writeResult(o.results, date, name, machine, r); err != nil {
 			return nil, err
 		}
@@ -200,7 +203,7 @@ func benchStack(ctx context.Context, s *stack, o options, date, prefix string, e
 		if err != nil {
 			return nil, err
 		}
-		if err := writeResult(o.results, date, prefix+"est", machine, estResult{Runs: runs, SecondsPerSeries: o.estDuration.Seconds()}); err != nil {
+		if err := writeResult(o.results, date, tagged(prefix+"est", o.tag), machine, estResult{Runs: runs, SecondsPerSeries: o.estDuration.Seconds()}); err != nil {
 			return nil, err
 		}
 	}

@@ -207,12 +207,28 @@ func writeCluster(b *strings.Builder, dir string) error {
 	return nil
 }
 
+// tagged is a result's name with the run's tag (see -tag), if any.
+func tagged(name, tag string) string {
+	if tag == "" {
+		return name
+	}
+	return name + "+" + tag
+}
+
+// tagNote is the heading's note for a tagged result.
+func tagNote(name string) string {
+	if _, tag, ok := strings.Cut(name, "+"); ok {
+		return " (" + tag + ")"
+	}
+	return ""
+}
+
 func describe(m machine, at time.Time) string {
 	return fmt.Sprintf("Measured %s on %d cores (%s), %.1f GiB, %s, %s.\n\n", at.Format("2006-01-02 15:04 MST"), m.Cores, m.CPU, m.MemoryGiB, m.Go, m.Temporal)
 }
 
 func writeJobs(b *strings.Builder, res *result, r jobResult) {
-	fmt.Fprintf(b, "## Job throughput: %d devices, window %d\n\n", r.Devices, r.Window)
+	fmt.Fprintf(b, "## Job throughput: %d devices, window %d%s\n\n", r.Devices, r.Window, tagNote(res.Name))
 	b.WriteString(describe(res.Machine, res.At))
 	b.WriteString("| Figure | certfleet | Reference (same run) | Ratio |\n|---|---|---|---|\n")
 	fmt.Fprintf(b, "| Devices per second | %.1f (%.0f s wall) | %.1f children/s: floor of %d children × %d no-op activities (%.0f s) | **%.0f%%** |\n",
@@ -278,9 +294,9 @@ func writeEST(b *strings.Builder, res *result, r estResult) {
 		shape = " on the production shape"
 	}
 	if withSCEP {
-		fmt.Fprintf(b, "## EST simpleenroll and SCEP PKCSReq (EC P-256)%s\n\n", shape)
+		fmt.Fprintf(b, "## EST simpleenroll and SCEP PKCSReq (EC P-256)%s%s\n\n", shape, tagNote(res.Name))
 	} else {
-		fmt.Fprintf(b, "## EST simpleenroll (EC P-256)%s\n\n", shape)
+		fmt.Fprintf(b, "## EST simpleenroll (EC P-256)%s%s\n\n", shape, tagNote(res.Name))
 	}
 	b.WriteString(describe(res.Machine, res.At))
 	fmt.Fprintf(b, "Each series ran %.0f s. *New handshake*: a new TLS connection and full handshake per request; *keep-alive*: one connection per caller, kept alive, with a TLS session cache. certfleet enrolls a new device per request, so every request is a new enrollment workflow and a new certificate in Postgres.", r.SecondsPerSeries)
@@ -383,7 +399,7 @@ const reportIntro = `# Benchmarks
 
 Written by ` + "`make bench`" + ` (the command ` + "`go run ./bench`" + `) from the newest results in ` + "`bench/results/`" + `. Every figure stands beside a reference measured in the same run on the same machine, because machines here are shared and noisy: the ratio is what to compare across runs.
 
-- ` + "`make bench`" + `: 1,000 devices, EST and SCEP at 1, 8 and 32 callers; ` + "`make bench DEVICES=10000`" + ` or ` + "`DEVICES=100000`" + ` for the large job runs; ` + "`make bench PROFILE=1`" + ` also writes CPU and heap profiles of certfleet to ` + "`bench/results/`" + ` (` + "`go tool pprof -top bench/results/<date>-jobs-cpu-*.pprof`" + `).
+- ` + "`make bench`" + `: 1,000 devices, EST and SCEP at 1, 8 and 32 callers; ` + "`make bench DEVICES=10000`" + ` or ` + "`DEVICES=100000`" + ` for the large job runs; ` + "`make bench PROFILE=1`" + ` also writes CPU and heap profiles of certfleet to ` + "`bench/results/`" + ` (` + "`go tool pprof -top bench/results/<date>-jobs-cpu-*.pprof`" + `); ` + "`make bench TAG=before-<change>`" + ` on the commit before a change keeps that run's tables beside the newest, headed with the tag, so that a change's effect is read off one page.
 - Everything runs on one machine: the Temporal dev server (SQLite in WAL mode, as ` + "`make run`" + ` starts it), Postgres, certfleet, the simulated fleet and the load generator share its cores.
 
 `
