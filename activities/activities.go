@@ -53,6 +53,9 @@ type Item struct {
 	// names it, the one place a step is named, and the activity records it.
 	// It is empty outside a step.
 	Step vocab.Step
+	// CAInProcess: the profile's CA answers in process, so that the submit
+	// and revoke steps run as local activities.
+	CAInProcess bool `json:",omitempty"`
 }
 
 // The Temporal application error types certfleet raises, all of them: an
@@ -75,6 +78,10 @@ const (
 	// as one a halt ended before it started: the device is not contacted,
 	// and the item ends as halted.
 	ErrItemClosed = "ItemClosed"
+	// ErrCANotInProcess is a CA step run as a local activity whose
+	// profile's CA no longer answers in process: the workflow runs the
+	// step again as an activity.
+	ErrCANotInProcess = "CANotInProcess"
 )
 
 // classify turns a permanent driver error into a non-retryable application

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/db/store"
@@ -52,14 +53,15 @@ func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Sub
 	if err := a.startStep(ctx, it); err != nil {
 		return Submission{}, err
 	}
-	return a.submit(ctx, it.ProfileID, it.DeviceID, pki.IdentityCN, it.idempotencyKey(), csrDER)
-}
-
-func (a *Activities) submit(ctx context.Context, profileID int64, deviceID, identityField, key string, csrDER []byte) (Submission, error) {
-	driver, row, err := a.caFor(ctx, profileID)
+	driver, row, err := a.caForItem(ctx, it)
 	if err != nil {
 		return Submission{}, err
 	}
+	return submit(ctx, driver, row, it.DeviceID, pki.IdentityCN, it.idempotencyKey(), csrDER)
+}
+
+// submit sends csrDER to driver, profile row's CA, under key.
+func submit(ctx context.Context, driver ca.Driver, row store.Profile, deviceID, identityField, key string, csrDER []byte) (Submission, error) {
 	profile, err := profiles.FromRow(row)
 	if err != nil {
 		return Submission{}, err
@@ -165,7 +167,7 @@ func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.
 	if id == 0 {
 		return vocab.RevokeNA, nil
 	}
-	driver, _, err := a.caFor(ctx, it.ProfileID)
+	driver, _, err := a.caForItem(ctx, it)
 	if err != nil {
 		return "", err
 	}
@@ -191,6 +193,20 @@ func (a *Activities) revokeAs(ctx context.Context, it Item, id int64, reason ca.
 func issuedBy(ctx context.Context, driver ca.Driver, cert *x509.Certificate) bool {
 	chain, err := ca.ChainFor(ctx, driver, cert)
 	return err == nil && len(chain) > 0
+}
+
+// caForItem is caFor for a job item's step. A step the workflow runs as a
+// local activity, because the item's CA answered in process when the job
+// loaded it, finds the CA its profile names now: if that one does not answer
+// in process (the profile changed meanwhile), the step refuses with
+// ErrCANotInProcess before any call, and the workflow runs it again as an
+// activity rather than hold its workflow task open over a remote CA's calls.
+func (a *Activities) caForItem(ctx context.Context, it Item) (ca.Driver, store.Profile, error) {
+	driver, row, err := a.caFor(ctx, it.ProfileID)
+	if err == nil && it.CAInProcess && !driver.Capabilities().InProcess && activity.IsActivity(ctx) && activity.GetInfo(ctx).IsLocalActivity {
+		return nil, row, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the CA of profile %d no longer answers in process", it.ProfileID), ErrCANotInProcess, nil)
+	}
+	return driver, row, err
 }
 
 func (a *Activities) caFor(ctx context.Context, profileID int64) (ca.Driver, store.Profile, error) {

@@ -44,7 +44,11 @@ func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submis
 	if err != nil {
 		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
 	}
-	return a.submit(ctx, e.ProfileID, e.DeviceID, e.IdentityField, e.Key, csr)
+	driver, row, err := a.caFor(ctx, e.ProfileID)
+	if err != nil {
+		return Submission{}, err
+	}
+	return submit(ctx, driver, row, e.DeviceID, e.IdentityField, e.Key, csr)
 }
 
 // kek is the key that opens sealed CSRs, nil where credentials are not kept.

@@ -46,6 +46,9 @@ type ItemRef struct {
 	ProfileID   int64
 	DeviceName  string
 	ProfileName string
+	// CAInProcess says the profile's CA answers in process (see
+	// ca.Capabilities), so that the item's CA steps may run locally.
+	CAInProcess bool `json:",omitempty"`
 }
 
 // LoadItems reads up to n pending items after the device ID cursor.
@@ -54,9 +57,17 @@ func (a *Activities) LoadItems(ctx context.Context, jobID int64, after string, n
 	if err != nil {
 		return nil, fmt.Errorf("read items of job %d after %q: %w", jobID, after, err)
 	}
+	inProcess := map[int64]bool{}
 	refs := make([]ItemRef, len(rows))
 	for i, r := range rows {
-		refs[i] = ItemRef{DeviceID: r.DeviceID, ProfileID: r.ProfileID, DeviceName: r.DeviceName, ProfileName: r.ProfileName}
+		local, known := inProcess[r.ProfileID]
+		if !known {
+			if driver, _, err := a.caFor(ctx, r.ProfileID); err == nil {
+				local = driver.Capabilities().InProcess
+			} // else its steps find the error themselves, in their own step
+			inProcess[r.ProfileID] = local
+		}
+		refs[i] = ItemRef{DeviceID: r.DeviceID, ProfileID: r.ProfileID, DeviceName: r.DeviceName, ProfileName: r.ProfileName, CAInProcess: local}
 	}
 	return refs, nil
 }

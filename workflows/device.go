@@ -81,8 +81,12 @@ func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 		}
 		return vocab.DeviceFailure, err
 	}
+	caItemStep := itemStep
+	if it.CAInProcess && workflow.GetVersion(ctx, versionLocalCASteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		caItemStep = localItemStep
+	}
 	var sub activities.Submission
-	if err := itemStep(ctx, vocab.StepSubmit, caStep(in.StepDeadline), acts.SubmitCSR, &sub, it, csr.CSR); err != nil {
+	if err := caItemStep(ctx, vocab.StepSubmit, caStep(in.StepDeadline), acts.SubmitCSR, &sub, it, csr.CSR); err != nil {
 		return vocab.CAFailure, err
 	}
 	if sub.Status == vocab.RequestPending {
@@ -97,7 +101,7 @@ func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 		return vocab.DeviceFailure, err
 	}
 	var outcome vocab.Outcome
-	if err := itemStep(ctx, vocab.StepRevoke, caStep(in.StepDeadline), acts.RevokePrior, &outcome, it, csr.PriorCertificateID); err != nil {
+	if err := caItemStep(ctx, vocab.StepRevoke, caStep(in.StepDeadline), acts.RevokePrior, &outcome, it, csr.PriorCertificateID); err != nil {
 		if temporal.IsCanceledError(err) {
 			return vocab.Halted, err
 		}
@@ -105,6 +109,12 @@ func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 	}
 	return outcome, nil
 }
+
+// versionLocalCASteps marks runs whose submit and revoke steps, when the
+// profile's CA answers in process (the built-in CA), run as local
+// activities: the same code, retries and idempotency keys, without two
+// round trips through Temporal's task queues per device.
+const versionLocalCASteps = "local-ca-steps"
 
 // install runs the install step. Runs recorded before the certificate
 // travelled with the CA's answer installed it by ID, reading it back.
@@ -148,14 +158,41 @@ func itemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions,
 // steps as the API does. The summary is user metadata, which replay does not
 // compare: histories recorded without it replay as they ran.
 func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, args ...any) error {
-	if err := ctx.Err(); err != nil {
-		return temporal.NewCanceledError()
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(s))); err != nil {
+	if err := showStep(ctx, s); err != nil {
 		return err
 	}
 	opts.Summary = string(s)
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, args...).Get(ctx, result)
+}
+
+// localItemStep is itemStep as a local activity, for a CA step the worker
+// answers itself without a network call: the same timeouts and retry
+// policy. A step that finds its profile's CA no longer answers in process
+// runs again as an activity.
+func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, it activities.Item, args ...any) error {
+	it.Step = s
+	if err := showStep(ctx, s); err != nil {
+		return err
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: opts.StartToCloseTimeout, ScheduleToCloseTimeout: opts.ScheduleToCloseTimeout,
+		RetryPolicy: opts.RetryPolicy, Summary: string(s),
+	})
+	err := workflow.ExecuteLocalActivity(lctx, activity, append([]any{it}, args...)...).Get(ctx, result)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrCANotInProcess {
+		return itemStep(ctx, s, opts, activity, result, it, args...)
+	}
+	return err
+}
+
+// showStep shows s in the CertStep search attribute, unless the run is
+// being cancelled.
+func showStep(ctx workflow.Context, s vocab.Step) error {
+	if err := ctx.Err(); err != nil {
+		return temporal.NewCanceledError()
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(s)))
 }
 
 // Step timeouts. Each try of a device or CA call gets a minute; transient

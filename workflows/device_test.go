@@ -3,12 +3,15 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -127,16 +130,75 @@ func TestDeviceStateMachine(t *testing.T) {
 		{"CA refuses permanently", []step{csrOK, submit(activities.Submission{}, permanent(activities.ErrCAPermanent))}, vocab.CAFailure, vocab.CAFailure},
 		{"install rejected", []step{csrOK, submit(issued, nil), install(permanent(activities.ErrDevicePermanent))}, vocab.DeviceFailure, vocab.DeviceFailure},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			outcome, finished := runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
-				for _, s := range c.steps {
-					s(env)
-				}
+	for _, local := range []bool{false, true} {
+		withCAInProcess(t, local)
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s (CA steps local: %v)", c.name, local), func(t *testing.T) {
+				outcome, finished := runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
+					for _, s := range c.steps {
+						s(env)
+					}
+				})
+				assert.Equal(t, c.outcome, outcome)
+				assert.Equal(t, c.finish, finished)
 			})
-			assert.Equal(t, c.outcome, outcome)
-			assert.Equal(t, c.finish, finished)
+		}
+	}
+}
+
+// withCAInProcess sets whether the test item's CA answers in process,
+// until the test ends.
+func withCAInProcess(t *testing.T, local bool) {
+	before := item
+	item.CAInProcess = local
+	t.Cleanup(func() { item = before })
+}
+
+// TestLocalCAStepFallsBack: a CA step run locally whose profile's CA no
+// longer answers in process runs again as an activity.
+func TestLocalCAStepFallsBack(t *testing.T) {
+	withCAInProcess(t, true)
+	var locals, remotes []string
+	outcome, _ := runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
+		env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+			locals = append(locals, info.ActivityType.Name)
 		})
+		env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+			remotes = append(remotes, info.ActivityType.Name)
+		})
+		env.OnActivity(acts.GetCSR, mock.Anything, itemAt(vocab.StepCSR)).Return(csrWithPrior, nil).Once()
+		env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(
+			activities.Submission{}, permanent(activities.ErrCANotInProcess)).Once()
+		env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(issued, nil).Once()
+		env.OnActivity(acts.InstallIssued, mock.Anything, itemAt(vocab.StepInstall), issued.Issued()).Return(nil).Once()
+		env.OnActivity(acts.RevokePrior, mock.Anything, itemAt(vocab.StepRevoke), int64(11)).Return(vocab.Succeeded, nil).Once()
+	})
+	assert.Equal(t, vocab.Succeeded, outcome)
+	assert.Equal(t, []string{"SubmitCSR", "RevokePrior"}, locals)
+	assert.Equal(t, []string{"GetCSR", "SubmitCSR", "InstallIssued"}, remotes)
+}
+
+// TestLocalCASteps: when the profile's CA answers in process, the submit
+// and revoke steps run as local activities, the device's steps as
+// activities; otherwise every step is an activity.
+func TestLocalCASteps(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		withCAInProcess(t, local)
+		var locals []string
+		runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
+			env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+				locals = append(locals, info.ActivityType.Name)
+			})
+			env.OnActivity(acts.GetCSR, mock.Anything, itemAt(vocab.StepCSR)).Return(csrWithPrior, nil).Once()
+			env.OnActivity(acts.SubmitCSR, mock.Anything, itemAt(vocab.StepSubmit), csrWithPrior.CSR).Return(issued, nil).Once()
+			env.OnActivity(acts.InstallIssued, mock.Anything, itemAt(vocab.StepInstall), issued.Issued()).Return(nil).Once()
+			env.OnActivity(acts.RevokePrior, mock.Anything, itemAt(vocab.StepRevoke), int64(11)).Return(vocab.Succeeded, nil).Once()
+		})
+		if local {
+			assert.Equal(t, []string{"SubmitCSR", "RevokePrior"}, locals)
+		} else {
+			assert.Empty(t, locals)
+		}
 	}
 }
 

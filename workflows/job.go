@@ -219,7 +219,7 @@ func (j *job) startBatch(ctx workflow.Context) error {
 	futures := make([]workflow.ChildWorkflowFuture, len(items))
 	for i, item := range items {
 		futures[i] = workflow.ExecuteChildWorkflow(j.childContext(ctx, item), DeviceCertificate, DeviceInput{
-			Item:          activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType},
+			Item:          activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType, CAInProcess: item.CAInProcess},
 			JobWorkflowID: JobWorkflowID(j.in.JobID),
 			StepDeadline:  j.in.StepDeadline,
 		})

@@ -70,6 +70,10 @@ func (r Request) CheckIdentity() error {
 type Capabilities struct {
 	Revoke  bool // it can revoke what it issued
 	Pending bool // its requests can stay pending
+	// InProcess: it answers from this process and Postgres, with no
+	// network call, so that a job's submit and revoke steps may run as
+	// local activities instead of a round trip through Temporal's queues.
+	InProcess bool
 }
 
 // Status is where a request stands; vocab names the statuses, shared with

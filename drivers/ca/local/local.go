@@ -178,7 +178,9 @@ func (c *CA) Certificates() (issuing, root *x509.Certificate) { return c.issuing
 func (c *CA) CRLPath() string { return "/crl/" + hex.EncodeToString(c.issuing.SubjectKeyId) + ".crl" }
 
 // Capabilities: the built-in CA revokes, and holds requests in approval mode.
-func (c *CA) Capabilities() ca.Capabilities { return ca.Capabilities{Revoke: true, Pending: true} }
+func (c *CA) Capabilities() ca.Capabilities {
+	return ca.Capabilities{Revoke: true, Pending: true, InProcess: true}
+}
 
 // CACertificates returns the issuing CA, then the chain up to the root.
 func (c *CA) CACertificates(context.Context) ([]*x509.Certificate, error) {

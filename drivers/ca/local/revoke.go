@@ -60,7 +60,10 @@ func (c *CA) RevokeAudited(ctx context.Context, cert *x509.Certificate, reason c
 	}
 	// The revocation is recorded; if the CRL cannot be reissued now, the error
 	// makes the caller retry, and the periodic refresh catches up regardless.
-	if err := c.RefreshCRL(ctx); err != nil {
+	// A caller cancelled meanwhile (a halted job) still gets the CRL reissued.
+	crlCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := c.RefreshCRL(crlCtx); err != nil {
 		return ca.Transient(fmt.Errorf("reissue CRL after revoking %s: %w", serial, err))
 	}
 	return nil
