@@ -152,7 +152,7 @@ func benchConsole(ctx context.Context, o options) (consoleResult, error) {
 		return r, err
 	}
 	begin := time.Now()
-	if err := seedFleet(ctx, pool, o.consoleDevices); err != nil {
+	if err := seedFleet(ctx, pool, o.consoleDevices, 1); err != nil {
 		return r, fmt.Errorf("seed the fleet: %w", err)
 	}
 	r.SeedSeconds = time.Since(begin).Seconds()
@@ -376,14 +376,17 @@ func countFleet(ctx context.Context, pool *pgxpool.Pool) (consoleFleet, error) {
 	return f, err
 }
 
-// seedFleet fills the database with n devices and 2n certificates, and the
-// rest in proportion, with INSERT ... SELECT over generate_series.
-func seedFleet(ctx context.Context, pool *pgxpool.Pool, n int) error {
+// seedFleet fills the database with n devices and (history+1)·n
+// certificates, and the rest in proportion, with INSERT ... SELECT over
+// generate_series. history is how many superseded TLS certificates each
+// holder keeps behind its current one: 1 for the console benchmark (2n
+// certificates), 2 for the EXPLAIN study (3n).
+func seedFleet(ctx context.Context, pool *pgxpool.Pool, n, history int) error {
 	der, err := sampleDER()
 	if err != nil {
 		return err
 	}
-	for _, stmt := range seedStatements(n) {
+	for _, stmt := range seedStatements(n, history) {
 		args := []any{}
 		if strings.Contains(stmt, "$1") {
 			args = append(args, der)
@@ -406,8 +409,8 @@ func deviceType(i string) string {
 	return fmt.Sprintf(`(ARRAY['camera','camera','camera','camera','camera','camera','camera','camera','camera','camera','access_controller','access_controller','access_controller','gateway','gateway','iot_device','iot_device','iot_device','agent','agent'])[1 + (%s) %% 20]`, i)
 }
 
-func seedStatements(n int) []string {
-	certs := 2 * n
+func seedStatements(n, history int) []string {
+	certs := (history + 1) * n
 	holders := n * 97 / 100 // the other 3% of devices hold no certificate
 	jobs, perJob := 20, n/20
 	return []string{
@@ -433,10 +436,11 @@ func seedStatements(n int) []string {
 		`INSERT INTO device_profiles (device_id, cert_type, profile_id)
 		 SELECT d.id, p.cert_type, p.id FROM devices d JOIN profiles p ON p.device_type = d.device_type AND p.archived_at IS NULL
 		 WHERE (p.cert_type = 'tls' AND abs(hashtext(d.id)) % 10 <> 0) OR (p.cert_type = 'ieee8021x' AND abs(hashtext(d.id)) % 10 < 3)`,
-		// Each certificate holder has a current TLS certificate (round 1,
-		// mostly active, expiring from 60 days ago to 400 days ahead) and the
-		// one it replaced a year earlier (round 0, superseded); the rest are
-		// 802.1X certificates of every fifth device (round 2).
+		// Each certificate holder has a current TLS certificate (round
+		// `history`, mostly active, expiring from 60 days ago to 400 days
+		// ahead) and the ones it replaced, a year apart (rounds below,
+		// superseded); the rest are 802.1X certificates of every fifth device
+		// (the round above).
 		fmt.Sprintf(`INSERT INTO certificates (device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after, der,
 		                           status, revoked_at, revocation_reason, created_at)
 		 SELECT d.id, dp.profile_id, c.ct, c.issuer, md5('serial/' || k), format('CN=%%s,OU=%%s,O=Example Corp', d.id, d.device_type),
@@ -445,17 +449,17 @@ func seedStatements(n int) []string {
 		        CASE WHEN c.status = 'revoked' THEN (ARRAY[1, 4, 5])[1 + k %% 3] END,
 		        c.na - interval '365 days'
 		 FROM generate_series(1, %[1]d) k
-		 CROSS JOIN LATERAL (SELECT CASE WHEN k <= %[2]d THEN 0 WHEN k <= 2 * %[2]d THEN 1 ELSE 2 END AS round) r
-		 CROSS JOIN LATERAL (SELECT CASE r.round WHEN 0 THEN k WHEN 1 THEN k - %[2]d ELSE ((k - 2 * %[2]d) * 5 - 1) %% %[3]d + 1 END AS i,
-		                            hashint4(CASE r.round WHEN 0 THEN k + %[2]d ELSE k END)::bigint + 2147483648 AS h) x
-		 CROSS JOIN LATERAL (SELECT CASE r.round WHEN 2 THEN 'ieee8021x' ELSE 'tls' END AS ct,
-		        CASE WHEN r.round = 0 THEN (CASE WHEN x.h / 100 %% 100 < 5 THEN 'revoked' ELSE 'superseded' END)
+		 CROSS JOIN LATERAL (SELECT least((k - 1) / %[2]d, %[5]d + 1) AS round) r
+		 CROSS JOIN LATERAL (SELECT CASE WHEN r.round <= %[5]d THEN k - r.round * %[2]d ELSE ((k - (%[5]d + 1) * %[2]d) * 5 - 1) %% %[3]d + 1 END AS i,
+		                            hashint4(CASE WHEN r.round <= %[5]d THEN k + (%[5]d - r.round) * %[2]d ELSE k END)::bigint + 2147483648 AS h) x
+		 CROSS JOIN LATERAL (SELECT CASE WHEN r.round > %[5]d THEN 'ieee8021x' ELSE 'tls' END AS ct,
+		        CASE WHEN r.round < %[5]d THEN (CASE WHEN x.h / 100 %% 100 < 5 THEN 'revoked' ELSE 'superseded' END)
 		             ELSE (CASE WHEN x.h %% 100 < 3 THEN 'revoked' ELSE 'active' END) END AS status,
-		        now() + make_interval(mins => (x.h %% 662400)::int - 86400) - CASE WHEN r.round = 0 THEN interval '365 days' ELSE interval '0' END AS na,
+		        now() + make_interval(mins => (x.h %% 662400)::int - 86400) - CASE WHEN r.round < %[5]d THEN make_interval(days => 365 * (%[5]d - r.round)) ELSE interval '0' END AS na,
 		        'CN=Example Issuing CA ' || (1 + k %% 2) || ',O=Example Corp' AS issuer,
 		        %[4]s AS device) c
 		 JOIN devices d ON d.id = c.device
-		 LEFT JOIN device_profiles dp ON dp.device_id = d.id AND dp.cert_type = c.ct`, certs, holders, n, deviceID("x.i")),
+		 LEFT JOIN device_profiles dp ON dp.device_id = d.id AND dp.cert_type = c.ct`, certs, holders, n, deviceID("x.i"), history),
 		fmt.Sprintf(`INSERT INTO ca_requests (idempotency_key, profile_id, device_id, ca_driver, csr_der, status, reject_reason, certificate_id, decided_by, created_at, updated_at)
 		 SELECT 'bench/' || r, coalesce(dp.profile_id, 1), d.id, 'local', sha256(('csr/' || r)::bytea), s.status,
 		        CASE WHEN s.status = 'rejected' THEN 'the subject names another site' ELSE '' END,

@@ -4,7 +4,8 @@
 // simpleenroll against globalsign's estserver and the short-workflow floor,
 // SCEP PKCSReq against the same floor, the web console's views at fleet
 // size against an HTTP round trip and the cheapest query, and the OCSP
-// responder against the same server's /healthz.
+// responder against the same server's /healthz; and, with no reference, the
+// plans of the lists' and the renewal sweep's queries at fleet size (EXPLAIN).
 // `make bench` runs it from the repository root after `make tools`.
 package main
 
@@ -56,6 +57,8 @@ type options struct {
 	// how often it loads each view.
 	consoleDevices, consoleRepeats int
 	consoleKeep                    bool
+	// explainDevices is the EXPLAIN study's fleet, with three certificates each.
+	explainDevices int
 	// cluster runs the job and EST benchmarks on `make cluster`'s shape
 	// (scripts/cluster.sh) instead of the dev server, with 1 and 2 workers.
 	cluster bool
@@ -77,9 +80,10 @@ func main() {
 	flag.StringVar(&o.floorFrom, "floor-from", "", "reuse the floor of this job result (a JSON file in bench/results, same devices and window) instead of measuring it again")
 	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST and SCEP series runs")
 	flag.StringVar(&o.tag, "tag", "", "keep this run's job and EST results beside the newest untagged ones, under this tag (such as before-<change>), for a before-and-after comparison in BENCHMARKS.md")
-	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment), 'console' (the web console's views at fleet size) or 'ocsp' (the OCSP responder)")
+	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment), 'console' (the web console's views at fleet size), 'explain' (the plans of the lists' and the renewal sweep's queries at fleet size), 'ocsp' (the OCSP responder) or 'report' (only BENCHMARKS.md, from bench/results)")
 	flag.IntVar(&o.consoleDevices, "console-devices", 100000, "devices in the console benchmark's fleet, with twice as many certificates")
 	flag.IntVar(&o.consoleRepeats, "console-repeats", 20, "how often the console benchmark loads each view")
+	flag.IntVar(&o.explainDevices, "explain-devices", 100000, "devices in the EXPLAIN study's fleet, with three times as many certificates")
 	flag.BoolVar(&o.consoleKeep, "console-keep", false, "keep the console benchmark's database (for EXPLAIN ANALYZE) and print its URL")
 	flag.BoolVar(&o.cluster, "cluster", false, "run the job and EST benchmarks on make cluster's production shape (Temporal on Postgres as separate services, two API replicas) with one and then two certfleet workers")
 	flag.BoolVar(&o.profile, "profile", false, "write CPU and heap profiles of certfleet into the results folder")
@@ -135,6 +139,16 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		if err := writeResult(o.results, date, "console", describeMachine(nil), r); err != nil {
+			return err
+		}
+	}
+	if !o.cluster && (o.only == "" || o.only == "explain") {
+		fmt.Fprintf(os.Stderr, "bench: EXPLAIN of the lists and the renewal sweep, %d devices\n", o.explainDevices)
+		r, err := benchExplain(ctx, o)
+		if err != nil {
+			return fmt.Errorf("explain: %w", err)
+		}
+		if err := writeResult(o.results, date, tagged("explain", o.tag), describeMachine(nil), r); err != nil {
 			return err
 		}
 	}

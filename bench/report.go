@@ -153,6 +153,9 @@ func writeReport(dir, path string) error {
 		}
 		writeConsole(&b, &res, r)
 	}
+	if err := writeExplain(&b, dir); err != nil {
+		return err
+	}
 	ocspResults, err := latest(dir, "ocsp")
 	if err != nil {
 		return err

@@ -48,10 +48,13 @@ LIMIT @page_size;
 -- name: ListCertificatesSorted :many
 -- The inventory sorted by expiry (or by ID) either way, a page after a
 -- cursor of the last row's key and ID. The key is the expiry in microseconds
--- (or 0 when sorting by ID), and key and ID are negated for descending
--- order, so that one keyset comparison pages both ways;
--- ListCertificates serves the default order (by ID, ascending) from the
--- primary key.
+-- since the epoch (0 when sorting by ID); sign is 1 for ascending order and
+-- -1 for descending. Each order is spelt out: with the parameters bound, the
+-- planner folds the CASEs into a plain (not_after, id) or id order and
+-- keyset comparison, which certificates_expiry (or the primary key) serves
+-- a page at a time, where the negated key and ID this query compared before
+-- sorted the whole table; ListCertificates serves the default order (by ID,
+-- ascending).
 SELECT id, device_id, profile_id, cert_type, issuer, serial_hex, subject, sha256, not_before, not_after,
        status, revoked_at, revocation_reason, created_at
 FROM certificates
@@ -61,10 +64,17 @@ WHERE (sqlc.narg(device_id)::text IS NULL OR device_id = sqlc.narg(device_id))
   AND (sqlc.narg(expiring_before)::timestamptz IS NULL OR not_after < sqlc.narg(expiring_before))
   AND (sqlc.narg(expiring_after)::timestamptz IS NULL OR not_after > sqlc.narg(expiring_after))
   AND (NOT sqlc.arg(expired)::boolean OR not_after <= now())
-  AND (NOT sqlc.arg(paged)::boolean
-       OR (sqlc.arg(sign)::bigint * (CASE WHEN sqlc.arg(by_expiry)::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), sqlc.arg(sign)::bigint * id)
-        > (sqlc.arg(sign)::bigint * sqlc.arg(after_key)::bigint, sqlc.arg(sign)::bigint * sqlc.arg(after_id)::bigint))
-ORDER BY sqlc.arg(sign)::bigint * (CASE WHEN sqlc.arg(by_expiry)::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), sqlc.arg(sign)::bigint * id
+  AND (NOT sqlc.arg(paged)::boolean OR CASE
+        WHEN sqlc.arg(by_expiry)::boolean AND sqlc.arg(sign)::bigint > 0
+          THEN (not_after, id) > (to_timestamp(0) + sqlc.arg(after_key)::bigint * interval '1 microsecond', sqlc.arg(after_id)::bigint)
+        WHEN sqlc.arg(by_expiry) THEN (not_after, id) < (to_timestamp(0) + sqlc.arg(after_key) * interval '1 microsecond', sqlc.arg(after_id))
+        WHEN sqlc.arg(sign) > 0 THEN id > sqlc.arg(after_id)
+        ELSE id < sqlc.arg(after_id) END)
+ORDER BY
+  CASE WHEN sqlc.arg(by_expiry) AND sqlc.arg(sign) > 0 THEN not_after END ASC,
+  CASE WHEN sqlc.arg(by_expiry) AND sqlc.arg(sign) < 0 THEN not_after END DESC,
+  CASE WHEN sqlc.arg(sign) > 0 THEN id END ASC,
+  CASE WHEN sqlc.arg(sign) < 0 THEN id END DESC
 LIMIT sqlc.arg(page_size);
 
 -- name: DevicesWithoutCertificate :many

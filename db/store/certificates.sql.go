@@ -494,10 +494,17 @@ WHERE ($1::text IS NULL OR device_id = $1)
   AND ($4::timestamptz IS NULL OR not_after < $4)
   AND ($5::timestamptz IS NULL OR not_after > $5)
   AND (NOT $6::boolean OR not_after <= now())
-  AND (NOT $7::boolean
-       OR ($8::bigint * (CASE WHEN $9::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), $8::bigint * id)
-        > ($8::bigint * $10::bigint, $8::bigint * $11::bigint))
-ORDER BY $8::bigint * (CASE WHEN $9::boolean THEN (extract(epoch FROM not_after) * 1000000)::bigint ELSE 0 END), $8::bigint * id
+  AND (NOT $7::boolean OR CASE
+        WHEN $8::boolean AND $9::bigint > 0
+          THEN (not_after, id) > (to_timestamp(0) + $10::bigint * interval '1 microsecond', $11::bigint)
+        WHEN $8 THEN (not_after, id) < (to_timestamp(0) + $10 * interval '1 microsecond', $11)
+        WHEN $9 > 0 THEN id > $11
+        ELSE id < $11 END)
+ORDER BY
+  CASE WHEN $8 AND $9 > 0 THEN not_after END ASC,
+  CASE WHEN $8 AND $9 < 0 THEN not_after END DESC,
+  CASE WHEN $9 > 0 THEN id END ASC,
+  CASE WHEN $9 < 0 THEN id END DESC
 LIMIT $12
 `
 
@@ -509,8 +516,8 @@ type ListCertificatesSortedParams struct {
 	ExpiringAfter  *time.Time  `json:"expiring_after"`
 	Expired        bool        `json:"expired"`
 	Paged          bool        `json:"paged"`
-	Sign           int64       `json:"sign"`
 	ByExpiry       bool        `json:"by_expiry"`
+	Sign           int64       `json:"sign"`
 	AfterKey       int64       `json:"after_key"`
 	AfterID        int64       `json:"after_id"`
 	PageSize       int32       `json:"page_size"`
@@ -535,10 +542,13 @@ type ListCertificatesSortedRow struct {
 
 // The inventory sorted by expiry (or by ID) either way, a page after a
 // cursor of the last row's key and ID. The key is the expiry in microseconds
-// (or 0 when sorting by ID), and key and ID are negated for descending
-// order, so that one keyset comparison pages both ways;
-// ListCertificates serves the default order (by ID, ascending) from the
-// primary key.
+// since the epoch (0 when sorting by ID); sign is 1 for ascending order and
+// -1 for descending. Each order is spelt out: with the parameters bound, the
+// planner folds the CASEs into a plain (not_after, id) or id order and
+// keyset comparison, which certificates_expiry (or the primary key) serves
+// a page at a time, where the negated key and ID this query compared before
+// sorted the whole table; ListCertificates serves the default order (by ID,
+// ascending).
 func (q *Queries) ListCertificatesSorted(ctx context.Context, arg ListCertificatesSortedParams) ([]ListCertificatesSortedRow, error) {
 	rows, err := q.db.Query(ctx, listCertificatesSorted,
 		arg.DeviceID,
@@ -548,8 +558,8 @@ func (q *Queries) ListCertificatesSorted(ctx context.Context, arg ListCertificat
 		arg.ExpiringAfter,
 		arg.Expired,
 		arg.Paged,
-		arg.Sign,
 		arg.ByExpiry,
+		arg.Sign,
 		arg.AfterKey,
 		arg.AfterID,
 		arg.PageSize,
