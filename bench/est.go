@@ -49,6 +49,9 @@ type estRun struct {
 	// Breakdown is where certfleet's EST enrollments spent their time
 	// (dev-server stack only).
 	Breakdown *enrollBreakdown `json:"breakdown,omitempty"`
+	// CPUMillisPerRequest is the CPU each part of the stack spent per
+	// answered request.
+	CPUMillisPerRequest map[string]float64 `json:"cpu_ms_per_request,omitempty"`
 }
 
 // poolSize is how many devices of each kind are made before the clock
@@ -183,11 +186,13 @@ func benchEST(ctx context.Context, s *stack, concurrencies []int, dur time.Durat
 		for _, sr := range series {
 			run := sr.run
 			run.Concurrency = c
+			cpuBefore := s.sampleCPU()
 			if err := s.breakDownSeries(ctx, &run, func() {
 				load(&run, c, dur, func() *http.Client { return newClient(sr.roots, run.Resumption, nil) }, sr.do)
 			}); err != nil {
 				return nil, err
 			}
+			run.CPUMillisPerRequest = s.sampleCPU().perUnit(cpuBefore, run.Requests)
 			runs = append(runs, run)
 		}
 	}

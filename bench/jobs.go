@@ -34,6 +34,8 @@ type jobResult struct {
 	Ratio            float64                           `json:"ratio_to_floor"`
 	// Breakdown is where the devices' time went (dev-server stack only).
 	Breakdown *jobBreakdown `json:"breakdown,omitempty"`
+	// CPUMillisPerDevice is the CPU each part of the stack spent per device.
+	CPUMillisPerDevice map[string]float64 `json:"cpu_ms_per_device,omitempty"`
 }
 
 type floorResult struct {
@@ -43,6 +45,8 @@ type floorResult struct {
 	ChildrenPerSecond float64 `json:"children_per_second"`
 	// MeasuredIn names the run that measured it, when another run reuses it.
 	MeasuredIn string `json:"measured_in,omitempty"`
+	// CPUMillisPerChild is the CPU each part of the stack spent per child.
+	CPUMillisPerChild map[string]float64 `json:"cpu_ms_per_child,omitempty"`
 }
 
 // benchJobs renews n simulated devices in one job, then runs the floor: n
@@ -61,6 +65,7 @@ func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult)
 			return r, err
 		}
 	}
+	cpuBefore := s.sampleCPU()
 	begin := time.Now()
 	job, err := svc.Create(ctx, jobs.Spec{Name: fmt.Sprintf("bench %d", n), CertType: "tls", CreatedBy: "bench", DeviceIDs: s.deviceIDs, Window: window}, nil)
 	if err != nil {
@@ -71,6 +76,7 @@ func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult)
 		return r, fmt.Errorf("job %d: %w", job.ID, err)
 	}
 	r.WallSeconds = time.Since(begin).Seconds()
+	r.CPUMillisPerDevice = s.sampleCPU().perUnit(cpuBefore, n)
 	r.DevicesPerSecond = float64(n) / r.WallSeconds
 	r.Status, r.Outcomes = progress.Status, progress.Outcomes.ByOutcome()
 	if r.StepMillis, err = stepPercentiles(ctx, s, job.ID); err != nil {
@@ -92,7 +98,7 @@ func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult)
 
 	if floor != nil {
 		r.Floor = *floor
-	} else if r.Floor, err = runFloor(ctx, s.temporal, n, window); err != nil {
+	} else if r.Floor, err = s.runFloor(ctx, n, window); err != nil {
 		return r, err
 	}
 	r.Ratio = r.DevicesPerSecond / r.Floor.ChildrenPerSecond
@@ -100,10 +106,11 @@ func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult)
 }
 
 // runFloor runs FloorJob on the benchmark's own worker and times it.
-func runFloor(ctx context.Context, tc client.Client, n, window int) (floorResult, error) {
+func (s *stack) runFloor(ctx context.Context, n, window int) (floorResult, error) {
 	const activities = 5
+	cpuBefore := s.sampleCPU()
 	begin := time.Now()
-	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-floor/%d", begin.UnixNano()), TaskQueue: floorQueue},
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-floor/%d", begin.UnixNano()), TaskQueue: floorQueue},
 		FloorJob, FloorInput{Children: n, Activities: activities, Window: window, PerRun: workflows.DefaultChildrenPerRun})
 	if err != nil {
 		return floorResult{}, err
@@ -112,7 +119,10 @@ func runFloor(ctx context.Context, tc client.Client, n, window int) (floorResult
 		return floorResult{}, fmt.Errorf("floor: %w", err)
 	}
 	wall := time.Since(begin).Seconds()
-	return floorResult{Children: n, ActivitiesEach: activities, WallSeconds: wall, ChildrenPerSecond: float64(n) / wall}, nil
+	return floorResult{
+		Children: n, ActivitiesEach: activities, WallSeconds: wall, ChildrenPerSecond: float64(n) / wall,
+		CPUMillisPerChild: s.sampleCPU().perUnit(cpuBefore, n),
+	}, nil
 }
 
 // stepPercentiles reads each step's p50 and p95 from job_items: a step ends

@@ -255,6 +255,43 @@ func writeJobs(b *strings.Builder, res *result, r jobResult) {
 	if r.Breakdown != nil {
 		writeJobBreakdown(b, r)
 	}
+	if r.CPUMillisPerDevice != nil && r.Floor.CPUMillisPerChild != nil {
+		b.WriteString("### Where the CPU goes\n\n")
+		b.WriteString(cpuIntro)
+		writeCPU(b, []string{"certfleet's job, per device", "the floor, per child"}, []map[string]float64{r.CPUMillisPerDevice, r.Floor.CPUMillisPerChild})
+	}
+}
+
+// cpuIntro says how the CPU tables are measured and why they matter.
+const cpuIntro = "Milliseconds of CPU (user and system) per unit of work, by process, read from /proc before and after the run: each process the benchmark started with its children, Postgres' backends, and the benchmark itself (which runs the floor's worker and the EST callers). On two saturated cores, throughput is about 2,000 ms ÷ the total.\n\n"
+
+// writeCPU writes one column of CPU milliseconds per process for each of
+// costs, headed by names, with a total row.
+func writeCPU(b *strings.Builder, names []string, costs []map[string]float64) {
+	var parts []string
+	for _, c := range costs {
+		for part := range c {
+			if !slices.Contains(parts, part) {
+				parts = append(parts, part)
+			}
+		}
+	}
+	slices.Sort(parts)
+	b.WriteString("| Process | " + strings.Join(names, " | ") + " |\n|---|" + strings.Repeat("---|", len(names)) + "\n")
+	totals := make([]float64, len(costs))
+	for _, part := range parts {
+		fmt.Fprintf(b, "| %s |", part)
+		for i, c := range costs {
+			fmt.Fprintf(b, " %.2f |", c[part])
+			totals[i] += c[part]
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("| **all** |")
+	for _, t := range totals {
+		fmt.Fprintf(b, " **%.2f** |", t)
+	}
+	b.WriteString("\n\n")
 }
 
 // writeJobBreakdown writes where a job's devices spent their time.
@@ -360,6 +397,26 @@ func writeEnrollmentBreakdown(b *strings.Builder, runs []estRun) {
 	}
 	b.WriteString("\n")
 	writeQueries(b, with[0].Breakdown.Queries, "enrollment")
+	writeEnrollmentCPU(b, runs)
+}
+
+// writeEnrollmentCPU writes, at each concurrency, the CPU each certfleet
+// series spent per request beside the floor's.
+func writeEnrollmentCPU(b *strings.Builder, runs []estRun) {
+	var names []string
+	var costs []map[string]float64
+	for _, run := range runs {
+		if run.CPUMillisPerRequest != nil && (run.Target == "floor" || run.Target == "certfleet") && run.Concurrency == 8 {
+			names = append(names, seriesName(run))
+			costs = append(costs, run.CPUMillisPerRequest)
+		}
+	}
+	if len(costs) == 0 {
+		return
+	}
+	b.WriteString("### Where an enrollment's CPU goes (8 callers)\n\n")
+	b.WriteString(strings.Replace(cpuIntro, "per unit of work", "per answered request", 1))
+	writeCPU(b, names, costs)
 }
 
 func seriesName(r estRun) string {
