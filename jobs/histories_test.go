@@ -46,21 +46,46 @@ func TestHistoriesReplay(t *testing.T) {
 	for i, run := range runs {
 		histories[filepath.Join("certificate-job", "run-"+itoa(int64(i+1))+".json")] = testenv.History(t, f.temporal, workflows.JobWorkflowID(job.ID), run)
 	}
-	// The built-in CA's submit and revoke steps run as local activities
+	// The job starts its devices on current paths (device-current-paths),
+	// and the built-in CA's submit and revoke steps run as local activities
 	// (local-ca-steps); the histories from before are kept beside these.
-	for name, device := range map[string]string{"approved-after-pending-local-ca.json": "sim-00001", "csr-failure.json": "sim-00002", "issued-local-ca.json": "sim-00003"} {
+	for name, device := range map[string]string{"approved-after-pending-current.json": "sim-00001", "csr-failure.json": "sim-00002", "issued-current.json": "sim-00003"} {
 		id := workflows.DeviceWorkflowID(job.ID, device)
 		histories[filepath.Join("device-certificate", name)] = testenv.History(t, f.temporal, id, testenv.Runs(t, f.temporal, id)[0])
 	}
-	for name, steps := range map[string][]vocab.Step{
-		"approved-after-pending-local-ca.json": {vocab.StepCSR, vocab.StepSubmit, vocab.StepPoll, vocab.StepInstall, vocab.StepRevoke},
-		"csr-failure.json":                     {vocab.StepCSR},
-		"issued-local-ca.json":                 {vocab.StepCSR, vocab.StepSubmit, vocab.StepInstall, vocab.StepRevoke},
+	for name, want := range map[string]struct {
+		steps []vocab.Step
+		shown []string // CertStep and CertOutcome upserts, in order
+	}{
+		"approved-after-pending-current.json": {[]vocab.Step{vocab.StepCSR, vocab.StepSubmit, vocab.StepPoll, vocab.StepInstall, vocab.StepRevoke}, []string{"poll", "install", "revoke_na"}},
+		"csr-failure.json":                    {[]vocab.Step{vocab.StepCSR}, []string{"device_failure"}},
+		"issued-current.json":                 {[]vocab.Step{vocab.StepCSR, vocab.StepSubmit, vocab.StepInstall, vocab.StepRevoke}, []string{"install", "revoke_na"}},
 	} {
-		assert.Equal(t, steps, activitySummaries(t, histories[filepath.Join("device-certificate", name)]), name)
+		h := histories[filepath.Join("device-certificate", name)]
+		assert.Equal(t, want.steps, activitySummaries(t, h), name)
+		markers, shown := versionMarkersAndUpserts(t, h)
+		assert.Zero(t, markers, "%s: a device run on current paths records no version marker", name)
+		assert.Equal(t, want.shown, shown, "%s: only what can be seen is upserted", name)
 	}
 
 	testenv.ReplayHistories(t, histories)
+}
+
+// versionMarkersAndUpserts counts a history's workflow.GetVersion markers
+// and lists the values of its search-attribute upserts.
+func versionMarkersAndUpserts(t *testing.T, h *historypb.History) (markers int, upserted []string) {
+	t.Helper()
+	for _, e := range h.GetEvents() {
+		if e.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
+			markers++
+		}
+		for _, p := range e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields() {
+			var v string
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &v))
+			upserted = append(upserted, v)
+		}
+	}
+	return markers, upserted
 }
 
 // activitySummaries are the summaries of the activities and local

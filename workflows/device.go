@@ -18,6 +18,11 @@ type DeviceInput struct {
 	JobWorkflowID string
 	// StepDeadline bounds the retries of each device and CA step.
 	StepDeadline time.Duration
+	// CurrentPaths says the job started this run after every change the
+	// workflow is versioned by: it takes each change's new path without a
+	// version marker of its own (see takes), and shows in CertStep only the
+	// steps it can wait in. Runs started before have it false.
+	CurrentPaths bool `json:",omitempty"`
 }
 
 // ItemDone is the signal a device workflow sends its job when it ends.
@@ -36,6 +41,9 @@ var acts *activities.Activities
 // the child's result. Runs recorded before outcomes (versionOutcome) ended
 // every item with its outcome and no error.
 func DeviceCertificate(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
+	if in.CurrentPaths {
+		ctx = workflow.WithValue(ctx, currentPathsKey{}, true)
+	}
 	outcome, cause := runSteps(ctx, in)
 	if temporal.IsCanceledError(cause) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
 		outcome, cause = vocab.Halted, errors.New("the job was halted")
@@ -48,7 +56,7 @@ func DeviceCertificate(ctx workflow.Context, in DeviceInput) (vocab.Outcome, err
 			return "", err
 		}
 	}
-	outcomes := workflow.GetVersion(done, versionOutcome, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	outcomes := takes(done, versionOutcome)
 	if outcomes {
 		if err := workflow.UpsertTypedSearchAttributes(done, CertOutcome.ValueSet(string(outcome))); err != nil {
 			return "", err
@@ -82,7 +90,7 @@ func runSteps(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 		return vocab.DeviceFailure, err
 	}
 	caItemStep := itemStep
-	if it.CAInProcess && workflow.GetVersion(ctx, versionLocalCASteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if it.CAInProcess && takes(ctx, versionLocalCASteps) {
 		caItemStep = localItemStep
 	}
 	var sub activities.Submission
@@ -120,7 +128,7 @@ const versionLocalCASteps = "local-ca-steps"
 // travelled with the CA's answer installed it by ID, reading it back.
 func install(ctx workflow.Context, in DeviceInput, it activities.Item, sub activities.Submission) error {
 	opts := deviceStep(in.StepDeadline)
-	if workflow.GetVersion(ctx, versionInstallIssued, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !takes(ctx, versionInstallIssued) {
 		return itemStep(ctx, vocab.StepInstall, opts, acts.Install, nil, it, sub.CertificateID)
 	}
 	return itemStep(ctx, vocab.StepInstall, opts, acts.InstallIssued, nil, it, sub.Issued())
@@ -158,7 +166,7 @@ func itemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions,
 // steps as the API does. The summary is user metadata, which replay does not
 // compare: histories recorded without it replay as they ran.
 func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, args ...any) error {
-	if err := showStep(ctx, s); err != nil {
+	if err := showStep(ctx, s, false); err != nil {
 		return err
 	}
 	opts.Summary = string(s)
@@ -171,7 +179,7 @@ func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, act
 // runs again as an activity.
 func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, it activities.Item, args ...any) error {
 	it.Step = s
-	if err := showStep(ctx, s); err != nil {
+	if err := showStep(ctx, s, true); err != nil {
 		return err
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -187,12 +195,41 @@ func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOpt
 }
 
 // showStep shows s in the CertStep search attribute, unless the run is
-// being cancelled.
-func showStep(ctx workflow.Context, s vocab.Step) error {
+// being cancelled. A run on current paths skips what nobody could see: the
+// csr step, which CertStep shows from the start (see childContext), and a local
+// step, which begins and ends inside one workflow task, before its upsert
+// would reach the server. Every upsert is a visibility write.
+func showStep(ctx workflow.Context, s vocab.Step, local bool) error {
 	if err := ctx.Err(); err != nil {
 		return temporal.NewCanceledError()
 	}
+	// Not read back from the run's search attributes: a history fetched
+	// later carries their last values in its start event.
+	if onCurrentPaths(ctx) && (local || s == vocab.StepCSR) {
+		return nil
+	}
 	return workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(s)))
+}
+
+// currentPathsKey marks the context of a run on current paths
+// (DeviceInput.CurrentPaths).
+type currentPathsKey struct{}
+
+func onCurrentPaths(ctx workflow.Context) bool {
+	current, _ := ctx.Value(currentPathsKey{}).(bool)
+	return current
+}
+
+// takes tells whether the run takes change's new path (every change here
+// has versions DefaultVersion and 1). A run on current paths does without
+// asking: workflow.GetVersion records a marker and upserts the
+// TemporalChangeVersion search attribute, two events and a visibility write
+// per change and device, which its job's one marker per run stands for.
+func takes(ctx workflow.Context, change string) bool {
+	if onCurrentPaths(ctx) {
+		return true
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
 
 // Step timeouts. Each try of a device or CA call gets a minute; transient
@@ -248,7 +285,7 @@ const maxCheckInterval = time.Hour
 // first, doubling up to maxCheckInterval) and then check once, until the
 // profile's maximum wait.
 func awaitDecision(ctx workflow.Context, sub *activities.Submission, poll, check any, args ...any) error {
-	if workflow.GetVersion(ctx, versionDecisionSignal, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !takes(ctx, versionDecisionSignal) {
 		return step(ctx, vocab.StepPoll, pollStep(*sub), poll, sub, args...)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(vocab.StepPoll))); err != nil {

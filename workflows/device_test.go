@@ -21,6 +21,10 @@ import (
 
 var item = activities.Item{JobID: 42, DeviceID: "cam-1", ProfileID: 7, CertType: "tls"}
 
+// currentPaths is whether runDevice starts its run on current paths, as a
+// job does since versionDevicePaths.
+var currentPaths bool
+
 // itemAt is the item as the workflow hands it to the activity of step s,
 // which records the step: the mocks below prove each activity gets its own.
 func itemAt(s vocab.Step) activities.Item {
@@ -58,7 +62,7 @@ func runDevice(t *testing.T, mocks func(env *testsuite.TestWorkflowEnvironment))
 	env.OnSignalExternalWorkflow(mock.Anything, JobWorkflowID(42), "", SignalItemDone, mock.Anything).Return(
 		func(_, _, _, _ string, arg any) error { signalled = arg.(ItemDone).Outcome; return nil })
 	mocks(env)
-	env.ExecuteWorkflow(DeviceCertificate, DeviceInput{Item: item, JobWorkflowID: JobWorkflowID(42), StepDeadline: 5 * time.Minute})
+	env.ExecuteWorkflow(DeviceCertificate, DeviceInput{Item: item, JobWorkflowID: JobWorkflowID(42), StepDeadline: 5 * time.Minute, CurrentPaths: currentPaths})
 	require.True(t, env.IsWorkflowCompleted())
 	// A device or CA failure fails the run, after recording and reporting
 	// its outcome; any other outcome is the run's result.
@@ -130,10 +134,11 @@ func TestDeviceStateMachine(t *testing.T) {
 		{"CA refuses permanently", []step{csrOK, submit(activities.Submission{}, permanent(activities.ErrCAPermanent))}, vocab.CAFailure, vocab.CAFailure},
 		{"install rejected", []step{csrOK, submit(issued, nil), install(permanent(activities.ErrDevicePermanent))}, vocab.DeviceFailure, vocab.DeviceFailure},
 	}
-	for _, local := range []bool{false, true} {
-		withCAInProcess(t, local)
+	for _, paths := range []struct{ local, current bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		withCAInProcess(t, paths.local)
+		withCurrentPaths(t, paths.current)
 		for _, c := range cases {
-			t.Run(fmt.Sprintf("%s (CA steps local: %v)", c.name, local), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s (CA steps local: %v, current paths: %v)", c.name, paths.local, paths.current), func(t *testing.T) {
 				outcome, finished := runDevice(t, func(env *testsuite.TestWorkflowEnvironment) {
 					for _, s := range c.steps {
 						s(env)
@@ -152,6 +157,14 @@ func withCAInProcess(t *testing.T, local bool) {
 	before := item
 	item.CAInProcess = local
 	t.Cleanup(func() { item = before })
+}
+
+// withCurrentPaths sets whether runDevice's runs are on current paths, until
+// the test ends.
+func withCurrentPaths(t *testing.T, current bool) {
+	before := currentPaths
+	currentPaths = current
+	t.Cleanup(func() { currentPaths = before })
 }
 
 // TestLocalCAStepFallsBack: a CA step run locally whose profile's CA no

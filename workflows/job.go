@@ -217,11 +217,13 @@ func (j *job) startBatch(ctx workflow.Context) error {
 		j.state.Exhausted = true
 	}
 	futures := make([]workflow.ChildWorkflowFuture, len(items))
+	currentPaths := workflow.GetVersion(ctx, versionDevicePaths, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	for i, item := range items {
 		futures[i] = workflow.ExecuteChildWorkflow(j.childContext(ctx, item), DeviceCertificate, DeviceInput{
 			Item:          activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType, CAInProcess: item.CAInProcess},
 			JobWorkflowID: JobWorkflowID(j.in.JobID),
 			StepDeadline:  j.in.StepDeadline,
+			CurrentPaths:  currentPaths,
 		})
 	}
 	if workflow.GetVersion(ctx, versionPromptHalt, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
@@ -250,6 +252,11 @@ const startChunk = 100
 // versionStartInChunks marks runs that start at most startChunk children
 // per batch.
 const versionStartInChunks = "start-in-chunks"
+
+// versionDevicePaths marks job runs that start their devices on current
+// paths (DeviceInput.CurrentPaths): one marker per job run instead of one
+// per change and device.
+const versionDevicePaths = "device-current-paths"
 
 // versionPromptHalt marks runs that act on a halt while a batch of children
 // is starting, instead of once all of them have started.
