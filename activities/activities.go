@@ -41,6 +41,9 @@ type Activities struct {
 	// Credentials opens a device's credential inside the step that uses it,
 	// so that no secret travels through workflow history.
 	Credentials *credentials.Store
+	// Outcomes tells requests waiting in this process for their
+	// enrollments' outcomes (nil: none wait here).
+	Outcomes *Outcomes
 }
 
 // Item is one device of one job: what every step is about.

@@ -10,6 +10,7 @@ import (
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/pki/kek"
+	"github.com/certfleet/certfleet/vocab"
 )
 
 // Enrollment is one EST or SCEP enrollment: a CSR a device sent under a label's profile.
@@ -48,8 +49,17 @@ func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submis
 	if err != nil {
 		return Submission{}, err
 	}
-	return submit(ctx, driver, row, e.DeviceID, e.IdentityField, e.Key, csr)
+	sub, err := submit(ctx, driver, row, e.DeviceID, e.IdentityField, e.Key, csr)
+	if err == nil && sub.Status == vocab.RequestRejected && e.settlesAtOnce() {
+		a.Outcomes.settle(e.Key, sub) // the run ends with it
+	}
+	return sub, err
 }
+
+// settlesAtOnce: the enrollment's outcome is certain once it is booked or
+// rejected. An enrollment of a generated key may still be discarded after
+// that (see workflows.Enrollment), so it is heard from Temporal only.
+func (e Enrollment) settlesAtOnce() bool { return !e.ServerKeyGen && !e.Discard }
 
 // kek is the key that opens sealed CSRs, nil where credentials are not kept.
 func (a *Activities) kek() *kek.KEK {
@@ -92,6 +102,9 @@ func (a *Activities) CompleteEnrollment(ctx context.Context, e Enrollment, certi
 		if _, err := a.revoke(ctx, Item{DeviceID: e.DeviceID, ProfileID: e.ProfileID}, id); err != nil {
 			return fmt.Errorf("revoke certificate %d superseded by %d: %w", id, certificateID, err)
 		}
+	}
+	if e.settlesAtOnce() {
+		a.Outcomes.settle(e.Key, Submission{Status: vocab.RequestIssued, CertificateID: certificateID}) // the run ends with it
 	}
 	return nil
 }

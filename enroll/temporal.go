@@ -25,6 +25,9 @@ type Temporal struct {
 	TaskQueue string
 	// Wait is how long a request waits for the CA before it is answered 202.
 	Wait time.Duration
+	// Outcomes, when this process runs the worker, tells a request its
+	// enrollment's outcome as soon as the worker's local activities have it.
+	Outcomes *activities.Outcomes
 }
 
 // pendingWait is how long a request waits under a profile in approval mode,
@@ -39,6 +42,8 @@ const queryWait = time.Second
 // and waits for its result. A run still going after the wait is asked where
 // it stands, and reported pending.
 func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info RunInfo) (activities.Submission, error) {
+	outcome, stop := t.Outcomes.Await(e.Key)
+	defer stop()
 	run, err := t.Client.ExecuteWorkflow(ctx, t.startOptions(e, info, vocab.StepSubmit), workflows.Enrollment, e)
 	if err != nil {
 		return activities.Submission{}, fmt.Errorf("start enrollment %s: %w", e.Key, err)
@@ -49,8 +54,7 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	var sub activities.Submission
-	err = run.Get(waitCtx, &sub)
+	sub, err := result(waitCtx, run, outcome)
 	var failed *temporal.WorkflowExecutionError
 	switch {
 	case err == nil:
@@ -74,6 +78,29 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 		sub.RetryAfter = current.RetryAfter
 	}
 	return sub, nil
+}
+
+// result is the run's outcome: from outcome, this process's worker, when it
+// comes first, or else from Temporal once the run has ended.
+func result(ctx context.Context, run client.WorkflowRun, outcome <-chan activities.Submission) (activities.Submission, error) {
+	type ended struct {
+		sub activities.Submission
+		err error
+	}
+	getCtx, stopGet := context.WithCancel(ctx)
+	defer stopGet()
+	got := make(chan ended, 1)
+	go func() {
+		var e ended
+		e.err = run.Get(getCtx, &e.sub)
+		got <- e
+	}()
+	select {
+	case sub := <-outcome: // nil, and never ready, without a worker here
+		return sub, nil
+	case e := <-got:
+		return e.sub, e.err
+	}
 }
 
 // startOptions start a run of enrollment e, eagerly on this process's worker.

@@ -93,7 +93,10 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 			drivers = wrappedCAs{Drivers: drivers, wrap: o.ca}
 		}
 	}
-	wk := worker.New(w.temporal, taskQueue, worker.Options{StopTimeout: 5 * time.Second}, worker.Activities{Jobs: &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds}})
+	// The worker tells the EST server outcomes in process, as in certfleet
+	// all (the SCEP tests hear them from Temporal only).
+	outcomes := &activities.Outcomes{}
+	wk := worker.New(w.temporal, taskQueue, worker.Options{StopTimeout: 5 * time.Second}, worker.Activities{Jobs: &activities.Activities{Pool: w.pool, Drivers: drivers, Credentials: creds, Outcomes: outcomes}})
 	require.NoError(t, wk.Start())
 	t.Cleanup(wk.Stop)
 
@@ -105,7 +108,7 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 
 	cert, err := w.ca.ServerCertificate([]string{"localhost", "127.0.0.1"}, time.Hour)
 	require.NoError(t, err)
-	w.enroller = &enroll.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second}
+	w.enroller = &enroll.Temporal{Client: w.temporal, TaskQueue: taskQueue, Wait: 10 * time.Second, Outcomes: outcomes}
 	server := &est.Server{Fallback: w.ca, Service: enroll.Service{
 		Pool: w.pool, CAs: drivers, Trust: w.trust, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		Enroller: w.enroller,

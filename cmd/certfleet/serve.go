@@ -109,12 +109,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	drivers := registry.New(pool, cas, creds, deviceTimeout)
 	jobService := &jobs.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue, Horizon: cfg.JobHorizon, AfterCommit: crashAfterCommit()}
 	renewals := &renewal.Service{Pool: pool, Temporal: tc, TaskQueue: cfg.TaskQueue}
+	var outcomes *activities.Outcomes // enrollments' outcomes, straight from the worker in this process
 	if r.worker {
+		outcomes = &activities.Outcomes{}
 		w := worker.New(tc, cfg.TaskQueue, worker.Options{
 			StopTimeout: cfg.ShutdownTimeout, Activities: cfg.Worker.Activities, WorkflowTasks: cfg.Worker.WorkflowTasks, Pollers: cfg.Worker.Pollers,
 			ActivitiesPerSecond: cfg.Worker.ActivitiesPerSecond, TaskQueueActivitiesPerSecond: cfg.Worker.TaskQueueActivitiesPerSecond,
 		}, worker.Activities{
-			Jobs:   &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds},
+			Jobs:   &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds, Outcomes: outcomes},
 			Sweeps: &renewal.SweepActivities{Pool: pool, Jobs: jobService},
 			CAs:    &carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger},
 			Webhooks: &webhooks.Activities{Pool: pool, Credentials: creds, Client: &http.Client{Timeout: webhookTimeout},
@@ -169,7 +171,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		},
 	}
 	g.Go(func() error { return serveAPI(ctx, cfg, logger, deps) })
-	g.Go(func() error { return serveEnrollment(ctx, cfg, logger, pool, tc, cas, keys, drivers) })
+	g.Go(func() error { return serveEnrollment(ctx, cfg, logger, pool, tc, cas, keys, drivers, outcomes) })
 	if cfg.PprofAddr != "" {
 		g.Go(func() error {
 			return serveHTTP(ctx, "profiler", cfg.PprofAddr, pprofHandler(), nil, cfg.ShutdownTimeout, logger)
@@ -218,10 +220,10 @@ const estCertificateValidity = 90 * 24 * time.Hour
 // CA) unless its address is empty; and SCEP alone over plain HTTP on its own
 // listener unless that address is empty. Both share one enroll.Service, so
 // the bound on password checks is the process's.
-func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, cas *local.Set, keys *kek.KEK, drivers *registry.Registry) error {
+func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, cas *local.Set, keys *kek.KEK, drivers *registry.Registry, outcomes *activities.Outcomes) error {
 	service := enroll.Service{
 		Pool: pool, CAs: drivers, Trust: trust.New(pool), Logger: logger,
-		Enroller: &enroll.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait},
+		Enroller: &enroll.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait, Outcomes: outcomes},
 		Limits:   enroll.Limits{MaxBody: enroll.DefaultLimits.MaxBody, Rate: cfg.EST.RateLimit, Burst: int(2 * cfg.EST.RateLimit)},
 	}
 	service.Init()
