@@ -31,11 +31,14 @@ type Submission struct {
 	Reason      string
 	// MaxWait is how long the profile lets a request stay pending.
 	MaxWait time.Duration
+	// Booked: an enrollment's certificate was booked (see
+	// CompleteEnrollment) in the transaction that recorded it.
+	Booked bool `json:",omitempty"`
 }
 
 func submission(r ca.Result, maxWait time.Duration) Submission {
 	s := Submission{Status: r.Status, RequestID: r.RequestID, CertificateID: r.CertificateID,
-		RetryAfter: r.RetryAfter, Reason: r.Reason, MaxWait: maxWait}
+		RetryAfter: r.RetryAfter, Reason: r.Reason, MaxWait: maxWait, Booked: r.Booked}
 	if r.Certificate != nil {
 		s.Certificate = r.Certificate.Raw
 	}
@@ -57,11 +60,11 @@ func (a *Activities) SubmitCSR(ctx context.Context, it Item, csrDER []byte) (Sub
 	if err != nil {
 		return Submission{}, err
 	}
-	return submit(ctx, driver, row, it.DeviceID, pki.IdentityCN, it.idempotencyKey(), csrDER)
+	return submit(ctx, driver, row, ca.Request{IdempotencyKey: it.idempotencyKey(), DeviceID: it.DeviceID, IdentityField: pki.IdentityCN}, csrDER)
 }
 
-// submit sends csrDER to driver, profile row's CA, under key.
-func submit(ctx context.Context, driver ca.Driver, row store.Profile, deviceID, identityField, key string, csrDER []byte) (Submission, error) {
+// submit sends csrDER to driver, profile row's CA, as req.
+func submit(ctx context.Context, driver ca.Driver, row store.Profile, req ca.Request, csrDER []byte) (Submission, error) {
 	profile, err := profiles.FromRow(row)
 	if err != nil {
 		return Submission{}, err
@@ -70,15 +73,16 @@ func submit(ctx context.Context, driver ca.Driver, row store.Profile, deviceID, 
 	if err != nil {
 		return Submission{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCSRRefused, nil)
 	}
+	req.CSR, req.Profile = csr, profile
 	start := time.Now()
 	var result ca.Result
-	err = traced(ctx, "ca.submit", caAttrs(row.CaDriver, deviceID), func(ctx context.Context) (err error) {
-		result, err = driver.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: key, DeviceID: deviceID, IdentityField: identityField})
+	err = traced(ctx, "ca.submit", caAttrs(row.CaDriver, req.DeviceID), func(ctx context.Context) (err error) {
+		result, err = driver.Submit(ctx, req)
 		return err
 	})
 	metrics.CASubmission(row.CaDriver, submissionResult(result, err), time.Since(start))
 	if err != nil {
-		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", deviceID, err), ErrCAPermanent)
+		return Submission{}, classify(fmt.Errorf("submit CSR of %s: %w", req.DeviceID, err), ErrCAPermanent)
 	}
 	return submission(result, row.MaxCaWait), nil
 }

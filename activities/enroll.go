@@ -1,13 +1,16 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/db/store"
+	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/vocab"
@@ -49,11 +52,45 @@ func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submis
 	if err != nil {
 		return Submission{}, err
 	}
-	sub, err := submit(ctx, driver, row, e.DeviceID, e.IdentityField, e.Key, csr)
-	if err == nil && sub.Status == vocab.RequestRejected && e.settlesAtOnce() {
+	req := ca.Request{IdempotencyKey: e.Key, DeviceID: e.DeviceID, IdentityField: e.IdentityField}
+	var superseded []int64
+	if e.settlesAtOnce() {
+		req.WithIssue = func(ctx context.Context, tx pgx.Tx, certificateID int64) (err error) {
+			superseded, err = store.New(tx).CompleteEnrollment(ctx, e.booking(certificateID, cmp.Or(e.CertType, row.CertType)))
+			return err
+		}
+	}
+	sub, err := submit(ctx, driver, row, req, csr)
+	switch {
+	case err != nil:
+		return sub, err
+	case sub.Booked:
+		if err := a.revokeSuperseded(ctx, e, sub.CertificateID, superseded); err != nil {
+			return Submission{}, err
+		}
+		a.Outcomes.settle(e.Key, Submission{Status: vocab.RequestIssued, CertificateID: sub.CertificateID}) // the run ends with it
+	case sub.Status == vocab.RequestRejected && e.settlesAtOnce():
 		a.Outcomes.settle(e.Key, sub) // the run ends with it
 	}
-	return sub, err
+	return sub, nil
+}
+
+// booking books certificateID, of type certType, as the enrollment's.
+func (e Enrollment) booking(certificateID int64, certType string) store.CompleteEnrollmentParams {
+	return store.CompleteEnrollmentParams{
+		DeviceID: pgtype.Text{String: e.DeviceID, Valid: true}, CertType: certType, ProfileID: e.ProfileID, IssuedID: certificateID,
+	}
+}
+
+// revokeSuperseded revokes the certificates certificateID supersedes
+// (or marks them superseded when the CA cannot revoke them).
+func (a *Activities) revokeSuperseded(ctx context.Context, e Enrollment, certificateID int64, superseded []int64) error {
+	for _, id := range superseded {
+		if _, err := a.revoke(ctx, Item{DeviceID: e.DeviceID, ProfileID: e.ProfileID}, id); err != nil {
+			return fmt.Errorf("revoke certificate %d superseded by %d: %w", id, certificateID, err)
+		}
+	}
+	return nil
 }
 
 // settlesAtOnce: the enrollment's outcome is certain once it is booked or
@@ -92,16 +129,12 @@ func (a *Activities) CompleteEnrollment(ctx context.Context, e Enrollment, certi
 		}
 		e.CertType = profile.CertType
 	}
-	superseded, err := a.queries().CompleteEnrollment(ctx, store.CompleteEnrollmentParams{
-		DeviceID: pgtype.Text{String: e.DeviceID, Valid: true}, CertType: e.CertType, ProfileID: e.ProfileID, IssuedID: certificateID,
-	})
+	superseded, err := a.queries().CompleteEnrollment(ctx, e.booking(certificateID, e.CertType))
 	if err != nil {
 		return fmt.Errorf("book certificate %d of %s: %w", certificateID, e.DeviceID, err)
 	}
-	for _, id := range superseded {
-		if _, err := a.revoke(ctx, Item{DeviceID: e.DeviceID, ProfileID: e.ProfileID}, id); err != nil {
-			return fmt.Errorf("revoke certificate %d superseded by %d: %w", id, certificateID, err)
-		}
+	if err := a.revokeSuperseded(ctx, e, certificateID, superseded); err != nil {
+		return err
 	}
 	if e.settlesAtOnce() {
 		a.Outcomes.settle(e.Key, Submission{Status: vocab.RequestIssued, CertificateID: certificateID}) // the run ends with it

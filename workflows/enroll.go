@@ -40,7 +40,10 @@ func Enrollment(ctx workflow.Context, e activities.Enrollment) (activities.Submi
 			return sub, nil
 		}
 	}
-	if sub.Status != vocab.RequestIssued {
+	// With the built-in CA, an issue at once was booked in the transaction
+	// that recorded the certificate (Submission.Booked); runs from before
+	// recorded no Booked, and book in a step of their own.
+	if sub.Status != vocab.RequestIssued || sub.Booked {
 		return sub, nil
 	}
 	err := workflow.ExecuteLocalActivity(lctx, acts.CompleteEnrollment, e, sub.CertificateID).Get(lctx, nil)

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/certfleet/certfleet/drivers"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/vocab"
@@ -48,6 +50,12 @@ type Request struct {
 	// IdentityField is the CSR field that names the device (pki.IdentityCN
 	// when empty): the job's profile or the EST label says which.
 	IdentityField string
+	// WithIssue, when set, is the caller's bookkeeping of an issued
+	// certificate, for a CA whose ledger is certfleet's own database
+	// (Capabilities.InProcess) to run in the transaction that records the
+	// certificate, so that both commit together; Result.Booked says it ran.
+	// Other CAs leave it to the caller.
+	WithIssue func(ctx context.Context, tx pgx.Tx, certificateID int64) error
 }
 
 // ErrWrongIdentity is a CSR that names another device than the request's.
@@ -101,6 +109,8 @@ type Result struct {
 	RetryAfter time.Duration
 	// Reason is the CA's reason when Rejected.
 	Reason string
+	// Booked: Request.WithIssue ran, and committed with the certificate.
+	Booked bool
 }
 
 // RevocationReason is an RFC 5280 CRLReason code.

@@ -35,8 +35,10 @@ func (c *CA) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
 			return err
 		}
 		if !fresh {
-			result, err = c.resultOf(ctx, store.New(tx), row)
-			return err
+			if result, err = c.resultOf(ctx, store.New(tx), row); err != nil {
+				return err
+			}
+			return book(ctx, tx, req, &result)
 		}
 		policyErr := pki.CheckCSR(req.CSR, req.Profile)
 		if policyErr == nil {
@@ -50,9 +52,25 @@ func (c *CA) Submit(ctx context.Context, req ca.Request) (ca.Result, error) {
 		default:
 			result, err = c.issue(ctx, tx, row, req.CSR, req.Profile, "auto")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return book(ctx, tx, req, &result)
 	})
 	return result, err
+}
+
+// book runs the caller's bookkeeping of an issued certificate in the
+// transaction that records it (see ca.Request.WithIssue).
+func book(ctx context.Context, tx pgx.Tx, req ca.Request, result *ca.Result) error {
+	if req.WithIssue == nil || result.Status != ca.Issued {
+		return nil
+	}
+	if err := req.WithIssue(ctx, tx, result.CertificateID); err != nil {
+		return ca.Transient(fmt.Errorf("book certificate %d with its issue: %w", result.CertificateID, err))
+	}
+	result.Booked = true
+	return nil
 }
 
 // Poll reports on a request Submit left pending.
