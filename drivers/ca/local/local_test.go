@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -322,4 +324,52 @@ func TestESTServerNamesAreReserved(t *testing.T) {
 	var issued int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM certificates`).Scan(&issued))
 	assert.Zero(t, issued)
+}
+
+// TestBookkeepingCommitsWithTheIssue: the caller's bookkeeping of an issued
+// certificate (ca.Request.WithIssue) runs in the transaction that records
+// it: when it fails, no certificate and no request are left, and the retry
+// issues and books once; a repeated submission books again.
+func TestBookkeepingCommitsWithTheIssue(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	c := openCA(t, pool)
+	profile := cameraProfile(t, pool, "cameras", false)
+	csr := newCSR(t, ecKey(t), "cam-010")
+	count := func(table string) int {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+		return n
+	}
+
+	refused := errors.New("the inventory is unavailable")
+	_, err := c.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: "est/cam-010/a",
+		WithIssue: func(context.Context, pgx.Tx, int64) error { return refused }})
+	require.ErrorIs(t, err, refused)
+	assert.False(t, ca.IsPermanent(err), "a failed bookkeeping is retried")
+	assert.Zero(t, count("certificates"), "nothing issued without its bookkeeping")
+	assert.Zero(t, count("ca_requests"))
+
+	var booked []int64
+	book := func(ctx context.Context, tx pgx.Tx, certificateID int64) error {
+		var status string
+		if err := tx.QueryRow(ctx, "SELECT status FROM certificates WHERE id = $1", certificateID).Scan(&status); err != nil {
+			return err // the certificate is visible in the same transaction
+		}
+		booked = append(booked, certificateID)
+		return nil
+	}
+	first, err := c.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: "est/cam-010/a", WithIssue: book})
+	require.NoError(t, err)
+	assert.True(t, first.Booked)
+	again, err := c.Submit(ctx, ca.Request{CSR: csr, Profile: profile, IdempotencyKey: "est/cam-010/a", WithIssue: book})
+	require.NoError(t, err)
+	assert.True(t, again.Booked)
+	assert.Equal(t, []int64{first.CertificateID, first.CertificateID}, booked, "a repeat books the first certificate again")
+	assert.Equal(t, 1, count("certificates"))
+
+	pending, err := c.Submit(ctx, ca.Request{CSR: newCSR(t, ecKey(t), "cam-011"), Profile: cameraProfile(t, pool, "approval", true), IdempotencyKey: "est/cam-011/a", WithIssue: book})
+	require.NoError(t, err)
+	assert.Equal(t, ca.Pending, pending.Status)
+	assert.False(t, pending.Booked, "nothing is booked before the CA issues")
 }
