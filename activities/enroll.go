@@ -68,7 +68,7 @@ func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submis
 		if err := a.revokeSuperseded(ctx, e, sub.CertificateID, superseded); err != nil {
 			return Submission{}, err
 		}
-		a.Outcomes.settle(e.Key, Submission{Status: vocab.RequestIssued, CertificateID: sub.CertificateID}) // the run ends with it
+		a.Outcomes.settle(e.Key, sub) // the run ends with it
 	case sub.Status == vocab.RequestRejected && e.settlesAtOnce():
 		a.Outcomes.settle(e.Key, sub) // the run ends with it
 	}

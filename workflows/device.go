@@ -18,10 +18,10 @@ type DeviceInput struct {
 	JobWorkflowID string
 	// StepDeadline bounds the retries of each device and CA step.
 	StepDeadline time.Duration
-	// CurrentPaths says the job started this run after every change the
-	// workflow is versioned by: it takes each change's new path without a
-	// version marker of its own (see takes), and shows in CertStep only the
-	// steps it can wait in. Runs started before have it false.
+	// CurrentPaths says the job started this run after the changes the
+	// workflow was versioned by until then: it takes each one's new path
+	// without a version marker of its own (see takes). Runs started before
+	// have it false.
 	CurrentPaths bool `json:",omitempty"`
 }
 
@@ -166,7 +166,7 @@ func itemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions,
 // steps as the API does. The summary is user metadata, which replay does not
 // compare: histories recorded without it replay as they ran.
 func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, args ...any) error {
-	if err := showStep(ctx, s, false); err != nil {
+	if err := showStep(ctx, s); err != nil {
 		return err
 	}
 	opts.Summary = string(s)
@@ -179,7 +179,7 @@ func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, act
 // runs again as an activity.
 func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, it activities.Item, args ...any) error {
 	it.Step = s
-	if err := showStep(ctx, s, true); err != nil {
+	if err := showStep(ctx, s); err != nil {
 		return err
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -195,18 +195,10 @@ func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOpt
 }
 
 // showStep shows s in the CertStep search attribute, unless the run is
-// being cancelled. A run on current paths skips what nobody could see: the
-// csr step, which CertStep shows from the start (see childContext), and a local
-// step, which begins and ends inside one workflow task, before its upsert
-// would reach the server. Every upsert is a visibility write.
-func showStep(ctx workflow.Context, s vocab.Step, local bool) error {
+// being cancelled.
+func showStep(ctx workflow.Context, s vocab.Step) error {
 	if err := ctx.Err(); err != nil {
 		return temporal.NewCanceledError()
-	}
-	// Not read back from the run's search attributes: a history fetched
-	// later carries their last values in its start event.
-	if onCurrentPaths(ctx) && (local || s == vocab.StepCSR) {
-		return nil
 	}
 	return workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(s)))
 }
@@ -221,15 +213,24 @@ func onCurrentPaths(ctx workflow.Context) bool {
 }
 
 // takes tells whether the run takes change's new path (every change here
-// has versions DefaultVersion and 1). A run on current paths does without
-// asking: workflow.GetVersion records a marker and upserts the
-// TemporalChangeVersion search attribute, two events and a visibility write
-// per change and device, which its job's one marker per run stands for.
+// has versions DefaultVersion and 1). A run on current paths takes those of
+// currentChanges without asking: workflow.GetVersion records a marker and
+// upserts the TemporalChangeVersion search attribute, two events and a
+// visibility write per change and device, which its job's one marker per
+// run stands for. Replay skips both, so a run whose first task an older
+// worker took, recording them, replays here all the same.
 func takes(ctx workflow.Context, change string) bool {
-	if onCurrentPaths(ctx) {
+	if onCurrentPaths(ctx) && currentChanges[change] {
 		return true
 	}
 	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
+// currentChanges are the changes made before versionDevicePaths: a run on
+// current paths takes them. A later change must not be added here, since
+// runs already going would take it on replay; it asks workflow.GetVersion.
+var currentChanges = map[string]bool{
+	versionOutcome: true, versionLocalCASteps: true, versionInstallIssued: true, versionDecisionSignal: true,
 }
 
 // Step timeouts. Each try of a device or CA call gets a minute; transient
