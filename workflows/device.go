@@ -11,18 +11,13 @@ import (
 	"github.com/certfleet/certfleet/vocab"
 )
 
-// DeviceInput starts a DeviceCertificate workflow.
+// DeviceInput starts a CertifyDevice (or DeviceCertificate) workflow.
 type DeviceInput struct {
 	Item activities.Item
 	// JobWorkflowID is where the outcome is signalled.
 	JobWorkflowID string
 	// StepDeadline bounds the retries of each device and CA step.
 	StepDeadline time.Duration
-	// CurrentPaths says the job started this run after the changes the
-	// workflow was versioned by until then: it takes each one's new path
-	// without a version marker of its own (see takes). Runs started before
-	// have it false.
-	CurrentPaths bool `json:",omitempty"`
 }
 
 // ItemDone is the signal a device workflow sends its job when it ends.
@@ -34,16 +29,31 @@ type ItemDone struct {
 // acts is only a name for activity methods; Temporal calls the worker's instance.
 var acts *activities.Activities
 
-// DeviceCertificate takes one device through CSR → submit → poll → install →
+// CertifyDevice takes one device through CSR → submit → poll → install →
 // revoke, records its outcome, shows it in the CertOutcome search attribute,
 // and tells the job. A device or CA failure then fails the workflow, so that
 // the Temporal UI shows it red; the job counts it from the signal, never from
-// the child's result. Runs recorded before outcomes (versionOutcome) ended
+// the child's result.
+//
+// It is DeviceCertificate on current paths, which jobs start since
+// versionDevicePaths: it takes the new path of every change DeviceCertificate
+// was versioned by without asking (see takes), and upserts CertStep only
+// where it can be seen (see showStep). A workflow type of its own, because a
+// run must never be begun by a worker that does not know these paths: an
+// older worker cannot take its tasks, which wait for a newer one.
+func CertifyDevice(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
+	return certifyDevice(workflow.WithValue(ctx, currentPathsKey{}, true), in)
+}
+
+// DeviceCertificate is the device workflow of runs started before
+// versionDevicePaths, kept so that they finish: each change since asks
+// workflow.GetVersion. Runs recorded before outcomes (versionOutcome) ended
 // every item with its outcome and no error.
 func DeviceCertificate(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
-	if in.CurrentPaths {
-		ctx = workflow.WithValue(ctx, currentPathsKey{}, true)
-	}
+	return certifyDevice(ctx, in)
+}
+
+func certifyDevice(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
 	outcome, cause := runSteps(ctx, in)
 	if temporal.IsCanceledError(cause) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
 		outcome, cause = vocab.Halted, errors.New("the job was halted")
@@ -166,7 +176,7 @@ func itemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions,
 // steps as the API does. The summary is user metadata, which replay does not
 // compare: histories recorded without it replay as they ran.
 func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, args ...any) error {
-	if err := showStep(ctx, s); err != nil {
+	if err := showStep(ctx, s, false); err != nil {
 		return err
 	}
 	opts.Summary = string(s)
@@ -179,7 +189,7 @@ func step(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, act
 // runs again as an activity.
 func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOptions, activity, result any, it activities.Item, args ...any) error {
 	it.Step = s
-	if err := showStep(ctx, s); err != nil {
+	if err := showStep(ctx, s, true); err != nil {
 		return err
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -195,16 +205,23 @@ func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOpt
 }
 
 // showStep shows s in the CertStep search attribute, unless the run is
-// being cancelled.
-func showStep(ctx workflow.Context, s vocab.Step) error {
+// being cancelled. A run on current paths skips what nobody could see: the
+// csr step, which CertStep shows from the start (see childContext), and a
+// local step, which begins and ends inside one workflow task, before its
+// upsert would reach the server. Every upsert is a visibility write.
+func showStep(ctx workflow.Context, s vocab.Step, local bool) error {
 	if err := ctx.Err(); err != nil {
 		return temporal.NewCanceledError()
+	}
+	// Not read back from the run's search attributes: a history fetched
+	// later carries their last values in its start event.
+	if onCurrentPaths(ctx) && (local || s == vocab.StepCSR) {
+		return nil
 	}
 	return workflow.UpsertTypedSearchAttributes(ctx, CertStep.ValueSet(string(s)))
 }
 
-// currentPathsKey marks the context of a run on current paths
-// (DeviceInput.CurrentPaths).
+// currentPathsKey marks the context of a CertifyDevice run.
 type currentPathsKey struct{}
 
 func onCurrentPaths(ctx workflow.Context) bool {
@@ -217,8 +234,7 @@ func onCurrentPaths(ctx workflow.Context) bool {
 // currentChanges without asking: workflow.GetVersion records a marker and
 // upserts the TemporalChangeVersion search attribute, two events and a
 // visibility write per change and device, which its job's one marker per
-// run stands for. Replay skips both, so a run whose first task an older
-// worker took, recording them, replays here all the same.
+// run stands for.
 func takes(ctx workflow.Context, change string) bool {
 	if onCurrentPaths(ctx) && currentChanges[change] {
 		return true

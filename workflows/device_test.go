@@ -21,8 +21,8 @@ import (
 
 var item = activities.Item{JobID: 42, DeviceID: "cam-1", ProfileID: 7, CertType: "tls"}
 
-// currentPaths is whether runDevice starts its run on current paths, as a
-// job does since versionDevicePaths.
+// currentPaths is whether runDevice runs CertifyDevice, as a job starts
+// since versionDevicePaths, or DeviceCertificate.
 var currentPaths bool
 
 // itemAt is the item as the workflow hands it to the activity of step s,
@@ -39,6 +39,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(CertificateJob)
 	env.RegisterWorkflow(DeviceCertificate)
+	env.RegisterWorkflow(CertifyDevice)
 	env.RegisterActivity(&activities.Activities{})
 	return env
 }
@@ -62,7 +63,11 @@ func runDevice(t *testing.T, mocks func(env *testsuite.TestWorkflowEnvironment))
 	env.OnSignalExternalWorkflow(mock.Anything, JobWorkflowID(42), "", SignalItemDone, mock.Anything).Return(
 		func(_, _, _, _ string, arg any) error { signalled = arg.(ItemDone).Outcome; return nil })
 	mocks(env)
-	env.ExecuteWorkflow(DeviceCertificate, DeviceInput{Item: item, JobWorkflowID: JobWorkflowID(42), StepDeadline: 5 * time.Minute, CurrentPaths: currentPaths})
+	device := DeviceCertificate
+	if currentPaths {
+		device = CertifyDevice
+	}
+	env.ExecuteWorkflow(device, DeviceInput{Item: item, JobWorkflowID: JobWorkflowID(42), StepDeadline: 5 * time.Minute})
 	require.True(t, env.IsWorkflowCompleted())
 	// A device or CA failure fails the run, after recording and reporting
 	// its outcome; any other outcome is the run's result.

@@ -108,7 +108,7 @@ type Progress struct {
 }
 
 // CertificateJob renews or issues certificates for a job's devices: it waits
-// for the start time, then keeps a window of DeviceCertificate children in
+// for the start time, then keeps a window of CertifyDevice children in
 // flight, reading items from Postgres a page at a time, until all have
 // reported or the job is halted.
 func CertificateJob(ctx workflow.Context, in JobInput) (Progress, error) {
@@ -217,13 +217,15 @@ func (j *job) startBatch(ctx workflow.Context) error {
 		j.state.Exhausted = true
 	}
 	futures := make([]workflow.ChildWorkflowFuture, len(items))
-	currentPaths := workflow.GetVersion(ctx, versionDevicePaths, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	device := DeviceCertificate
+	if workflow.GetVersion(ctx, versionDevicePaths, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		device = CertifyDevice
+	}
 	for i, item := range items {
-		futures[i] = workflow.ExecuteChildWorkflow(j.childContext(ctx, item), DeviceCertificate, DeviceInput{
+		futures[i] = workflow.ExecuteChildWorkflow(j.childContext(ctx, item), device, DeviceInput{
 			Item:          activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType, CAInProcess: item.CAInProcess},
 			JobWorkflowID: JobWorkflowID(j.in.JobID),
 			StepDeadline:  j.in.StepDeadline,
-			CurrentPaths:  currentPaths,
 		})
 	}
 	if workflow.GetVersion(ctx, versionPromptHalt, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
@@ -253,8 +255,8 @@ const startChunk = 100
 // per batch.
 const versionStartInChunks = "start-in-chunks"
 
-// versionDevicePaths marks job runs that start their devices on current
-// paths (DeviceInput.CurrentPaths): one marker per job run instead of one
+// versionDevicePaths marks job runs that start CertifyDevice children,
+// DeviceCertificate on current paths: one marker per job run instead of one
 // per change and device.
 const versionDevicePaths = "device-current-paths"
 

@@ -1,19 +1,14 @@
 package workflows_test
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	historypb "go.temporal.io/api/history/v1"
 	sdkworker "go.temporal.io/sdk/worker"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/certfleet/certfleet/worker"
-	"github.com/certfleet/certfleet/workflows"
 )
 
 // TestRecordedHistoriesReplay replays histories recorded from real runs
@@ -37,27 +32,4 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 			})
 		}
 	}
-}
-
-// TestCurrentPathsReplayWhatAnOlderWorkerBegan: during a rolling deploy an
-// older worker may take the first tasks of a device run its job started on
-// current paths, ignoring the flag and recording the version markers and
-// their search-attribute upserts. The run must replay on a newer worker all
-// the same: the history of a run recorded before, given the flag, replays.
-func TestCurrentPathsReplayWhatAnOlderWorkerBegan(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "histories", "device-certificate", "issued-local-ca.json"))
-	require.NoError(t, err)
-	var h historypb.History
-	require.NoError(t, protojson.Unmarshal(data, &h))
-	input := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0]
-	var in workflows.DeviceInput
-	require.NoError(t, json.Unmarshal(input.GetData(), &in))
-	require.False(t, in.CurrentPaths)
-	in.CurrentPaths = true
-	input.Data, err = json.Marshal(in)
-	require.NoError(t, err)
-
-	replayer := sdkworker.NewWorkflowReplayer()
-	worker.RegisterWorkflows(replayer)
-	require.NoError(t, replayer.ReplayWorkflowHistory(nil, &h))
 }

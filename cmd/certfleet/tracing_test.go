@@ -45,7 +45,7 @@ func TestTracesFollowARequestIntoWorkflows(t *testing.T) {
 
 	profile, job := startSimJob(t, api, simURL, fleetSecret, 1)
 	waitJobDone(t, ctx, tc, fmt.Sprint(job["workflow_id"]))
-	want := []string{"POST /api/v1/jobs", "RunWorkflow:CertificateJob", "RunWorkflow:DeviceCertificate",
+	want := []string{"POST /api/v1/jobs", "RunWorkflow:CertificateJob", "RunWorkflow:CertifyDevice",
 		"RunActivity:GetCSR", "device.generate_csr", "RunActivity:SubmitCSR", "ca.submit", "device.install"}
 	waitUntil(t, ctx, "the job's spans in one trace", func() bool { return collector.hasTrace("POST /api/v1/jobs", want) })
 
