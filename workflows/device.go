@@ -208,7 +208,9 @@ func localItemStep(ctx workflow.Context, s vocab.Step, opts workflow.ActivityOpt
 // being cancelled. A run on current paths skips what nobody could see: the
 // csr step, which CertStep shows from the start (see childContext), and a
 // local step, which begins and ends inside one workflow task, before its
-// upsert would reach the server. Every upsert is a visibility write.
+// upsert would reach the server. Every upsert is a visibility write. A local
+// step that retries for long (the database down) then shows as the step
+// before it; job_items, and so the API, name it.
 func showStep(ctx workflow.Context, s vocab.Step, local bool) error {
 	if err := ctx.Err(); err != nil {
 		return temporal.NewCanceledError()
