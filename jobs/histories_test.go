@@ -46,10 +46,10 @@ func TestHistoriesReplay(t *testing.T) {
 	for i, run := range runs {
 		histories[filepath.Join("certificate-job", "run-"+itoa(int64(i+1))+".json")] = testenv.History(t, f.temporal, workflows.JobWorkflowID(job.ID), run)
 	}
-	// The job starts CertifyDevice children (device-current-paths),
-	// and the built-in CA's submit and revoke steps run as local activities
+	// The job starts CertifyDeviceV2 children (report-by-result), and the
+	// built-in CA's submit and revoke steps run as local activities
 	// (local-ca-steps); the histories from before are kept beside these.
-	for name, device := range map[string]string{"approved-after-pending-current.json": "sim-00001", "csr-failure.json": "sim-00002", "issued-current.json": "sim-00003"} {
+	for name, device := range map[string]string{"approved-after-pending-v2.json": "sim-00001", "csr-failure-v2.json": "sim-00002", "issued-v2.json": "sim-00003"} {
 		id := workflows.DeviceWorkflowID(job.ID, device)
 		histories[filepath.Join("device-certificate", name)] = testenv.History(t, f.temporal, id, testenv.Runs(t, f.temporal, id)[0])
 	}
@@ -57,16 +57,20 @@ func TestHistoriesReplay(t *testing.T) {
 		steps []vocab.Step
 		shown []string // CertStep and CertOutcome upserts, in order
 	}{
-		"approved-after-pending-current.json": {[]vocab.Step{vocab.StepCSR, vocab.StepSubmit, vocab.StepPoll, vocab.StepInstall, vocab.StepRevoke}, []string{"poll", "install", "revoke_na"}},
-		"csr-failure.json":                    {[]vocab.Step{vocab.StepCSR}, []string{"device_failure"}},
-		"issued-current.json":                 {[]vocab.Step{vocab.StepCSR, vocab.StepSubmit, vocab.StepInstall, vocab.StepRevoke}, []string{"install", "revoke_na"}},
+		"approved-after-pending-v2.json": {[]vocab.Step{vocab.StepCSR, vocab.StepSubmit, vocab.StepPoll, vocab.StepInstall, vocab.StepRevoke}, []string{"poll", "install", "revoke_na"}},
+		"csr-failure-v2.json":            {[]vocab.Step{vocab.StepCSR}, []string{"device_failure"}},
+		"issued-v2.json":                 {[]vocab.Step{vocab.StepCSR, vocab.StepSubmit, vocab.StepInstall, vocab.StepRevoke}, []string{"install", "revoke_na"}},
 	} {
 		h := histories[filepath.Join("device-certificate", name)]
 		assert.Equal(t, want.steps, activitySummaries(t, h), name)
 		markers, shown := versionMarkersAndUpserts(t, h)
 		assert.Zero(t, markers, "%s: a device run on current paths records no version marker", name)
 		assert.Equal(t, want.shown, shown, "%s: only what can be seen is upserted", name)
+		for _, e := range h.GetEvents() {
+			assert.NotEqual(t, enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, e.GetEventType(), "%s: a device reports by its result", name)
+		}
 	}
+	assert.Len(t, histories[filepath.Join("device-certificate", "issued-v2.json")].GetEvents(), 21)
 
 	testenv.ReplayHistories(t, histories)
 }

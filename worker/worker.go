@@ -76,6 +76,7 @@ func New(c client.Client, taskQueue string, opts Options, acts Activities) sdkwo
 // that checks recorded histories against them.
 func RegisterWorkflows(w interface{ RegisterWorkflow(any) }) {
 	w.RegisterWorkflow(workflows.CertificateJob)
+	w.RegisterWorkflow(workflows.CertifyDeviceV2)
 	w.RegisterWorkflow(workflows.CertifyDevice)
 	w.RegisterWorkflow(workflows.DeviceCertificate)
 	w.RegisterWorkflow(workflows.Enrollment)

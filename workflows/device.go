@@ -14,7 +14,8 @@ import (
 // DeviceInput starts a CertifyDevice (or DeviceCertificate) workflow.
 type DeviceInput struct {
 	Item activities.Item
-	// JobWorkflowID is where the outcome is signalled.
+	// JobWorkflowID is where the outcome is signalled: empty for a
+	// CertifyDeviceV2, which reports by its result.
 	JobWorkflowID string
 	// StepDeadline bounds the retries of each device and CA step.
 	StepDeadline time.Duration
@@ -42,7 +43,18 @@ var acts *activities.Activities
 // run must never be begun by a worker that does not know these paths: an
 // older worker cannot take its tasks, which wait for a newer one.
 func CertifyDevice(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
-	return certifyDevice(workflow.WithValue(ctx, currentPathsKey{}, true), in)
+	return certifyDevice(workflow.WithValue(ctx, currentPathsKey{}, true), in, true)
+}
+
+// CertifyDeviceV2 is CertifyDevice reporting to its job by its result alone:
+// the outcome, or for a device or CA failure an error whose type is the
+// outcome. Jobs start it since versionReportByResult, and such a job run
+// waits for all of its children before it continues as new, so that every
+// result reaches the run that started the child. No signal to the job and no
+// workflow task to see it delivered: an issued device's history is 21
+// events. A workflow type of its own for the reason CertifyDevice is one.
+func CertifyDeviceV2(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
+	return certifyDevice(workflow.WithValue(ctx, currentPathsKey{}, true), in, false)
 }
 
 // DeviceCertificate is the device workflow of runs started before
@@ -50,10 +62,12 @@ func CertifyDevice(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) 
 // workflow.GetVersion. Runs recorded before outcomes (versionOutcome) ended
 // every item with its outcome and no error.
 func DeviceCertificate(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
-	return certifyDevice(ctx, in)
+	return certifyDevice(ctx, in, true)
 }
 
-func certifyDevice(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {
+// certifyDevice runs the device's steps and ends the run with its outcome;
+// signalJob also tells the job by SignalItemDone.
+func certifyDevice(ctx workflow.Context, in DeviceInput, signalJob bool) (vocab.Outcome, error) {
 	outcome, cause := runSteps(ctx, in)
 	if temporal.IsCanceledError(cause) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
 		outcome, cause = vocab.Halted, errors.New("the job was halted")
@@ -72,9 +86,11 @@ func certifyDevice(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) 
 			return "", err
 		}
 	}
-	signal := workflow.SignalExternalWorkflow(done, in.JobWorkflowID, "", SignalItemDone, ItemDone{DeviceID: in.Item.DeviceID, Outcome: outcome})
-	if err := signal.Get(done, nil); err != nil {
-		return outcome, err
+	if signalJob {
+		signal := workflow.SignalExternalWorkflow(done, in.JobWorkflowID, "", SignalItemDone, ItemDone{DeviceID: in.Item.DeviceID, Outcome: outcome})
+		if err := signal.Get(done, nil); err != nil {
+			return outcome, err
+		}
 	}
 	if outcomes && (outcome == vocab.DeviceFailure || outcome == vocab.CAFailure) {
 		return outcome, temporal.NewNonRetryableApplicationError(string(outcome)+": "+errorText(cause), string(outcome), nil)

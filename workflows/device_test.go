@@ -40,6 +40,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(CertificateJob)
 	env.RegisterWorkflow(DeviceCertificate)
 	env.RegisterWorkflow(CertifyDevice)
+	env.RegisterWorkflow(CertifyDeviceV2)
 	env.RegisterActivity(&activities.Activities{})
 	return env
 }

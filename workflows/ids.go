@@ -62,7 +62,7 @@ func RenewalSweepID(policyID int64) string { return RenewalScheduleID(policyID) 
 
 // Messages between job and device workflows, and what the API may call.
 const (
-	SignalItemDone = "item-done" // device → job: one item finished (ItemDone)
+	SignalItemDone = "item-done" // device → job: one item finished (ItemDone); CertifyDeviceV2 reports by its result
 	SignalHalt     = "halt"      // API → job: stop starting devices, cancel those running
 	QueryProgress  = "progress"  // API → job: Progress
 )

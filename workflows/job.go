@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -108,7 +109,7 @@ type Progress struct {
 }
 
 // CertificateJob renews or issues certificates for a job's devices: it waits
-// for the start time, then keeps a window of CertifyDevice children in
+// for the start time, then keeps a window of CertifyDeviceV2 children in
 // flight, reading items from Postgres a page at a time, until all have
 // reported or the job is halted.
 func CertificateJob(ctx workflow.Context, in JobInput) (Progress, error) {
@@ -140,6 +141,12 @@ type job struct {
 	started int // children started by this run
 	// haltRecorded: this run has marked the job halting in Postgres.
 	haltRecorded bool
+	// asked: the run has chosen its device workflow (deviceWorkflow).
+	asked, currentPaths, byResult bool
+	// results waits for the signals and for the results of the run's
+	// CertifyDeviceV2 children; failed is why finishing one failed.
+	results workflow.Selector
+	failed  error
 }
 
 // start waits for the start time, on a timer the UI shows, unless halted first.
@@ -185,20 +192,29 @@ func (j *job) run(ctx workflow.Context) (Progress, error) {
 			next.State = j.state
 			return Progress{}, workflow.NewContinueAsNewError(ctx, CertificateJob, next)
 		}
-		if !j.state.Halted && !j.state.Exhausted && len(j.state.InFlight) < j.in.Window {
+		if !j.state.Halted && !j.state.Exhausted && len(j.state.InFlight) < j.in.Window && !j.runFull(ctx) {
 			if err := j.startBatch(ctx); err != nil {
 				return Progress{}, err
 			}
 			continue
 		}
-		j.waitForSignal(ctx)
+		if err := j.waitForReport(ctx); err != nil {
+			return Progress{}, err
+		}
 	}
 }
 
+// shouldContinueAsNew: the run has started as many children as it may, and
+// a run whose children report by their result has heard from all of them.
 func (j *job) shouldContinueAsNew(ctx workflow.Context) bool {
 	if j.state.Halted {
 		return false // a halting job ends soon; keep its last run whole
 	}
+	return j.runFull(ctx) && (!j.byResult || len(j.state.InFlight) == 0)
+}
+
+// runFull: the run starts no more children, and continues as new once it may.
+func (j *job) runFull(ctx workflow.Context) bool {
 	return j.started >= j.in.ChildrenPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 }
 
@@ -217,15 +233,11 @@ func (j *job) startBatch(ctx workflow.Context) error {
 		j.state.Exhausted = true
 	}
 	futures := make([]workflow.ChildWorkflowFuture, len(items))
-	device := DeviceCertificate
-	if workflow.GetVersion(ctx, versionDevicePaths, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
-		device = CertifyDevice
-	}
+	device, reportTo := j.deviceWorkflow(ctx)
 	for i, item := range items {
+		it := activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType, CAInProcess: item.CAInProcess}
 		futures[i] = workflow.ExecuteChildWorkflow(j.childContext(ctx, item), device, DeviceInput{
-			Item:          activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType, CAInProcess: item.CAInProcess},
-			JobWorkflowID: JobWorkflowID(j.in.JobID),
-			StepDeadline:  j.in.StepDeadline,
+			Item: it, JobWorkflowID: reportTo, StepDeadline: j.in.StepDeadline,
 		})
 	}
 	if workflow.GetVersion(ctx, versionPromptHalt, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
@@ -238,12 +250,81 @@ func (j *job) startBatch(ctx workflow.Context) error {
 		if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 			return err
 		}
+		if err == nil && j.byResult {
+			j.awaitResult(ctx, f, items[i])
+		}
 		j.state.InFlight = insertSorted(j.state.InFlight, items[i].DeviceID)
 		j.state.Cursor = items[i].DeviceID
 		j.started++
 	}
 	return nil
 }
+
+// deviceWorkflow is the workflow the run starts for each device and the ID
+// it signals its outcome to, empty when it reports by its result. The run
+// asks once, at its first batch.
+func (j *job) deviceWorkflow(ctx workflow.Context) (device any, reportTo string) {
+	if !j.asked {
+		j.asked = true
+		j.currentPaths = workflow.GetVersion(ctx, versionDevicePaths, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+		j.byResult = j.currentPaths && workflow.GetVersion(ctx, versionReportByResult, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	}
+	switch {
+	case j.byResult:
+		return CertifyDeviceV2, ""
+	case j.currentPaths:
+		return CertifyDevice, JobWorkflowID(j.in.JobID)
+	}
+	return DeviceCertificate, JobWorkflowID(j.in.JobID)
+}
+
+// awaitResult counts the device's outcome when its CertifyDeviceV2 run
+// ends. A run that ends without one (terminated, timed out) has not
+// finished its item: the job finishes it as a device failure.
+func (j *job) awaitResult(ctx workflow.Context, f workflow.ChildWorkflowFuture, item activities.ItemRef) {
+	if j.results == nil {
+		j.results = workflow.NewSelector(ctx)
+		j.results.AddReceive(j.done, func(c workflow.ReceiveChannel, _ bool) {
+			var msg ItemDone
+			c.Receive(ctx, &msg)
+			j.record(msg)
+		})
+		j.results.AddReceive(j.halt, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			j.state.Halted = true
+		})
+	}
+	j.results.AddFuture(f, func(f workflow.Future) {
+		var outcome vocab.Outcome
+		err := f.Get(ctx, &outcome)
+		if err != nil {
+			outcome = outcomeOf(err)
+		}
+		if outcome == "" {
+			outcome = vocab.DeviceFailure
+			it := activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType}
+			lerr := workflow.ExecuteLocalActivity(ctx, acts.FinishItem, it, outcome, "the device's workflow ended without an outcome: "+err.Error()).Get(ctx, nil)
+			if lerr != nil {
+				j.failed = lerr
+			}
+		}
+		j.record(ItemDone{DeviceID: item.DeviceID, Outcome: outcome})
+	})
+}
+
+// outcomeOf is the outcome a CertifyDeviceV2 run failed with, the type of
+// its error; empty when it ended any other way.
+func outcomeOf(err error) vocab.Outcome {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && new(Outcomes).counter(vocab.Outcome(appErr.Type())) != nil {
+		return vocab.Outcome(appErr.Type())
+	}
+	return ""
+}
+
+// versionReportByResult marks job runs that start CertifyDeviceV2 children
+// and wait for them all before continuing as new.
+const versionReportByResult = "report-by-result"
 
 // startChunk bounds the children one batch starts: a halt arriving while a
 // batch starts still lets that batch start (and cancels it), so a smaller
@@ -316,6 +397,21 @@ func (j *job) childContext(ctx workflow.Context, item activities.ItemRef) workfl
 			CertStep.ValueSet(string(vocab.StepCSR)),
 		),
 	})
+}
+
+// waitForReport waits for a device to report, or a halt, and takes every
+// report already there: the next batch then fills every freed slot at once
+// instead of one workflow task per slot.
+func (j *job) waitForReport(ctx workflow.Context) error {
+	if j.results == nil {
+		j.waitForSignal(ctx)
+		return nil
+	}
+	j.results.Select(ctx)
+	for j.failed == nil && j.results.HasPending() {
+		j.results.Select(ctx)
+	}
+	return j.failed
 }
 
 func (j *job) waitForSignal(ctx workflow.Context) {

@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -136,13 +138,14 @@ func TestHaltBeforeStartCancelsCleanly(t *testing.T) {
 	env.AssertCalled(t, "HaltJob", mock.Anything, int64(42))
 }
 
-// TestContinueAsNewCarriesTheWindow: after ChildrenPerRun starts the run
-// continues as new with its devices still in flight, and the next run counts
-// their completions (each once) and finishes.
-func TestContinueAsNewCarriesTheWindow(t *testing.T) {
+// TestContinueAsNewAfterItsChildren: after ChildrenPerRun starts the run
+// waits for its devices' results, then continues as new with none in
+// flight; a run that an older one left devices in flight to counts their
+// signals, each once.
+func TestContinueAsNewAfterItsChildren(t *testing.T) {
 	env := newEnv(t)
 	mockJob(env, 10)
-	env.OnActivity(acts.GetCSR, mock.Anything, mock.Anything).After(time.Hour).Return(csrWithPrior, nil)
+	mockDevicesSucceed(env)
 	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, Window: 3, ChildrenPerRun: 3})
 	require.True(t, env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
@@ -150,15 +153,19 @@ func TestContinueAsNewCarriesTheWindow(t *testing.T) {
 	var next JobInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.NotNil(t, next.State)
-	assert.Equal(t, []string{"dev-001", "dev-002", "dev-003"}, next.State.InFlight)
+	assert.Empty(t, next.State.InFlight, "every child of the run reported to it")
+	assert.Equal(t, Outcomes{Succeeded: 3}, next.State.Outcomes)
 	assert.Equal(t, "dev-003", next.State.Cursor)
 	assert.True(t, next.State.Started)
 	assert.False(t, next.State.Exhausted)
 
-	// The next run: those three report (one twice), then the rest run.
+	// A run before versionReportByResult continued as new with three
+	// devices in flight: they report by signal (one twice), the rest run.
 	env2 := newEnv(t)
 	finished := mockJob(env2, 10)
 	mockDevicesSucceed(env2)
+	next.State.InFlight = []string{"dev-001", "dev-002", "dev-003"}
+	next.State.Outcomes = Outcomes{}
 	for _, id := range []string{"dev-001", "dev-002", "dev-002", "dev-003"} {
 		env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalItemDone, ItemDone{DeviceID: id, Outcome: vocab.Succeeded}) }, time.Minute)
 	}
@@ -167,6 +174,39 @@ func TestContinueAsNewCarriesTheWindow(t *testing.T) {
 	p := result(t, env2)
 	assert.Equal(t, "completed", *finished)
 	assert.Equal(t, Outcomes{Succeeded: 10}, p.Outcomes, "a duplicate signal is counted once")
+}
+
+// TestDevicesReportByTheirResult: a device run that fails with its outcome
+// counts as that outcome; one that ends without an outcome (terminated,
+// timed out) leaves its item unfinished, so the job finishes it as a device
+// failure.
+func TestDevicesReportByTheirResult(t *testing.T) {
+	env := newEnv(t)
+	finished := mockJob(env, 3)
+	env.OnWorkflow(CertifyDeviceV2, mock.Anything, mock.Anything).Return(
+		func(_ workflow.Context, in DeviceInput) (vocab.Outcome, error) {
+			switch in.Item.DeviceID {
+			case "dev-001":
+				return vocab.Succeeded, nil
+			case "dev-002":
+				return "", temporal.NewNonRetryableApplicationError("ca down", string(vocab.CAFailure), nil)
+			}
+			return "", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)
+		})
+	var finishedItem activities.Item
+	var finishedAs vocab.Outcome
+	env.OnActivity(acts.FinishItem, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, it activities.Item, outcome vocab.Outcome, _ string) error {
+			finishedItem, finishedAs = it, outcome
+			return nil
+		}).Once()
+	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42})
+	p := result(t, env)
+	assert.Equal(t, "completed", *finished)
+	assert.Equal(t, Outcomes{Succeeded: 1, CAFailure: 1, DeviceFailure: 1}, p.Outcomes)
+	assert.Equal(t, "dev-003", finishedItem.DeviceID)
+	assert.Equal(t, int64(42), finishedItem.JobID)
+	assert.Equal(t, vocab.DeviceFailure, finishedAs)
 }
 
 // TestOutcomesCountEveryOutcome: each of vocab.Outcomes has its own counter,
