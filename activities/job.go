@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
@@ -105,6 +106,68 @@ func (a *Activities) FinishItem(ctx context.Context, it Item, outcome vocab.Outc
 		}
 	}
 	return a.finish(ctx, it, outcome, lastError)
+}
+
+// SettleItem gives the job the outcome of an item whose device workflow
+// ended without one (terminated, timed out, or failed outside its steps):
+// the outcome the item recorded, if it did; revoke_warning when the run
+// ended in its revoke step, after the install; else a device failure, which
+// retires a certificate issued for the item but not installed.
+func (a *Activities) SettleItem(ctx context.Context, it Item, reason string) (vocab.Outcome, error) {
+	item, err := a.queries().GetJobItem(ctx, store.GetJobItemParams{JobID: it.JobID, DeviceID: it.DeviceID})
+	if err != nil {
+		return "", fmt.Errorf("read item %s of job %d: %w", it.DeviceID, it.JobID, err)
+	}
+	if item.State != "pending" && item.State != "in_progress" {
+		return vocab.Outcome(item.State), nil
+	}
+	outcome := vocab.DeviceFailure
+	if item.Step == string(vocab.StepRevoke) {
+		outcome = vocab.RevokeWarning
+	}
+	return outcome, a.FinishItem(ctx, it, outcome, reason)
+}
+
+// ItemOutcome is the outcome a job item recorded.
+type ItemOutcome struct {
+	DeviceID string
+	Outcome  vocab.Outcome
+}
+
+// How long one AwaitItems call waits at most, and how often it looks.
+const (
+	awaitItemsFor   = 5 * time.Minute
+	awaitItemsEvery = 2 * time.Second
+)
+
+// AwaitItems returns the outcomes of those of job jobID's devices that have
+// recorded one, as soon as any has, or none after awaitItemsFor. A job run
+// awaits so the devices whose workflows report to none of its own: those an
+// earlier run left in flight when it continued as new, and those already
+// running when it started them. It heartbeats while it waits.
+func (a *Activities) AwaitItems(ctx context.Context, jobID int64, deviceIDs []string) ([]ItemOutcome, error) {
+	deadline := time.Now().Add(awaitItemsFor)
+	tick := time.NewTicker(awaitItemsEvery)
+	defer tick.Stop()
+	for {
+		rows, err := a.queries().FinishedJobItems(ctx, store.FinishedJobItemsParams{JobID: jobID, DeviceIds: deviceIDs})
+		if err != nil {
+			return nil, fmt.Errorf("read finished items of job %d: %w", jobID, err)
+		}
+		if len(rows) > 0 || time.Now().After(deadline) {
+			outcomes := make([]ItemOutcome, len(rows))
+			for i, r := range rows {
+				outcomes[i] = ItemOutcome{DeviceID: r.DeviceID, Outcome: vocab.Outcome(r.State)}
+			}
+			return outcomes, nil
+		}
+		activity.RecordHeartbeat(ctx)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // retireNotInstalled makes sure that a certificate issued for an item whose

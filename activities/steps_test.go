@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,8 +23,7 @@ func TestStepsAreIdempotent(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 1)
 	q := store.New(f.pool)
-	job, err := q.CreateJob(ctx, store.CreateJobParams{Name: "by hand", CertType: "tls", CreatedBy: "test", ScheduledAt: time.Now()})
-	require.NoError(t, err)
+	job := f.job(t)
 	require.NoError(t, q.AddJobItem(ctx, store.AddJobItemParams{JobID: job.ID, DeviceID: "sim-00001", CertType: "tls", ProfileID: f.normal}))
 	acts := f.activities()
 	it := activities.Item{JobID: job.ID, DeviceID: "sim-00001", ProfileID: f.normal, CertType: "tls"}
@@ -34,7 +34,7 @@ func TestStepsAreIdempotent(t *testing.T) {
 		return vocab.Step(item.Step)
 	}
 
-	_, err = acts.GetCSR(ctx, it)
+	_, err := acts.GetCSR(ctx, it)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"pending": 1}, f.states(t, job.ID), "an item without a step (scheduled by an older worker) records none")
 	csr, err := acts.GetCSR(ctx, at(vocab.StepCSR))
@@ -58,4 +58,66 @@ func TestStepsAreIdempotent(t *testing.T) {
 	assert.Equal(t, vocab.RevokeNA, outcome)
 	assert.Equal(t, vocab.StepRevoke, recorded())
 	assert.Equal(t, map[string]int{"revoke_na": 1}, f.states(t, job.ID))
+}
+
+// job creates a job for items added by hand.
+func (f *fleet) job(t *testing.T) store.Job {
+	t.Helper()
+	job, err := store.New(f.pool).CreateJob(context.Background(), store.CreateJobParams{Name: "by hand", CertType: "tls", CreatedBy: "test", ScheduledAt: time.Now()})
+	require.NoError(t, err)
+	return job
+}
+
+// TestSettleItem settles items whose device workflows ended without an
+// outcome: one that ended in its revoke step keeps the certificate it
+// installed (revoke_warning); one that ended in its install step loses the
+// certificate issued for it (device_failure); a settled item keeps its
+// outcome. AwaitItems then reports both.
+func TestSettleItem(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, 2)
+	q := store.New(f.pool)
+	job := f.job(t)
+	acts := f.activities()
+	issue := func(device string) (activities.Item, activities.Submission) {
+		require.NoError(t, q.AddJobItem(ctx, store.AddJobItemParams{JobID: job.ID, DeviceID: device, CertType: "tls", ProfileID: f.normal}))
+		it := activities.Item{JobID: job.ID, DeviceID: device, ProfileID: f.normal, CertType: "tls", Step: vocab.StepCSR}
+		csr, err := acts.GetCSR(ctx, it)
+		require.NoError(t, err)
+		it.Step = vocab.StepSubmit
+		sub, err := acts.SubmitCSR(ctx, it, csr.CSR)
+		require.NoError(t, err)
+		return it, sub
+	}
+	status := func(id int64) string {
+		c, err := q.GetCertificate(ctx, id)
+		require.NoError(t, err)
+		return c.Status
+	}
+
+	installed, installedSub := issue("sim-00001")
+	installed.Step = vocab.StepInstall
+	require.NoError(t, acts.InstallIssued(ctx, installed, installedSub.Issued()))
+	_, err := f.pool.Exec(ctx, `UPDATE job_items SET step = 'revoke' WHERE job_id = $1 AND device_id = $2`, job.ID, installed.DeviceID)
+	require.NoError(t, err)
+	outcome, err := acts.SettleItem(ctx, installed, "terminated")
+	require.NoError(t, err)
+	assert.Equal(t, vocab.RevokeWarning, outcome)
+	assert.Equal(t, "active", status(installedSub.CertificateID), "the installed certificate stays")
+
+	notInstalled, notInstalledSub := issue("sim-00002")
+	// The run ended in its install step, which had recorded what it installs.
+	require.NoError(t, q.RecordItemIssued(ctx, store.RecordItemIssuedParams{JobID: job.ID, DeviceID: notInstalled.DeviceID, IssuedCertificateID: pgtype.Int8{Int64: notInstalledSub.CertificateID, Valid: true}}))
+	outcome, err = acts.SettleItem(ctx, notInstalled, "terminated")
+	require.NoError(t, err)
+	assert.Equal(t, vocab.DeviceFailure, outcome)
+	assert.Equal(t, "revoked", status(notInstalledSub.CertificateID), "a certificate the device never got is retired")
+
+	outcome, err = acts.SettleItem(ctx, installed, "again")
+	require.NoError(t, err)
+	assert.Equal(t, vocab.RevokeWarning, outcome, "a settled item keeps its outcome")
+
+	done, err := acts.AwaitItems(ctx, job.ID, []string{"sim-00001", "sim-00002"})
+	require.NoError(t, err)
+	assert.Equal(t, []activities.ItemOutcome{{DeviceID: "sim-00001", Outcome: vocab.RevokeWarning}, {DeviceID: "sim-00002", Outcome: vocab.DeviceFailure}}, done)
 }

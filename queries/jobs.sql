@@ -94,6 +94,12 @@ RETURNING step;
 -- name: GetJobItem :one
 SELECT * FROM job_items WHERE job_id = @job_id AND device_id = @device_id;
 
+-- name: FinishedJobItems :many
+-- Those of a job's devices whose items have their outcome, in device order.
+SELECT device_id, state FROM job_items
+WHERE job_id = @job_id AND device_id = ANY(@device_ids::text[]) AND state NOT IN ('pending', 'in_progress')
+ORDER BY device_id;
+
 -- name: AddJobItems :copyfrom
 INSERT INTO job_items (job_id, device_id, cert_type, profile_id) VALUES (@job_id, @device_id, @cert_type, @profile_id);
 

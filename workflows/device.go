@@ -11,7 +11,7 @@ import (
 	"github.com/certfleet/certfleet/vocab"
 )
 
-// DeviceInput starts a CertifyDevice (or DeviceCertificate) workflow.
+// DeviceInput starts a CertifyDeviceV2 (or CertifyDevice, DeviceCertificate) workflow.
 type DeviceInput struct {
 	Item activities.Item
 	// JobWorkflowID is where the outcome is signalled: empty for a

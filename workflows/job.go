@@ -49,6 +49,10 @@ type JobState struct {
 	Outcomes   Outcomes
 	Halted     bool
 	CancelSent bool
+	// ReportsByResult: a run has started CertifyDeviceV2 children, which
+	// report to that run only; a later run awaits those it carried over
+	// from Postgres (AwaitItems).
+	ReportsByResult bool `json:",omitempty"`
 }
 
 // Outcomes counts finished items by outcome. Skipped counts the devices
@@ -143,10 +147,15 @@ type job struct {
 	haltRecorded bool
 	// asked: the run has chosen its device workflow (deviceWorkflow).
 	asked, currentPaths, byResult bool
-	// results waits for the signals and for the results of the run's
-	// CertifyDeviceV2 children; failed is why finishing one failed.
-	results workflow.Selector
-	failed  error
+	// results waits for the signals, the results of the CertifyDeviceV2
+	// children the run started (own), AwaitItems for the other devices in
+	// flight (watching: one is out) and the end of the drain (drainOver:
+	// the full run waited drainLimit for its children); failed is why
+	// settling a device failed.
+	results                       workflow.Selector
+	own                           map[string]bool
+	watching, draining, drainOver bool
+	failed                        error
 }
 
 // start waits for the start time, on a timer the UI shows, unless halted first.
@@ -210,8 +219,14 @@ func (j *job) shouldContinueAsNew(ctx workflow.Context) bool {
 	if j.state.Halted {
 		return false // a halting job ends soon; keep its last run whole
 	}
-	return j.runFull(ctx) && (!j.byResult || len(j.state.InFlight) == 0)
+	return j.runFull(ctx) && (!j.byResult || len(j.state.InFlight) == 0 || j.drainOver)
 }
+
+// drainLimit bounds how long a full run waits for its children before it
+// continues as new with those still going, which the next run awaits from
+// Postgres: a device waiting days for a CA's approval does not hold the
+// job's window.
+const drainLimit = time.Minute
 
 // runFull: the run starts no more children, and continues as new once it may.
 func (j *job) runFull(ctx workflow.Context) bool {
@@ -253,6 +268,8 @@ func (j *job) startBatch(ctx workflow.Context) error {
 		if err == nil && j.byResult {
 			j.awaitResult(ctx, f, items[i])
 		}
+		// One already running (the job was reset) reports to no run of
+		// this job: it is awaited from Postgres, as one carried over.
 		j.state.InFlight = insertSorted(j.state.InFlight, items[i].DeviceID)
 		j.state.Cursor = items[i].DeviceID
 		j.started++
@@ -271,6 +288,7 @@ func (j *job) deviceWorkflow(ctx workflow.Context) (device any, reportTo string)
 	}
 	switch {
 	case j.byResult:
+		j.state.ReportsByResult = true
 		return CertifyDeviceV2, ""
 	case j.currentPaths:
 		return CertifyDevice, JobWorkflowID(j.in.JobID)
@@ -279,21 +297,11 @@ func (j *job) deviceWorkflow(ctx workflow.Context) (device any, reportTo string)
 }
 
 // awaitResult counts the device's outcome when its CertifyDeviceV2 run
-// ends. A run that ends without one (terminated, timed out) has not
-// finished its item: the job finishes it as a device failure.
+// ends. A run that ends without one (terminated, timed out) is settled from
+// its item in Postgres (SettleItem).
 func (j *job) awaitResult(ctx workflow.Context, f workflow.ChildWorkflowFuture, item activities.ItemRef) {
-	if j.results == nil {
-		j.results = workflow.NewSelector(ctx)
-		j.results.AddReceive(j.done, func(c workflow.ReceiveChannel, _ bool) {
-			var msg ItemDone
-			c.Receive(ctx, &msg)
-			j.record(msg)
-		})
-		j.results.AddReceive(j.halt, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			j.state.Halted = true
-		})
-	}
+	j.ensureResults(ctx)
+	j.own[item.DeviceID] = true
 	j.results.AddFuture(f, func(f workflow.Future) {
 		var outcome vocab.Outcome
 		err := f.Get(ctx, &outcome)
@@ -301,15 +309,75 @@ func (j *job) awaitResult(ctx workflow.Context, f workflow.ChildWorkflowFuture, 
 			outcome = outcomeOf(err)
 		}
 		if outcome == "" {
-			outcome = vocab.DeviceFailure
+			reason := "the device's workflow ended without an outcome"
+			if err != nil {
+				reason += ": " + err.Error()
+			}
 			it := activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType}
-			lerr := workflow.ExecuteLocalActivity(ctx, acts.FinishItem, it, outcome, "the device's workflow ended without an outcome: "+err.Error()).Get(ctx, nil)
-			if lerr != nil {
-				j.failed = lerr
+			if err := workflow.ExecuteLocalActivity(ctx, acts.SettleItem, it, reason).Get(ctx, &outcome); err != nil {
+				j.failed = err
+				return
 			}
 		}
 		j.record(ItemDone{DeviceID: item.DeviceID, Outcome: outcome})
 	})
+}
+
+// ensureResults makes the run's selector of reports.
+func (j *job) ensureResults(ctx workflow.Context) {
+	if j.results != nil {
+		return
+	}
+	j.own = map[string]bool{}
+	j.results = workflow.NewSelector(ctx)
+	j.results.AddReceive(j.done, func(c workflow.ReceiveChannel, _ bool) {
+		var msg ItemDone
+		c.Receive(ctx, &msg)
+		j.record(msg)
+	})
+	j.results.AddReceive(j.halt, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		j.state.Halted = true
+	})
+}
+
+// watchOthers awaits, from Postgres, the devices in flight that report to
+// no run of this job's: those not among the run's own children.
+func (j *job) watchOthers(ctx workflow.Context) {
+	var others []string
+	for _, id := range j.state.InFlight {
+		if !j.own[id] {
+			others = append(others, id)
+		}
+	}
+	if j.watching || len(others) == 0 {
+		return
+	}
+	j.watching = true
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		Summary:     "await devices carried over",
+	})
+	j.results.AddFuture(workflow.ExecuteActivity(actx, acts.AwaitItems, j.in.JobID, others), func(f workflow.Future) {
+		j.watching = false
+		var outcomes []activities.ItemOutcome
+		if f.Get(ctx, &outcomes) != nil {
+			return // only when cancelled; asked again while any is in flight
+		}
+		for _, o := range outcomes {
+			j.record(ItemDone{DeviceID: o.DeviceID, Outcome: o.Outcome})
+		}
+	})
+}
+
+// limitDrain starts the run's drain limit once it is full.
+func (j *job) limitDrain(ctx workflow.Context) {
+	if j.draining || !j.byResult || !j.runFull(ctx) {
+		return
+	}
+	j.draining = true
+	j.results.AddFuture(workflow.NewTimer(ctx, drainLimit), func(workflow.Future) { j.drainOver = true })
 }
 
 // outcomeOf is the outcome a CertifyDeviceV2 run failed with, the type of
@@ -387,7 +455,8 @@ func (j *job) recordHalt(ctx workflow.Context) error {
 func (j *job) childContext(ctx workflow.Context, item activities.ItemRef) workflow.Context {
 	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: DeviceWorkflowID(j.in.JobID, item.DeviceID),
-		// Children outlive the run that started them: the job continues as new.
+		// A child may outlive the run that started it: one carried over
+		// when the job continues as new, or one the job halts by ID.
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		StaticSummary:     item.DeviceName + " · " + item.ProfileName,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
@@ -401,12 +470,16 @@ func (j *job) childContext(ctx workflow.Context, item activities.ItemRef) workfl
 
 // waitForReport waits for a device to report, or a halt, and takes every
 // report already there: the next batch then fills every freed slot at once
-// instead of one workflow task per slot.
+// instead of one workflow task per slot. Runs from before
+// versionReportByResult wait for signals alone.
 func (j *job) waitForReport(ctx workflow.Context) error {
-	if j.results == nil {
+	if !j.byResult && !j.state.ReportsByResult {
 		j.waitForSignal(ctx)
 		return nil
 	}
+	j.ensureResults(ctx)
+	j.watchOthers(ctx)
+	j.limitDrain(ctx)
 	j.results.Select(ctx)
 	for j.failed == nil && j.results.HasPending() {
 		j.results.Select(ctx)

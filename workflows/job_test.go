@@ -147,11 +147,7 @@ func TestContinueAsNewAfterItsChildren(t *testing.T) {
 	mockJob(env, 10)
 	mockDevicesSucceed(env)
 	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, Window: 3, ChildrenPerRun: 3})
-	require.True(t, env.IsWorkflowCompleted())
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
-	var next JobInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	next := continuedAsNew(t, env)
 	require.NotNil(t, next.State)
 	assert.Empty(t, next.State.InFlight, "every child of the run reported to it")
 	assert.Equal(t, Outcomes{Succeeded: 3}, next.State.Outcomes)
@@ -193,20 +189,62 @@ func TestDevicesReportByTheirResult(t *testing.T) {
 			}
 			return "", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)
 		})
-	var finishedItem activities.Item
-	var finishedAs vocab.Outcome
-	env.OnActivity(acts.FinishItem, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, it activities.Item, outcome vocab.Outcome, _ string) error {
-			finishedItem, finishedAs = it, outcome
-			return nil
+	var settled activities.Item
+	env.OnActivity(acts.SettleItem, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, it activities.Item, _ string) (vocab.Outcome, error) {
+			settled = it
+			return vocab.RevokeWarning, nil
 		}).Once()
 	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42})
 	p := result(t, env)
 	assert.Equal(t, "completed", *finished)
-	assert.Equal(t, Outcomes{Succeeded: 1, CAFailure: 1, DeviceFailure: 1}, p.Outcomes)
-	assert.Equal(t, "dev-003", finishedItem.DeviceID)
-	assert.Equal(t, int64(42), finishedItem.JobID)
-	assert.Equal(t, vocab.DeviceFailure, finishedAs)
+	assert.Equal(t, Outcomes{Succeeded: 1, CAFailure: 1, RevokeWarning: 1}, p.Outcomes, "the settled item counts as Postgres has it")
+	assert.Equal(t, "dev-003", settled.DeviceID)
+	assert.Equal(t, int64(42), settled.JobID)
+}
+
+// TestSlowDevicesAreCarriedOver: a full run waits drainLimit for its
+// children, then continues as new with those still going, which the next
+// run awaits from Postgres (AwaitItems) while it runs the rest.
+func TestSlowDevicesAreCarriedOver(t *testing.T) {
+	env := newEnv(t)
+	mockJob(env, 4)
+	slow := mock.MatchedBy(func(it activities.Item) bool { return it.DeviceID == "dev-002" })
+	env.OnActivity(acts.GetCSR, mock.Anything, slow).After(48*time.Hour).Return(csrWithPrior, nil)
+	mockDevicesSucceed(env)
+	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, Window: 3, ChildrenPerRun: 3})
+	next := continuedAsNew(t, env)
+	assert.Equal(t, []string{"dev-002"}, next.State.InFlight, "the run did not wait for the slow device: it is carried over")
+	assert.Equal(t, Outcomes{Succeeded: 2}, next.State.Outcomes)
+	assert.True(t, next.State.ReportsByResult)
+
+	env2 := newEnv(t)
+	finished := mockJob(env2, 4)
+	mockDevicesSucceed(env2)
+	polls := 0
+	env2.OnActivity(acts.AwaitItems, mock.Anything, int64(42), []string{"dev-002"}).Return(
+		func(context.Context, int64, []string) ([]activities.ItemOutcome, error) {
+			if polls++; polls == 1 {
+				return nil, nil // none finished within one call
+			}
+			return []activities.ItemOutcome{{DeviceID: "dev-002", Outcome: vocab.Succeeded}}, nil
+		})
+	env2.ExecuteWorkflow(CertificateJob, next)
+	p := result(t, env2)
+	assert.Equal(t, "completed", *finished)
+	assert.Equal(t, Outcomes{Succeeded: 4}, p.Outcomes)
+	assert.Equal(t, 2, polls)
+}
+
+// continuedAsNew is the input of the run a job run continued as.
+func continuedAsNew(t *testing.T, env *testsuite.TestWorkflowEnvironment) JobInput {
+	t.Helper()
+	require.True(t, env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
+	var next JobInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return next
 }
 
 // TestOutcomesCountEveryOutcome: each of vocab.Outcomes has its own counter,

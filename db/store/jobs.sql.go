@@ -379,6 +379,43 @@ func (q *Queries) FinishJob(ctx context.Context, arg FinishJobParams) error {
 	return err
 }
 
+const finishedJobItems = `-- name: FinishedJobItems :many
+SELECT device_id, state FROM job_items
+WHERE job_id = $1 AND device_id = ANY($2::text[]) AND state NOT IN ('pending', 'in_progress')
+ORDER BY device_id
+`
+
+type FinishedJobItemsParams struct {
+	JobID     int64    `json:"job_id"`
+	DeviceIds []string `json:"device_ids"`
+}
+
+type FinishedJobItemsRow struct {
+	DeviceID string `json:"device_id"`
+	State    string `json:"state"`
+}
+
+// Those of a job's devices whose items have their outcome, in device order.
+func (q *Queries) FinishedJobItems(ctx context.Context, arg FinishedJobItemsParams) ([]FinishedJobItemsRow, error) {
+	rows, err := q.db.Query(ctx, finishedJobItems, arg.JobID, arg.DeviceIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FinishedJobItemsRow{}
+	for rows.Next() {
+		var i FinishedJobItemsRow
+		if err := rows.Scan(&i.DeviceID, &i.State); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getJob = `-- name: GetJob :one
 SELECT id, name, cert_type, created_by, status, scheduled_at, started_at, completed_at, created_at, source, retry_of, window_size, children_per_run, step_deadline FROM jobs WHERE id = $1
 `
