@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -44,6 +45,14 @@ type Activities struct {
 	// Outcomes tells requests waiting in this process for their
 	// enrollments' outcomes (nil: none wait here).
 	Outcomes *Outcomes
+	// Runs tells AwaitItems which device workflows have ended (a Temporal
+	// client does; nil: it does not look).
+	Runs Runs
+}
+
+// Runs describes workflow runs.
+type Runs interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 }
 
 // Item is one device of one job: what every step is about.

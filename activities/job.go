@@ -2,11 +2,14 @@ package activities
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -110,9 +113,11 @@ func (a *Activities) FinishItem(ctx context.Context, it Item, outcome vocab.Outc
 
 // SettleItem gives the job the outcome of an item whose device workflow
 // ended without one (terminated, timed out, or failed outside its steps):
-// the outcome the item recorded, if it did; revoke_warning when the run
-// ended in its revoke step, after the install; else a device failure, which
-// retires a certificate issued for the item but not installed.
+// the outcome the item recorded, if it did; revoke_warning when the device
+// holds the certificate issued for it (the run ended after the install);
+// else a device failure, which retires a certificate issued for it but not
+// installed. When the device cannot tell, the certificate is left alone:
+// revoking one a device may hold would break the device.
 func (a *Activities) SettleItem(ctx context.Context, it Item, reason string) (vocab.Outcome, error) {
 	item, err := a.queries().GetJobItem(ctx, store.GetJobItemParams{JobID: it.JobID, DeviceID: it.DeviceID})
 	if err != nil {
@@ -121,14 +126,45 @@ func (a *Activities) SettleItem(ctx context.Context, it Item, reason string) (vo
 	if item.State != "pending" && item.State != "in_progress" {
 		return vocab.Outcome(item.State), nil
 	}
-	outcome := vocab.DeviceFailure
-	if item.Step == string(vocab.StepRevoke) {
-		outcome = vocab.RevokeWarning
+	it.ProfileID = item.ProfileID
+	if !item.IssuedCertificateID.Valid {
+		return vocab.DeviceFailure, a.FinishItem(ctx, it, vocab.DeviceFailure, reason)
 	}
-	return outcome, a.FinishItem(ctx, it, outcome, reason)
+	holds, err := a.holdsIssued(ctx, it, item.IssuedCertificateID.Int64)
+	switch {
+	case err != nil:
+		return vocab.DeviceFailure, a.finish(ctx, it, vocab.DeviceFailure, fmt.Sprintf("%s; whether the device holds certificate %d is unknown (%v), so it was left alone", reason, item.IssuedCertificateID.Int64, err))
+	case holds:
+		return vocab.RevokeWarning, a.finish(ctx, it, vocab.RevokeWarning, reason+"; the device holds its new certificate, and the prior one was not revoked")
+	}
+	return vocab.DeviceFailure, a.FinishItem(ctx, it, vocab.DeviceFailure, reason)
 }
 
-// ItemOutcome is the outcome a job item recorded.
+// holdsIssued reports whether the item's device holds certificate id.
+func (a *Activities) holdsIssued(ctx context.Context, it Item, id int64) (bool, error) {
+	stored, err := a.queries().GetCertificate(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("read certificate %d: %w", id, err)
+	}
+	leaf, err := x509.ParseCertificate(stored.Der)
+	if err != nil {
+		return false, fmt.Errorf("parse certificate %d: %w", id, err)
+	}
+	dev, driver, err := a.device(ctx, it.DeviceID)
+	if err != nil {
+		return false, err
+	}
+	return holdsCertificate(ctx, driver, dev, it, leaf)
+}
+
+// AwaitedItem is a job's device whose outcome a job run awaits from
+// Postgres, with the ID of its device workflow.
+type AwaitedItem struct {
+	DeviceID, WorkflowID string
+}
+
+// ItemOutcome is the outcome a job item recorded; empty when its device
+// workflow ended without recording one (see SettleItem).
 type ItemOutcome struct {
 	DeviceID string
 	Outcome  vocab.Outcome
@@ -140,26 +176,35 @@ const (
 	awaitItemsEvery = 2 * time.Second
 )
 
-// AwaitItems returns the outcomes of those of job jobID's devices that have
-// recorded one, as soon as any has, or none after awaitItemsFor. A job run
-// awaits so the devices whose workflows report to none of its own: those an
-// earlier run left in flight when it continued as new, and those already
-// running when it started them. It heartbeats while it waits.
-func (a *Activities) AwaitItems(ctx context.Context, jobID int64, deviceIDs []string) ([]ItemOutcome, error) {
+// AwaitItems returns the outcomes of those of a job's awaited devices that
+// have recorded one, as soon as any has. After awaitItemsFor without one it
+// returns, with an empty outcome, those whose device workflows have ended
+// (terminated, timed out), for the job to settle. A job run awaits so the
+// devices whose workflows report to none of its own: those an earlier run
+// left in flight when it continued as new, and those already running when
+// it started them. It heartbeats while it waits.
+func (a *Activities) AwaitItems(ctx context.Context, jobID int64, awaited []AwaitedItem) ([]ItemOutcome, error) {
+	ids := make([]string, len(awaited))
+	for i, w := range awaited {
+		ids[i] = w.DeviceID
+	}
 	deadline := time.Now().Add(awaitItemsFor)
 	tick := time.NewTicker(awaitItemsEvery)
 	defer tick.Stop()
 	for {
-		rows, err := a.queries().FinishedJobItems(ctx, store.FinishedJobItemsParams{JobID: jobID, DeviceIds: deviceIDs})
+		rows, err := a.queries().FinishedJobItems(ctx, store.FinishedJobItemsParams{JobID: jobID, DeviceIds: ids})
 		if err != nil {
 			return nil, fmt.Errorf("read finished items of job %d: %w", jobID, err)
 		}
-		if len(rows) > 0 || time.Now().After(deadline) {
+		if len(rows) > 0 {
 			outcomes := make([]ItemOutcome, len(rows))
 			for i, r := range rows {
 				outcomes[i] = ItemOutcome{DeviceID: r.DeviceID, Outcome: vocab.Outcome(r.State)}
 			}
 			return outcomes, nil
+		}
+		if time.Now().After(deadline) {
+			return a.ended(ctx, awaited)
 		}
 		activity.RecordHeartbeat(ctx)
 		select {
@@ -168,6 +213,27 @@ func (a *Activities) AwaitItems(ctx context.Context, jobID int64, deviceIDs []st
 		case <-tick.C:
 		}
 	}
+}
+
+// ended are those of awaited whose device workflows are no longer running.
+func (a *Activities) ended(ctx context.Context, awaited []AwaitedItem) ([]ItemOutcome, error) {
+	if a.Runs == nil {
+		return nil, nil
+	}
+	var ended []ItemOutcome
+	for _, w := range awaited {
+		run, err := a.Runs.DescribeWorkflowExecution(ctx, w.WorkflowID, "")
+		var notFound *serviceerror.NotFound
+		switch {
+		case errors.As(err, &notFound): // gone past its retention
+		case err != nil:
+			return nil, fmt.Errorf("describe %s: %w", w.WorkflowID, err)
+		case run.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+			continue
+		}
+		ended = append(ended, ItemOutcome{DeviceID: w.DeviceID})
+	}
+	return ended, nil
 }
 
 // retireNotInstalled makes sure that a certificate issued for an item whose

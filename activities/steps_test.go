@@ -69,10 +69,9 @@ func (f *fleet) job(t *testing.T) store.Job {
 }
 
 // TestSettleItem settles items whose device workflows ended without an
-// outcome: one that ended in its revoke step keeps the certificate it
-// installed (revoke_warning); one that ended in its install step loses the
-// certificate issued for it (device_failure); a settled item keeps its
-// outcome. AwaitItems then reports both.
+// outcome: one whose device holds the certificate issued for it keeps it
+// (revoke_warning); one whose device does not loses it (device_failure); a
+// settled item keeps its outcome. AwaitItems then reports both.
 func TestSettleItem(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 2)
@@ -95,18 +94,17 @@ func TestSettleItem(t *testing.T) {
 		return c.Status
 	}
 
+	// The run ended after its install step, before its revoke step began.
 	installed, installedSub := issue("sim-00001")
 	installed.Step = vocab.StepInstall
 	require.NoError(t, acts.InstallIssued(ctx, installed, installedSub.Issued()))
-	_, err := f.pool.Exec(ctx, `UPDATE job_items SET step = 'revoke' WHERE job_id = $1 AND device_id = $2`, job.ID, installed.DeviceID)
-	require.NoError(t, err)
 	outcome, err := acts.SettleItem(ctx, installed, "terminated")
 	require.NoError(t, err)
 	assert.Equal(t, vocab.RevokeWarning, outcome)
 	assert.Equal(t, "active", status(installedSub.CertificateID), "the installed certificate stays")
 
-	notInstalled, notInstalledSub := issue("sim-00002")
 	// The run ended in its install step, which had recorded what it installs.
+	notInstalled, notInstalledSub := issue("sim-00002")
 	require.NoError(t, q.RecordItemIssued(ctx, store.RecordItemIssuedParams{JobID: job.ID, DeviceID: notInstalled.DeviceID, IssuedCertificateID: pgtype.Int8{Int64: notInstalledSub.CertificateID, Valid: true}}))
 	outcome, err = acts.SettleItem(ctx, notInstalled, "terminated")
 	require.NoError(t, err)
@@ -117,7 +115,7 @@ func TestSettleItem(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, vocab.RevokeWarning, outcome, "a settled item keeps its outcome")
 
-	done, err := acts.AwaitItems(ctx, job.ID, []string{"sim-00001", "sim-00002"})
+	done, err := acts.AwaitItems(ctx, job.ID, []activities.AwaitedItem{{DeviceID: "sim-00001"}, {DeviceID: "sim-00002"}})
 	require.NoError(t, err)
 	assert.Equal(t, []activities.ItemOutcome{{DeviceID: "sim-00001", Outcome: vocab.RevokeWarning}, {DeviceID: "sim-00002", Outcome: vocab.DeviceFailure}}, done)
 }

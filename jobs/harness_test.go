@@ -66,7 +66,9 @@ func newFleet(t *testing.T, devices int) *fleet {
 
 // activities are the job steps over this fleet's database, CA and credentials.
 func (f *fleet) activities() *activities.Activities {
-	return testenv.Activities(f.pool, f.ca, f.creds)
+	acts := testenv.Activities(f.pool, f.ca, f.creds)
+	acts.Runs = f.temporal
+	return acts
 }
 
 func (f *fleet) profile(t *testing.T, name string, approval bool) int64 {

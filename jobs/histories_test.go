@@ -110,3 +110,42 @@ func activitySummaries(t *testing.T, h *historypb.History) []vocab.Step {
 	}
 	return steps
 }
+
+// TestSlowDevicesAreCarriedOver: a device waiting for a CA's approval does
+// not hold its job. Each full run waits its drain limit for it, then
+// continues as new without it, and a later run hears its outcome from
+// Postgres (AwaitItems) once an operator approves. With
+// CERTFLEET_RECORD_HISTORIES=1 the job's runs are recorded for the replay
+// test.
+func TestSlowDevicesAreCarriedOver(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, 3)
+	f.assign(t, f.approval, 1, 1)
+	f.assign(t, f.normal, 2, 3)
+	f.startWorker(t)
+	job, err := f.jobs.Create(ctx, jobs.Spec{Name: "carried", CertType: "tls", CreatedBy: "test", DeviceIDs: ids(1, 3),
+		Window: 3, ChildrenPerRun: 1, DrainLimit: time.Second}, nil)
+	require.NoError(t, err)
+	id := workflows.JobWorkflowID(job.ID)
+	require.Eventually(t, func() bool { return len(testenv.Runs(t, f.temporal, id)) >= 3 }, time.Minute, 100*time.Millisecond,
+		"the job continues as new past the pending device")
+	approved := approveWhilePending(t, f, job.ID, 1)
+	progress := f.wait(t, job.ID, 2*time.Minute)
+	require.Equal(t, int32(1), approved.Load())
+	assert.Equal(t, 3, progress.Outcomes.Done())
+	assert.Equal(t, workflows.Outcomes{RevokeNA: 3}, progress.Outcomes)
+
+	histories := map[string]*historypb.History{}
+	awaited := 0
+	for i, run := range testenv.Runs(t, f.temporal, id) {
+		h := testenv.History(t, f.temporal, id, run)
+		histories[filepath.Join("certificate-job", "carried-run-"+itoa(int64(i+1))+".json")] = h
+		for _, e := range h.GetEvents() {
+			if e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "AwaitItems" {
+				awaited++
+			}
+		}
+	}
+	assert.Positive(t, awaited, "a run awaited the carried device from Postgres")
+	testenv.ReplayHistories(t, histories)
+}

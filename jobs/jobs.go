@@ -61,6 +61,9 @@ type Spec struct {
 	Window         int
 	ChildrenPerRun int
 	StepDeadline   time.Duration
+	// DrainLimit is how long a run waits for its devices before continuing
+	// as new without them (0: a minute); tests shorten it.
+	DrainLimit time.Duration
 }
 
 // listed names the first of devices, and how many more there are, for a
@@ -280,6 +283,7 @@ func (s *Service) Start(ctx context.Context, job store.Job, spec Spec) error {
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CertJobID.ValueSet(strconv.FormatInt(job.ID, 10))),
 	}, workflows.CertificateJob, workflows.JobInput{
 		JobID: job.ID, StartAt: spec.StartAt, Window: spec.Window, ChildrenPerRun: spec.ChildrenPerRun, StepDeadline: spec.StepDeadline,
+		DrainLimit: spec.DrainLimit,
 	})
 	if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 		return fmt.Errorf("start workflow of job %d: %w", job.ID, err)

@@ -48,9 +48,10 @@ func CertifyDevice(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) 
 
 // CertifyDeviceV2 is CertifyDevice reporting to its job by its result alone:
 // the outcome, or for a device or CA failure an error whose type is the
-// outcome. Jobs start it since versionReportByResult, and such a job run
-// waits for all of its children before it continues as new, so that every
-// result reaches the run that started the child. No signal to the job and no
+// outcome. Jobs start it since versionReportByResult; such a job run waits
+// for its children before it continues as new, so that their results reach
+// the run that started them, and awaits those it carries over after
+// its drain limit from Postgres (AwaitItems). No signal to the job and no
 // workflow task to see it delivered: an issued device's history is 21
 // events. A workflow type of its own for the reason CertifyDevice is one.
 func CertifyDeviceV2(ctx workflow.Context, in DeviceInput) (vocab.Outcome, error) {

@@ -33,6 +33,9 @@ type JobInput struct {
 	ChildrenPerRun int
 	// StepDeadline bounds each device and CA step of the devices (0: defaults).
 	StepDeadline time.Duration
+	// DrainLimit bounds how long a full run waits for its children (0:
+	// DefaultDrainLimit).
+	DrainLimit time.Duration `json:",omitempty"`
 	// State is carried over continue-as-new; nil on the first run.
 	State *JobState
 }
@@ -150,7 +153,7 @@ type job struct {
 	// results waits for the signals, the results of the CertifyDeviceV2
 	// children the run started (own), AwaitItems for the other devices in
 	// flight (watching: one is out) and the end of the drain (drainOver:
-	// the full run waited drainLimit for its children); failed is why
+	// the full run waited its drain limit for its children); failed is why
 	// settling a device failed.
 	results                       workflow.Selector
 	own                           map[string]bool
@@ -214,7 +217,8 @@ func (j *job) run(ctx workflow.Context) (Progress, error) {
 }
 
 // shouldContinueAsNew: the run has started as many children as it may, and
-// a run whose children report by their result has heard from all of them.
+// a run whose children report by their result has heard from all of them or
+// waited its drain limit.
 func (j *job) shouldContinueAsNew(ctx workflow.Context) bool {
 	if j.state.Halted {
 		return false // a halting job ends soon; keep its last run whole
@@ -222,11 +226,11 @@ func (j *job) shouldContinueAsNew(ctx workflow.Context) bool {
 	return j.runFull(ctx) && (!j.byResult || len(j.state.InFlight) == 0 || j.drainOver)
 }
 
-// drainLimit bounds how long a full run waits for its children before it
-// continues as new with those still going, which the next run awaits from
-// Postgres: a device waiting days for a CA's approval does not hold the
-// job's window.
-const drainLimit = time.Minute
+// DefaultDrainLimit bounds how long a full run waits for its children
+// before it continues as new with those still going, which the next run
+// awaits from Postgres: a device waiting days for a CA's approval does not
+// hold the job's window. At saturation a window drains in seconds.
+const DefaultDrainLimit = time.Minute
 
 // runFull: the run starts no more children, and continues as new once it may.
 func (j *job) runFull(ctx workflow.Context) bool {
@@ -298,7 +302,7 @@ func (j *job) deviceWorkflow(ctx workflow.Context) (device any, reportTo string)
 
 // awaitResult counts the device's outcome when its CertifyDeviceV2 run
 // ends. A run that ends without one (terminated, timed out) is settled from
-// its item in Postgres (SettleItem).
+// its item (SettleItem).
 func (j *job) awaitResult(ctx workflow.Context, f workflow.ChildWorkflowFuture, item activities.ItemRef) {
 	j.ensureResults(ctx)
 	j.own[item.DeviceID] = true
@@ -313,14 +317,27 @@ func (j *job) awaitResult(ctx workflow.Context, f workflow.ChildWorkflowFuture, 
 			if err != nil {
 				reason += ": " + err.Error()
 			}
-			it := activities.Item{JobID: j.in.JobID, DeviceID: item.DeviceID, ProfileID: item.ProfileID, CertType: j.state.CertType}
-			if err := workflow.ExecuteLocalActivity(ctx, acts.SettleItem, it, reason).Get(ctx, &outcome); err != nil {
-				j.failed = err
-				return
-			}
+			outcome = j.settle(ctx, item.DeviceID, reason)
 		}
 		j.record(ItemDone{DeviceID: item.DeviceID, Outcome: outcome})
 	})
+}
+
+// settle is the outcome of an item whose device workflow ended without one,
+// from its item (SettleItem, retried until Postgres answers); empty only
+// when the job is being cancelled, and then failed says so.
+func (j *job) settle(ctx workflow.Context, deviceID, reason string) vocab.Outcome {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		Summary:             "settle " + deviceID,
+	})
+	it := activities.Item{JobID: j.in.JobID, DeviceID: deviceID, CertType: j.state.CertType}
+	var outcome vocab.Outcome
+	if err := workflow.ExecuteActivity(actx, acts.SettleItem, it, reason).Get(ctx, &outcome); err != nil {
+		j.failed = err
+	}
+	return outcome
 }
 
 // ensureResults makes the run's selector of reports.
@@ -344,13 +361,13 @@ func (j *job) ensureResults(ctx workflow.Context) {
 // watchOthers awaits, from Postgres, the devices in flight that report to
 // no run of this job's: those not among the run's own children.
 func (j *job) watchOthers(ctx workflow.Context) {
-	var others []string
+	var others []activities.AwaitedItem
 	for _, id := range j.state.InFlight {
 		if !j.own[id] {
-			others = append(others, id)
+			others = append(others, activities.AwaitedItem{DeviceID: id, WorkflowID: DeviceWorkflowID(j.in.JobID, id)})
 		}
 	}
-	if j.watching || len(others) == 0 {
+	if j.watching || len(others) == 0 || ctx.Err() != nil {
 		return
 	}
 	j.watching = true
@@ -363,9 +380,12 @@ func (j *job) watchOthers(ctx workflow.Context) {
 		j.watching = false
 		var outcomes []activities.ItemOutcome
 		if f.Get(ctx, &outcomes) != nil {
-			return // only when cancelled; asked again while any is in flight
+			return // only when cancelled
 		}
 		for _, o := range outcomes {
+			if o.Outcome == "" {
+				o.Outcome = j.settle(ctx, o.DeviceID, "the device's workflow ended without an outcome")
+			}
 			j.record(ItemDone{DeviceID: o.DeviceID, Outcome: o.Outcome})
 		}
 	})
@@ -377,7 +397,9 @@ func (j *job) limitDrain(ctx workflow.Context) {
 		return
 	}
 	j.draining = true
-	j.results.AddFuture(workflow.NewTimer(ctx, drainLimit), func(workflow.Future) { j.drainOver = true })
+	j.results.AddFuture(workflow.NewTimer(ctx, orDefault(j.in.DrainLimit, DefaultDrainLimit)), func(f workflow.Future) {
+		j.drainOver = f.Get(ctx, nil) == nil // not when cancelled
+	})
 }
 
 // outcomeOf is the outcome a CertifyDeviceV2 run failed with, the type of

@@ -203,37 +203,49 @@ func TestDevicesReportByTheirResult(t *testing.T) {
 	assert.Equal(t, int64(42), settled.JobID)
 }
 
-// TestSlowDevicesAreCarriedOver: a full run waits drainLimit for its
+// TestSlowDevicesAreCarriedOver: a full run waits its drain limit for its
 // children, then continues as new with those still going, which the next
-// run awaits from Postgres (AwaitItems) while it runs the rest.
+// run awaits from Postgres (AwaitItems) while it runs the rest, settling one
+// whose workflow ended without an outcome.
 func TestSlowDevicesAreCarriedOver(t *testing.T) {
 	env := newEnv(t)
 	mockJob(env, 4)
-	slow := mock.MatchedBy(func(it activities.Item) bool { return it.DeviceID == "dev-002" })
+	slow := mock.MatchedBy(func(it activities.Item) bool { return it.DeviceID == "dev-002" || it.DeviceID == "dev-003" })
 	env.OnActivity(acts.GetCSR, mock.Anything, slow).After(48*time.Hour).Return(csrWithPrior, nil)
 	mockDevicesSucceed(env)
 	env.ExecuteWorkflow(CertificateJob, JobInput{JobID: 42, Window: 3, ChildrenPerRun: 3})
 	next := continuedAsNew(t, env)
-	assert.Equal(t, []string{"dev-002"}, next.State.InFlight, "the run did not wait for the slow device: it is carried over")
-	assert.Equal(t, Outcomes{Succeeded: 2}, next.State.Outcomes)
+	assert.Equal(t, []string{"dev-002", "dev-003"}, next.State.InFlight, "the run did not wait for the slow devices: they are carried over")
+	assert.Equal(t, Outcomes{Succeeded: 1}, next.State.Outcomes)
 	assert.True(t, next.State.ReportsByResult)
 
 	env2 := newEnv(t)
 	finished := mockJob(env2, 4)
 	mockDevicesSucceed(env2)
-	polls := 0
-	env2.OnActivity(acts.AwaitItems, mock.Anything, int64(42), []string{"dev-002"}).Return(
-		func(context.Context, int64, []string) ([]activities.ItemOutcome, error) {
-			if polls++; polls == 1 {
-				return nil, nil // none finished within one call
+	var awaited [][]string
+	env2.OnActivity(acts.AwaitItems, mock.Anything, int64(42), mock.Anything).Return(
+		func(_ context.Context, _ int64, items []activities.AwaitedItem) ([]activities.ItemOutcome, error) {
+			var ids []string
+			for _, it := range items {
+				ids = append(ids, it.DeviceID)
+				assert.Equal(t, DeviceWorkflowID(42, it.DeviceID), it.WorkflowID)
 			}
-			return []activities.ItemOutcome{{DeviceID: "dev-002", Outcome: vocab.Succeeded}}, nil
+			awaited = append(awaited, ids)
+			switch len(awaited) {
+			case 1:
+				return []activities.ItemOutcome{{DeviceID: "dev-002", Outcome: vocab.Succeeded}}, nil
+			case 2:
+				return []activities.ItemOutcome{{DeviceID: "dev-003"}}, nil // its workflow ended without one
+			}
+			return nil, nil
 		})
+	env2.OnActivity(acts.SettleItem, mock.Anything, mock.MatchedBy(func(it activities.Item) bool { return it.DeviceID == "dev-003" }), mock.Anything).
+		Return(vocab.RevokeWarning, nil).Once()
 	env2.ExecuteWorkflow(CertificateJob, next)
 	p := result(t, env2)
 	assert.Equal(t, "completed", *finished)
-	assert.Equal(t, Outcomes{Succeeded: 4}, p.Outcomes)
-	assert.Equal(t, 2, polls)
+	assert.Equal(t, Outcomes{Succeeded: 3, RevokeWarning: 1}, p.Outcomes)
+	assert.Equal(t, [][]string{{"dev-002", "dev-003"}, {"dev-003"}}, awaited)
 }
 
 // continuedAsNew is the input of the run a job run continued as.

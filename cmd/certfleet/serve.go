@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 			StopTimeout: cfg.ShutdownTimeout, Activities: cfg.Worker.Activities, WorkflowTasks: cfg.Worker.WorkflowTasks, Pollers: cfg.Worker.Pollers,
 			ActivitiesPerSecond: cfg.Worker.ActivitiesPerSecond, TaskQueueActivitiesPerSecond: cfg.Worker.TaskQueueActivitiesPerSecond,
 		}, worker.Activities{
-			Jobs:   &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds, Outcomes: outcomes},
+			Jobs:   &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds, Outcomes: outcomes, Runs: tc},
 			Sweeps: &renewal.SweepActivities{Pool: pool, Jobs: jobService},
 			CAs:    &carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger},
 			Webhooks: &webhooks.Activities{Pool: pool, Credentials: creds, Client: &http.Client{Timeout: webhookTimeout},
