@@ -413,7 +413,7 @@ func outcomeOf(err error) vocab.Outcome {
 }
 
 // versionReportByResult marks job runs that start CertifyDeviceV2 children
-// and wait for them all before continuing as new.
+// and wait for them, up to the drain limit, before continuing as new.
 const versionReportByResult = "report-by-result"
 
 // startChunk bounds the children one batch starts: a halt arriving while a
