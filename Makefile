@@ -64,10 +64,11 @@ test-postgres:
 ## same run; results in bench/results/, the table in BENCHMARKS.md.
 ## DEVICES=10000 or 100000 for the large job runs, PROFILE=1 for profiles,
 ## CLUSTER=1 for jobs (one worker, then two) and EST on `make cluster`'s shape;
-## TAG=before-<change> keeps a run beside the newest for a before and after.
+## TAG=before-<change> keeps a run beside the newest for a before and after;
+## FLOOR=0 skips the job's floor (DEVICES=100000 is read against 10,000).
 DEVICES ?= 1000
 bench: tools $(if $(filter 1,$(CLUSTER)),cluster-tools)
-	$(GO) run ./bench -devices $(DEVICES) $(if $(filter 1,$(PROFILE)),-profile) $(if $(filter 1,$(CLUSTER)),-cluster) $(if $(TAG),-tag $(TAG))
+	$(GO) run ./bench -devices $(DEVICES) $(if $(filter 1,$(PROFILE)),-profile) $(if $(filter 1,$(CLUSTER)),-cluster) $(if $(TAG),-tag $(TAG)) $(if $(filter 0,$(FLOOR)),-skip-floor)
 
 # quietly ONE-LINE-SUMMARY, COMMAND: say what is being built, run COMMAND with
 # its download chatter in bin/build-<target>.log, and show that log only if it fails.

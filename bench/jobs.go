@@ -49,6 +49,9 @@ type floorResult struct {
 	CPUMillisPerChild map[string]float64 `json:"cpu_ms_per_child,omitempty"`
 }
 
+// measured tells a floor from the zero one -skip-floor stands in with.
+func (f floorResult) measured() bool { return f.Children > 0 }
+
 // benchJobs renews n simulated devices in one job, then runs the floor: n
 // children of five no-op activities through the same server, unless floor
 // was measured already on the same shape.
@@ -101,7 +104,9 @@ func benchJobs(ctx context.Context, s *stack, n, window int, floor *floorResult)
 	} else if r.Floor, err = s.runFloor(ctx, n, window); err != nil {
 		return r, err
 	}
-	r.Ratio = r.DevicesPerSecond / r.Floor.ChildrenPerSecond
+	if r.Floor.measured() {
+		r.Ratio = r.DevicesPerSecond / r.Floor.ChildrenPerSecond
+	}
 	return r, nil
 }
 

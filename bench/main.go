@@ -67,6 +67,10 @@ type options struct {
 	clusterWorkers []int
 	// floorFrom is a job result whose floor this run reuses.
 	floorFrom string
+	// skipFloor runs the job without its floor: at 100,000 devices the
+	// floor takes as long again, and the figure that matters there is the
+	// job's against the 10,000-device run's (the scaling table).
+	skipFloor bool
 }
 
 func main() {
@@ -78,6 +82,7 @@ func main() {
 	var clusterWorkers string
 	flag.StringVar(&clusterWorkers, "cluster-workers", "1,2", "with -cluster, the numbers of certfleet workers to run the job benchmark with, comma-separated")
 	flag.StringVar(&o.floorFrom, "floor-from", "", "reuse the floor of this job result (a JSON file in bench/results, same devices and window) instead of measuring it again")
+	flag.BoolVar(&o.skipFloor, "skip-floor", false, "run the job without its floor (for the 100,000-device run, which BENCHMARKS.md compares with the 10,000-device one)")
 	flag.DurationVar(&o.estDuration, "est-duration", 6*time.Second, "how long each EST and SCEP series runs")
 	flag.StringVar(&o.tag, "tag", "", "keep this run's job and EST results beside the newest untagged ones, under this tag (such as before-<change>), for a before-and-after comparison in BENCHMARKS.md")
 	flag.StringVar(&o.only, "only", "", "run only 'jobs', 'est' (EST and SCEP enrollment), 'console' (the web console's views at fleet size), 'explain' (the plans of the lists' and the renewal sweep's queries at fleet size), 'ocsp' (the OCSP responder) or 'report' (only BENCHMARKS.md, from bench/results)")
@@ -249,8 +254,12 @@ func runCluster(ctx context.Context, o options, date string) error {
 }
 
 // reusedFloor is the floor of the job result -floor-from names, if any,
-// which must have run the same devices and window.
+// which must have run the same devices and window; with -skip-floor, a zero
+// floor that stands for none.
 func reusedFloor(o options) (*floorResult, error) {
+	if o.skipFloor {
+		return &floorResult{}, nil
+	}
 	if o.floorFrom == "" {
 		return nil, nil
 	}

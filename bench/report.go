@@ -121,13 +121,16 @@ func writeReport(dir, path string) error {
 	if err != nil {
 		return err
 	}
+	byDevices := map[string]jobResult{}
 	for _, res := range jobResults {
 		var r jobResult
 		if err := json.Unmarshal(res.Result, &r); err != nil {
 			return err
 		}
 		writeJobs(&b, &res, r)
+		byDevices[res.Name] = r
 	}
+	writeScaling(&b, jobResults, byDevices)
 	estResults, err := latest(dir, "est")
 	if err != nil {
 		return err
@@ -234,8 +237,12 @@ func writeJobs(b *strings.Builder, res *result, r jobResult) {
 	fmt.Fprintf(b, "## Job throughput: %d devices, window %d%s\n\n", r.Devices, r.Window, tagNote(res.Name))
 	b.WriteString(describe(res.Machine, res.At))
 	b.WriteString("| Figure | certfleet | Reference (same run) | Ratio |\n|---|---|---|---|\n")
-	fmt.Fprintf(b, "| Devices per second | %.1f (%.0f s wall) | %.1f children/s: floor of %d children × %d no-op activities (%.0f s) | **%.0f%%** |\n",
-		r.DevicesPerSecond, r.WallSeconds, r.Floor.ChildrenPerSecond, r.Floor.Children, r.Floor.ActivitiesEach, r.Floor.WallSeconds, 100*r.Ratio)
+	if r.Floor.measured() {
+		fmt.Fprintf(b, "| Devices per second | %.1f (%.0f s wall) | %.1f children/s: floor of %d children × %d no-op activities (%.0f s) | **%.0f%%** |\n",
+			r.DevicesPerSecond, r.WallSeconds, r.Floor.ChildrenPerSecond, r.Floor.Children, r.Floor.ActivitiesEach, r.Floor.WallSeconds, 100*r.Ratio)
+	} else {
+		fmt.Fprintf(b, "| Devices per second | %.1f (%.0f s wall) | no floor (`FLOOR=0`): read it against the smaller runs in \"Cost as the fleet grows\" | |\n", r.DevicesPerSecond, r.WallSeconds)
+	}
 	fmt.Fprintf(b, "| Largest history of a job run | %d events (%d runs) | Temporal warns at 10,240 events and fails a run at 51,200 | |\n", r.MaxHistoryLength, r.JobRuns)
 	fmt.Fprintf(b, "| Peak RSS | certfleet %.0f MiB, Temporal dev server %.0f MiB | | |\n", r.CertfleetPeakMiB, r.TemporalPeakMiB)
 	b.WriteString("\n| Step | p50 | p95 |\n|---|---|---|\n")
@@ -255,11 +262,48 @@ func writeJobs(b *strings.Builder, res *result, r jobResult) {
 	if r.Breakdown != nil {
 		writeJobBreakdown(b, r)
 	}
-	if r.CPUMillisPerDevice != nil && r.Floor.CPUMillisPerChild != nil {
+	if r.CPUMillisPerDevice != nil {
 		b.WriteString("### Where the CPU goes\n\n")
 		b.WriteString(cpuIntro)
-		writeCPU(b, []string{"certfleet's job, per device", "the floor, per child"}, []map[string]float64{r.CPUMillisPerDevice, r.Floor.CPUMillisPerChild})
+		names, costs := []string{"certfleet's job, per device"}, []map[string]float64{r.CPUMillisPerDevice}
+		if r.Floor.CPUMillisPerChild != nil {
+			names, costs = append(names, "the floor, per child"), append(costs, r.Floor.CPUMillisPerChild)
+		}
+		writeCPU(b, names, costs)
 	}
+}
+
+// scalingBase is the job size larger runs are read against: flat cost means
+// 100,000 devices within 10% of 10,000.
+const scalingBase = 10000
+
+// writeScaling writes how the newest untagged job runs of each size compare:
+// throughput, CPU per device, history length and memory as the fleet grows.
+func writeScaling(b *strings.Builder, results []result, runs map[string]jobResult) {
+	base, haveBase := runs[fmt.Sprintf("jobs-%d", scalingBase)]
+	b.WriteString("## Cost as the fleet grows\n\n")
+	b.WriteString("The newest run of each size. Flat cost means devices per second within 10% of the 10,000-device run, the largest job-run history under Temporal's 10,240-event warning, and certfleet's peak RSS under 300 MiB. Runs on different days are only as comparable as the machine's speed was, so CPU per device (all processes) is shown too.\n\n")
+	b.WriteString("| Devices | Devices per second | Against 10,000 devices | Ratio to its floor | CPU per device | Largest job history | certfleet peak RSS | Measured |\n|---|---|---|---|---|---|---|---|\n")
+	for _, res := range results {
+		r, ok := runs[res.Name]
+		if !ok || strings.Contains(res.Name, "+") {
+			continue
+		}
+		against, ratio := "", "no floor"
+		if haveBase && r.Devices != scalingBase {
+			against = fmt.Sprintf("%+.0f%%", 100*(r.DevicesPerSecond/base.DevicesPerSecond-1))
+		}
+		if r.Floor.measured() {
+			ratio = fmt.Sprintf("%.0f%%", 100*r.Ratio)
+		}
+		var cpu float64
+		for _, ms := range r.CPUMillisPerDevice {
+			cpu += ms
+		}
+		fmt.Fprintf(b, "| %d | %.1f | %s | %s | %.1f ms | %d events | %.0f MiB | %s |\n",
+			r.Devices, r.DevicesPerSecond, against, ratio, cpu, r.MaxHistoryLength, r.CertfleetPeakMiB, res.At.Format("2006-01-02 15:04 MST"))
+	}
+	b.WriteString("\n")
 }
 
 // cpuIntro says how the CPU tables are measured and why they matter.
@@ -459,7 +503,7 @@ const reportIntro = `# Benchmarks
 
 Written by ` + "`make bench`" + ` (the command ` + "`go run ./bench`" + `) from the newest results in ` + "`bench/results/`" + `. Every figure stands beside a reference measured in the same run on the same machine, because machines here are shared and noisy: the ratio is what to compare across runs.
 
-- ` + "`make bench`" + `: 1,000 devices, EST and SCEP at 1, 8 and 32 callers; ` + "`make bench DEVICES=10000`" + ` or ` + "`DEVICES=100000`" + ` for the large job runs; ` + "`make bench PROFILE=1`" + ` also writes CPU and heap profiles of certfleet to ` + "`bench/results/`" + ` (` + "`go tool pprof -top bench/results/<date>-jobs-cpu-*.pprof`" + `); ` + "`make bench TAG=before-<change>`" + ` on the commit before a change keeps that run's tables beside the newest, headed with the tag, so that a change's effect is read off one page.
+- ` + "`make bench`" + `: 1,000 devices, EST and SCEP at 1, 8 and 32 callers; ` + "`make bench DEVICES=10000`" + ` or ` + "`DEVICES=100000 FLOOR=0`" + ` for the large job runs (without its floor, the 100,000-device run is read against the 10,000-device one); ` + "`make bench PROFILE=1`" + ` also writes CPU and heap profiles of certfleet to ` + "`bench/results/`" + ` (` + "`go tool pprof -top bench/results/<date>-jobs-cpu-*.pprof`" + `); ` + "`make bench TAG=before-<change>`" + ` on the commit before a change keeps that run's tables beside the newest, headed with the tag, so that a change's effect is read off one page.
 - Everything runs on one machine: the Temporal dev server (SQLite in WAL mode, as ` + "`make run`" + ` starts it), Postgres, certfleet, the simulated fleet and the load generator share its cores.
 
 `
