@@ -150,3 +150,11 @@ WHERE c.status = 'active' AND c.not_after > now() AND c.not_after <= now() + int
       AND (cardinality(r.profile_ids) = 0 OR c.profile_id = ANY(r.profile_ids))
       AND (cardinality(r.device_types) = 0 OR d.device_type = ANY(r.device_types)))
 GROUP BY p.id, p.name ORDER BY p.name;
+
+-- name: LockDeviceForIssue :exec
+-- Makes the certificates recorded for one device take turns: a transaction
+-- recording one waits here until any other doing so has committed. So their
+-- IDs follow commit order, and each booking (CompleteEnrollment) sees every
+-- certificate booked before it, which it supersedes. NO KEY UPDATE leaves
+-- alone the KEY SHARE locks of rows that merely reference the device.
+SELECT 1 FROM devices WHERE id = @id FOR NO KEY UPDATE;

@@ -65,15 +65,21 @@ SELECT id FROM device;
 -- OPERATIONAL and assigned to the profile. The rows are what the new
 -- certificate supersedes: the device's older active certificates, never a
 -- newer one (a late retry of an old enrollment must not revoke its successor).
-WITH operational AS (
+-- A certificate no longer active (a late repeat of an enrollment since
+-- superseded, which the device is then refused) books nothing: the device
+-- keeps its mode and its profile.
+WITH issued AS (
+    SELECT n.id FROM certificates n WHERE n.id = @issued_id AND n.status = 'active'
+), operational AS (
     UPDATE devices SET mode = 'OPERATIONAL', updated_at = now()
-    WHERE id = @device_id AND mode IN ('NEW', 'FACTORY')
+    WHERE id = @device_id AND mode IN ('NEW', 'FACTORY') AND EXISTS (SELECT FROM issued)
 ), assigned AS (
-    INSERT INTO device_profiles (device_id, cert_type, profile_id) VALUES (@device_id, @cert_type, @profile_id)
+    INSERT INTO device_profiles (device_id, cert_type, profile_id)
+    SELECT @device_id, @cert_type, @profile_id FROM issued
     ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id
 )
-SELECT c.id FROM certificates c
-WHERE c.device_id = @device_id AND c.cert_type = @cert_type AND c.status = 'active' AND c.id < @issued_id
+SELECT c.id FROM certificates c JOIN issued ON c.id < issued.id
+WHERE c.device_id = @device_id AND c.cert_type = @cert_type AND c.status = 'active'
 ORDER BY c.id;
 
 -- name: ESTLabelWithProfile :one

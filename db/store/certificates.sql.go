@@ -630,6 +630,20 @@ func (q *Queries) ListRevokedUnexpired(ctx context.Context, issuer string) ([]Li
 	return items, nil
 }
 
+const lockDeviceForIssue = `-- name: LockDeviceForIssue :exec
+SELECT 1 FROM devices WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// Makes the certificates recorded for one device take turns: a transaction
+// recording one waits here until any other doing so has committed. So their
+// IDs follow commit order, and each booking (CompleteEnrollment) sees every
+// certificate booked before it, which it supersedes. NO KEY UPDATE leaves
+// alone the KEY SHARE locks of rows that merely reference the device.
+func (q *Queries) LockDeviceForIssue(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, lockDeviceForIssue, id)
+	return err
+}
+
 const markCertificateSuperseded = `-- name: MarkCertificateSuperseded :exec
 UPDATE certificates SET status = 'superseded' WHERE id = $1 AND status = 'active'
 `

@@ -23,15 +23,18 @@ func (q *Queries) ClearDefaultESTLabel(ctx context.Context, label string) error 
 }
 
 const completeEnrollment = `-- name: CompleteEnrollment :many
-WITH operational AS (
+WITH issued AS (
+    SELECT n.id FROM certificates n WHERE n.id = $3 AND n.status = 'active'
+), operational AS (
     UPDATE devices SET mode = 'OPERATIONAL', updated_at = now()
-    WHERE id = $1 AND mode IN ('NEW', 'FACTORY')
+    WHERE id = $1 AND mode IN ('NEW', 'FACTORY') AND EXISTS (SELECT FROM issued)
 ), assigned AS (
-    INSERT INTO device_profiles (device_id, cert_type, profile_id) VALUES ($1, $2, $4)
+    INSERT INTO device_profiles (device_id, cert_type, profile_id)
+    SELECT $1, $2, $4 FROM issued
     ON CONFLICT (device_id, cert_type) DO UPDATE SET profile_id = EXCLUDED.profile_id
 )
-SELECT c.id FROM certificates c
-WHERE c.device_id = $1 AND c.cert_type = $2 AND c.status = 'active' AND c.id < $3
+SELECT c.id FROM certificates c JOIN issued ON c.id < issued.id
+WHERE c.device_id = $1 AND c.cert_type = $2 AND c.status = 'active'
 ORDER BY c.id
 `
 
@@ -46,6 +49,9 @@ type CompleteEnrollmentParams struct {
 // OPERATIONAL and assigned to the profile. The rows are what the new
 // certificate supersedes: the device's older active certificates, never a
 // newer one (a late retry of an old enrollment must not revoke its successor).
+// A certificate no longer active (a late repeat of an enrollment since
+// superseded, which the device is then refused) books nothing: the device
+// keeps its mode and its profile.
 func (q *Queries) CompleteEnrollment(ctx context.Context, arg CompleteEnrollmentParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, completeEnrollment,
 		arg.DeviceID,

@@ -83,8 +83,16 @@ func (l Ledger) CSR(row store.CaRequest) ([]byte, error) {
 }
 
 // RecordIssued adds cert to the inventory and marks row issued by decidedBy.
+// Certificates of one device are recorded one transaction at a time (see
+// LockDeviceForIssue), so that two enrollments of one device at once cannot
+// both stay active.
 func (l Ledger) RecordIssued(ctx context.Context, tx pgx.Tx, row store.CaRequest, profile pki.Profile, cert *x509.Certificate, decidedBy string) (int64, error) {
 	q := store.New(tx)
+	if row.DeviceID.Valid {
+		if err := q.LockDeviceForIssue(ctx, row.DeviceID.String); err != nil {
+			return 0, Transient(fmt.Errorf("lock device %s to record its certificate: %w", row.DeviceID.String, err))
+		}
+	}
 	stored, err := q.InsertCertificate(ctx, store.InsertCertificateParams{
 		DeviceID:  row.DeviceID,
 		ProfileID: pgtype.Int8{Int64: row.ProfileID, Valid: true},
