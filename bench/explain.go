@@ -140,9 +140,13 @@ type fixtures struct {
 	midExpiryKey, midExpiryID       int64
 	midCARequest, midAudit          int64
 	job, archivedProfile            int64
-	pageDevices                     []string
-	pageJobs                        []int64
-	policies                        []store.RenewalPolicy
+	// runningJob is a job whose devices are half still pending, and
+	// midRunningDevice the device in the middle of its items.
+	runningJob       int64
+	midRunningDevice string
+	pageDevices      []string
+	pageJobs         []int64
+	policies         []store.RenewalPolicy
 }
 
 func loadFixtures(ctx context.Context, pool *pgxpool.Pool) (fixtures, error) {
@@ -171,6 +175,12 @@ func loadFixtures(ctx context.Context, pool *pgxpool.Pool) (fixtures, error) {
 		return f, err
 	}
 	f.midExpiryKey = expiry.UnixMicro()
+	err = pool.QueryRow(ctx, `SELECT m.id, (SELECT device_id FROM job_items WHERE job_id = m.id ORDER BY device_id
+		OFFSET (SELECT count(*) / 2 FROM job_items WHERE job_id = m.id) LIMIT 1) FROM (SELECT max(id) AS id FROM jobs) m`).
+		Scan(&f.runningJob, &f.midRunningDevice)
+	if err != nil {
+		return f, err
+	}
 	f.policies, err = store.New(pool).ListRenewalPolicies(ctx)
 	return f, err
 }
@@ -316,6 +326,13 @@ func jobCases(f fixtures) []explainCase {
 			return err
 		}}
 	}
+	// A running job's next devices, as CertificateJob loads them (a window of 200).
+	pending := func(name, after string) explainCase {
+		return explainCase{"JobItemsPage: " + name, "a job run (activities.LoadItems)", func(ctx context.Context, q *store.Queries) error {
+			_, err := q.JobItemsPage(ctx, store.JobItemsPageParams{JobID: f.runningJob, AfterDeviceID: after, PageSize: 200})
+			return err
+		}}
+	}
 	return []explainCase{
 		jobs("all, newest first", "GET /jobs?state=all&sort=scheduled_at&order=desc", store.ListJobsParams{Filter: "all", Sort: "scheduled_at", Descending: true, PageSize: 100}),
 		jobs("active", "GET /jobs?state=active&limit=10", store.ListJobsParams{Filter: "active", Sort: "scheduled_at", Descending: true, PageSize: 10}),
@@ -335,6 +352,8 @@ func jobCases(f fixtures) []explainCase {
 		items("first page", "GET /jobs/{id}/items", store.ListJobItemsParams{}),
 		items("device failures", "GET /jobs/{id}/items?state=device_failure", store.ListJobItemsParams{State: pgtype.Text{String: "device_failure", Valid: true}}),
 		items("later page", "GET /jobs/{id}/items?after=…", store.ListJobItemsParams{AfterDeviceID: f.midJobDevice}),
+		pending("first page", ""),
+		pending("halfway", f.midRunningDevice),
 	}
 }
 
