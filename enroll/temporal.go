@@ -82,15 +82,22 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 
 // result is the run's outcome: from outcome, this process's worker, when it
 // comes first, or else from Temporal once the run has ended.
+//
+// The history long poll is not cancelled when outcome comes first: it ends
+// by itself an instant later, as the run closes, or at ctx's deadline.
+// Cancelling it mid-read interrupts the Temporal dev server's SQLite
+// connection, and a race in its driver can leave that connection
+// interrupted for good: under EST load every later call then failed with
+// "Namespace default is not found".
 func result(ctx context.Context, run client.WorkflowRun, outcome <-chan activities.Submission) (activities.Submission, error) {
 	type ended struct {
 		sub activities.Submission
 		err error
 	}
-	getCtx, stopGet := context.WithCancel(ctx)
-	defer stopGet()
+	getCtx, stopGet := detached(ctx)
 	got := make(chan ended, 1)
 	go func() {
+		defer stopGet()
 		var e ended
 		e.err = run.Get(getCtx, &e.sub)
 		got <- e
@@ -100,7 +107,18 @@ func result(ctx context.Context, run client.WorkflowRun, outcome <-chan activiti
 		return sub, nil
 	case e := <-got:
 		return e.sub, e.err
+	case <-ctx.Done():
+		return activities.Submission{}, ctx.Err()
 	}
+}
+
+// detached is ctx without its cancellation but with its deadline.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(context.WithoutCancel(ctx))
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 }
 
 // startOptions start a run of enrollment e, eagerly on this process's worker.

@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,27 +14,28 @@ import (
 )
 
 // pendingRun is a run whose Get returns its result once ready is closed,
-// or the context's error; it says whether its Get was given up.
+// or the context's error; ended receives how its Get ended.
 type pendingRun struct {
 	client.WorkflowRun
 	ready  chan struct{}
 	result activities.Submission
-	gaveUp chan struct{}
+	ended  chan error
 }
 
 func (r *pendingRun) Get(ctx context.Context, valuePtr any) error {
 	select {
 	case <-r.ready:
 		*valuePtr.(*activities.Submission) = r.result
+		r.ended <- nil
 		return nil
 	case <-ctx.Done():
-		close(r.gaveUp)
+		r.ended <- ctx.Err()
 		return ctx.Err()
 	}
 }
 
 func newPendingRun() *pendingRun {
-	return &pendingRun{ready: make(chan struct{}), gaveUp: make(chan struct{})}
+	return &pendingRun{ready: make(chan struct{}), ended: make(chan error, 1)}
 }
 
 func TestResultTakesTheWorkersOutcomeFirst(t *testing.T) {
@@ -41,10 +43,25 @@ func TestResultTakesTheWorkersOutcomeFirst(t *testing.T) {
 	outcome := make(chan activities.Submission, 1)
 	booked := activities.Submission{Status: vocab.RequestIssued, CertificateID: 9}
 	outcome <- booked
-	sub, err := result(context.Background(), run, outcome)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	sub, err := result(ctx, run, outcome)
+	cancel() // as Enroll does on returning
 	require.NoError(t, err)
 	assert.Equal(t, booked, sub)
-	<-run.gaveUp // the long poll is given up, not left behind
+	// The long poll is not cancelled (see result): it ends as the run closes.
+	close(run.ready)
+	assert.NoError(t, <-run.ended)
+}
+
+func TestResultLeavesTheLongPollItsDeadline(t *testing.T) {
+	run := newPendingRun()
+	outcome := make(chan activities.Submission, 1)
+	outcome <- activities.Submission{Status: vocab.RequestIssued, CertificateID: 9}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := result(ctx, run, outcome)
+	require.NoError(t, err)
+	assert.ErrorIs(t, <-run.ended, context.DeadlineExceeded)
 }
 
 func TestResultWithoutAWorkerHereWaitsForTheRun(t *testing.T) {
