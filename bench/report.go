@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certfleet/certfleet/vocab"
 )
@@ -21,18 +24,32 @@ type machine struct {
 	MemoryGiB float64 `json:"memory_gib"`
 	Go        string  `json:"go"`
 	Temporal  string  `json:"temporal"`
+	// Postgres is the server's version and whether autovacuum runs: without
+	// it, a long job's updated rows stay dead until a manual VACUUM.
+	Postgres string `json:"postgres,omitempty"`
 }
 
 func describeMachine(s *stack) machine {
 	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version()}
 	if s != nil { // the console benchmark runs without Temporal
 		m.Temporal = s.temporalVersion
+		m.Postgres = describePostgres(s.pool)
 	}
 	m.CPU = procField("/proc/cpuinfo", "model name")
 	var kb float64
 	fmt.Sscanf(procField("/proc/meminfo", "MemTotal"), "%f", &kb) //nolint:errcheck // 0 when unknown
 	m.MemoryGiB = kb / (1 << 20)
 	return m
+}
+
+func describePostgres(pool *pgxpool.Pool) string {
+	var version, autovacuum string
+	err := pool.QueryRow(context.Background(), `SELECT current_setting('server_version'), current_setting('autovacuum')`).Scan(&version, &autovacuum)
+	if err != nil {
+		return ""
+	}
+	version, _, _ = strings.Cut(version, " ")
+	return fmt.Sprintf("PostgreSQL %s (autovacuum %s)", version, autovacuum)
 }
 
 // procField reads the first "name: value" line of a /proc file.
@@ -230,7 +247,11 @@ func tagNote(name string) string {
 }
 
 func describe(m machine, at time.Time) string {
-	return fmt.Sprintf("Measured %s on %d cores (%s), %.1f GiB, %s, %s.\n\n", at.Format("2006-01-02 15:04 MST"), m.Cores, m.CPU, m.MemoryGiB, m.Go, m.Temporal)
+	postgres := ""
+	if m.Postgres != "" {
+		postgres = ", " + m.Postgres
+	}
+	return fmt.Sprintf("Measured %s on %d cores (%s), %.1f GiB, %s, %s%s.\n\n", at.Format("2006-01-02 15:04 MST"), m.Cores, m.CPU, m.MemoryGiB, m.Go, m.Temporal, postgres)
 }
 
 func writeJobs(b *strings.Builder, res *result, r jobResult) {
@@ -470,6 +491,9 @@ func seriesName(r estRun) string {
 	}
 	switch r.Target {
 	case "floor":
+		if r.Auth == findable {
+			return "floor, findable: the same with an enrollment's four search attributes and summary"
+		}
 		return "floor: start and await a workflow with one local activity (eager start)"
 	case "estserver":
 		return "globalsign estserver v1.0.6, mock CA, no auth, " + tls
@@ -511,7 +535,7 @@ Written by ` + "`make bench`" + ` (the command ` + "`go run ./bench`" + `) from 
 const reportOutro = `## Reading the figures
 
 - **Job floor.** The same number of child workflows, each running five no-op activities one after another, through a worker with certfleet's worker options, on the same server, in the same run. certfleet's device workflow runs four or five steps (CSR, submit, [poll], install, revoke) and records each step in Postgres from inside them, so its bookkeeping costs no extra round trip to the server; with the built-in CA, which answers in process, submit and revoke run as local activities (since local-ca-steps), so only the device's steps and a poll go through the task queue. Both continue as new every 1,000 children, each parent first letting its window drain (CertificateJob for at most a minute, since report-by-result: its devices report by their result, as the floor's children do, instead of a signal).
-- **EST floor.** Callers each starting a workflow with one local activity (eager start) and awaiting it, on the same server, in the same run. A certfleet enrollment is that plus the real work: TLS with a client certificate, trust-anchor verification, device registration on first contact, the CA ledger row, signing, the certificate row and the device's mode. SCEP is measured against the same floor: its enrollment is the same workflow, plus opening the PKCS#7 request with the RA's key, spending the one-time challenge, and signing and encrypting the CertRep.
+- **EST floor.** Callers each starting a workflow with one local activity (eager start) and awaiting it, on the same server, in the same run. A certfleet enrollment is that plus the real work: TLS with a client certificate, trust-anchor verification, device registration on first contact, the CA ledger row, signing, the certificate row and the device's mode. SCEP is measured against the same floor: its enrollment is the same workflow, plus opening the PKCS#7 request with the RA's key, spending the one-time challenge, and signing and encrypting the CertRep. A second floor series, *findable*, starts its runs with what an enrollment's run carries to be found in the Temporal UI (four search attributes and a summary): the difference between the two floors is what Temporal charges for that, which certfleet pays on every enrollment.
 - **The peer.** globalsign's estserver signs with an in-memory mock CA and records nothing; certfleet records every certificate durably (Postgres and Temporal history) before it answers. That durability is the gap, and it is not to be closed by weakening it.
 - **Password series.** A device password is verified with argon2id (19 MiB, 2 passes, about 30 ms of CPU), on purpose: it is what makes a stolen database useless for guessing passwords. It bounds password enrollments to roughly 30 per second per core; certificate authentication does not pay it.
 `
