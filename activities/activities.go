@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/certfleet/certfleet/changefeed"
 	"github.com/certfleet/certfleet/credentials"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers"
@@ -48,6 +49,9 @@ type Activities struct {
 	// Runs tells AwaitItems which device workflows have ended (a Temporal
 	// client does; nil: it does not look).
 	Runs Runs
+	// Profiles, unless nil, keeps the profiles the CA steps read until the
+	// profiles table changes.
+	Profiles *changefeed.Cache[int64, store.Profile]
 }
 
 // Runs describes workflow runs.

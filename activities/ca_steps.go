@@ -214,13 +214,24 @@ func (a *Activities) caForItem(ctx context.Context, it Item) (ca.Driver, store.P
 }
 
 func (a *Activities) caFor(ctx context.Context, profileID int64) (ca.Driver, store.Profile, error) {
-	row, err := a.queries().GetProfile(ctx, profileID)
+	row, err := a.profileRow(ctx, profileID)
 	if err != nil {
-		return nil, store.Profile{}, fmt.Errorf("read profile %d: %w", profileID, err)
+		return nil, store.Profile{}, err
 	}
 	driver, err := a.Drivers.CA(ctx, row)
 	if err != nil {
 		return nil, store.Profile{}, classify(err, ErrCAPermanent)
 	}
 	return driver, row, nil
+}
+
+// profileRow reads profile id, from a.Profiles while it is current.
+func (a *Activities) profileRow(ctx context.Context, id int64) (store.Profile, error) {
+	row, err := a.Profiles.Get(ctx, id, func(ctx context.Context) (store.Profile, error) {
+		return a.queries().GetProfile(ctx, id)
+	})
+	if err != nil {
+		return store.Profile{}, fmt.Errorf("read profile %d: %w", id, err)
+	}
+	return row, nil
 }

@@ -258,9 +258,9 @@ func (a *Activities) uses(ctx context.Context, deviceID string) (map[string]devi
 }
 
 func (a *Activities) profile(ctx context.Context, id int64) (pki.Profile, error) {
-	row, err := a.queries().GetProfile(ctx, id)
+	row, err := a.profileRow(ctx, id)
 	if err != nil {
-		return pki.Profile{}, fmt.Errorf("read profile %d: %w", id, err)
+		return pki.Profile{}, err
 	}
 	return profiles.FromRow(row)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/auth"
+	"github.com/certfleet/certfleet/changefeed"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/pki/trust"
@@ -60,11 +61,19 @@ type Service struct {
 	// Init makes it from Limits when it is nil. Servers of several
 	// protocols in one process share one.
 	SecretChecks *auth.SecretChecks
+	// Changes, when set, keeps labels cached (see Init) until they or
+	// their profiles change.
+	Changes *changefeed.Feed
+	labels  *changefeed.Cache[string, Label]
 }
 
 // Init fills what was left unset: a discarding logger, the bound on secret
-// verifications.
+// verifications, the label cache. Servers copy the Service after Init, so
+// they share these.
 func (s *Service) Init() {
+	if s.Changes != nil && s.labels == nil {
+		s.labels = changefeed.NewCache[string, Label](s.Changes)
+	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -30,7 +30,7 @@ func (s *Service) Label(ctx context.Context, protocol, name, clientIP string) (L
 	if TextProblem(name) != "" {
 		return Label{}, errkind.NotFound("no %s label %q", protocol, name)
 	}
-	row, err := store.New(s.Pool).ESTLabelWithProfile(ctx, name)
+	l, err := s.labels.Get(ctx, name, func(ctx context.Context) (Label, error) { return s.loadLabel(ctx, name) })
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && name == "":
 		return Label{}, errkind.NotFound("no %s label is the default; name one in the path", protocol)
@@ -39,20 +39,29 @@ func (s *Service) Label(ctx context.Context, protocol, name, clientIP string) (L
 	case err != nil:
 		return Label{}, err
 	}
-	l := Label{Row: row.EstLabel, Profile: row.Profile}
 	if !Allowed(l.Row.AllowedCidrs, clientIP) {
 		return Label{}, errkind.Forbidden("this client address may not use %s label %q", protocol, l.Row.Label)
 	}
 	if l.Profile.ArchivedAt != nil {
 		return Label{}, errkind.Forbidden("%s label %q issues from an archived profile", protocol, l.Row.Label)
 	}
-	if l.Policy, err = profiles.FromRow(l.Profile); err != nil {
-		return Label{}, err
-	}
 	if l.CA, err = s.CAs.CA(ctx, l.Profile); err != nil {
 		return Label{}, err
 	}
 	return l, nil
+}
+
+// loadLabel reads label name and its profile, without its CA: the CA
+// driver is found on every request, since it is not in the tables a
+// change of which drops a cached label.
+func (s *Service) loadLabel(ctx context.Context, name string) (Label, error) {
+	row, err := store.New(s.Pool).ESTLabelWithProfile(ctx, name)
+	if err != nil {
+		return Label{}, err
+	}
+	l := Label{Row: row.EstLabel, Profile: row.Profile}
+	l.Policy, err = profiles.FromRow(l.Profile)
+	return l, err
 }
 
 // Allowed reports whether clientIP is in one of cidrs; no cidrs allow all.

@@ -18,6 +18,7 @@ import (
 	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/api"
 	"github.com/certfleet/certfleet/carenewal"
+	"github.com/certfleet/certfleet/changefeed"
 	"github.com/certfleet/certfleet/config"
 	"github.com/certfleet/certfleet/console"
 	"github.com/certfleet/certfleet/credentials"
@@ -81,6 +82,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 	if err := db.CheckCurrent(ctx, pool); err != nil {
 		return err
 	}
+	changes := changefeed.New(pool, logger)
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
+	go changes.Run(feedCtx)
 	// The key-encryption key first: one that does not open the built-in CA
 	// (a deleted .data/, a fresh clone on an old database) stops the start
 	// with the ways out, before anything else starts.
@@ -116,7 +121,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 			StopTimeout: cfg.ShutdownTimeout, Activities: cfg.Worker.Activities, WorkflowTasks: cfg.Worker.WorkflowTasks, Pollers: cfg.Worker.Pollers,
 			ActivitiesPerSecond: cfg.Worker.ActivitiesPerSecond, TaskQueueActivitiesPerSecond: cfg.Worker.TaskQueueActivitiesPerSecond,
 		}, worker.Activities{
-			Jobs:   &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds, Outcomes: outcomes, Runs: tc},
+			Jobs: &activities.Activities{Pool: pool, Drivers: drivers, Credentials: creds, Outcomes: outcomes, Runs: tc,
+				Profiles: changefeed.NewCache[int64, store.Profile](changes)},
 			Sweeps: &renewal.SweepActivities{Pool: pool, Jobs: jobService},
 			CAs:    &carenewal.Activities{CAs: cas, RenewBefore: cfg.CARenewBefore, Overlap: cfg.CAOverlap, Logger: logger},
 			Webhooks: &webhooks.Activities{Pool: pool, Credentials: creds, Client: &http.Client{Timeout: webhookTimeout},
@@ -171,7 +177,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, r role) 
 		},
 	}
 	g.Go(func() error { return serveAPI(ctx, cfg, logger, deps) })
-	g.Go(func() error { return serveEnrollment(ctx, cfg, logger, pool, tc, cas, keys, drivers, outcomes) })
+	g.Go(func() error {
+		return serveEnrollment(ctx, cfg, logger, pool, changes, tc, cas, keys, drivers, outcomes)
+	})
 	if cfg.PprofAddr != "" {
 		g.Go(func() error {
 			return serveHTTP(ctx, "profiler", cfg.PprofAddr, pprofHandler(), nil, cfg.ShutdownTimeout, logger)
@@ -220,9 +228,9 @@ const estCertificateValidity = 90 * 24 * time.Hour
 // CA) unless its address is empty; and SCEP alone over plain HTTP on its own
 // listener unless that address is empty. Both share one enroll.Service, so
 // the bound on password checks is the process's.
-func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, tc client.Client, cas *local.Set, keys *kek.KEK, drivers *registry.Registry, outcomes *activities.Outcomes) error {
+func serveEnrollment(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, changes *changefeed.Feed, tc client.Client, cas *local.Set, keys *kek.KEK, drivers *registry.Registry, outcomes *activities.Outcomes) error {
 	service := enroll.Service{
-		Pool: pool, CAs: drivers, Trust: trust.New(pool), Logger: logger,
+		Pool: pool, CAs: drivers, Trust: trust.New(pool).Cached(changes), Logger: logger, Changes: changes,
 		Enroller: &enroll.Temporal{Client: tc, TaskQueue: cfg.TaskQueue, Wait: cfg.EST.Wait, Outcomes: outcomes},
 		Limits:   enroll.Limits{MaxBody: enroll.DefaultLimits.MaxBody, Rate: cfg.EST.RateLimit, Burst: int(2 * cfg.EST.RateLimit)},
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/certfleet/certfleet/changefeed"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
@@ -52,6 +53,8 @@ type Store struct {
 	// In bound the store to.
 	pool conn
 	now  func() time.Time
+	// anchors, unless nil, keeps the parsed anchors until the table changes.
+	anchors *changefeed.Cache[struct{}, anchorSet]
 }
 
 // conn is what the store runs its statements and transactions on: a pool,
@@ -67,6 +70,14 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }
 // In returns the store bound to tx: its changes commit or roll back with tx,
 // so that a caller's audit row in tx is written if and only if they are.
 func (s *Store) In(tx pgx.Tx) *Store { return &Store{pool: tx, now: s.now} }
+
+// Cached returns the store verifying against anchors parsed once and kept
+// until feed hears the trust_anchors table change.
+func (s *Store) Cached(feed *changefeed.Feed) *Store {
+	c := *s
+	c.anchors = changefeed.NewCache[struct{}, anchorSet](feed)
+	return &c
+}
 
 // Upload is one PEM upload: a CA certificate or a chain of them.
 type Upload struct {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/certfleet/certfleet/changefeed"
 	"github.com/certfleet/certfleet/internal/testenv"
 	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki/trust"
@@ -179,4 +182,43 @@ func TestOfflineRevocationImport(t *testing.T) {
 
 	_, _, err = s.AddRevocations(ctx, 999999, entries)
 	assert.ErrorIs(t, err, trust.ErrNotFound)
+}
+
+// TestCachedVerifyFollowsChanges: a store that keeps the parsed anchors
+// refuses what a disabled anchor issued once the change is heard, and
+// accepts it again once it is re-enabled.
+func TestCachedVerifyFollowsChanges(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool, _ := testenv.Database(t)
+	feed := changefeed.New(pool, slog.New(slog.DiscardHandler))
+	go feed.Run(ctx)
+	s := trust.New(pool)
+	cached := s.Cached(feed)
+	root := testpki.NewCA(t, "Vendor Root")
+	issuing := root.SubCA(t, "Vendor Issuing")
+	rootID := testenv.ProvenAnchor(t, s, root, trust.Upload{Name: "vendor root"}).ID
+	device, _ := issuing.Client(t, "cam-42")
+	presented := []*x509.Certificate{issuing.Cert}
+	// verifies waits until the cached store's answer is want's (nil: it
+	// accepts); a change is heard a moment after its commit.
+	verifies := func(want error) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			_, err := cached.Verify(ctx, device, presented, x509.ExtKeyUsageClientAuth)
+			return (want == nil && err == nil) || (want != nil && errors.Is(err, want))
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	require.Eventually(t, func() bool { _, ok := feed.Generation(); return ok }, 10*time.Second, 5*time.Millisecond)
+
+	anchor, err := cached.Verify(ctx, device, presented, x509.ExtKeyUsageClientAuth)
+	require.NoError(t, err)
+	assert.Equal(t, rootID, anchor.ID)
+	_, err = cached.Verify(ctx, device, nil, x509.ExtKeyUsageClientAuth)
+	assert.ErrorIs(t, err, trust.ErrUntrusted, "the intermediate a device presented is not kept in the anchors' pool")
+
+	require.NoError(t, s.SetEnabled(ctx, rootID, false))
+	verifies(trust.ErrAnchorOff)
+	require.NoError(t, s.SetEnabled(ctx, rootID, true))
+	verifies(nil)
 }

@@ -15,39 +15,29 @@ import (
 // is not revoked by an offline entry. It returns the nearest anchor above cert;
 // a certificate it refuses is an errkind.Forbidden.
 func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediates []*x509.Certificate, usage x509.ExtKeyUsage) (store.TrustAnchor, error) {
-	q := store.New(s.pool)
-	anchors, err := q.ListTrustAnchors(ctx)
+	set, err := s.anchors.Get(ctx, struct{}{}, s.loadAnchors)
 	if err != nil {
-		return store.TrustAnchor{}, fmt.Errorf("read trust anchors: %w", err)
+		return store.TrustAnchor{}, err
 	}
-	// Every anchor is offered both as a root and as an intermediate, so that
-	// chains run to the top and a disabled root above an enabled intermediate
-	// anchor is seen.
 	opts := x509.VerifyOptions{
-		Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(),
+		Roots: set.pool, Intermediates: set.pool,
 		CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{usage},
 	}
-	byFingerprint := map[string]store.TrustAnchor{}
-	for _, a := range anchors {
-		anchorCert, err := x509.ParseCertificate(a.Der)
-		if err != nil {
-			return store.TrustAnchor{}, fmt.Errorf("trust anchor %d does not parse: %w", a.ID, err)
+	if len(intermediates) > 0 {
+		opts.Intermediates = set.pool.Clone()
+		for _, c := range intermediates {
+			opts.Intermediates.AddCert(c)
 		}
-		opts.Roots.AddCert(anchorCert)
-		opts.Intermediates.AddCert(anchorCert)
-		byFingerprint[string(a.Sha256)] = a
-	}
-	for _, c := range intermediates {
-		opts.Intermediates.AddCert(c)
 	}
 	chains, err := cert.Verify(opts)
 	if err != nil {
 		return store.TrustAnchor{}, errkind.Forbidden("%w: %v", ErrUntrusted, err)
 	}
+	q := store.New(s.pool)
 	var nearest *store.TrustAnchor
 	for _, chain := range chains {
 		for i, c := range chain {
-			anchor, isAnchor := byFingerprint[string(pki.Fingerprint(c))]
+			anchor, isAnchor := set.byFingerprint[string(pki.Fingerprint(c))]
 			if !isAnchor {
 				continue
 			}
@@ -70,6 +60,32 @@ func (s *Store) Verify(ctx context.Context, cert *x509.Certificate, intermediate
 		return store.TrustAnchor{}, errkind.Forbidden("%w", ErrUntrusted)
 	}
 	return *nearest, nil
+}
+
+// anchorSet is every trust anchor, parsed, by its fingerprint and in a pool.
+// Every anchor is offered both as a root and as an intermediate, so that
+// chains run to the top and a disabled root above an enabled intermediate
+// anchor is seen. It is shared by concurrent verifications: read only.
+type anchorSet struct {
+	pool          *x509.CertPool
+	byFingerprint map[string]store.TrustAnchor
+}
+
+func (s *Store) loadAnchors(ctx context.Context) (anchorSet, error) {
+	anchors, err := store.New(s.pool).ListTrustAnchors(ctx)
+	if err != nil {
+		return anchorSet{}, fmt.Errorf("read trust anchors: %w", err)
+	}
+	set := anchorSet{pool: x509.NewCertPool(), byFingerprint: map[string]store.TrustAnchor{}}
+	for _, a := range anchors {
+		anchorCert, err := x509.ParseCertificate(a.Der)
+		if err != nil {
+			return anchorSet{}, fmt.Errorf("trust anchor %d does not parse: %w", a.ID, err)
+		}
+		set.pool.AddCert(anchorCert)
+		set.byFingerprint[string(a.Sha256)] = a
+	}
+	return set, nil
 }
 
 // checkOfflineRevocation refuses issued when its issuer, anchor, lists its serial.
