@@ -34,11 +34,16 @@ type Submission struct {
 	// Booked: an enrollment's certificate was booked (see
 	// CompleteEnrollment) in the transaction that recorded it.
 	Booked bool `json:",omitempty"`
+	// IssuedNow: this very submission issued the certificate (see
+	// ca.Result.New), so it is active. It is told in this process only (see
+	// Outcomes) and never recorded in history: a result read back from
+	// history may answer a repeated request long after.
+	IssuedNow bool `json:"-"`
 }
 
 func submission(r ca.Result, maxWait time.Duration) Submission {
 	s := Submission{Status: r.Status, RequestID: r.RequestID, CertificateID: r.CertificateID,
-		RetryAfter: r.RetryAfter, Reason: r.Reason, MaxWait: maxWait, Booked: r.Booked}
+		RetryAfter: r.RetryAfter, Reason: r.Reason, MaxWait: maxWait, Booked: r.Booked, IssuedNow: r.New}
 	if r.Certificate != nil {
 		s.Certificate = r.Certificate.Raw
 	}

@@ -111,6 +111,9 @@ type Result struct {
 	Reason string
 	// Booked: Request.WithIssue ran, and committed with the certificate.
 	Booked bool
+	// New: this call issued the certificate, rather than answering a
+	// repeat of an earlier request under the same key, so it is active.
+	New bool
 }
 
 // RevocationReason is an RFC 5280 CRLReason code.

@@ -151,7 +151,7 @@ func (c *CA) issue(ctx context.Context, tx pgx.Tx, row store.CaRequest, csr *x50
 	}
 	return ca.Result{
 		Status: ca.Issued, RequestID: strconv.FormatInt(row.ID, 10),
-		Certificate: cert, CertificateID: certID, Chain: c.chain,
+		Certificate: cert, CertificateID: certID, Chain: c.chain, New: true,
 	}, nil
 }
 

@@ -172,8 +172,12 @@ func TestSameKeyConcurrentlyIssuesOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	issuedBy := 0
 	for i := range submitters {
 		require.NoError(t, errs[i])
+		if results[i].New {
+			issuedBy++
+		}
 		assert.Equal(t, ca.Issued, results[i].Status)
 		assert.Equal(t, results[0].CertificateID, results[i].CertificateID)
 		assert.True(t, results[0].Certificate.Equal(results[i].Certificate))
@@ -183,6 +187,7 @@ func TestSameKeyConcurrentlyIssuesOnce(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM ca_requests").Scan(&requests))
 	assert.Equal(t, 1, certificates)
 	assert.Equal(t, 1, requests)
+	assert.Equal(t, 1, issuedBy, "one submitter issued; the others got its certificate as a repeat")
 
 	_, err := c.Submit(ctx, ca.Request{CSR: newCSR(t, ecKey(t), "cam-002"), Profile: profile, IdempotencyKey: "job-9/cam-002"})
 	assert.ErrorIs(t, err, ca.ErrKeyReused, "a new key under an old idempotency key is refused")
