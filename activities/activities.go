@@ -98,6 +98,10 @@ const (
 	// profile's CA no longer answers in process: the workflow runs the
 	// step again as an activity.
 	ErrCANotInProcess = "CANotInProcess"
+	// ErrDeviceTaken is an enrollment that would register a device whose
+	// ID another credential's device took first; the enrollment server
+	// answers it as a conflict.
+	ErrDeviceTaken = "DeviceTaken"
 )
 
 // classify turns a permanent driver error into a non-retryable application

@@ -38,7 +38,7 @@ func (a *Activities) SettleDiscardedEnrollment(ctx context.Context, e Enrollment
 	}
 	var row store.CaRequest
 	err = ca.InTx(ctx, a.Pool, func(tx pgx.Tx) error {
-		row, err = withdraw(ctx, store.New(tx), e, profile.CaDriver)
+		row, err = withdraw(ctx, tx, e, profile.CaDriver)
 		return err
 	})
 	if err != nil {
@@ -55,7 +55,14 @@ func (a *Activities) SettleDiscardedEnrollment(ctx context.Context, e Enrollment
 // withdraw records e's request as rejected under its key unless one is
 // recorded already (the unique key makes it wait for a claim in progress),
 // and returns the request under the key.
-func withdraw(ctx context.Context, q *store.Queries, e Enrollment, driver string) (store.CaRequest, error) {
+func withdraw(ctx context.Context, tx pgx.Tx, e Enrollment, driver string) (store.CaRequest, error) {
+	switch err := e.writeWithClaim(ctx, tx); {
+	case errors.Is(err, errDeviceTaken): // so no request could be claimed either
+		return store.CaRequest{Status: string(ca.Rejected), RejectReason: DiscardedReason}, nil
+	case err != nil:
+		return store.CaRequest{}, err
+	}
+	q := store.New(tx)
 	row, err := q.CreateCARequest(ctx, store.CreateCARequestParams{
 		IdempotencyKey: e.Key, ProfileID: e.ProfileID, DeviceID: pgtype.Text{String: e.DeviceID, Valid: true},
 		CaDriver: driver, CsrDer: e.CSR, CsrSealed: e.CSRSealed,

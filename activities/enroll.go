@@ -3,6 +3,7 @@ package activities
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/pki"
 	"github.com/certfleet/certfleet/pki/kek"
 	"github.com/certfleet/certfleet/vocab"
@@ -39,7 +41,80 @@ type Enrollment struct {
 	// Discard asks a run to settle an enrollment whose certificate will not
 	// reach the device, after the run that enrolled it has ended.
 	Discard bool
+	// Register and SCEP are written in the transaction that records the CA
+	// request (ca.Request.WithClaim), so that an enrollment's inventory
+	// writes commit together. Runs started before they existed wrote them
+	// before the workflow, and carry neither.
+	Register *Registration    `json:",omitempty"`
+	SCEP     *SCEPTransaction `json:",omitempty"`
 }
+
+// Registration creates an enrollment's device on first contact: a factory
+// certificate under a trust anchor that registers devices.
+type Registration struct {
+	DeviceType        string
+	FactoryCertSHA256 []byte
+	FactoryAnchorID   int64
+}
+
+// SCEPTransaction is a SCEP request's transaction, by which a CertPoll
+// finds its enrollment.
+type SCEPTransaction struct {
+	SignerSHA256  []byte
+	TransactionID string
+	Label         string
+}
+
+// writeWithClaim writes what e's CA request stands on: the device, when
+// this enrollment registers it, and the SCEP transaction. A repeat writes
+// nothing new.
+func (e Enrollment) writeWithClaim(ctx context.Context, tx pgx.Tx) error {
+	q := store.New(tx)
+	if e.Register != nil {
+		if err := e.register(ctx, q); err != nil {
+			return err
+		}
+	}
+	if e.SCEP == nil {
+		return nil
+	}
+	err := q.SaveSCEPTransaction(ctx, store.SaveSCEPTransactionParams{
+		SignerSha256: e.SCEP.SignerSHA256, TransactionID: e.SCEP.TransactionID, Enrollment: e.Key, Label: e.SCEP.Label,
+		DeviceID: e.DeviceID, ProfileID: e.ProfileID, CertType: e.CertType, IdentityField: e.IdentityField, CsrDer: e.CSR, CsrSealed: e.CSRSealed,
+	})
+	if err != nil {
+		return fmt.Errorf("record SCEP transaction %s: %w", e.SCEP.TransactionID, err)
+	}
+	return nil
+}
+
+// register creates e's device with an audit row. Two first contacts with
+// one certificate create it once; a device of that ID registered to another
+// credential since the request was admitted refuses it (ErrDeviceTaken).
+func (e Enrollment) register(ctx context.Context, q *store.Queries) error {
+	r := e.Register
+	_, err := q.RegisterFactoryDevice(ctx, store.RegisterFactoryDeviceParams{
+		ID: e.DeviceID, Name: e.DeviceID, DeviceType: r.DeviceType, FactoryCertSha256: r.FactoryCertSHA256, FactoryAnchorID: r.FactoryAnchorID,
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("register device %s: %w", e.DeviceID, err)
+	}
+	d, err := q.GetDeviceByFactoryCert(ctx, r.FactoryCertSHA256)
+	switch {
+	case err == nil && d.ID == e.DeviceID:
+		return nil
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("read the device of factory certificate: %w", err)
+	}
+	return errkind.Conflict("a device %s exists already, %w", e.DeviceID, errDeviceTaken)
+}
+
+// errDeviceTaken marks register's refusal, which SubmitEnrollment reports
+// as ErrDeviceTaken.
+var errDeviceTaken = errors.New("registered to another credential")
 
 // SubmitEnrollment submits the CSR to the profile's CA under the enrollment's
 // key; a retried or repeated enrollment gets the first request's outcome.
@@ -53,6 +128,16 @@ func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submis
 		return Submission{}, err
 	}
 	req := ca.Request{IdempotencyKey: e.Key, DeviceID: e.DeviceID, IdentityField: e.IdentityField}
+	var taken *errkind.Error // register's refusal, lost in the driver's error
+	if e.Register != nil || e.SCEP != nil {
+		req.WithClaim = func(ctx context.Context, tx pgx.Tx) error {
+			err := e.writeWithClaim(ctx, tx)
+			if errors.Is(err, errDeviceTaken) {
+				taken, _ = errkind.As(err)
+			}
+			return err
+		}
+	}
 	var superseded []int64
 	if e.settlesAtOnce() {
 		req.WithIssue = func(ctx context.Context, tx pgx.Tx, certificateID int64) (err error) {
@@ -62,6 +147,8 @@ func (a *Activities) SubmitEnrollment(ctx context.Context, e Enrollment) (Submis
 	}
 	sub, err := submit(ctx, driver, row, req, csr)
 	switch {
+	case err != nil && taken != nil:
+		return sub, temporal.NewNonRetryableApplicationError(taken.Message(), ErrDeviceTaken, nil)
 	case err != nil:
 		return sub, err
 	case sub.Booked:

@@ -70,17 +70,12 @@ func (s *Service) checkFactoryMode(ctx context.Context, d store.Device, key stri
 	return errkind.Forbidden("%s devices enroll themselves only in FACTORY mode; %s is %s", d.DeviceType, d.ID, d.Mode)
 }
 
-// Bind makes the credential enrollment key's: it registers a device seen for
-// the first time, spends a one-time secret on this enrollment, or counts it
-// against its station's limit.
+// Bind makes the credential enrollment key's: it spends a one-time secret on
+// this enrollment, or counts it against its station's limit. A device seen
+// for the first time is registered by the enrollment itself (Caller.Register).
 func (s *Service) Bind(ctx context.Context, c Caller, key string) error {
 	if c.Station != nil {
 		return s.bindStation(ctx, c, key)
-	}
-	if c.Register != nil {
-		if err := s.register(ctx, *c.Register); err != nil {
-			return err
-		}
 	}
 	var n int64
 	var err error
@@ -100,20 +95,6 @@ func (s *Service) Bind(ctx context.Context, c Caller, key string) error {
 		return errkind.Unauthenticated("this %s was used already", c.secretName())
 	}
 	return nil
-}
-
-// register creates a device on first contact, with an audit row in the same
-// statement. Two first contacts at once create it once.
-func (s *Service) register(ctx context.Context, p store.RegisterFactoryDeviceParams) error {
-	q := store.New(s.Pool)
-	_, err := q.RegisterFactoryDevice(ctx, p)
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return err
-	}
-	if _, err := q.GetDeviceByFactoryCert(ctx, p.FactoryCertSha256); err == nil {
-		return nil
-	}
-	return errkind.Conflict("a device %s exists already, registered to another credential", p.ID)
 }
 
 // Issued is the certificate an issued enrollment got, refused if it may no

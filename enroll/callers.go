@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/certfleet/certfleet/activities"
 	"github.com/certfleet/certfleet/auth"
 	"github.com/certfleet/certfleet/db/store"
 	"github.com/certfleet/certfleet/drivers/ca"
@@ -39,8 +41,8 @@ type Caller struct {
 	// Renewing is the certificate the request renews.
 	Renewing *x509.Certificate
 	// Register is set when the device is to be created on first contact with
-	// its factory certificate, once the request is admitted.
-	Register *store.RegisterFactoryDeviceParams
+	// its factory certificate: by the enrollment, with its CA request.
+	Register *activities.Registration
 	// Station is the provisioning station asking for Device, if one is.
 	Station *StationCaller
 }
@@ -110,29 +112,38 @@ func (s *Service) ByFactoryCertificate(ctx context.Context, l Label, cert *x509.
 	}
 	fingerprint := pki.Fingerprint(cert)
 	c := Caller{Credential: "factory:" + hex.EncodeToString(fingerprint)}
-	c.Device, err = store.New(s.Pool).GetDeviceByFactoryCert(ctx, fingerprint)
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	name, nameErr := factoryDeviceName(anchor, cert, fingerprint)
+	found, err := store.New(s.Pool).FactoryDeviceOrNamesake(ctx, store.FactoryDeviceOrNamesakeParams{FactoryCertSha256: fingerprint, ID: name})
+	switch {
+	case err != nil:
 		return Caller{}, err
-	}
-	if !anchor.AutoRegister {
+	case len(found) > 0 && bytes.Equal(found[0].FactoryCertSha256, fingerprint):
+		c.Device = found[0]
+		return c, nil
+	case !anchor.AutoRegister:
 		return Caller{}, errkind.Forbidden("the factory certificate belongs to no device, and trust anchor %q does not register devices", anchor.Name)
+	case nameErr != nil:
+		return Caller{}, nameErr
+	case len(found) > 0:
+		return Caller{}, errkind.Conflict("a device %s exists already, registered to another credential", name)
 	}
-	name := hex.EncodeToString(fingerprint)
-	if anchor.NameMapping != "" {
-		values := pki.Identity(pki.NamedCertificate(cert), anchor.NameMapping)
-		if len(values) != 1 || !device.ValidID(values[0]) {
-			return Caller{}, errkind.Forbidden("the factory certificate's %s (%q) cannot name a device", anchor.NameMapping, values)
-		}
-		name = values[0]
-	}
-	c.Register = &store.RegisterFactoryDeviceParams{
-		ID: name, Name: name, DeviceType: l.Profile.DeviceType, FactoryCertSha256: fingerprint, FactoryAnchorID: anchor.ID,
-	}
+	c.Register = &activities.Registration{DeviceType: l.Profile.DeviceType, FactoryCertSHA256: fingerprint, FactoryAnchorID: anchor.ID}
 	c.Device = store.Device{ID: name, Name: name, DeviceType: l.Profile.DeviceType, Mode: "FACTORY"}
 	return c, nil
+}
+
+// factoryDeviceName is the ID of the device a factory certificate registers:
+// the anchor's mapped certificate field, or else the certificate's
+// fingerprint. "" with a refusal when the field cannot name a device.
+func factoryDeviceName(anchor store.TrustAnchor, cert *x509.Certificate, fingerprint []byte) (string, error) {
+	if anchor.NameMapping == "" {
+		return hex.EncodeToString(fingerprint), nil
+	}
+	values := pki.Identity(pki.NamedCertificate(cert), anchor.NameMapping)
+	if len(values) != 1 || !device.ValidID(values[0]) {
+		return "", errkind.Forbidden("the factory certificate's %s (%q) cannot name a device", anchor.NameMapping, values)
+	}
+	return values[0], nil
 }
 
 // errSecretRefused is the one refusal of a secret for an unknown device and

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/vocab"
 	"github.com/certfleet/certfleet/workflows"
 )
@@ -56,9 +57,12 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 	defer cancel()
 	sub, err := result(waitCtx, run, outcome)
 	var failed *temporal.WorkflowExecutionError
+	var refused *temporal.ApplicationError
 	switch {
 	case err == nil:
 		return sub, nil
+	case errors.As(err, &refused) && refused.Type() == activities.ErrDeviceTaken:
+		return sub, errkind.Conflict("%s", refused.Message())
 	case ctx.Err() != nil, errors.As(err, &failed):
 		return sub, fmt.Errorf("enrollment %s: %w", e.Key, err)
 	}

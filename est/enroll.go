@@ -69,7 +69,7 @@ func (s *Server) enroll(op string) func(http.ResponseWriter, *http.Request) erro
 			return err
 		}
 		phases.Done("admit")
-		e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType, CSR: csr.Raw, IdentityField: l.Row.IdentityField}
+		e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType, CSR: csr.Raw, IdentityField: l.Row.IdentityField, Register: c.Register}
 		run := enroll.RunInfo{Protocol: runProtocol, Operation: op, Label: l.Row.Label, Profile: l.Profile.Name, ExpectPending: l.Policy.ApprovalMode}
 		if serverKey != nil {
 			// Each generated key is an enrollment of its own (a CA request

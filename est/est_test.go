@@ -177,6 +177,16 @@ func (w *world) zeroTouch(t *testing.T, alg string) {
 	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM devices WHERE id = $1 AND mode = 'OPERATIONAL' AND driver = 'est' AND factory_cert_sha256 = $2`, dev, pki.Fingerprint(fcert)),
 		"registered on first contact, then made operational")
 	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM audit_log WHERE action = 'device.auto_register' AND $1 = ANY(object_ids)`, dev))
+	assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM devices d JOIN ca_requests r ON r.device_id = d.id
+		JOIN audit_log a ON a.action = 'device.auto_register' AND d.id = ANY(a.object_ids)
+		WHERE d.id = $1 AND d.xmin = r.xmin AND a.xmin = r.xmin`, dev), "registered in the transaction that recorded the CA request")
+
+	namesake, namesakeKey := factory.Client(t, dev) // another factory certificate naming the same device
+	namesakeCert := testpki.Write(t, w.dir, dev+"-namesake.pem", testpki.CertPEM(namesake))
+	namesakeKeyPath := testpki.Write(t, w.dir, dev+"-namesake.key", testpki.KeyPEM(t, namesakeKey))
+	requests := w.count(t, `SELECT count(*) FROM ca_requests`)
+	assert.Equal(t, http.StatusConflict, w.statusWithCertificate(t, "cams/simpleenroll", namesakeCert, namesakeKeyPath))
+	assert.Equal(t, requests, w.count(t, `SELECT count(*) FROM ca_requests`), "refused before anything is written")
 
 	out, err = enroll(dev + "-op2")
 	require.NoError(t, err, out)

@@ -44,6 +44,13 @@ WHERE id = @id AND kind = 'otp' AND (used_for IS NULL OR used_for = @enrollment:
 -- name: GetDeviceByFactoryCert :one
 SELECT * FROM devices WHERE factory_cert_sha256 = @factory_cert_sha256;
 
+-- name: FactoryDeviceOrNamesake :many
+-- The device of a factory certificate, or else the device that already has
+-- the ID the certificate would register: at most two rows, the certificate's
+-- own first.
+SELECT * FROM devices WHERE factory_cert_sha256 = @factory_cert_sha256 OR id = @id
+ORDER BY factory_cert_sha256 IS NOT DISTINCT FROM @factory_cert_sha256 DESC;
+
 -- name: RegisterFactoryDevice :one
 -- Creates a device on first contact, with its audit row, in one statement. A
 -- concurrent first contact with the same certificate wins nothing twice: the

@@ -177,15 +177,13 @@ func (s *Server) enroll(ctx context.Context, l enroll.Label, q *request, ras []r
 	if err != nil {
 		return activities.Submission{}, err
 	}
+	// The transaction, by which a CertPoll finds the enrollment, is recorded
+	// with the CA request: a request answered PENDING before its CA request
+	// was recorded (the workflow had not run within the wait) can find a
+	// CertPoll answered badCertID, and is sent again, as the same enrollment.
 	e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType,
-		CSR: stored, CSRSealed: sealed, IdentityField: l.Row.IdentityField}
-	err = store.New(s.Pool).SaveSCEPTransaction(ctx, store.SaveSCEPTransactionParams{
-		SignerSha256: pki.Fingerprint(q.signer), TransactionID: q.transactionID, Enrollment: key, Label: l.Row.Label,
-		DeviceID: e.DeviceID, ProfileID: e.ProfileID, CertType: e.CertType, IdentityField: e.IdentityField, CsrDer: e.CSR, CsrSealed: e.CSRSealed,
-	})
-	if err != nil {
-		return activities.Submission{}, err
-	}
+		CSR: stored, CSRSealed: sealed, IdentityField: l.Row.IdentityField, Register: c.Register,
+		SCEP: &activities.SCEPTransaction{SignerSHA256: pki.Fingerprint(q.signer), TransactionID: q.transactionID, Label: l.Row.Label}}
 	return s.Enroller.Enroll(ctx, e, s.runInfo(l, op))
 }
 

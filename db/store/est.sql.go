@@ -264,6 +264,55 @@ func (q *Queries) EnrollmentCredentials(ctx context.Context, deviceID string) ([
 	return items, nil
 }
 
+const factoryDeviceOrNamesake = `-- name: FactoryDeviceOrNamesake :many
+SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices WHERE factory_cert_sha256 = $1 OR id = $2
+ORDER BY factory_cert_sha256 IS NOT DISTINCT FROM $1 DESC
+`
+
+type FactoryDeviceOrNamesakeParams struct {
+	FactoryCertSha256 []byte `json:"factory_cert_sha256"`
+	ID                string `json:"id"`
+}
+
+// The device of a factory certificate, or else the device that already has
+// the ID the certificate would register: at most two rows, the certificate's
+// own first.
+func (q *Queries) FactoryDeviceOrNamesake(ctx context.Context, arg FactoryDeviceOrNamesakeParams) ([]Device, error) {
+	rows, err := q.db.Query(ctx, factoryDeviceOrNamesake, arg.FactoryCertSha256, arg.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Device{}
+	for rows.Next() {
+		var i Device
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.DeviceType,
+			&i.Mode,
+			&i.Driver,
+			&i.Address,
+			&i.CredentialRef,
+			&i.TlsPin,
+			&i.Labels,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FactoryCertSha256,
+			&i.FactoryAnchorID,
+			&i.CredentialID,
+			&i.DriverSettings,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getDeviceByFactoryCert = `-- name: GetDeviceByFactoryCert :one
 SELECT id, name, device_type, mode, driver, address, credential_ref, tls_pin, labels, created_at, updated_at, factory_cert_sha256, factory_anchor_id, credential_id, driver_settings FROM devices WHERE factory_cert_sha256 = $1
 `

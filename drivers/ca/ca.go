@@ -56,6 +56,12 @@ type Request struct {
 	// certificate, so that both commit together; Result.Booked says it ran.
 	// Other CAs leave it to the caller.
 	WithIssue func(ctx context.Context, tx pgx.Tx, certificateID int64) error
+	// WithClaim, when set, writes what the request's row stands on (the
+	// device of an enrollment, registered on first contact) in the
+	// transaction that records the request, before it: Ledger.Claim runs
+	// it, for every driver. It runs again for a repeat of the request, so
+	// it must be idempotent. An errkind refusal from it is permanent.
+	WithClaim func(ctx context.Context, tx pgx.Tx) error
 }
 
 // ErrWrongIdentity is a CSR that names another device than the request's.

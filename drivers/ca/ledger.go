@@ -47,6 +47,9 @@ func (l Ledger) Claim(ctx context.Context, tx pgx.Tx, req Request) (row store.Ca
 	if err != nil {
 		return row, false, Permanent(err)
 	}
+	if err := claimFirst(ctx, tx, req); err != nil {
+		return row, false, err
+	}
 	q := store.New(tx)
 	row, err = q.CreateCARequest(ctx, store.CreateCARequestParams{
 		IdempotencyKey: req.IdempotencyKey,
@@ -75,6 +78,21 @@ func (l Ledger) Claim(ctx context.Context, tx pgx.Tx, req Request) (row store.Ca
 		return row, false, Permanent(fmt.Errorf("%w: %s", ErrKeyReused, req.IdempotencyKey))
 	}
 	return row, false, nil
+}
+
+// claimFirst runs req.WithClaim.
+func claimFirst(ctx context.Context, tx pgx.Tx, req Request) error {
+	if req.WithClaim == nil {
+		return nil
+	}
+	err := req.WithClaim(ctx, tx)
+	switch {
+	case err == nil:
+		return nil
+	case errkind.KindOf(err) != 0:
+		return Permanent(err)
+	}
+	return Transient(fmt.Errorf("write what CA request %s stands on: %w", req.IdempotencyKey, err))
 }
 
 // CSR is the DER of row's CSR, opened if it was kept sealed.
