@@ -100,8 +100,9 @@ func (s *Service) ByCurrentCertificate(ctx context.Context, l Label, known store
 
 // ByFactoryCertificate admits a device by the certificate its maker gave it,
 // chaining to an enabled trust anchor. A device not seen before is registered
-// (after admission) when the anchor allows it, named by the anchor's mapped
-// certificate field, or by the certificate's fingerprint when none is set.
+// by its enrollment (Caller.Register) when the anchor allows it, named by the
+// anchor's mapped certificate field, or by the certificate's fingerprint when
+// none is set; an ID another device has already is refused.
 func (s *Service) ByFactoryCertificate(ctx context.Context, l Label, cert *x509.Certificate, intermediates []*x509.Certificate) (Caller, error) {
 	anchor, err := s.Trust.Verify(ctx, cert, intermediates, x509.ExtKeyUsageAny)
 	if errkind.KindOf(err) == errkind.KindForbidden {
