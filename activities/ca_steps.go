@@ -25,7 +25,8 @@ type Submission struct {
 	RequestID     string
 	CertificateID int64
 	// Certificate is the issued certificate (DER; public), carried to the
-	// install step so that it is not read back from the inventory.
+	// install step so that it is not read back from the inventory. An
+	// enrollment's is told in process only (see Outcomes).
 	Certificate []byte
 	RetryAfter  time.Duration
 	Reason      string

@@ -104,3 +104,25 @@ func newCSR(t *testing.T, id string) []byte {
 	require.NoError(t, err)
 	return der
 }
+
+// TestAnEnrollmentsCertificateIsToldInProcessOnly: the request waiting in
+// this process gets the certificate with the outcome; the run's history
+// (the activity's result) carries only its ID, since whoever hears the
+// outcome from Temporal reads the certificate from the inventory.
+func TestAnEnrollmentsCertificateIsToldInProcessOnly(t *testing.T) {
+	f := newFleet(t, 1)
+	acts := f.activities()
+	acts.Outcomes = &activities.Outcomes{}
+	e := activities.Enrollment{Key: "est/sim-00001/told", DeviceID: "sim-00001", ProfileID: f.normal, CertType: "tls", CSR: newCSR(t, "sim-00001")}
+	told, stop := acts.Outcomes.Await(e.Key)
+	defer stop()
+	sub, err := acts.SubmitEnrollment(context.Background(), e)
+	require.NoError(t, err)
+	require.Equal(t, vocab.RequestIssued, sub.Status)
+	assert.Empty(t, sub.Certificate, "not recorded in history")
+	outcome := <-told
+	assert.Equal(t, sub.CertificateID, outcome.CertificateID)
+	cert, err := x509.ParseCertificate(outcome.Certificate)
+	require.NoError(t, err)
+	assert.Equal(t, "sim-00001", cert.Subject.CommonName)
+}
