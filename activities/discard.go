@@ -56,13 +56,17 @@ func (a *Activities) SettleDiscardedEnrollment(ctx context.Context, e Enrollment
 // recorded already (the unique key makes it wait for a claim in progress),
 // and returns the request under the key.
 func withdraw(ctx context.Context, tx pgx.Tx, e Enrollment, driver string) (store.CaRequest, error) {
+	q := store.New(tx)
 	switch err := e.writeWithClaim(ctx, tx); {
-	case errors.Is(err, errDeviceTaken): // so no request could be claimed either
-		return store.CaRequest{Status: string(ca.Rejected), RejectReason: DiscardedReason}, nil
+	case errors.Is(err, errDeviceTaken): // nothing can be claimed for it: settled, unless it was before
+		row, err := q.GetCARequestByKey(ctx, e.Key)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.CaRequest{Status: string(ca.Rejected), RejectReason: DiscardedReason}, nil
+		}
+		return row, err
 	case err != nil:
 		return store.CaRequest{}, err
 	}
-	q := store.New(tx)
 	row, err := q.CreateCARequest(ctx, store.CreateCARequestParams{
 		IdempotencyKey: e.Key, ProfileID: e.ProfileID, DeviceID: pgtype.Text{String: e.DeviceID, Valid: true},
 		CaDriver: driver, CsrDer: e.CSR, CsrSealed: e.CSRSealed,

@@ -41,10 +41,11 @@ type Enrollment struct {
 	// Discard asks a run to settle an enrollment whose certificate will not
 	// reach the device, after the run that enrolled it has ended.
 	Discard bool
-	// Register and SCEP are written in the transaction that records the CA
-	// request (ca.Request.WithClaim), so that an enrollment's inventory
-	// writes commit together. Runs started before they existed wrote them
-	// before the workflow, and carry neither.
+	// Register, the device created on first contact, is written in the
+	// transaction that records the CA request (ca.Request.WithClaim), so
+	// that an enrollment's inventory writes commit together; SCEP, the
+	// request's SCEP transaction, with it, as it needs the device. Runs
+	// started before they existed wrote them before the workflow.
 	Register *Registration    `json:",omitempty"`
 	SCEP     *SCEPTransaction `json:",omitempty"`
 }
@@ -78,12 +79,18 @@ func (e Enrollment) writeWithClaim(ctx context.Context, tx pgx.Tx) error {
 	if e.SCEP == nil {
 		return nil
 	}
+	return e.SaveSCEPTransaction(ctx, q, *e.SCEP)
+}
+
+// SaveSCEPTransaction records t as a transaction of enrollment e; a repeat
+// changes nothing.
+func (e Enrollment) SaveSCEPTransaction(ctx context.Context, q *store.Queries, t SCEPTransaction) error {
 	err := q.SaveSCEPTransaction(ctx, store.SaveSCEPTransactionParams{
-		SignerSha256: e.SCEP.SignerSHA256, TransactionID: e.SCEP.TransactionID, Enrollment: e.Key, Label: e.SCEP.Label,
+		SignerSha256: t.SignerSHA256, TransactionID: t.TransactionID, Enrollment: e.Key, Label: t.Label,
 		DeviceID: e.DeviceID, ProfileID: e.ProfileID, CertType: e.CertType, IdentityField: e.IdentityField, CsrDer: e.CSR, CsrSealed: e.CSRSealed,
 	})
 	if err != nil {
-		return fmt.Errorf("record SCEP transaction %s: %w", e.SCEP.TransactionID, err)
+		return fmt.Errorf("record SCEP transaction %s: %w", t.TransactionID, err)
 	}
 	return nil
 }
@@ -199,13 +206,17 @@ func (a *Activities) kek() *kek.KEK {
 
 // PollEnrollment asks about an enrollment the CA left pending; see PollCA.
 func (a *Activities) PollEnrollment(ctx context.Context, e Enrollment, requestID string) (Submission, error) {
-	return a.poll(ctx, e.ProfileID, e.DeviceID, requestID)
+	sub, err := a.poll(ctx, e.ProfileID, e.DeviceID, requestID)
+	sub.Certificate = nil // see SubmitEnrollment
+	return sub, err
 }
 
 // CheckEnrollment asks the CA once where an enrollment's pending request
 // stands (see CheckCA).
 func (a *Activities) CheckEnrollment(ctx context.Context, e Enrollment, requestID string) (Submission, error) {
-	return a.check(ctx, e.ProfileID, e.DeviceID, requestID)
+	sub, err := a.check(ctx, e.ProfileID, e.DeviceID, requestID)
+	sub.Certificate = nil // see SubmitEnrollment
+	return sub, err
 }
 
 // CompleteEnrollment books an issued certificate: the device becomes

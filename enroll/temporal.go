@@ -56,13 +56,13 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	sub, err := result(waitCtx, run, outcome)
+	if refusal := refusedByRun(err); refusal != nil {
+		return sub, refusal
+	}
 	var failed *temporal.WorkflowExecutionError
-	var refused *temporal.ApplicationError
 	switch {
 	case err == nil:
 		return sub, nil
-	case errors.As(err, &refused) && refused.Type() == activities.ErrDeviceTaken:
-		return sub, errkind.Conflict("%s", refused.Message())
 	case ctx.Err() != nil, errors.As(err, &failed):
 		return sub, fmt.Errorf("enrollment %s: %w", e.Key, err)
 	}
@@ -82,6 +82,16 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 		sub.RetryAfter = current.RetryAfter
 	}
 	return sub, nil
+}
+
+// refusedByRun is the refusal a run failed with, if err is one: a device
+// registered to another credential between admission and the CA request.
+func refusedByRun(err error) error {
+	var refused *temporal.ApplicationError
+	if errors.As(err, &refused) && refused.Type() == activities.ErrDeviceTaken {
+		return errkind.Conflict("%s", refused.Message())
+	}
+	return nil
 }
 
 // result is the run's outcome: from outcome, this process's worker, when it

@@ -2,14 +2,17 @@ package enroll
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/certfleet/certfleet/activities"
+	"github.com/certfleet/certfleet/errkind"
 	"github.com/certfleet/certfleet/vocab"
 )
 
@@ -79,4 +82,13 @@ func TestResultGivesUpWithItsContext(t *testing.T) {
 	cancel()
 	_, err := result(ctx, run, make(chan activities.Submission))
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestARunRefusingTheDeviceIsAConflict(t *testing.T) {
+	failed := fmt.Errorf("workflow failed: %w", temporal.NewNonRetryableApplicationError("a device cam-1 exists already, registered to another credential", activities.ErrDeviceTaken, nil))
+	refusal, ok := errkind.As(refusedByRun(failed))
+	require.True(t, ok)
+	assert.Equal(t, errkind.KindConflict, refusal.Kind())
+	assert.Equal(t, "a device cam-1 exists already, registered to another credential", refusal.Message())
+	assert.NoError(t, refusedByRun(fmt.Errorf("workflow failed: %w", temporal.NewApplicationError("CA down", activities.ErrCAPermanent))))
 }

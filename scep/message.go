@@ -7,6 +7,8 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/smallstep/pkcs7"
@@ -79,7 +81,7 @@ func parseRequest(der []byte) (q *request, err error) {
 		}
 	}
 	q.messageType, q.transactionID = smscep.MessageType(messageType), transactionID
-	if n := len(transactionID); n == 0 || n > 128 || !utf8.ValidString(transactionID) {
+	if n := len(transactionID); n == 0 || n > 128 || !utf8.ValidString(transactionID) || strings.ContainsFunc(transactionID, unicode.IsControl) {
 		return nil, malformed{errors.New("the transactionID must be 1 to 128 printable characters")}
 	}
 	if n := len(q.senderNonce); n < 8 || n > 64 {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/smallstep/pkcs7"
 	smscep "github.com/smallstep/scep"
 
@@ -177,14 +178,35 @@ func (s *Server) enroll(ctx context.Context, l enroll.Label, q *request, ras []r
 	if err != nil {
 		return activities.Submission{}, err
 	}
-	// The transaction, by which a CertPoll finds the enrollment, is recorded
-	// with the CA request: a request answered PENDING before its CA request
-	// was recorded (the workflow had not run within the wait) can find a
-	// CertPoll answered badCertID, and is sent again, as the same enrollment.
 	e := activities.Enrollment{Key: key, DeviceID: c.Device.ID, ProfileID: l.Profile.ID, CertType: l.Profile.CertType,
-		CSR: stored, CSRSealed: sealed, IdentityField: l.Row.IdentityField, Register: c.Register,
-		SCEP: &activities.SCEPTransaction{SignerSHA256: pki.Fingerprint(q.signer), TransactionID: q.transactionID, Label: l.Row.Label}}
-	return s.Enroller.Enroll(ctx, e, s.runInfo(l, op))
+		CSR: stored, CSRSealed: sealed, IdentityField: l.Row.IdentityField, Register: c.Register}
+	transaction := activities.SCEPTransaction{SignerSHA256: pki.Fingerprint(q.signer), TransactionID: q.transactionID, Label: l.Row.Label}
+	if c.Register == nil {
+		if err := e.SaveSCEPTransaction(ctx, store.New(s.Pool), transaction); err != nil {
+			return activities.Submission{}, err
+		}
+		return s.Enroller.Enroll(ctx, e, s.runInfo(l, op))
+	}
+	return s.enrollNewDevice(ctx, e, transaction, s.runInfo(l, op))
+}
+
+// enrollNewDevice enrolls a device seen for the first time. Its SCEP
+// transaction needs the device, which the enrollment creates with its CA
+// request, so it is recorded there; and again once the enrollment answers,
+// for a repeat of the request that joined the run under way (from a new
+// signer, say), unless the CA request is still to come.
+func (s *Server) enrollNewDevice(ctx context.Context, e activities.Enrollment, transaction activities.SCEPTransaction, run enroll.RunInfo) (activities.Submission, error) {
+	e.SCEP = &transaction
+	sub, err := s.Enroller.Enroll(ctx, e, run)
+	if err != nil {
+		return sub, err
+	}
+	err = e.SaveSCEPTransaction(ctx, store.New(s.Pool), transaction)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: no device yet
+		return sub, nil // the run records it with the CA request
+	}
+	return sub, err
 }
 
 func (s *Server) runInfo(l enroll.Label, op string) enroll.RunInfo {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -86,11 +88,16 @@ func claimFirst(ctx context.Context, tx pgx.Tx, req Request) error {
 		return nil
 	}
 	err := req.WithClaim(ctx, tx)
+	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
 		return nil
 	case errkind.KindOf(err) != 0:
 		return Permanent(err)
+	case errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")):
+		// Data the database refuses, or a row it stands on gone: the same
+		// input would be refused again.
+		return Permanent(fmt.Errorf("write what CA request %s stands on: %w", req.IdempotencyKey, err))
 	}
 	return Transient(fmt.Errorf("write what CA request %s stands on: %w", req.IdempotencyKey, err))
 }
