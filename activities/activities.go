@@ -104,6 +104,16 @@ const (
 	ErrDeviceTaken = "DeviceTaken"
 )
 
+// DeviceTakenRefusal is err's ErrDeviceTaken refusal, if it holds one
+// (however deeply a workflow or activity error wraps it).
+func DeviceTakenRefusal(err error) (*temporal.ApplicationError, bool) {
+	var refused *temporal.ApplicationError
+	if errors.As(err, &refused) && refused.Type() == ErrDeviceTaken {
+		return refused, true
+	}
+	return nil, false
+}
+
 // classify turns a permanent driver error into a non-retryable application
 // error of errType, so that Temporal stops retrying; transient errors are
 // returned as they are and retried under the step's policy.

@@ -87,8 +87,7 @@ func (t *Temporal) Enroll(ctx context.Context, e activities.Enrollment, info Run
 // refusedByRun is the refusal a run failed with, if err is one: a device
 // registered to another credential between admission and the CA request.
 func refusedByRun(err error) error {
-	var refused *temporal.ApplicationError
-	if errors.As(err, &refused) && refused.Type() == activities.ErrDeviceTaken {
+	if refused, ok := activities.DeviceTakenRefusal(err); ok {
 		return errkind.Conflict("%s", refused.Message())
 	}
 	return nil

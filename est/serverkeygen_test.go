@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -28,7 +29,9 @@ import (
 	"github.com/certfleet/certfleet/drivers/ca"
 	"github.com/certfleet/certfleet/estwire"
 	"github.com/certfleet/certfleet/internal/testenv"
+	"github.com/certfleet/certfleet/internal/testpki"
 	"github.com/certfleet/certfleet/pki"
+	"github.com/certfleet/certfleet/pki/trust"
 	"github.com/certfleet/certfleet/workflows"
 )
 
@@ -153,6 +156,56 @@ func TestServerKeyGenIsDeliveredOrDiscarded(t *testing.T) {
 		assert.Equal(t, 1, w.count(t, `SELECT count(*) FROM certificates c JOIN ca_requests r ON r.certificate_id = c.id
 			WHERE r.idempotency_key = $1 AND c.status = 'revoked' AND c.revocation_reason = 5`, key), "revoked as cessationOfOperation")
 		assert.Zero(t, w.count(t, `SELECT count(*) FROM certificates WHERE device_id = $1 AND status = 'active'`, dev))
+	})
+
+	t.Run("the device is registered to another credential while the CA holds the request", func(t *testing.T) {
+		ctx := context.Background()
+		factory := testpki.NewCA(t, "Acme Factory CA taken")
+		testenv.ProvenAnchor(t, w.trust, factory, trust.Upload{Name: "factory-taken", AutoRegister: true, NameMapping: "CN"})
+		const dev = "factory-taken"
+		idevid, idevidKey := factory.Client(t, dev)
+		identity := tls.Certificate{Certificate: [][]byte{idevid.Raw}, PrivateKey: idevidKey, Leaf: idevid}
+		w.enroller.Wait = 10 * time.Second
+		held := g.holdNext(t, false)
+		type answer struct {
+			status int
+			body   string
+			err    error
+		}
+		answered := make(chan answer, 1)
+		body := bytes.NewReader(estwire.EncodeBase64(csr(t, testpki.NewKey(t), dev).Raw))
+		client := w.client(t, identity)
+		go func() {
+			resp, err := client.Post(w.url+"/cams/serverkeygen", estwire.TypePKCS10, body)
+			if err != nil {
+				answered <- answer{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			text, err := io.ReadAll(resp.Body)
+			answered <- answer{resp.StatusCode, string(text), err}
+		}()
+		key := <-held.entered // admitted: no device of that ID existed
+		w.device(t, dev, "password", "password-taken-0123")
+		held.open()
+		require.Error(t, <-held.answered, "the CA request cannot be claimed for a device taken")
+		a := <-answered
+		require.NoError(t, a.err)
+		assert.Equal(t, http.StatusConflict, a.status, a.body)
+		assert.Contains(t, a.body, "a device "+dev+" exists already")
+		<-served
+		assert.Zero(t, w.count(t, `SELECT count(*) FROM ca_requests WHERE idempotency_key = $1`, key), "nothing recorded")
+		assert.Zero(t, w.count(t, `SELECT count(*) FROM certificates WHERE device_id = $1`, dev))
+		assert.Zero(t, w.count(t, `SELECT count(*) FROM devices WHERE factory_cert_sha256 = $1`, pki.Fingerprint(idevid)), "not registered")
+
+		// The handler discarded the enrollment after the refusal: a second
+		// run, which finds nothing to settle.
+		assert.Equal(t, workflows.StatusDiscarded, w.settled(t, key, histories, "serverkeygen-device-taken-discarded.json").Status)
+		var runs []string
+		require.Eventually(t, func() bool { runs = testenv.Runs(t, w.temporal, key); return len(runs) == 2 }, 10*time.Second, 50*time.Millisecond)
+		_, refused := activities.DeviceTakenRefusal(w.temporal.GetWorkflow(ctx, key, runs[0]).Get(ctx, nil))
+		assert.True(t, refused, "the first run failed with the refusal, and looks failed")
+		histories["enrollment/serverkeygen-device-taken.json"] = testenv.History(t, w.temporal, key, runs[0])
 	})
 
 	testenv.ReplayHistories(t, histories)

@@ -55,6 +55,12 @@ func Enrollment(ctx workflow.Context, e activities.Enrollment) (activities.Submi
 // common one.
 const discardableChange = "serverkeygen-discardable"
 
+// deviceTakenChange is the workflow.GetVersion change that fails an
+// enrollment of a generated key refused because its device was registered
+// to another credential meanwhile, as the common path does, instead of
+// ending it failed: runs recorded before it end failed, answered 503.
+const deviceTakenChange = "serverkeygen-device-taken"
+
 // SignalDiscard tells an enrollment of a generated key that its certificate
 // will not reach the device; it carries no value.
 const SignalDiscard = "discard"
@@ -99,9 +105,12 @@ func enrollGeneratedKey(ctx workflow.Context, e activities.Enrollment, sub *acti
 	if err == nil && sub.Status == vocab.RequestPending {
 		err = awaitDecision(work, sub, acts.PollEnrollment, acts.CheckEnrollment, e, sub.RequestID)
 	}
+	_, deviceTaken := activities.DeviceTakenRefusal(err)
 	switch {
 	case discarded():
 		return discard(ctx, e, sub)
+	case deviceTaken && workflow.GetVersion(ctx, deviceTakenChange, workflow.DefaultVersion, 1) == 1:
+		return *sub, err // the run fails with the refusal, which the handler answers 409
 	case err != nil:
 		sub.Status, sub.Reason = StatusFailed, errorText(err)
 		return *sub, nil
